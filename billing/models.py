@@ -1,0 +1,1 @@
+"""Shipments, billing runs, vendor invoices, payables and receivables."""

@@ -1,0 +1,1 @@
+"""Compensation requests, audit policies and chargebacks to the liable party."""

@@ -1,0 +1,1 @@
+"""Risk rules, findings, cases and holds."""

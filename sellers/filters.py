@@ -1,0 +1,15 @@
+import django_filters
+
+from settlement_ops.models import Market
+
+from .models import Seller
+
+
+class SellerFilter(django_filters.FilterSet):
+    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all())
+    status = django_filters.ChoiceFilter(choices=Seller.Status.choices)
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
+
+    class Meta:
+        model = Seller
+        fields = ["market", "status"]

@@ -1,0 +1,14 @@
+from settlement_ops.roles import Role
+
+_SELLER_READ = ["sellers.view_seller"]
+
+ROLE_PERMISSIONS = {
+    Role.FINANCE_SPECIALIST: _SELLER_READ,
+    Role.FINANCE_APPROVER: _SELLER_READ,
+    Role.AUDITOR: _SELLER_READ,
+    Role.SUPPORT_TIER1: _SELLER_READ,
+    Role.SUPPORT_TIER2: _SELLER_READ,
+    Role.COMPENSATION_QA: _SELLER_READ,
+    Role.RISK_ANALYST: _SELLER_READ,
+    Role.INTEGRATION: _SELLER_READ,
+}

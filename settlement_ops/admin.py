@@ -1,0 +1,71 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Account, ApprovalLimit, AuditEvent, FxRate, JournalEntry, Market, NumberSequence, Posting
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Ledger and audit rows are written by services only and never changed."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Market)
+class MarketAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "currency", "vat_standard_rate", "timezone", "payment_terms_days"]
+
+
+@admin.register(FxRate)
+class FxRateAdmin(admin.ModelAdmin):
+    list_display = ["rate_date", "currency", "rate", "source"]
+    list_filter = ["currency"]
+
+
+@admin.register(ApprovalLimit)
+class ApprovalLimitAdmin(SimpleHistoryAdmin):
+    list_display = ["action", "role", "currency", "max_amount"]
+    list_filter = ["action", "role"]
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ["code", "name", "market", "currency", "kind"]
+    list_filter = ["market", "kind"]
+    search_fields = ["code", "name"]
+
+
+class PostingInline(admin.TabularInline):
+    model = Posting
+    fields = ["account", "currency", "amount", "memo"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "entry_date", "market", "description", "source_type", "source_id"]
+    list_filter = ["market", "source_type"]
+    search_fields = ["description", "idempotency_key", "source_id"]
+    inlines = [PostingInline]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "username", "action", "object_type", "object_id"]
+    list_filter = ["kind"]
+
+
+@admin.register(NumberSequence)
+class NumberSequenceAdmin(ReadOnlyAdmin):
+    list_display = ["market", "kind", "year", "last_value"]

@@ -1,0 +1,84 @@
+"""Demo data of the kernel: users of every role, FX rates. Area apps add theirs in `<app>/demo.py`
+with a `seed(ctx)` function; `manage.py seed_demo` calls them in dependency order."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+
+from .models import FxRate, Market
+from .roles import Role
+
+DEMO_PASSWORD = "settle-demo-2026"
+
+DEMO_USERS = [
+    # username, first name, role
+    ("specialist", "Sam", Role.FINANCE_SPECIALIST),
+    ("specialist2", "Sasha", Role.FINANCE_SPECIALIST),
+    ("approver", "Alex", Role.FINANCE_APPROVER),
+    ("approver2", "Ari", Role.FINANCE_APPROVER),
+    ("auditor", "Audrey", Role.AUDITOR),
+    ("support1", "Tia", Role.SUPPORT_TIER1),
+    ("support2", "Theo", Role.SUPPORT_TIER2),
+    ("compqa", "Quinn", Role.COMPENSATION_QA),
+    ("risk", "Riley", Role.RISK_ANALYST),
+    ("integration", "Integration", Role.INTEGRATION),
+]
+
+# 1 unit in EUR, around late 2026.
+FX_BASE = {"GBP": Decimal("1.1650"), "USD": Decimal("0.9210"), "IDR": Decimal("0.0000562"), "VND": Decimal("0.0000351")}
+
+
+@dataclass
+class DemoContext:
+    """What seeders share: options, a seeded RNG, and what earlier seeders created."""
+
+    today: date
+    shipments: int = 2000
+    sellers_per_market: int = 8
+    vendors_per_market: int = 4
+    seed: int = 2026
+    rng: random.Random = field(init=False)
+    users: dict = field(default_factory=dict)
+    lines: list = field(default_factory=list)  # printed at the end
+
+    def __post_init__(self):
+        self.rng = random.Random(self.seed)
+
+    @property
+    def markets(self):
+        return list(Market.objects.order_by("code"))
+
+
+def make_user(username: str, first_name: str, role: str, *, email: str | None = None) -> User:
+    user, created = User.objects.get_or_create(username=username, defaults={"first_name": first_name, "email": email or f"{username}@settlement.example"})
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def seed(ctx: DemoContext) -> None:
+    admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@settlement.example"})
+    if created:
+        admin.set_password(DEMO_PASSWORD)
+        admin.save(update_fields=["password"])
+    ctx.users["admin"] = admin
+    for username, first_name, role in DEMO_USERS:
+        ctx.users[username] = make_user(username, first_name, role)
+    token, _ = Token.objects.get_or_create(user=ctx.users["integration"])
+    ctx.lines.append(f"Staff users (password {DEMO_PASSWORD}): admin, " + ", ".join(u for u, _, _ in DEMO_USERS if u != "integration"))
+    ctx.lines.append(f"API token of user 'integration': {token.key}")
+
+    rates = []
+    for days_back in range(0, 120):
+        day = ctx.today - timedelta(days=days_back)
+        for currency, base in FX_BASE.items():
+            wobble = Decimal(1) + Decimal(ctx.rng.randint(-150, 150)) / Decimal(10000)
+            rates.append(FxRate(rate_date=day, currency=currency, rate=(base * wobble).quantize(Decimal("0.000000000001")), source="demo"))
+    FxRate.objects.bulk_create(rates, ignore_conflicts=True)

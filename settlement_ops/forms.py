@@ -1,0 +1,27 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from .roles import Role, has_role
+
+
+class SignInForm(AuthenticationForm):
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        # Integration accounts authenticate with API tokens only.
+        if has_role(user, Role.INTEGRATION) and not user.is_superuser:
+            raise forms.ValidationError("This account can only use the API with a token.", code="api_only")
+
+
+class FxImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV with header date,currency,rate (value of 1 unit in EUR)")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 2 * 1024 * 1024:
+            raise forms.ValidationError("The file is larger than 2 MB.")
+        if not upload.name.lower().endswith(".csv"):
+            raise forms.ValidationError("Upload a .csv file.")
+        try:
+            return upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None

@@ -1,0 +1,351 @@
+"""The financial kernel's data: markets, FX, the double-entry ledger, number sequences, audit log."""
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from .money import CURRENCY_CHOICES, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+
+class ImmutableRowError(Exception):
+    """Raised when code tries to change or delete a posted ledger row."""
+
+
+class Market(models.Model):
+    code = models.CharField(max_length=2, primary_key=True, help_text="ISO 3166 country code")
+    name = models.CharField(max_length=100)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    vat_standard_rate = models.DecimalField(max_digits=5, decimal_places=2, help_text="percent")
+    vat_reduced_rate = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    timezone = models.CharField(max_length=64)
+    language = models.CharField(max_length=8)
+    payment_terms_days = models.PositiveIntegerField(default=30)
+    invoice_prefix = models.CharField(max_length=10)
+    # Where tax law requires gapless invoice numbers per year (most of the EU, ID, VN).
+    gapless_invoice_numbers = models.BooleanField(default=True)
+    statement_cycle = models.CharField(
+        max_length=10, choices=[("monthly", "Monthly"), ("weekly", "Weekly")], default="monthly"
+    )
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        # Area-wide permissions that belong to no single table.
+        permissions = [
+            ("access_staff_pages", "Can use the staff pages"),
+            ("access_seller_portal", "Can use the seller portal"),
+            ("use_api", "Can use the REST API"),
+            ("export_ledger", "Can export the ledger"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def local_date(self, moment: datetime | None = None) -> date:
+        """The market's business date at a moment (default: now)."""
+        return timezone.localtime(moment or timezone.now(), self.tz).date()
+
+
+class FxRate(models.Model):
+    """Daily rate: 1 unit of `currency` = `rate` units of the reporting currency (EUR)."""
+
+    rate_date = models.DateField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    rate = models.DecimalField(max_digits=24, decimal_places=12)
+    source = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-rate_date", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["rate_date", "currency"], name="fx_rate_unique_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="fx_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rate_date} {self.currency} {self.rate}"
+
+
+class AccountKind(models.TextChoices):
+    BANK = "bank", "Bank"
+    CLEARING = "clearing", "Clearing"
+    SELLER_RECEIVABLE = "seller_receivable", "Seller receivable"
+    VAT_INPUT = "vat_input", "VAT input (recoverable)"
+    VENDOR_PAYABLE = "vendor_payable", "Vendor payable"
+    ACCRUED_LOGISTICS_COST = "accrued_logistics_cost", "Accrued logistics cost"
+    VAT_OUTPUT = "vat_output", "VAT output (payable)"
+    SELLER_UNAPPLIED_CASH = "seller_unapplied_cash", "Seller unapplied cash"
+    LOGISTICS_REVENUE = "logistics_revenue", "Logistics revenue"
+    LOGISTICS_COST = "logistics_cost", "Logistics cost"
+    COMPENSATION_EXPENSE = "compensation_expense", "Compensation expense"
+    BAD_DEBT_EXPENSE = "bad_debt_expense", "Bad debt expense"
+
+
+# Chart of accounts: number and normal side per kind. Party accounts get a sub-account per party.
+ACCOUNT_CHART = {
+    AccountKind.BANK: ("1000", "asset"),
+    AccountKind.CLEARING: ("1090", "asset"),
+    AccountKind.SELLER_RECEIVABLE: ("1200", "asset"),
+    AccountKind.VAT_INPUT: ("1400", "asset"),
+    AccountKind.VENDOR_PAYABLE: ("2000", "liability"),
+    AccountKind.ACCRUED_LOGISTICS_COST: ("2100", "liability"),
+    AccountKind.VAT_OUTPUT: ("2200", "liability"),
+    AccountKind.SELLER_UNAPPLIED_CASH: ("2300", "liability"),
+    AccountKind.LOGISTICS_REVENUE: ("4000", "income"),
+    AccountKind.LOGISTICS_COST: ("5000", "expense"),
+    AccountKind.COMPENSATION_EXPENSE: ("5100", "expense"),
+    AccountKind.BAD_DEBT_EXPENSE: ("5200", "expense"),
+}
+
+
+class PartyType(models.TextChoices):
+    NONE = "", "None"
+    VENDOR = "vendor", "Vendor"
+    SELLER = "seller", "Seller"
+
+
+class Account(models.Model):
+    """A ledger account of one market and currency, optionally for one party (vendor or seller).
+
+    The kernel sits below the vendor and seller apps, so a party is referenced by type and id.
+    """
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="accounts")
+    kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    party_type = models.CharField(max_length=10, choices=PartyType.choices, blank=True, default="")
+    party_id = models.BigIntegerField(null=True, blank=True)
+    code = models.CharField(max_length=40)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["market", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["market", "kind", "currency", "party_type", "party_id"],
+                name="account_unique_per_party",
+                nulls_distinct=False,
+            ),
+            models.UniqueConstraint(fields=["market", "code", "currency"], name="account_code_unique"),
+            models.CheckConstraint(
+                condition=(Q(party_type="") & Q(party_id__isnull=True))
+                | (~Q(party_type="") & Q(party_id__isnull=False)),
+                name="account_party_both_or_neither",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market_id} {self.code} {self.name} ({self.currency})"
+
+    @property
+    def normal_side(self) -> str:
+        return "debit" if ACCOUNT_CHART[self.kind][1] in ("asset", "expense") else "credit"
+
+
+class ImmutableQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableRowError(f"{self.model.__name__} rows are immutable; post a reversal")
+
+    def delete(self):
+        raise ImmutableRowError(f"{self.model.__name__} rows are immutable; post a reversal")
+
+
+class JournalEntry(models.Model):
+    """A balanced set of postings. Immutable once written; corrected by a reversal entry."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="journal_entries")
+    entry_date = models.DateField(help_text="Accounting date in the market's timezone")
+    description = models.CharField(max_length=255)
+    source_type = models.CharField(max_length=50, help_text="e.g. billing_run, vendor_invoice")
+    source_id = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "journal entries"
+        indexes = [models.Index(fields=["source_type", "source_id"]), models.Index(fields=["market", "entry_date"])]
+
+    def __str__(self) -> str:
+        return f"JE{self.pk} {self.entry_date} {self.description}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableRowError("Journal entries are immutable; post a reversal")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRowError("Journal entries are immutable; post a reversal")
+
+
+class Posting(models.Model):
+    """One line of an entry. amount > 0 is a debit, amount < 0 a credit, in `currency`."""
+
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
+    # Denormalised from entry/account so balance queries need no joins.
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    entry_date = models.DateField()
+    party_type = models.CharField(max_length=10, choices=PartyType.choices, blank=True, default="")
+    party_id = models.BigIntegerField(null=True, blank=True)
+    memo = models.CharField(max_length=255, blank=True)
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="posting_amount_nonzero")]
+        indexes = [
+            models.Index(fields=["account", "entry_date"]),
+            models.Index(fields=["party_type", "party_id", "entry_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account.code} {self.currency} {self.amount}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableRowError("Postings are immutable; post a reversal")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRowError("Postings are immutable; post a reversal")
+
+    @property
+    def debit(self) -> Decimal:
+        return self.amount if self.amount > 0 else Decimal(0)
+
+    @property
+    def credit(self) -> Decimal:
+        return -self.amount if self.amount < 0 else Decimal(0)
+
+
+class NumberSequence(models.Model):
+    """Gapless counter per market, document kind and year; locked row, assigned in the caller's
+    transaction so a rollback also rolls back the number."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=30)
+    year = models.PositiveIntegerField()
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["market", "kind", "year"], name="sequence_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.market_id}/{self.kind}/{self.year}: {self.last_value}"
+
+
+class AuditEvent(models.Model):
+    """Append-only log of sign-ins, refused access and approvals."""
+
+    class Kind(models.TextChoices):
+        SIGN_IN = "sign_in", "Signed in"
+        SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+        SIGN_OUT = "sign_out", "Signed out"
+        ACCESS_REFUSED = "access_refused", "Access refused"
+        APPROVAL = "approval", "Approval"
+        ACTION = "action", "Action"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=100, blank=True)
+    object_type = models.CharField(max_length=50, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["kind", "created_at"]), models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.kind} {self.username} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableRowError("The audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRowError("The audit log is append-only")
+
+
+class IdempotencyRecord(models.Model):
+    """Stored first response of an API POST by Idempotency-Key (Stripe semantics)."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key} {self.status}"
+
+
+class ApprovalLimit(models.Model):
+    """The most a role may approve for one action, per currency (four-eyes + limits)."""
+
+    class Action(models.TextChoices):
+        CONTRACT = "contract", "Contract activation"
+        BANK_ACCOUNT = "bank_account", "Vendor bank account change"
+        PAYMENT_RUN = "payment_run", "Payment run"
+        WRITE_OFF = "write_off", "Write-off"
+        HOLD_RELEASE = "hold_release", "Hold release"
+
+    role = models.CharField(max_length=40)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    max_amount = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["action", "role", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["role", "action", "currency"], name="approval_limit_unique"),
+            models.CheckConstraint(condition=Q(max_amount__gte=0), name="approval_limit_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.action} {self.currency} {self.max_amount}"

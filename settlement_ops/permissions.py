@@ -1,0 +1,63 @@
+"""Access control for pages and API: permission strings checked per view, refusals logged."""
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from .models import AuditEvent
+from .services import audit_record
+
+
+def log_refusal(request, reason: str) -> None:
+    user = request.user if request.user.is_authenticated else None
+    audit_record(
+        kind=AuditEvent.Kind.ACCESS_REFUSED,
+        actor=user,
+        action=reason,
+        detail={"path": request.path, "method": request.method},
+        request=request,
+    )
+
+
+def _has_all(user, perms) -> bool:
+    if isinstance(perms, str):
+        perms = (perms,)
+    return user.has_perms(perms)
+
+
+class PermissionRequiredPageMixin(LoginRequiredMixin):
+    """Page access: `permission_required` is one permission string or a tuple (all needed).
+
+    A signed-in user without it gets 403 and the refusal is logged.
+    """
+
+    permission_required: str | tuple[str, ...] = ()
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not self.permission_required or not _has_all(request.user, self.permission_required):
+            log_refusal(request, "page")
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class HasRolePermission(BasePermission):
+    """API access: a view declares `required_permissions = {action_or_key: perm}`.
+
+    Keys are checked in order: the viewset action ("list", "create", "approve"), then "read" for
+    safe methods or "write" for the others. An undeclared action is refused.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not user or not user.is_authenticated:
+            return False
+        mapping = getattr(view, "required_permissions", None) or {}
+        action = getattr(view, "action", None)
+        perm = mapping.get(action) if action else None
+        if perm is None:
+            perm = mapping.get("read" if request.method in SAFE_METHODS else "write")
+        if perm is None or not _has_all(user, perm):
+            log_refusal(request._request if hasattr(request, "_request") else request, "api")
+            return False
+        return True

@@ -1,0 +1,135 @@
+"""Kernel reads: balances derived from postings, FX conversion, journal queries."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import DecimalField, Q, Sum, Value
+from django.db.models.functions import Coalesce
+
+from .errors import DomainError
+from .models import ACCOUNT_CHART, Account, AccountKind, FxRate, JournalEntry, Market, Posting
+from .money import Money, quantize
+
+ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=20, decimal_places=4))
+
+
+def postings_filter(
+    *, market=None, kind: str | None = None, party_type: str | None = None, party_id: int | None = None,
+    account: Account | None = None, currency: str | None = None, date_from: date | None = None,
+    as_of: date | None = None,
+):
+    qs = Posting.objects.all()
+    if account is not None:
+        qs = qs.filter(account=account)
+    if market is not None:
+        qs = qs.filter(market=market)
+    if kind is not None:
+        qs = qs.filter(account__kind=kind)
+    if party_type is not None:
+        qs = qs.filter(party_type=party_type)
+    if party_id is not None:
+        qs = qs.filter(party_id=party_id)
+    if currency is not None:
+        qs = qs.filter(currency=currency)
+    if date_from is not None:
+        qs = qs.filter(entry_date__gte=date_from)
+    if as_of is not None:
+        qs = qs.filter(entry_date__lte=as_of)
+    return qs
+
+
+def balance(**filters) -> dict[str, Decimal]:
+    """Net balance (debits positive) per currency of the postings matching the filters."""
+    rows = postings_filter(**filters).values("currency").annotate(total=Coalesce(Sum("amount"), ZERO))
+    return {row["currency"]: row["total"] for row in rows}
+
+
+def account_balance(*, account: Account, as_of: date | None = None) -> Money:
+    total = postings_filter(account=account, as_of=as_of).aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+    return Money(total, account.currency)
+
+
+def trial_balance(*, market, as_of: date | None = None):
+    """Accounts of a market with debit and credit totals and the net, from postings."""
+    date_q = Q(postings__entry_date__lte=as_of) if as_of else Q()
+    return (
+        Account.objects.filter(market=market)
+        .annotate(
+            debits=Coalesce(Sum("postings__amount", filter=date_q & Q(postings__amount__gt=0)), ZERO),
+            credits=Coalesce(Sum("postings__amount", filter=date_q & Q(postings__amount__lt=0)), ZERO),
+            net=Coalesce(Sum("postings__amount", filter=date_q), ZERO),
+        )
+        .order_by("code", "currency")
+    )
+
+
+def unbalanced_entries():
+    """Entries whose postings do not sum to zero per currency (must always be empty)."""
+    return (
+        Posting.objects.values("entry_id", "currency")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+        .order_by("entry_id")
+    )
+
+
+def journal_entries(*, market=None, date_from=None, date_to=None, source_type=None, q=None):
+    qs = JournalEntry.objects.select_related("market", "created_by").order_by("-entry_date", "-id")
+    if market:
+        qs = qs.filter(market=market)
+    if date_from:
+        qs = qs.filter(entry_date__gte=date_from)
+    if date_to:
+        qs = qs.filter(entry_date__lte=date_to)
+    if source_type:
+        qs = qs.filter(source_type=source_type)
+    if q:
+        qs = qs.filter(Q(description__icontains=q) | Q(source_id=q) | Q(idempotency_key__icontains=q))
+    return qs
+
+
+def fx_rate_on(*, currency: str, on: date) -> Decimal:
+    """Rate of 1 unit of `currency` in the reporting currency: the latest on or before `on`."""
+    if currency == settings.REPORTING_CURRENCY:
+        return Decimal(1)
+    rate = FxRate.objects.filter(currency=currency, rate_date__lte=on).order_by("-rate_date").values_list("rate", flat=True).first()
+    if rate is None:
+        raise DomainError(f"No FX rate for {currency} on or before {on}", code="missing_fx_rate", field="currency")
+    return rate
+
+
+def fx_convert(money: Money, *, to: str | None = None, on: date) -> Money:
+    """Convert through the reporting currency and round once, in the target currency."""
+    to = to or settings.REPORTING_CURRENCY
+    if money.currency == to:
+        return money
+    in_reporting = money.amount * fx_rate_on(currency=money.currency, on=on)
+    amount = in_reporting / fx_rate_on(currency=to, on=on)
+    return Money(quantize(amount, to), to)
+
+
+SUMMARY_KINDS = [
+    AccountKind.VENDOR_PAYABLE,
+    AccountKind.ACCRUED_LOGISTICS_COST,
+    AccountKind.SELLER_RECEIVABLE,
+    AccountKind.BANK,
+]
+
+
+def market_position_summary():
+    """Per market: balances of the accounts finance watches daily, shown on the normal side."""
+    rows = (
+        Posting.objects.filter(account__kind__in=SUMMARY_KINDS)
+        .values("market_id", "account__kind", "currency")
+        .annotate(total=Sum("amount"))
+    )
+    by_market = {m.code: {"market": m, "balances": {}} for m in Market.objects.filter(is_active=True)}
+    for row in rows:
+        kind = AccountKind(row["account__kind"])
+        sign = -1 if ACCOUNT_CHART[kind][1] in ("liability", "income") else 1
+        entry = by_market.get(row["market_id"])
+        if entry is not None:
+            entry["balances"][kind.label] = Money(row["total"] * sign, row["currency"])
+    return list(by_market.values())

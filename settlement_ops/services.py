@@ -1,0 +1,308 @@
+"""Kernel use cases: ledger posting and reversal, accounts, number sequences, FX, audit log."""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from .errors import DomainError, PermissionDeniedError
+from .money import MINOR_UNITS, is_quantized, to_decimal
+from .roles import user_roles
+from .selectors import unbalanced_entries
+from .models import (
+    ACCOUNT_CHART,
+    Account,
+    ApprovalLimit,
+    AccountKind,
+    AuditEvent,
+    FxRate,
+    JournalEntry,
+    Market,
+    NumberSequence,
+    Posting,
+)
+
+
+logger = logging.getLogger(__name__)
+
+
+# --- Accounts --------------------------------------------------------------------------------
+
+def account_for(
+    *, market: Market, kind: str, currency: str | None = None, party_type: str = "", party_id: int | None = None
+) -> Account:
+    """The ledger account of a kind for a market (and party), created on first use."""
+    currency = currency or market.currency
+    number, _ = ACCOUNT_CHART[AccountKind(kind)]
+    label = AccountKind(kind).label
+    if party_type:
+        code = f"{number}-{party_type[0].upper()}{party_id}"
+        name = f"{label} — {party_type} {party_id}"
+    else:
+        code, name = number, label
+    account, _ = Account.objects.get_or_create(
+        market=market,
+        kind=kind,
+        currency=currency,
+        party_type=party_type,
+        party_id=party_id,
+        defaults={"code": code, "name": name},
+    )
+    return account
+
+
+# --- Ledger ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PostingLine:
+    """One line to post: amount > 0 debits the account, < 0 credits it (account's currency)."""
+
+    account: Account
+    amount: Decimal
+    memo: str = ""
+
+
+def _validate_lines(market: Market, lines) -> None:
+    if len(lines) < 2:
+        raise DomainError("A journal entry needs at least two postings", code="unbalanced")
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for index, line in enumerate(lines):
+        amount = to_decimal(line.amount)  # refuses float
+        account = line.account
+        if account.market_id != market.pk:
+            raise DomainError(
+                f"Posting {index}: account {account.code} belongs to market {account.market_id}, not {market.pk}",
+                code="wrong_market",
+                field="account",
+            )
+        if amount == 0:
+            raise DomainError(f"Posting {index}: amount is zero", code="zero_amount", field="amount")
+        if not is_quantized(amount, account.currency):
+            raise DomainError(
+                f"Posting {index}: {amount} has more decimals than {account.currency} allows "
+                f"({MINOR_UNITS[account.currency]}); round before posting",
+                code="unrounded_amount",
+                field="amount",
+            )
+        totals[account.currency] += amount
+    unbalanced = {cur: total for cur, total in totals.items() if total != 0}
+    if unbalanced:
+        detail = ", ".join(f"{cur} {total:+}" for cur, total in sorted(unbalanced.items()))
+        raise DomainError(f"Journal entry does not balance: {detail}", code="unbalanced")
+
+
+def ledger_post(
+    *,
+    market: Market,
+    entry_date: date,
+    lines,
+    idempotency_key: str,
+    source_type: str,
+    source_id: str,
+    description: str,
+    actor=None,
+    reverses: JournalEntry | None = None,
+) -> JournalEntry:
+    """Post a balanced journal entry: all postings or none.
+
+    Idempotent by `idempotency_key`: posting the same key again returns the first entry and writes
+    nothing. Runs inside the caller's transaction when there is one (so postings commit together
+    with the records they account for), else opens its own.
+
+    Raises DomainError when the entry is unbalanced per currency, an amount is zero, unrounded or
+    a float, or an account belongs to another market.
+    """
+    lines = list(lines)
+    existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    _validate_lines(market, lines)
+    with transaction.atomic():
+        try:
+            # A savepoint, so a concurrent insert of the same key leaves the outer transaction usable.
+            with transaction.atomic():
+                entry = JournalEntry.objects.create(
+                    market=market,
+                    entry_date=entry_date,
+                    description=description[:255],
+                    source_type=source_type,
+                    source_id=str(source_id),
+                    idempotency_key=idempotency_key,
+                    reverses=reverses,
+                    created_by=actor if getattr(actor, "pk", None) else None,
+                )
+        except IntegrityError:
+            existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is None:
+                raise
+            return existing
+        Posting.objects.bulk_create(
+            Posting(
+                entry=entry,
+                account=line.account,
+                currency=line.account.currency,
+                amount=to_decimal(line.amount),
+                market=market,
+                entry_date=entry_date,
+                party_type=line.account.party_type,
+                party_id=line.account.party_id,
+                memo=line.memo[:255],
+            )
+            for line in lines
+        )
+    return entry
+
+
+def ledger_reverse(*, entry: JournalEntry, reason: str, actor=None, entry_date: date | None = None) -> JournalEntry:
+    """Post the mirror image of an entry. An entry is reversed at most once (idempotent)."""
+    if entry.reverses_id is not None:
+        raise DomainError("A reversal cannot itself be reversed; post a new entry", code="reversal_of_reversal")
+    lines = [PostingLine(account=p.account, amount=-p.amount, memo=p.memo) for p in entry.postings.select_related("account")]
+    return ledger_post(
+        market=entry.market,
+        entry_date=entry_date or entry.market.local_date(),
+        lines=lines,
+        idempotency_key=f"reversal:{entry.pk}",
+        source_type=entry.source_type,
+        source_id=entry.source_id,
+        description=f"Reversal of JE{entry.pk}: {reason}",
+        actor=actor,
+        reverses=entry,
+    )
+
+
+# --- Number sequences --------------------------------------------------------------------------
+
+def sequence_next(*, market: Market, kind: str, year: int) -> int:
+    """Next gapless number for (market, kind, year). Must run inside the transaction that stores
+    the numbered document: the row lock serialises writers and a rollback returns the number."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("sequence_next must be called inside the document's transaction")
+    NumberSequence.objects.get_or_create(market=market, kind=kind, year=year)
+    seq = NumberSequence.objects.select_for_update().get(market=market, kind=kind, year=year)
+    seq.last_value += 1
+    seq.save(update_fields=["last_value"])
+    return seq.last_value
+
+
+def document_number_next(*, market: Market, kind: str, on: date) -> str:
+    """Formatted gapless number, e.g. GB-INV-2026-000042."""
+    value = sequence_next(market=market, kind=kind, year=on.year)
+    return f"{market.invoice_prefix}-{kind.upper()}-{on.year}-{value:06d}"
+
+
+# --- FX ----------------------------------------------------------------------------------------
+
+FX_HEADER = ["date", "currency", "rate"]
+
+
+@transaction.atomic(durable=True)
+def fx_rates_import(*, csv_text: str, source: str = "import", actor=None) -> int:
+    """Import daily rates from CSV `date,currency,rate` (rate = value of 1 unit in EUR).
+
+    All or nothing: any bad row raises DomainError listing every bad row and field. Re-importing
+    a day replaces that day's rate. Returns the number of rates stored.
+    """
+    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    if reader.fieldnames is None or [f.strip().lower() for f in reader.fieldnames] != FX_HEADER:
+        raise DomainError("The file must have the header: date,currency,rate", code="bad_header", field="header")
+    errors, rows = [], []
+    for number, raw in enumerate(reader, start=2):
+        row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        try:
+            rate_date = date.fromisoformat(row["date"])
+        except ValueError:
+            errors.append({"row": number, "field": "date", "message": f"{row['date']!r} is not a YYYY-MM-DD date"})
+            continue
+        if row["currency"] not in MINOR_UNITS:
+            errors.append({"row": number, "field": "currency", "message": f"unknown currency {row['currency']!r}"})
+            continue
+        try:
+            rate = to_decimal(row["rate"])
+        except (ValueError, TypeError):
+            errors.append({"row": number, "field": "rate", "message": f"{row['rate']!r} is not a number"})
+            continue
+        if rate <= 0:
+            errors.append({"row": number, "field": "rate", "message": "must be greater than zero"})
+            continue
+        rows.append((rate_date, row["currency"], rate))
+    if errors:
+        raise DomainError(f"{len(errors)} row(s) have errors; nothing was imported", code="bad_rows", errors=errors)
+    for rate_date, currency, rate in rows:
+        FxRate.objects.update_or_create(
+            rate_date=rate_date, currency=currency, defaults={"rate": rate, "source": source}
+        )
+    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="fx_rates_import", detail={"rows": len(rows)})
+    return len(rows)
+
+
+# --- Audit log -----------------------------------------------------------------------------------
+
+def audit_record(*, kind: str, actor=None, action: str = "", obj=None, detail=None, request=None, username: str = "") -> AuditEvent:
+    ip = None
+    if request is not None:
+        ip = request.META.get("REMOTE_ADDR")
+    return AuditEvent.objects.create(
+        kind=kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        username=username or getattr(actor, "username", "") or "",
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        detail=detail or {},
+        ip_address=ip,
+        created_at=timezone.now(),
+    )
+
+
+# --- Four eyes and approval limits -----------------------------------------------------------------
+
+def approval_check(*, actor, action: str, prepared_by, amount=None, currency: str | None = None) -> None:
+    """Refuse an approval by the preparer, or above the approver's role limit for the currency.
+
+    `amount` None means the action has no amount (e.g. a bank account change): only four eyes.
+    Raises PermissionDeniedError naming the rule that failed.
+    """
+    if prepared_by is not None and actor.pk == getattr(prepared_by, "pk", prepared_by):
+        raise PermissionDeniedError("Four eyes: the person who prepared this cannot approve it.", code="four_eyes")
+    if amount is None:
+        return
+    limits = ApprovalLimit.objects.filter(action=action, currency=currency, role__in=user_roles(actor))
+    best = max((limit.max_amount for limit in limits), default=None)
+    if best is None:
+        raise PermissionDeniedError(
+            f"Your role has no approval limit for {action.replace('_', ' ')} in {currency}.", code="no_limit"
+        )
+    if to_decimal(amount) > best:
+        raise PermissionDeniedError(
+            f"{currency} {amount} is above your approval limit of {currency} {best}.", code="over_limit"
+        )
+
+
+# --- Nightly ledger check -------------------------------------------------------------------------
+
+# Apps whose stored running balances must equal the ledger register a callable here that returns
+# a list of problems (strings); the nightly check runs them all.
+BALANCE_CHECKS: list = []
+
+
+def ledger_check() -> dict:
+    """Check every entry balances per currency and every registered running balance ties to the
+    postings. Records the result in the audit log; returns {"ok", "problems"}."""
+    problems = [
+        f"JE{row['entry_id']} does not balance in {row['currency']}: {row['total']}" for row in unbalanced_entries()[:100]
+    ]
+    for check in BALANCE_CHECKS:
+        problems.extend(check())
+    result = {"ok": not problems, "problems": problems}
+    audit_record(kind=AuditEvent.Kind.ACTION, action="ledger_check", detail=result)
+    if problems:
+        logger.error("Ledger check found %d problem(s): %s", len(problems), problems[:5])
+    return result

@@ -1,0 +1,192 @@
+"""Kernel pages: sign-in, staff home, ledger (trial balance, journal), FX rates, audit log."""
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django.views.generic import DetailView, TemplateView
+from django_filters.views import FilterView
+
+from . import selectors
+from .errors import DomainError
+from .exports import Column, Sheet, workbook_response
+from .filters import AuditEventFilter, JournalEntryFilter
+from .forms import FxImportForm, SignInForm
+from .models import AuditEvent, FxRate, JournalEntry, Market
+from .money import Money
+from .permissions import PermissionRequiredPageMixin
+from .roles import Role, is_seller_user, user_roles
+from .services import fx_rates_import
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "settlement_ops/login.html"
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+
+class HomeView(PermissionRequiredPageMixin, TemplateView):
+    template_name = "settlement_ops/home.html"
+    permission_required = "settlement_ops.access_staff_pages"
+
+    def dispatch(self, request, *args, **kwargs):
+        if is_seller_user(request.user):
+            return redirect("portal:home")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["roles"] = sorted(Role.LABELS[r] for r in user_roles(self.request.user) if r in Role.LABELS)
+        ctx["market_summaries"] = selectors.market_position_summary()
+        return ctx
+
+
+def _parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+class TrialBalanceView(PermissionRequiredPageMixin, TemplateView):
+    template_name = "settlement_ops/trial_balance.html"
+    permission_required = "settlement_ops.view_account"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        markets = Market.objects.all()
+        market = markets.filter(pk=self.request.GET.get("market") or "GB").first() or markets.first()
+        as_of = _parse_date(self.request.GET.get("as_of"))
+        rows = list(selectors.trial_balance(market=market, as_of=as_of)) if market else []
+        totals = {}
+        for row in rows:
+            t = totals.setdefault(row.currency, {"debits": 0, "credits": 0, "net": 0})
+            t["debits"] += row.debits
+            t["credits"] += row.credits
+            t["net"] += row.net
+        ctx.update(markets=markets, market=market, as_of=as_of, rows=rows, totals=totals)
+        return ctx
+
+
+class JournalEntryListView(PermissionRequiredPageMixin, FilterView):
+    template_name = "settlement_ops/journal_list.html"
+    permission_required = "settlement_ops.view_journalentry"
+    filterset_class = JournalEntryFilter
+    paginate_by = 50
+
+    def get_queryset(self):
+        return selectors.journal_entries()
+
+
+class JournalEntryDetailView(PermissionRequiredPageMixin, DetailView):
+    template_name = "settlement_ops/journal_detail.html"
+    permission_required = "settlement_ops.view_journalentry"
+    model = JournalEntry
+    context_object_name = "entry"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["postings"] = self.object.postings.select_related("account")
+        ctx["reversal"] = JournalEntry.objects.filter(reverses=self.object).first()
+        return ctx
+
+
+class LedgerExportView(PermissionRequiredPageMixin, View):
+    """Journal, postings and trial balance of a market and period, for auditors."""
+
+    permission_required = ("settlement_ops.view_journalentry", "settlement_ops.export_ledger")
+
+    def get(self, request):
+        market = get_object_or_404(Market, pk=request.GET.get("market", "GB"))
+        date_from = _parse_date(request.GET.get("date_from"))
+        date_to = _parse_date(request.GET.get("date_to"))
+        entries = selectors.journal_entries(market=market, date_from=date_from, date_to=date_to).order_by("entry_date", "id")
+        postings = selectors.postings_filter(market=market, date_from=date_from, as_of=date_to).select_related("account", "entry").order_by("entry_date", "entry_id", "id")
+        period = f"{date_from or 'start'} to {date_to or 'today'}"
+        sheets = [
+            Sheet(
+                "Entries",
+                [Column("Entry", "int", 8), Column("Date", "date", 12), Column("Description", width=48),
+                 Column("Source", width=16), Column("Source id", width=14), Column("Reverses", "int", 10),
+                 Column("Created by", width=16), Column("Created at", "datetime", 20)],
+                ((e.pk, e.entry_date, e.description, e.source_type, e.source_id, e.reverses_id,
+                  getattr(e.created_by, "username", ""), e.created_at) for e in entries.iterator(chunk_size=2000)),
+                header_lines=[f"Journal — {market} — {period}"],
+            ),
+            Sheet(
+                "Postings",
+                [Column("Entry", "int", 8), Column("Date", "date", 12), Column("Account", width=14),
+                 Column("Account name", width=36), Column("Party", width=14), Column("Currency", width=9),
+                 Column("Debit", "money", 16), Column("Credit", "money", 16), Column("Memo", width=30)],
+                ((p.entry_id, p.entry_date, p.account.code, p.account.name,
+                  f"{p.party_type} {p.party_id}" if p.party_type else "", p.currency,
+                  _as_money(p.debit, p.currency), _as_money(p.credit, p.currency), p.memo)
+                 for p in postings.iterator(chunk_size=5000)),
+                header_lines=[f"Postings — {market} — {period}"],
+            ),
+            Sheet(
+                "Trial balance",
+                [Column("Account", width=14), Column("Name", width=40), Column("Currency", width=9),
+                 Column("Debits", "money", 16), Column("Credits", "money", 16), Column("Net", "money", 16)],
+                ((a.code, a.name, a.currency, _as_money(a.debits, a.currency), _as_money(-a.credits, a.currency),
+                  _as_money(a.net, a.currency)) for a in selectors.trial_balance(market=market, as_of=date_to)),
+                header_lines=[f"Trial balance — {market} — as of {date_to or 'today'}"],
+            ),
+        ]
+        return workbook_response(filename=f"ledger_{market.code}_{date_from or 'start'}_{date_to or 'today'}.xlsx", sheets=sheets)
+
+
+def _as_money(amount, currency):
+    return Money(amount, currency)
+
+
+class MarketListView(PermissionRequiredPageMixin, TemplateView):
+    template_name = "settlement_ops/markets.html"
+    permission_required = "settlement_ops.view_market"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "markets": Market.objects.all()}
+
+
+class FxRateListView(PermissionRequiredPageMixin, FilterView):
+    template_name = "settlement_ops/fx_rates.html"
+    permission_required = "settlement_ops.view_fxrate"
+    filterset_fields = ["currency"]
+    model = FxRate
+    paginate_by = 50
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.setdefault("form", FxImportForm())
+        ctx["can_import"] = self.request.user.has_perm("settlement_ops.add_fxrate")
+        return ctx
+
+    def post(self, request):
+        if not request.user.has_perm("settlement_ops.add_fxrate"):
+            return render(request, "403.html", status=403)
+        form = FxImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                count = fx_rates_import(csv_text=form.cleaned_data["file"], source=request.FILES["file"].name, actor=request.user)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+                self.object_list = self.get_queryset()
+                ctx = self.get_context_data(form=form, import_errors=exc.errors)
+                return render(request, self.template_name, ctx, status=400)
+            messages.success(request, f"Imported {count} FX rates.")
+            return redirect("fx_rates")
+        self.filterset = self.get_filterset(self.get_filterset_class())
+        self.object_list = self.filterset.qs
+        return render(request, self.template_name, self.get_context_data(form=form), status=400)
+
+
+class AuditLogView(PermissionRequiredPageMixin, FilterView):
+    template_name = "settlement_ops/audit_log.html"
+    permission_required = "settlement_ops.view_auditevent"
+    filterset_class = AuditEventFilter
+    paginate_by = 50
+
+    def get_queryset(self):
+        return AuditEvent.objects.select_related("actor").order_by("-id")
+

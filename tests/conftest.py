@@ -1,0 +1,122 @@
+import os
+import threading
+
+import pytest
+from django.db import connection
+
+from settlement_ops.roles import Role
+from tests.factories import SellerUserFactory, UserFactory
+
+
+def pytest_collection_modifyitems(config, items):
+    is_sqlite = os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite")
+    no_redis = not os.environ.get("REDIS_URL")
+    for item in items:
+        if "postgres" in item.keywords and is_sqlite:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: SQLite has no row locks or real concurrency"))
+        if "celery_worker" in item.keywords and no_redis:
+            item.add_marker(pytest.mark.skip(reason="needs Redis (REDIS_URL) for a real Celery worker"))
+
+
+@pytest.fixture
+def user_with_role(db):
+    """user_with_role("finance_approver") -> a user in that group."""
+
+    def make(role: str | None = None, **kwargs):
+        return UserFactory(role=role, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def client_as(client, user_with_role):
+    """client_as("auditor") -> a test client signed in as a new user of that role."""
+
+    def make(role: str, **kwargs):
+        user = user_with_role(role, **kwargs)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
+def specialist(user_with_role):
+    return user_with_role(Role.FINANCE_SPECIALIST)
+
+
+@pytest.fixture
+def approver(user_with_role):
+    return user_with_role(Role.FINANCE_APPROVER)
+
+
+@pytest.fixture
+def seller_user(db):
+    return SellerUserFactory().user
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(api_client, user_with_role):
+    """api_as("integration") -> a DRF client authenticated by token as a user of that role."""
+    from rest_framework.authtoken.models import Token
+
+    def make(role: str, user=None):
+        user = user or user_with_role(role)
+        token, _ = Token.objects.get_or_create(user=user)
+        api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        api_client.user = user
+        return api_client
+
+    return make
+
+
+@pytest.fixture
+def live_celery_worker(transactional_db):
+    """A real Celery worker thread consuming from the Redis broker (REDIS_URL).
+
+    Tasks called with .delay() travel through Redis and run in the worker against the test
+    database; use with @pytest.mark.celery_worker and transactional tests.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from settlement_ops.celery import app
+
+    app.conf.task_always_eager = False
+    app.loader.import_default_modules()
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            yield app
+    finally:
+        app.conf.task_always_eager = True
+
+
+def run_concurrently(*functions, timeout: float = 60):
+    """Run callables in threads that start together, each with its own DB connection.
+    Returns (results, errors) in call order."""
+    barrier = threading.Barrier(len(functions))
+    results = [None] * len(functions)
+    errors = [None] * len(functions)
+
+    def runner(index, fn):
+        try:
+            barrier.wait()
+            results[index] = fn()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner, args=(i, fn)) for i, fn in enumerate(functions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return results, errors

@@ -1,0 +1,12 @@
+from settlement_ops.roles import Role
+
+_VENDOR_READ = ["vendors.view_vendor"]
+
+ROLE_PERMISSIONS = {
+    Role.FINANCE_SPECIALIST: _VENDOR_READ,
+    Role.FINANCE_APPROVER: _VENDOR_READ,
+    Role.AUDITOR: _VENDOR_READ,
+    Role.RISK_ANALYST: _VENDOR_READ,
+    Role.COMPENSATION_QA: _VENDOR_READ,
+    Role.INTEGRATION: _VENDOR_READ,
+}
