@@ -29,7 +29,7 @@ demo: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py run_nightly
 	@echo "Serving on http://$(HOST)/  (sign in with the users printed above)"
-	$(PY) manage.py runserver $(HOST)
+	$(PY) manage.py runserver --insecure $(HOST)
 
 test: venv
 	$(PY) -m pytest

@@ -5,7 +5,8 @@ from importlib import import_module
 from django.apps import apps
 from django.utils.module_loading import module_has_submodule
 
-AREA_APPS = ["vendors", "billing", "sellers", "compensation", "risk"]
+# App labels in navigation order; payables and receivables are sub-apps of billing/.
+AREA_APPS = ["vendors", "billing", "payables", "receivables", "sellers", "compensation", "risk"]
 
 KERNEL_NAV = [
     ("Ledger", [
@@ -18,9 +19,13 @@ KERNEL_NAV = [
 ]
 
 
-def app_module(app: str, name: str):
-    if module_has_submodule(apps.get_app_config(app).module, name):
-        return import_module(f"{app}.{name}")
+def app_module(label: str, name: str):
+    """`<app>.<name>` of an installed app by label, or None when the app has no such module."""
+    if label not in apps.app_configs:
+        return None
+    config = apps.get_app_config(label)
+    if module_has_submodule(config.module, name):
+        return import_module(f"{config.name}.{name}")
     return None
 
 

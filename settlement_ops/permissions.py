@@ -25,9 +25,8 @@ def _has_all(user, perms) -> bool:
 
 
 class PermissionRequiredPageMixin(LoginRequiredMixin):
-    """Page access: `permission_required` is one permission string or a tuple (all needed).
-
-    A signed-in user without it gets 403 and the refusal is logged.
+    """Staff page access: the staff-pages permission plus `permission_required` (one permission
+    string or a tuple, all needed). Seller and API-only users never pass; refusals are logged.
     """
 
     permission_required: str | tuple[str, ...] = ()
@@ -35,7 +34,8 @@ class PermissionRequiredPageMixin(LoginRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if not self.permission_required or not _has_all(request.user, self.permission_required):
+        perms = (self.permission_required,) if isinstance(self.permission_required, str) else tuple(self.permission_required)
+        if not perms or not _has_all(request.user, ("settlement_ops.access_staff_pages", *perms)):
             log_refusal(request, "page")
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)

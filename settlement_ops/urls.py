@@ -33,5 +33,6 @@ urlpatterns = [
 ]
 # Each area's pages live under its own prefix; the seller portal is under /portal/.
 for _app in AREA_APPS:
-    if app_module(_app, "urls") is not None:
-        urlpatterns.append(path(f"{_app}/", include(f"{_app}.urls")))
+    _urls = app_module(_app, "urls")
+    if _urls is not None:
+        urlpatterns.append(path(f"{_app}/", include(_urls)))

@@ -1,0 +1,58 @@
+"""Every page URL of the product and the roles that may open it.
+
+`tests/test_access_matrix.py` walks all URL patterns (admin and API excluded) and fails for a page
+missing here, then checks each role: allowed roles get `expect` (200 by default), every other
+role gets 403 or 404. Add an entry with each page you build:
+
+    "vendors:contract_detail": Page(ALLOWED, kwargs=lambda: {"pk": ContractFactory().pk}),
+    "billing:run_start": Page(FINANCE, post=True),     # POST-only actions: refused = 403/404
+
+`kwargs` builds the objects a URL needs (called once per test). `expect` maps a role to another
+status for that role (e.g. a redirect).
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+from settlement_ops.roles import Role as R
+
+FINANCE = [R.FINANCE_SPECIALIST, R.FINANCE_APPROVER]
+LEDGER_READERS = FINANCE + [R.AUDITOR, R.RISK_ANALYST]
+STAFF = R.STAFF
+
+
+@dataclass
+class Page:
+    allowed: list
+    kwargs: Callable[[], dict] | None = None
+    post: bool = False
+    expect: dict = field(default_factory=dict)
+    query: str = ""
+
+
+def _journal_entry():
+    from tests.settlement_ops.helpers import post_simple_entry
+
+    return {"pk": post_simple_entry().pk}
+
+
+def _seller():
+    from tests.factories import SellerFactory
+
+    return {"pk": SellerFactory().pk}
+
+
+PAGES: dict[str, Page] = {
+    # kernel
+    "home": Page(STAFF, expect={R.SELLER_USER: 302}),  # sellers are sent to their portal
+    "trial_balance": Page(LEDGER_READERS),
+    "journal_list": Page(LEDGER_READERS),
+    "journal_detail": Page(LEDGER_READERS, kwargs=_journal_entry),
+    "ledger_export": Page(FINANCE + [R.AUDITOR], query="?market=GB"),
+    "markets": Page(STAFF),
+    "fx_rates": Page(STAFF),
+    "audit_log": Page([R.AUDITOR, R.RISK_ANALYST]),
+    # sellers
+    "sellers:seller_list": Page(STAFF),
+    "sellers:seller_detail": Page(STAFF, kwargs=_seller),
+    "portal:home": Page([R.SELLER_USER]),
+}

@@ -1,0 +1,59 @@
+"""Walks every page URL pattern and checks each role is let in or kept out."""
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from settlement_ops.roles import Role
+from tests.access_matrix import PAGES
+from tests.factories import SellerUserFactory, UserFactory
+
+SKIPPED_PREFIXES = ("admin/", "api/", "accounts/", "media/", "static/", "__")
+
+
+def _page_names(patterns=None, prefix="", namespace=""):
+    for entry in patterns if patterns is not None else get_resolver().url_patterns:
+        route = prefix + str(entry.pattern)
+        if route.startswith(SKIPPED_PREFIXES):
+            continue
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _page_names(entry.url_patterns, route, ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield namespace + entry.name
+
+
+ALL_PAGES = sorted(set(_page_names()))
+
+
+def test_every_page_is_in_the_access_matrix():
+    missing = [name for name in ALL_PAGES if name not in PAGES]
+    stale = [name for name in PAGES if name not in ALL_PAGES]
+    assert not missing, f"Pages without an access-matrix entry in tests/access_matrix.py: {missing}"
+    assert not stale, f"Access-matrix entries for pages that no longer exist: {stale}"
+
+
+def _user_for(role):
+    if role == Role.SELLER_USER:
+        return SellerUserFactory().user
+    return UserFactory(role=role)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ALL_PAGES)
+def test_each_role_is_let_in_or_kept_out(client, name):
+    page = PAGES[name]
+    url = reverse(name, kwargs=page.kwargs() if page.kwargs else None) + page.query
+    for role in Role.ALL:
+        client.force_login(_user_for(role))
+        response = client.post(url, {}) if page.post else client.get(url)
+        if role in page.expect:
+            assert response.status_code == page.expect[role], f"{role} on {name}: {response.status_code}"
+        elif role in page.allowed:
+            if page.post:
+                assert response.status_code not in (403, 404, 405), f"{role} refused on {name}"
+            else:
+                assert response.status_code == 200, f"{role} on {name}: {response.status_code}"
+        else:
+            assert response.status_code in (403, 404), f"{role} let into {name}: {response.status_code}"
+    client.logout()
+    anonymous = client.post(url, {}) if page.post else client.get(url)
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
