@@ -1,7 +1,32 @@
+"""Vendors, their bank accounts, contracts, contract versions, rate lines and surcharges.
+
+Row invariants live here as database constraints. Two rules span rows and are enforced twice:
+in the service (under a row lock on the vendor) and, on PostgreSQL, by exclusion constraints
+created in migration 0003 (no two effective contracts of a vendor/market/service overlap in time;
+no two rate lines of one lane overlap in weight). The rating rule itself is in `vendors/pricing.py`.
+"""
+from decimal import Decimal
+
+from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from settlement_ops.models import Market
+from settlement_ops.money import CURRENCY_CHOICES, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+
+def _money(**kwargs):
+    kwargs.setdefault("default", Decimal("0"))
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+def _weight(**kwargs):
+    return models.DecimalField(max_digits=10, decimal_places=3, **kwargs)
+
+
+def _percent(**kwargs):
+    return models.DecimalField(max_digits=7, decimal_places=4, **kwargs)
 
 
 class Vendor(models.Model):
@@ -30,6 +55,8 @@ class Vendor(models.Model):
     payment_terms_days = models.PositiveIntegerField(default=30)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the paid-to bank account last changed (approved change request); risk checks read it.
+    bank_details_changed_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -41,3 +68,322 @@ class Vendor(models.Model):
     @property
     def is_blocked(self) -> bool:
         return self.status == self.Status.BLOCKED
+
+
+class BankAccountFields(models.Model):
+    """What identifies where money goes: IBAN/BIC (SEPA, UK) or a local account (ID, VN, UK)."""
+
+    account_holder = models.CharField(max_length=200)
+    iban = models.CharField(max_length=34, blank=True)
+    bic = models.CharField(max_length=11, blank=True)
+    account_number = models.CharField(max_length=34, blank=True, help_text="Local account number (ID, VN, UK)")
+    bank_code = models.CharField(max_length=20, blank=True, help_text="Sort code (UK) or local bank code")
+    bank_name = models.CharField(max_length=100, blank=True)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def display_number(self) -> str:
+        return self.iban or " ".join(filter(None, [self.bank_code, self.account_number]))
+
+
+class VendorBankAccount(BankAccountFields):
+    """A bank account payments go to. At most one active account per vendor; a new account
+    only comes into being through an approved VendorBankChangeRequest."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="bank_accounts")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["vendor", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["vendor"], condition=Q(status="active"), name="vendor_one_active_bank_account"),
+            models.CheckConstraint(condition=~Q(iban="") | ~Q(account_number=""), name="bank_account_has_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor.code} {self.display_number}"
+
+
+class VendorBankChangeRequest(BankAccountFields):
+    """Maker-checker change of a vendor's bank details: requested by one user, decided by another."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="bank_change_requests")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=255, blank=True, help_text="Why the details change (vendor letter, ...)")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=255, blank=True)
+    resulting_account = models.OneToOneField(
+        VendorBankAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="change_request"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["vendor"], condition=Q(status="pending"), name="bank_change_one_pending_per_vendor"),
+            models.CheckConstraint(condition=~Q(iban="") | ~Q(account_number=""), name="bank_change_has_number"),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")), name="bank_change_four_eyes"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending", decided_by__isnull=True) | (~Q(status="pending") & Q(decided_by__isnull=False)),
+                name="bank_change_decided_iff_not_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Bank change {self.pk} for {self.vendor.code} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class Contract(models.Model):
+    """A vendor's price agreement for one market and service level.
+
+    Lifecycle: draft -> in_review -> active -> expired | terminated (in_review -> draft on
+    rejection). Activation is approved by a user other than the author and the submitter.
+    Contracts that were ever active ("effective": active, expired, terminated) of the same
+    vendor, market and service level never overlap in [valid_from, valid_to] (valid_to null =
+    open-ended), so a ship date finds at most one contract.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        ACTIVE = "active", "Active"
+        EXPIRED = "expired", "Expired"
+        TERMINATED = "terminated", "Terminated"
+
+    EFFECTIVE_STATUSES = (Status.ACTIVE, Status.EXPIRED, Status.TERMINATED)
+
+    reference = models.CharField(max_length=40, unique=True)
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="contracts")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    service_level = models.CharField(max_length=30)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True, blank=True, help_text="Inclusive; empty = open-ended")
+    payment_terms_days = models.PositiveIntegerField(default=30)
+    # Volumetric weight (kg) = length x width x height (cm) / divisor; 5000 or 6000 usual.
+    volumetric_divisor = models.PositiveIntegerField(default=5000)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    terminated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    termination_reason = models.CharField(max_length=255, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-valid_from", "reference"]
+        indexes = [models.Index(fields=["vendor", "market", "service_level", "status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="contract_valid_range"),
+            models.CheckConstraint(condition=Q(volumetric_divisor__gt=0), name="contract_divisor_positive"),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("author")), name="contract_four_eyes_author"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | Q(submitted_by__isnull=True) | ~Q(approved_by=F("submitted_by")),
+                name="contract_four_eyes_submitter",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["active", "expired", "terminated"]) | Q(approved_by__isnull=False),
+                name="contract_effective_needs_approval",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.vendor.code} {self.service_level}"
+
+    @property
+    def is_effective(self) -> bool:
+        return self.status in self.EFFECTIVE_STATUSES
+
+    def covers(self, day) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+class ContractVersion(models.Model):
+    """A numbered set of rate lines and surcharges of a contract, in force from `effective_from`.
+
+    For a ship date the version used is the active version with the latest effective_from on or
+    before that date. A version activated after its effective_from is a retroactive amendment:
+    shipments re-rated after activation get its prices.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        ACTIVE = "active", "Active"
+        REJECTED = "rejected", "Rejected"
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    effective_from = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    notes = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["contract", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "number"], name="contract_version_number_unique"),
+            models.UniqueConstraint(
+                fields=["contract", "effective_from"], condition=Q(status="active"), name="contract_version_one_active_per_day"
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="contract_version_number_positive"),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")), name="contract_version_four_eyes"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="active") | (Q(approved_by__isnull=False) & Q(activated_at__isnull=False)),
+                name="contract_version_active_needs_approval",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract.reference} v{self.number}"
+
+    @property
+    def is_retroactive(self) -> bool:
+        return self.activated_at is not None and self.activated_at.date() > self.effective_from
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
+class RateLine(models.Model):
+    """One price of a lane and weight bracket.
+
+    Bracket rule: a line applies to chargeable weights W with weight_from_kg < W <= weight_to_kg
+    (from exclusive, to inclusive), so brackets (0, 1], (1, 5], (5, 30] meet without gaps or
+    doubles. Price = max(base_price + ceil((W - weight_from_kg) / additional_step_kg) x
+    price_per_additional_kg, minimum_charge). `service_level` repeats the contract's so rating can
+    join shipments to lines directly.
+    """
+
+    version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="rate_lines")
+    service_level = models.CharField(max_length=30)
+    origin_zone = models.CharField(max_length=30)
+    destination_zone = models.CharField(max_length=30)
+    weight_from_kg = _weight(help_text="exclusive")
+    weight_to_kg = _weight(help_text="inclusive")
+    base_price = _money()
+    price_per_additional_kg = _money(help_text="price per additional step above weight_from_kg")
+    additional_step_kg = _weight(default=Decimal("1"))
+    minimum_charge = _money()
+
+    class Meta:
+        ordering = ["version", "service_level", "origin_zone", "destination_zone", "weight_from_kg"]
+        indexes = [models.Index(fields=["version", "service_level", "origin_zone", "destination_zone"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "service_level", "origin_zone", "destination_zone", "weight_from_kg"],
+                name="rate_line_unique_bracket_start",
+            ),
+            models.CheckConstraint(condition=Q(weight_from_kg__gte=0), name="rate_line_from_non_negative"),
+            models.CheckConstraint(condition=Q(weight_to_kg__gt=F("weight_from_kg")), name="rate_line_bracket_order"),
+            models.CheckConstraint(condition=Q(additional_step_kg__gt=0), name="rate_line_step_positive"),
+            models.CheckConstraint(
+                condition=Q(base_price__gte=0) & Q(price_per_additional_kg__gte=0) & Q(minimum_charge__gte=0),
+                name="rate_line_prices_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_level} {self.origin_zone}->{self.destination_zone} ({self.weight_from_kg}, {self.weight_to_kg}]"
+
+
+class Surcharge(models.Model):
+    """An extra charge of a contract version; exactly one of `percent` or `flat_amount`.
+
+    When each kind applies, and what a percent is of, is defined in `vendors/pricing.py`.
+    """
+
+    class Kind(models.TextChoices):
+        FUEL = "fuel", "Fuel"
+        REMOTE_AREA = "remote_area", "Remote area"
+        OVERSIZE = "oversize", "Oversize"
+        COD = "cod", "Cash on delivery"
+        PEAK = "peak", "Peak season"
+        RETURNS = "returns", "Returns"
+
+    version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="surcharges")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    percent = _percent(null=True, blank=True)
+    flat_amount = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, null=True, blank=True)
+    valid_from = models.DateField(null=True, blank=True, help_text="Inclusive; empty = from the version's start")
+    valid_to = models.DateField(null=True, blank=True, help_text="Inclusive; empty = open-ended")
+    zone = models.CharField(max_length=30, blank=True, help_text="Remote area: the destination zone it applies to")
+    dimension_threshold_cm = models.DecimalField(
+        max_digits=7, decimal_places=1, null=True, blank=True, help_text="Oversize: applies when the longest side exceeds this"
+    )
+    minimum_amount = _money()
+
+    class Meta:
+        ordering = ["version", "kind", "valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(percent__isnull=False) & Q(flat_amount__isnull=True))
+                | (Q(percent__isnull=True) & Q(flat_amount__isnull=False)),
+                name="surcharge_percent_xor_flat",
+            ),
+            models.CheckConstraint(
+                condition=(Q(percent__isnull=True) | Q(percent__gte=0)) & (Q(flat_amount__isnull=True) | Q(flat_amount__gte=0))
+                & Q(minimum_amount__gte=0),
+                name="surcharge_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True) | Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                name="surcharge_valid_range",
+            ),
+            models.CheckConstraint(condition=~Q(kind="remote_area") | ~Q(zone=""), name="surcharge_remote_area_needs_zone"),
+            models.CheckConstraint(
+                condition=~Q(kind="oversize") | Q(dimension_threshold_cm__gt=0), name="surcharge_oversize_needs_threshold"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="peak") | (Q(valid_from__isnull=False) & Q(valid_to__isnull=False)),
+                name="surcharge_peak_needs_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        value = f"{self.percent}%" if self.percent is not None else f"{self.flat_amount}"
+        return f"{self.get_kind_display()} {value}"
+
+    def applies_on(self, day) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
