@@ -5,16 +5,17 @@ import hashlib
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
-from rest_framework import exceptions, serializers, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
 from .models import FxRate, IdempotencyRecord, JournalEntry, Market, Posting
 from .selectors import journal_entries
+from .services import fx_rate_store
 
 IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
 # A request still "in progress" after this long is taken to have died; its key can be reused.
@@ -86,9 +87,11 @@ class IdempotentMixin:
             return
         fingerprint = _request_fingerprint(request._request)
         try:
-            record = IdempotencyRecord.objects.create(
-                user=request.user, key=key[:255], method=request.method, path=request.path, request_hash=fingerprint
-            )
+            # Committed before the work starts (autocommit), so a concurrent retry sees it.
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    user=request.user, key=key[:255], method=request.method, path=request.path, request_hash=fingerprint
+                )
         except IntegrityError:
             record = IdempotencyRecord.objects.get(user=request.user, key=key[:255])
             if record.request_hash != fingerprint:
@@ -140,6 +143,13 @@ class FxRateSerializer(serializers.ModelSerializer):
     class Meta:
         model = FxRate
         fields = ["rate_date", "currency", "rate", "source"]
+        read_only_fields = ["source"]
+        validators = []  # one rate per day and currency: a second POST replaces it
+
+    def validate_rate(self, value):
+        if value <= 0:
+            raise serializers.ValidationError("must be greater than zero")
+        return value
 
 
 class PostingSerializer(serializers.ModelSerializer):
@@ -168,11 +178,19 @@ class MarketViewSet(viewsets.ReadOnlyModelViewSet):
     required_permissions = {"read": "settlement_ops.view_market"}
 
 
-class FxRateViewSet(viewsets.ReadOnlyModelViewSet):
+class FxRateViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Daily FX rates; POST stores one day's rate (replacing that day's rate if present)."""
+
     queryset = FxRate.objects.all()
     serializer_class = FxRateSerializer
     filterset_fields = ["currency", "rate_date"]
-    required_permissions = {"read": "settlement_ops.view_fxrate"}
+    required_permissions = {"read": "settlement_ops.view_fxrate", "create": "settlement_ops.add_fxrate"}
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rate = fx_rate_store(actor=request.user, source="api", **serializer.validated_data)
+        return Response(FxRateSerializer(rate).data, status=status.HTTP_201_CREATED)
 
 
 class JournalEntryViewSet(viewsets.ReadOnlyModelViewSet):

@@ -243,6 +243,21 @@ def fx_rates_import(*, csv_text: str, source: str = "import", actor=None) -> int
     return len(rows)
 
 
+@transaction.atomic(durable=True)
+def fx_rate_store(*, rate_date: date, currency: str, rate: Decimal, source: str, actor=None) -> FxRate:
+    """Store one day's rate for a currency, replacing that day's rate if there is one."""
+    rate = to_decimal(rate)
+    if rate <= 0:
+        raise DomainError("The rate must be greater than zero", field="rate")
+    if currency not in MINOR_UNITS:
+        raise DomainError(f"Unknown currency {currency!r}", field="currency")
+    stored, _ = FxRate.objects.update_or_create(
+        rate_date=rate_date, currency=currency, defaults={"rate": rate, "source": source}
+    )
+    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="fx_rate_store", obj=stored, detail={"rate": str(rate)})
+    return stored
+
+
 # --- Audit log -----------------------------------------------------------------------------------
 
 def audit_record(*, kind: str, actor=None, action: str = "", obj=None, detail=None, request=None, username: str = "") -> AuditEvent:

@@ -1,40 +1,10 @@
-from decimal import Decimal
-
 from django.db import migrations
 
-MARKETS = [
-    # code, name, currency, VAT standard, VAT reduced, timezone, language, terms, prefix
-    ("GB", "United Kingdom", "GBP", "20.00", "5.00", "Europe/London", "en", 30, "GB"),
-    ("DE", "Germany", "EUR", "19.00", "7.00", "Europe/Berlin", "de", 30, "DE"),
-    ("FR", "France", "EUR", "20.00", "5.50", "Europe/Paris", "fr", 30, "FR"),
-    ("ID", "Indonesia", "IDR", "11.00", "0.00", "Asia/Jakarta", "id", 14, "ID"),
-    ("VN", "Vietnam", "VND", "10.00", "5.00", "Asia/Ho_Chi_Minh", "vi", 15, "VN"),
-]
-
-# Default approval limits; finance changes them in the admin (with history).
-LIMITS = [
-    ("finance_approver", "payment_run", {"GBP": "500000", "EUR": "600000", "IDR": "10000000000", "VND": "15000000000"}),
-    ("finance_approver", "write_off", {"GBP": "10000", "EUR": "12000", "IDR": "200000000", "VND": "300000000"}),
-    ("risk_analyst", "hold_release", {"GBP": "250000", "EUR": "300000", "IDR": "5000000000", "VND": "7500000000"}),
-]
+from settlement_ops.reference_data import ensure_reference_data
 
 
 def create(apps, schema_editor):
-    Market = apps.get_model("settlement_ops", "Market")
-    ApprovalLimit = apps.get_model("settlement_ops", "ApprovalLimit")
-    for code, name, currency, vat, reduced, tz, lang, terms, prefix in MARKETS:
-        Market.objects.update_or_create(
-            code=code,
-            defaults=dict(
-                name=name, currency=currency, vat_standard_rate=Decimal(vat), vat_reduced_rate=Decimal(reduced),
-                timezone=tz, language=lang, payment_terms_days=terms, invoice_prefix=prefix,
-            ),
-        )
-    for role, action, by_currency in LIMITS:
-        for currency, amount in by_currency.items():
-            ApprovalLimit.objects.update_or_create(
-                role=role, action=action, currency=currency, defaults={"max_amount": Decimal(amount)}
-            )
+    ensure_reference_data(apps.get_model("settlement_ops", "Market"), apps.get_model("settlement_ops", "ApprovalLimit"))
 
 
 class Migration(migrations.Migration):
