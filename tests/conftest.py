@@ -8,6 +8,14 @@ from settlement_ops.roles import Role
 from tests.factories import SellerUserFactory, UserFactory
 
 
+def pytest_configure(config):
+    # Tests run tasks in-process by default, also when REDIS_URL is set; the tests marked
+    # celery_worker switch to the real broker with the live_celery_worker fixture.
+    from settlement_ops.celery import app
+
+    app.conf.task_always_eager = True
+
+
 def pytest_collection_modifyitems(config, items):
     is_sqlite = os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite")
     no_redis = not os.environ.get("REDIS_URL")
@@ -91,6 +99,7 @@ def live_celery_worker(transactional_db):
 
     app.conf.task_always_eager = False
     app.loader.import_default_modules()
+    app.control.purge()  # nothing left over from an earlier run
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             yield app

@@ -1,0 +1,100 @@
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from settlement_ops.models import AccountKind, AuditEvent
+from settlement_ops.roles import Role
+from settlement_ops.services import PostingLine, account_for, ledger_post
+from tests.factories import PASSWORD, SellerUserFactory, UserFactory, market
+from tests.settlement_ops.helpers import post_simple_entry
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sign_in_and_out_are_logged(client):
+    user = UserFactory(role=Role.FINANCE_SPECIALIST, username="sam")
+    response = client.post("/accounts/login/", {"username": "sam", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/").status_code == 200
+    client.post("/accounts/logout/")
+    kinds = list(AuditEvent.objects.filter(actor=user).order_by("id").values_list("kind", flat=True))
+    assert kinds == ["sign_in", "sign_out"]
+
+
+def test_failed_sign_in_is_logged_and_shows_an_error(client):
+    UserFactory(role=Role.FINANCE_SPECIALIST, username="sam")
+    response = client.post("/accounts/login/", {"username": "sam", "password": "wrong"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+    assert AuditEvent.objects.filter(kind="sign_in_failed", username="sam").count() == 1
+
+
+def test_integration_accounts_cannot_sign_in_to_pages(client):
+    UserFactory(role=Role.INTEGRATION, username="erp")
+    response = client.post("/accounts/login/", {"username": "erp", "password": PASSWORD})
+    assert response.status_code == 200
+    assert "can only use the API with a token" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_seller_user_is_sent_to_the_portal_and_refused_on_staff_pages(client):
+    link = SellerUserFactory(seller__name="Thames Home Goods")
+    client.force_login(link.user)
+    assert client.get("/")["Location"] == "/portal/"
+    portal = client.get("/portal/")
+    assert portal.status_code == 200 and "Thames Home Goods" in portal.content.decode()
+    assert client.get("/ledger/").status_code == 403
+    assert client.get(f"/sellers/{link.seller.pk}/").status_code == 403
+    assert AuditEvent.objects.filter(kind="access_refused", actor=link.user).count() == 2
+
+
+def test_staff_cannot_open_the_portal(client_as):
+    assert client_as(Role.FINANCE_APPROVER).get("/portal/").status_code == 403
+
+
+def test_navigation_shows_only_what_the_role_may_open(client_as):
+    support = client_as(Role.SUPPORT_TIER1).get("/").content.decode()
+    assert "Trial balance" not in support and "Sellers" in support
+    auditor = client_as(Role.AUDITOR).get("/").content.decode()
+    assert "Trial balance" in auditor and "Audit log" in auditor
+
+
+def test_trial_balance_page_shows_derived_balances(client_as):
+    post_simple_entry(amount="1234.50")
+    page = client_as(Role.AUDITOR).get("/ledger/?market=GB").content.decode()
+    assert "Accrued logistics cost" in page
+    assert "1,234.50" in page and "-1,234.50" in page
+
+
+def test_ledger_export_keeps_numbers_as_numbers_and_ties_to_the_postings(client_as):
+    entry = post_simple_entry(amount="250.75")
+    response = client_as(Role.AUDITOR).get("/ledger/export/?market=GB")
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    postings = list(workbook["Postings"].iter_rows(min_row=4, values_only=True))
+    assert [(row[0], row[2], row[6], row[7]) for row in postings] == [
+        (entry.pk, "5000", 250.75, 0),
+        (entry.pk, "2100", 0, 250.75),
+    ]
+    assert workbook["Postings"]["G4"].number_format == "#,##0.00"
+    balances = {row[0]: row[5] for row in workbook["Trial balance"].iter_rows(min_row=4, values_only=True)}
+    assert balances == {"2100": -250.75, "5000": 250.75}
+    assert sum(Decimal(str(v)) for v in balances.values()) == 0
+
+
+def test_exported_text_cannot_become_a_formula(client_as):
+    m = market("GB")
+    ledger_post(
+        market=m, entry_date=date(2026, 11, 3), idempotency_key="inj", source_type="test", source_id="1",
+        description='=HYPERLINK("http://evil.example","x")',
+        lines=[PostingLine(account_for(market=m, kind=AccountKind.BANK), Decimal("1.00")),
+               PostingLine(account_for(market=m, kind=AccountKind.CLEARING), Decimal("-1.00"))],
+    )
+    response = client_as(Role.AUDITOR).get("/ledger/export/?market=GB")
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    description = workbook["Entries"]["C4"]
+    assert description.data_type == "s"
+    assert description.value.startswith("'=HYPERLINK")
