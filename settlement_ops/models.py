@@ -82,11 +82,13 @@ class AccountKind(models.TextChoices):
     BANK = "bank", "Bank"
     CLEARING = "clearing", "Clearing"
     SELLER_RECEIVABLE = "seller_receivable", "Seller receivable"
+    UNBILLED_SELLER_RECEIVABLE = "unbilled_seller_receivable", "Unbilled seller receivable"
     VAT_INPUT = "vat_input", "VAT input (recoverable)"
     VENDOR_PAYABLE = "vendor_payable", "Vendor payable"
     ACCRUED_LOGISTICS_COST = "accrued_logistics_cost", "Accrued logistics cost"
     VAT_OUTPUT = "vat_output", "VAT output (payable)"
     SELLER_UNAPPLIED_CASH = "seller_unapplied_cash", "Seller unapplied cash"
+    SELLER_PAYOUT_CLEARING = "seller_payout_clearing", "Seller payout clearing"
     LOGISTICS_REVENUE = "logistics_revenue", "Logistics revenue"
     LOGISTICS_COST = "logistics_cost", "Logistics cost"
     COMPENSATION_EXPENSE = "compensation_expense", "Compensation expense"
@@ -98,11 +100,13 @@ ACCOUNT_CHART = {
     AccountKind.BANK: ("1000", "asset"),
     AccountKind.CLEARING: ("1090", "asset"),
     AccountKind.SELLER_RECEIVABLE: ("1200", "asset"),
+    AccountKind.UNBILLED_SELLER_RECEIVABLE: ("1210", "asset"),
     AccountKind.VAT_INPUT: ("1400", "asset"),
     AccountKind.VENDOR_PAYABLE: ("2000", "liability"),
     AccountKind.ACCRUED_LOGISTICS_COST: ("2100", "liability"),
     AccountKind.VAT_OUTPUT: ("2200", "liability"),
     AccountKind.SELLER_UNAPPLIED_CASH: ("2300", "liability"),
+    AccountKind.SELLER_PAYOUT_CLEARING: ("2400", "liability"),
     AccountKind.LOGISTICS_REVENUE: ("4000", "income"),
     AccountKind.LOGISTICS_COST: ("5000", "expense"),
     AccountKind.COMPENSATION_EXPENSE: ("5100", "expense"),
@@ -123,7 +127,7 @@ class Account(models.Model):
     """
 
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="accounts")
-    kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    kind = models.CharField(max_length=40, choices=AccountKind.choices)
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     party_type = models.CharField(max_length=10, choices=PartyType.choices, blank=True, default="")
     party_id = models.BigIntegerField(null=True, blank=True)
