@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "vendors",
     "sellers",
     "billing",
+    "billing.payables",
+    "billing.receivables",
     "compensation",
     "risk",
 ]

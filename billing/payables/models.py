@@ -1,0 +1,1 @@
+"""Vendor invoices, freight audit, payables and payment runs."""

@@ -1,0 +1,1 @@
+"""Seller statements, invoices, receipts and collections."""
