@@ -8,6 +8,7 @@ no two rate lines of one lane overlap in weight). The rating rule itself is in `
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -137,6 +138,7 @@ class VendorBankChangeRequest(BankAccountFields):
 
     class Meta:
         ordering = ["-requested_at"]
+        permissions = [("approve_vendorbankchangerequest", "Can approve or reject bank detail changes")]
         constraints = [
             models.UniqueConstraint(fields=["vendor"], condition=Q(status="pending"), name="bank_change_one_pending_per_vendor"),
             models.CheckConstraint(condition=~Q(iban="") | ~Q(account_number=""), name="bank_change_has_number"),
@@ -201,6 +203,10 @@ class Contract(models.Model):
 
     class Meta:
         ordering = ["-valid_from", "reference"]
+        permissions = [
+            ("approve_contract", "Can approve, reject and terminate contracts and versions"),
+            ("export_contract", "Can export contracts and rate cards"),
+        ]
         indexes = [models.Index(fields=["vendor", "market", "service_level", "status"])]
         constraints = [
             models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="contract_valid_range"),
@@ -327,6 +333,23 @@ class RateLine(models.Model):
     def __str__(self) -> str:
         return f"{self.service_level} {self.origin_zone}->{self.destination_zone} ({self.weight_from_kg}, {self.weight_to_kg}]"
 
+    def clean(self):
+        errors = {}
+        if self.weight_from_kg is not None and self.weight_from_kg < 0:
+            errors["weight_from_kg"] = "must be 0 or more"
+        if None not in (self.weight_from_kg, self.weight_to_kg) and self.weight_to_kg <= self.weight_from_kg:
+            errors["weight_to_kg"] = "must be greater than weight_from_kg"
+        if self.additional_step_kg is not None and self.additional_step_kg <= 0:
+            errors["additional_step_kg"] = "must be greater than zero"
+        for name in ("base_price", "price_per_additional_kg", "minimum_charge"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                errors[name] = "cannot be negative"
+        if self.version_id and self.service_level and self.service_level != self.version.contract.service_level:
+            errors["service_level"] = f"must be the contract's service level {self.version.contract.service_level!r}"
+        if errors:
+            raise ValidationError(errors)
+
 
 class Surcharge(models.Model):
     """An extra charge of a contract version; exactly one of `percent` or `flat_amount`.
@@ -384,6 +407,27 @@ class Surcharge(models.Model):
     def __str__(self) -> str:
         value = f"{self.percent}%" if self.percent is not None else f"{self.flat_amount}"
         return f"{self.get_kind_display()} {value}"
+
+    def clean(self):
+        errors = {}
+        if (self.percent is None) == (self.flat_amount is None):
+            errors["percent"] = "give either percent or flat_amount, not both or neither"
+        if self.percent is not None and self.percent < 0:
+            errors["percent"] = "cannot be negative"
+        if self.flat_amount is not None and self.flat_amount < 0:
+            errors["flat_amount"] = "cannot be negative"
+        if self.minimum_amount is not None and self.minimum_amount < 0:
+            errors["minimum_amount"] = "cannot be negative"
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            errors["valid_to"] = "must be on or after valid_from"
+        if self.kind == self.Kind.REMOTE_AREA and not self.zone:
+            errors["zone"] = "a remote-area surcharge needs the destination zone"
+        if self.kind == self.Kind.OVERSIZE and not (self.dimension_threshold_cm and self.dimension_threshold_cm > 0):
+            errors["dimension_threshold_cm"] = "an oversize surcharge needs a dimension threshold above 0"
+        if self.kind == self.Kind.PEAK and not (self.valid_from and self.valid_to):
+            errors["valid_from"] = "a peak surcharge needs valid_from and valid_to (the peak season)"
+        if errors:
+            raise ValidationError(errors)
 
     def applies_on(self, day) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
