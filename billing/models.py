@@ -1,1 +1,442 @@
-"""Shipments, billing runs, vendor invoices, payables and receivables."""
+"""Shipments, seller fee schedules, billing runs and the charge lines they write.
+
+What later apps build on (payables = vendor invoice audit and AP, receivables = AR):
+
+* ``Shipment`` — one parcel of one vendor, unique by (vendor, tracking_number). Re-sending a
+  shipment updates it; a change to a rating input (weight, dimensions, zones, service, COD, ship
+  date, returned status) bumps ``revision`` so the next billing run re-rates it.
+* ``ChargeLine`` — one rating of one shipment on BOTH sides (vendor cost and seller fee), from the
+  same inputs, per rating ``generation``. Generation 1 is the original rating; a later generation
+  is a *delta* (a contract amendment or corrected shipment data) whose amounts are the difference
+  to everything rated before, so the amounts of all lines of a shipment sum to its current
+  charge and no line is ever edited. AP reads the ``vendor_*`` columns, AR the ``seller_*``.
+* ``BillingRun`` / ``BillingRunChunk`` — run state lives here, not in the broker: a run for a
+  market and business date is split into chunks (shipment id ranges), each chunk writes its charge
+  lines and exceptions in one transaction; ``BillingRunEntry`` links a run and vendor to its
+  ledger entry (one per run and vendor).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from sellers.models import Seller
+from settlement_ops.models import JournalEntry, Market
+from settlement_ops.money import CURRENCY_CHOICES, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from vendors.models import ContractVersion, RateLine, Vendor
+
+
+def _money(**kwargs):
+    kwargs.setdefault("default", Decimal("0"))
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+def _weight(**kwargs):
+    return models.DecimalField(max_digits=10, decimal_places=3, **kwargs)
+
+
+def _dimension(**kwargs):
+    return models.DecimalField(max_digits=7, decimal_places=1, **kwargs)
+
+
+class Shipment(models.Model):
+    """A parcel a vendor carried for a seller, as pushed by the integration (API, CSV, admin).
+
+    COD value is in the market's currency. Weight may be missing on intake (some vendors send it
+    later); such a shipment is listed as a rating exception until it is known.
+    """
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"
+        PICKED_UP = "picked_up", "Picked up"
+        IN_TRANSIT = "in_transit", "In transit"
+        DELIVERED = "delivered", "Delivered"
+        RETURNED = "returned", "Returned"
+        LOST = "lost", "Lost"
+        DAMAGED = "damaged", "Damaged"
+
+    # Fields whose change makes a rated shipment need re-rating (bumps `revision`).
+    RATING_FIELDS = (
+        "market_id", "seller_id", "service_level", "origin_zone", "destination_zone", "actual_weight_kg",
+        "length_cm", "width_cm", "height_cm", "cod_amount", "ship_date", "is_return",
+    )
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="shipments")
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="shipments")
+    tracking_number = models.CharField(max_length=64)
+    service_level = models.CharField(max_length=30)
+    origin_zone = models.CharField(max_length=30)
+    destination_zone = models.CharField(max_length=30)
+    actual_weight_kg = _weight(null=True, blank=True)
+    length_cm = _dimension(null=True, blank=True)
+    width_cm = _dimension(null=True, blank=True)
+    height_cm = _dimension(null=True, blank=True)
+    cod_amount = _money(help_text="Cash to collect on delivery, in the market's currency; 0 = none")
+    ship_date = models.DateField()
+    delivered_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATED)
+    # Set once the shipment was ever returned to the seller: the returns surcharge/fee applies.
+    is_return = models.BooleanField(default=False)
+    revision = models.PositiveIntegerField(default=1, help_text="Bumped when a rating input changes")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-ship_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "tracking_number"], name="shipment_unique_per_vendor"),
+            models.CheckConstraint(
+                condition=Q(actual_weight_kg__isnull=True) | Q(actual_weight_kg__gt=0), name="shipment_weight_positive"
+            ),
+            models.CheckConstraint(
+                condition=(Q(length_cm__isnull=True) | Q(length_cm__gt=0)) & (Q(width_cm__isnull=True) | Q(width_cm__gt=0))
+                & (Q(height_cm__isnull=True) | Q(height_cm__gt=0)),
+                name="shipment_dimensions_positive",
+            ),
+            models.CheckConstraint(condition=Q(cod_amount__gte=0), name="shipment_cod_non_negative"),
+            models.CheckConstraint(
+                condition=Q(delivered_date__isnull=True) | Q(delivered_date__gte=F("ship_date")),
+                name="shipment_delivered_after_ship",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["market", "ship_date"]),
+            models.Index(fields=["tracking_number"]),
+            models.Index(fields=["seller", "ship_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tracking_number} ({self.vendor_id})"
+
+    @property
+    def has_dimensions(self) -> bool:
+        return None not in (self.length_cm, self.width_cm, self.height_cm)
+
+
+class ShipmentEvent(models.Model):
+    """A status event as the vendor reported it; re-sending the same event is a no-op."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=12, choices=Shipment.Status.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["shipment", "occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "status", "occurred_at"], name="shipment_event_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id} {self.status} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class SellerFeeSchedule(models.Model):
+    """The logistics fee the platform charges sellers, per market and service level.
+
+    Sellers get one published price list per service: zone-independent, by chargeable-weight
+    bracket (the same bracket rule as vendor rate lines: from exclusive, to inclusive, additional
+    steps above the bracket start, a minimum), plus a COD fee (percent of the COD value, with a
+    minimum) and a flat returns fee. VAT at `vat_rate` (the market's standard rate) is added.
+    The fee is rated in the same pass and from the same shipment data as the vendor cost, so a
+    run shows the margin. Schedules of a market and service never overlap in validity (checked
+    in the service; the latest `valid_from` on or before the ship date wins).
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    service_level = models.CharField(max_length=30)
+    name = models.CharField(max_length=100)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True, blank=True, help_text="Inclusive; empty = open-ended")
+    volumetric_divisor = models.PositiveIntegerField(default=5000)
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2, help_text="percent")
+    cod_fee_percent = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal("0"))
+    cod_fee_minimum = _money()
+    returns_fee = _money()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["market", "service_level", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["market", "service_level", "valid_from"], condition=Q(status="active"),
+                name="seller_fee_schedule_one_active_per_start",
+            ),
+            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="seller_fee_schedule_range"),
+            models.CheckConstraint(condition=Q(volumetric_divisor__gt=0), name="seller_fee_schedule_divisor_positive"),
+            models.CheckConstraint(
+                condition=Q(vat_rate__gte=0) & Q(cod_fee_percent__gte=0) & Q(cod_fee_minimum__gte=0) & Q(returns_fee__gte=0),
+                name="seller_fee_schedule_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market_id} {self.service_level} from {self.valid_from}"
+
+
+class SellerFeeLine(models.Model):
+    """One weight bracket of a seller fee schedule: (weight_from_kg, weight_to_kg]."""
+
+    schedule = models.ForeignKey(SellerFeeSchedule, on_delete=models.CASCADE, related_name="lines")
+    weight_from_kg = _weight()
+    weight_to_kg = _weight()
+    base_fee = _money()
+    fee_per_additional_step = _money()
+    additional_step_kg = _weight(default=Decimal("1"))
+    minimum_fee = _money()
+
+    class Meta:
+        ordering = ["schedule", "weight_from_kg"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "weight_from_kg"], name="seller_fee_line_unique_start"),
+            models.CheckConstraint(condition=Q(weight_from_kg__gte=0), name="seller_fee_line_from_non_negative"),
+            models.CheckConstraint(condition=Q(weight_to_kg__gt=F("weight_from_kg")), name="seller_fee_line_order"),
+            models.CheckConstraint(condition=Q(additional_step_kg__gt=0), name="seller_fee_line_step_positive"),
+            models.CheckConstraint(
+                condition=Q(base_fee__gte=0) & Q(fee_per_additional_step__gte=0) & Q(minimum_fee__gte=0),
+                name="seller_fee_line_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"({self.weight_from_kg}, {self.weight_to_kg}] {self.base_fee}"
+
+
+class BillingRun(models.Model):
+    """Rating of a market's shipments shipped on or before `business_date` and not yet rated.
+
+    Status: pending (planned, chunks queued) -> running -> posting (all chunks done; the per-vendor
+    ledger entries are being written) -> completed. `failed` when a chunk failed for good; starting
+    the run again resumes it. At most one run per market is active at a time (database
+    constraint), so a second start returns the active run. `max_shipment_id` is the watermark: the
+    run covers shipments with id <= it; later arrivals go to the next run.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        POSTING = "posting", "Posting"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Nightly schedule"
+        MANUAL = "manual", "Started by a user"
+        COMMAND = "command", "Command line"
+        API = "api", "API"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.POSTING)
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    business_date = models.DateField(help_text="Rates shipments shipped on or before this date (market time)")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    max_shipment_id = models.BigIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    shipments_rated = models.PositiveIntegerField(default=0)
+    exception_count = models.PositiveIntegerField(default=0)
+    vendor_net_total = _money()
+    seller_net_total = _money()
+    seller_vat_total = _money()
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["market"], condition=Q(status__in=["pending", "running", "posting"]), name="billing_run_one_active_per_market"
+            ),
+        ]
+        indexes = [models.Index(fields=["market", "business_date"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} {self.market_id} {self.business_date}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        return int(100 * self.chunks_done / self.chunk_count) if self.chunk_count else 0
+
+    @property
+    def margin_total(self) -> Decimal:
+        return self.seller_net_total - self.vendor_net_total
+
+
+class BillingRunChunk(models.Model):
+    """A shipment id range of a run, rated by one task in one transaction (all or nothing)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    first_shipment_id = models.BigIntegerField()
+    last_shipment_id = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    rated_count = models.PositiveIntegerField(default=0)
+    exception_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "seq"], name="billing_chunk_unique_seq"),
+            models.CheckConstraint(condition=Q(last_shipment_id__gte=F("first_shipment_id")), name="billing_chunk_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} chunk {self.seq} [{self.first_shipment_id}, {self.last_shipment_id}]"
+
+
+class ChargeLine(models.Model):
+    """One rating of one shipment, vendor cost and seller fee side by side, in the market currency.
+
+    `kind` original: the first rating (generation 1), amounts are the full charge.
+    `kind` delta: a re-rating (generation > 1) after a retroactive contract amendment or a change of
+    the shipment's rating inputs; amounts are new charge minus the sum of the earlier lines, so a
+    shipment's current charge is the sum of its lines and history is never edited. The rating
+    references (`contract_version`, `rate_line`, `seller_fee_schedule`, `chargeable_weight_kg`) are
+    those of the rating itself, not differences.
+
+    Vendor side: `vendor_net` = base + surcharges; `vendor_vat` is what the vendor will invoice on
+    top (the audit compares it; the accrual posts net). Seller side: `seller_net` = the fee
+    components, `seller_vat` at the schedule's VAT rate, `seller_gross` = net + VAT.
+    """
+
+    class Kind(models.TextChoices):
+        ORIGINAL = "original", "Original"
+        DELTA = "delta", "Delta (re-rating)"
+
+    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="charge_lines")
+    chunk = models.ForeignKey(BillingRunChunk, on_delete=models.PROTECT, related_name="+")
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="charge_lines")
+    generation = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    shipment_revision = models.PositiveIntegerField()
+    # Denormalised from the shipment so totals by vendor, seller and service need no join.
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="charge_lines")
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="charge_lines")
+    service_level = models.CharField(max_length=30)
+    ship_date = models.DateField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    contract_version = models.ForeignKey(ContractVersion, on_delete=models.PROTECT, related_name="+")
+    rate_line = models.ForeignKey(RateLine, on_delete=models.PROTECT, related_name="+")
+    seller_fee_schedule = models.ForeignKey(SellerFeeSchedule, on_delete=models.PROTECT, related_name="+")
+    chargeable_weight_kg = _weight()
+    seller_chargeable_weight_kg = _weight()
+    vendor_base = _money()
+    vendor_fuel = _money()
+    vendor_remote = _money()
+    vendor_oversize = _money()
+    vendor_cod = _money()
+    vendor_peak = _money()
+    vendor_returns = _money()
+    vendor_net = _money()
+    vendor_vat = _money()
+    vendor_gross = _money()
+    seller_base = _money()
+    seller_cod = _money()
+    seller_returns = _money()
+    seller_net = _money()
+    seller_vat = _money()
+    seller_gross = _money()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["shipment", "generation"]
+        constraints = [
+            # The guard against double rating: a retried or concurrent chunk cannot write the same
+            # generation of a shipment twice.
+            models.UniqueConstraint(fields=["shipment", "generation"], name="charge_line_unique_generation"),
+            models.CheckConstraint(
+                condition=(Q(kind="original") & Q(generation=1)) | (Q(kind="delta") & Q(generation__gt=1)),
+                name="charge_line_kind_matches_generation",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["run", "vendor"]),
+            models.Index(fields=["vendor", "ship_date"]),
+            models.Index(fields=["seller", "ship_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id} g{self.generation} {self.kind}"
+
+    @property
+    def margin(self) -> Decimal:
+        return self.seller_net - self.vendor_net
+
+
+class RatingException(models.Model):
+    """A shipment a run could not rate; it stays unrated, so fixing the cause and re-running
+    rates it. One row per run and shipment."""
+
+    class Code(models.TextChoices):
+        MISSING_WEIGHT = "missing_weight", "Missing weight"
+        NO_CONTRACT = "no_contract", "No active contract"
+        NO_RATE_LINE = "no_rate_line", "No matching bracket"
+        NO_SELLER_FEE = "no_seller_fee", "No seller fee schedule"
+        NO_SELLER_FEE_LINE = "no_seller_fee_line", "No matching seller fee bracket"
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="exceptions")
+    chunk = models.ForeignKey(BillingRunChunk, on_delete=models.CASCADE, related_name="+")
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="rating_exceptions")
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=20, choices=Code.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["run", "shipment"]
+        constraints = [models.UniqueConstraint(fields=["run", "shipment"], name="rating_exception_unique")]
+        indexes = [models.Index(fields=["run", "code"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} {self.shipment_id} {self.code}"
+
+
+class BillingRunEntry(models.Model):
+    """The ledger entry of one run and vendor, with the totals it posted (from the charge lines)."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="entries")
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+")
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+")
+    line_count = models.PositiveIntegerField()
+    vendor_net = _money()
+    seller_net = _money()
+    seller_vat = _money()
+
+    class Meta:
+        ordering = ["run", "vendor"]
+        constraints = [models.UniqueConstraint(fields=["run", "vendor"], name="billing_run_entry_unique")]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} vendor {self.vendor_id} JE{self.entry_id}"

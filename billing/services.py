@@ -1,0 +1,365 @@
+"""Billing use cases: start a run, rate a chunk, post a run, resume; shipment intake re-exported.
+
+A run's life, all state in the database (not in the broker):
+
+1. `billing_run_start` (one transaction): refuses a second active run of the market (returns it),
+   fixes the watermark (highest shipment id now), plans chunks of CHUNK_SIZE candidate shipments
+   by id range, and — after commit — queues one `billing_chunk_task` per chunk.
+2. `billing_chunk_rate` (one transaction per chunk): locks the chunk row (PostgreSQL:
+   SELECT ... FOR UPDATE SKIP LOCKED, so two workers given the same chunk do it once), returns if
+   it is done, rates it set-based (billing.rating), marks it done and bumps the run counters. A
+   worker dying half-way rolls the whole chunk back; the redelivered message (acks_late) or
+   `billing_run_resume` does it again. Charge lines are unique per (shipment, generation), so
+   nothing is rated twice even by two runs at once.
+3. When the last chunk is done, `billing_run_post` (one transaction) writes ONE ledger entry per
+   run and vendor from the stored charge lines (set-based SUM), idempotency key
+   `billing_run:<run>:vendor:<vendor>`, and completes the run. Charge lines are always committed
+   before their postings, so there are never postings without charge lines; a run whose lines are
+   not yet posted shows status "posting" and is finished by a retry or by the dispatcher.
+
+Ledger design (per run and vendor, in the market currency; deltas may be negative, so each
+amount below is posted with its sign and zero sums are left out):
+    vendor side   Dr 5000 Logistics cost                     vendor_net
+                  Cr 2100 Accrued logistics cost (vendor)    vendor_net
+    seller side   Dr 1200 Seller receivable (per seller)     seller_gross
+                  Cr 4000 Logistics revenue                  seller_net
+                  Cr 2200 VAT output                         seller_vat
+The vendor cost is accrued net: input VAT is recognised by AP when the vendor's invoice is
+audited and the accrual is moved to the vendor payable. The seller fee is the platform's sale, so
+output VAT is due on it when the service is rendered; AR invoices from these charge lines.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import partial
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Min, Sum
+from django.utils import timezone
+
+from settlement_ops.db import retry_on_conflict
+from settlement_ops.errors import ConflictError, DomainError
+from settlement_ops.models import AccountKind, AuditEvent, Market
+from settlement_ops.money import quantize
+from settlement_ops.services import PostingLine, account_for, audit_record, ledger_post
+from vendors.models import ContractVersion
+
+from . import rating
+from .intake import IntakeResult, parse_shipments_csv, shipments_intake  # noqa: F401  (use cases of this app)
+from .models import BillingRun, BillingRunChunk, BillingRunEntry, ChargeLine, SellerFeeLine, SellerFeeSchedule, Shipment
+
+logger = logging.getLogger(__name__)
+
+# Shipments per chunk. A chunk is one transaction of three statements; its memory is in the
+# database (a temp table of CHUNK_SIZE rows, ~200 bytes each = ~5 MB), not in the worker.
+CHUNK_SIZE = 25_000
+# A chunk that failed this many times marks its run failed (resume retries it).
+MAX_CHUNK_ATTEMPTS = 3
+
+
+def _enqueue_chunks(chunk_ids) -> None:
+    from .tasks import billing_chunk_task
+
+    for chunk_id in chunk_ids:
+        transaction.on_commit(partial(billing_chunk_task.delay, chunk_id))
+
+
+def _enqueue_post(run_id: int) -> None:
+    from .tasks import billing_run_post_task
+
+    transaction.on_commit(partial(billing_run_post_task.delay, run_id))
+
+
+def _rerate_from(market: Market) -> date | None:
+    """Earliest effective date of contract versions activated since the last completed run
+    started (retroactive amendments to look for), or None when there are none. Before the first
+    completed run every shipment is a candidate anyway."""
+    last = BillingRun.objects.filter(market=market, status=BillingRun.Status.COMPLETED).order_by("-started_at").first()
+    versions = ContractVersion.objects.filter(contract__market=market, status=ContractVersion.Status.ACTIVE)
+    if last is not None and last.started_at:
+        versions = versions.filter(activated_at__gte=last.started_at)
+    return versions.aggregate(first=Min("effective_from"))["first"]
+
+
+@transaction.atomic(durable=True)
+def billing_run_start(*, market: Market, business_date: date, actor=None, trigger: str = BillingRun.Trigger.MANUAL) -> BillingRun:
+    """Start the billing run of a market and business date, or return the market's active run.
+
+    Starting again after a run completed makes a new run that rates only what is still unrated
+    (fixed exceptions, new or changed shipments, retroactive amendments) — so running the same
+    market and date twice never rates a shipment twice.
+    Raises DomainError for a business date in the future (market time).
+    """
+    if business_date > market.local_date():
+        raise DomainError(f"{business_date} is in the future in {market.code}.", code="future_date", field="business_date")
+    active = BillingRun.objects.select_for_update().filter(market=market, status__in=BillingRun.ACTIVE_STATUSES).first()
+    if active is not None:
+        return active
+    watermark = Shipment.objects.filter(market=market).order_by("-id").values_list("id", flat=True).first() or 0
+    try:
+        with transaction.atomic():
+            run = BillingRun.objects.create(
+                market=market, business_date=business_date, trigger=trigger, currency=market.currency,
+                max_shipment_id=watermark, started_by=actor if getattr(actor, "pk", None) else None,
+                started_at=timezone.now(), status=BillingRun.Status.RUNNING,
+            )
+    except IntegrityError:
+        # Another transaction started the market's run between our check and insert.
+        raise ConflictError(f"A billing run of {market.code} is already active.", code="run_active") from None
+    ranges = rating.chunk_ranges(
+        market_code=market.code, business_date=business_date, watermark=watermark, size=CHUNK_SIZE,
+        rerate_from=_rerate_from(market),
+    )
+    chunks = BillingRunChunk.objects.bulk_create(
+        BillingRunChunk(run=run, seq=seq, first_shipment_id=first, last_shipment_id=last)
+        for seq, (first, last, _count) in enumerate(ranges, start=1)
+    )
+    run.chunk_count = len(chunks)
+    run.save(update_fields=["chunk_count"])
+    audit_record(
+        kind=AuditEvent.Kind.ACTION, actor=actor, action="billing_run_start", obj=run,
+        detail={"market": market.code, "business_date": str(business_date), "chunks": len(chunks), "trigger": trigger},
+    )
+    if chunks:
+        _enqueue_chunks([c.pk for c in chunks])
+    else:
+        _enqueue_post(run.pk)
+    return run
+
+
+def _lock_chunk(chunk_id: int) -> BillingRunChunk | None:
+    qs = BillingRunChunk.objects.select_related("run").filter(pk=chunk_id)
+    if connection.features.has_select_for_update_skip_locked:
+        # Another worker holding this chunk is rating it: let it.
+        return qs.select_for_update(skip_locked=True, of=("self",)).first()
+    return qs.first()
+
+
+@retry_on_conflict
+def billing_chunk_rate(*, chunk_id: int) -> str:
+    """Rate one chunk in one transaction. Returns what happened: "done", "skipped" (already done,
+    taken by another worker, or run not running). Raises on a database error (the task retries)."""
+    try:
+        with transaction.atomic(durable=True):
+            chunk = _lock_chunk(chunk_id)
+            if chunk is None:
+                return "skipped"
+            run = chunk.run
+            if chunk.status == BillingRunChunk.Status.DONE or run.status not in (BillingRun.Status.RUNNING, BillingRun.Status.PENDING):
+                return "skipped"
+            outcome = rating.rate_chunk(
+                run_id=run.pk, chunk_id=chunk.pk, market_code=run.market_id, currency=run.currency,
+                business_date=run.business_date, first_id=chunk.first_shipment_id, last_id=chunk.last_shipment_id,
+                watermark=run.max_shipment_id,
+            )
+            BillingRunChunk.objects.filter(pk=chunk.pk).update(
+                status=BillingRunChunk.Status.DONE, attempts=F("attempts") + 1, rated_count=outcome.rated,
+                exception_count=outcome.exceptions, error="", finished_at=timezone.now(),
+            )
+            BillingRun.objects.filter(pk=run.pk).update(
+                chunks_done=F("chunks_done") + 1, shipments_rated=F("shipments_rated") + outcome.rated,
+                exception_count=F("exception_count") + outcome.exceptions,
+            )
+            run.refresh_from_db(fields=["chunks_done", "chunk_count"])
+            if run.chunks_done >= run.chunk_count:
+                _enqueue_post(run.pk)
+            return "done"
+    except IntegrityError as exc:
+        # A concurrent rating of the same shipments won the race: the chunk rolled back and the
+        # next attempt finds them rated.
+        _chunk_failed(chunk_id, exc)
+        raise
+    except Exception as exc:
+        _chunk_failed(chunk_id, exc)
+        raise
+
+
+def _chunk_failed(chunk_id: int, exc: Exception) -> None:
+    with transaction.atomic():
+        chunk = BillingRunChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        if chunk is None or chunk.status == BillingRunChunk.Status.DONE:
+            return
+        chunk.attempts += 1
+        chunk.error = f"{type(exc).__name__}: {exc}"[:2000]
+        if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
+            chunk.status = BillingRunChunk.Status.FAILED
+            BillingRun.objects.filter(pk=chunk.run_id, status=BillingRun.Status.RUNNING).update(
+                status=BillingRun.Status.FAILED, error=f"Chunk {chunk.seq} failed: {chunk.error}"
+            )
+        chunk.save(update_fields=["attempts", "error", "status"])
+    logger.warning("Billing chunk %s failed: %s", chunk_id, exc)
+
+
+def _entry_lines(market: Market, vendor_id: int, rows) -> tuple[list[PostingLine], dict]:
+    """Posting lines of one run and vendor from per-seller sums of its charge lines."""
+    currency = market.currency
+    vendor_net = quantize(sum((r["vendor_net"] or Decimal(0) for r in rows), Decimal(0)), currency)
+    lines: list[PostingLine] = []
+    if vendor_net:
+        lines.append(PostingLine(account_for(market=market, kind=AccountKind.LOGISTICS_COST), vendor_net, "Rated logistics cost"))
+        lines.append(PostingLine(
+            account_for(market=market, kind=AccountKind.ACCRUED_LOGISTICS_COST, party_type="vendor", party_id=vendor_id),
+            -vendor_net, "Accrued, not yet invoiced",
+        ))
+    seller_net_total = seller_vat_total = Decimal(0)
+    for row in rows:
+        net = quantize(row["seller_net"] or 0, currency)
+        vat = quantize(row["seller_vat"] or 0, currency)
+        seller_net_total += net
+        seller_vat_total += vat
+        if net + vat:
+            lines.append(PostingLine(
+                account_for(market=market, kind=AccountKind.SELLER_RECEIVABLE, party_type="seller", party_id=row["seller_id"]),
+                net + vat, "Logistics fees",
+            ))
+    if seller_net_total:
+        lines.append(PostingLine(account_for(market=market, kind=AccountKind.LOGISTICS_REVENUE), -seller_net_total, "Logistics fees"))
+    if seller_vat_total:
+        lines.append(PostingLine(account_for(market=market, kind=AccountKind.VAT_OUTPUT), -seller_vat_total, "VAT on logistics fees"))
+    totals = {"vendor_net": vendor_net, "seller_net": seller_net_total, "seller_vat": seller_vat_total,
+              "line_count": sum(r["lines"] for r in rows)}
+    return lines, totals
+
+
+@retry_on_conflict
+def billing_run_post(*, run_id: int) -> BillingRun:
+    """Post one ledger entry per vendor from the run's charge lines and complete the run.
+
+    Idempotent: a completed run is returned as is; each entry has the key
+    billing_run:<run>:vendor:<vendor>. Does nothing while chunks are still open.
+    """
+    with transaction.atomic(durable=True):
+        run = BillingRun.objects.select_for_update().select_related("market").get(pk=run_id)
+        if run.status in (BillingRun.Status.COMPLETED, BillingRun.Status.FAILED):
+            return run
+        if run.chunks.exclude(status=BillingRunChunk.Status.DONE).exists():
+            return run
+        run.status = BillingRun.Status.POSTING
+        sums = (
+            ChargeLine.objects.filter(run=run)
+            .values("vendor_id", "seller_id")
+            .annotate(
+                vendor_net=Sum("vendor_net"), seller_net=Sum("seller_net"), seller_vat=Sum("seller_vat"),
+                lines=Count("id"),
+            )
+            .order_by("vendor_id", "seller_id")
+        )
+        by_vendor = defaultdict(list)
+        for row in sums:
+            by_vendor[row["vendor_id"]].append(row)
+        totals = {"vendor_net": Decimal(0), "seller_net": Decimal(0), "seller_vat": Decimal(0)}
+        for vendor_id, rows in by_vendor.items():
+            lines, vendor_totals = _entry_lines(run.market, vendor_id, rows)
+            for key in totals:
+                totals[key] += vendor_totals[key]
+            if len(lines) < 2:
+                continue  # every amount of this vendor nets to zero (e.g. a no-change re-rating)
+            entry = ledger_post(
+                market=run.market, entry_date=run.business_date, lines=lines,
+                idempotency_key=f"billing_run:{run.pk}:vendor:{vendor_id}", source_type="billing_run",
+                source_id=str(run.pk), description=f"Billing run {run.pk} {run.market_id} {run.business_date}: vendor {vendor_id}",
+            )
+            BillingRunEntry.objects.get_or_create(
+                run=run, vendor_id=vendor_id,
+                defaults={"entry": entry, "line_count": vendor_totals["line_count"], "vendor_net": vendor_totals["vendor_net"],
+                          "seller_net": vendor_totals["seller_net"], "seller_vat": vendor_totals["seller_vat"]},
+            )
+        run.vendor_net_total = totals["vendor_net"]
+        run.seller_net_total = totals["seller_net"]
+        run.seller_vat_total = totals["seller_vat"]
+        run.status = BillingRun.Status.COMPLETED
+        run.finished_at = timezone.now()
+        run.chunks_done = run.chunk_count
+        run.save()
+        audit_record(kind=AuditEvent.Kind.ACTION, action="billing_run_post", obj=run,
+                     detail={"entries": len(by_vendor), "vendor_net": str(totals["vendor_net"]), "seller_net": str(totals["seller_net"])})
+    return run
+
+
+@transaction.atomic(durable=True)
+def billing_run_resume(*, run: BillingRun, actor=None) -> BillingRun:
+    """Queue again whatever a run has left: its open or failed chunks, or its posting.
+
+    For a run that a crashed worker or a lost message left behind; safe to call any time (chunks
+    and posting are idempotent)."""
+    run = BillingRun.objects.select_for_update().get(pk=run.pk)
+    if run.status == BillingRun.Status.COMPLETED:
+        return run
+    if run.status == BillingRun.Status.FAILED:
+        if BillingRun.objects.filter(market=run.market_id, status__in=BillingRun.ACTIVE_STATUSES).exclude(pk=run.pk).exists():
+            raise ConflictError("Another run of this market is active; resume it instead.", code="run_active")
+        run.status = BillingRun.Status.RUNNING
+        run.error = ""
+        run.save(update_fields=["status", "error"])
+        run.chunks.filter(status=BillingRunChunk.Status.FAILED).update(status=BillingRunChunk.Status.PENDING, attempts=0)
+    open_chunks = list(run.chunks.exclude(status=BillingRunChunk.Status.DONE).values_list("pk", flat=True))
+    if open_chunks:
+        _enqueue_chunks(open_chunks)
+    else:
+        _enqueue_post(run.pk)
+    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="billing_run_resume", obj=run, detail={"chunks": len(open_chunks)})
+    return run
+
+
+def billing_runs_dispatch(*, now=None, markets=None, trigger: str = BillingRun.Trigger.SCHEDULE) -> list[BillingRun]:
+    """Nightly schedule (every 30 minutes by beat): for each active market whose local date has
+    rolled over since its last run, start the run of the market's yesterday; resume runs that
+    stalled (no progress for STALL_AFTER). Returns the runs started or resumed."""
+    now = now or timezone.now()
+    touched = []
+    for market in markets or Market.objects.filter(is_active=True):
+        business_date = market.local_date(now) - timedelta(days=1)
+        active = BillingRun.objects.filter(market=market, status__in=BillingRun.ACTIVE_STATUSES).first()
+        if active is not None:
+            if active.started_at and now - active.started_at > STALL_AFTER:
+                touched.append(billing_run_resume(run=active))
+            continue
+        if trigger == BillingRun.Trigger.SCHEDULE and BillingRun.objects.filter(market=market, business_date=business_date).exists():
+            continue
+        touched.append(billing_run_start(market=market, business_date=business_date, trigger=trigger))
+    return touched
+
+
+STALL_AFTER = timedelta(minutes=30)
+
+
+@transaction.atomic(durable=True)
+def seller_fee_schedule_create(*, market: Market, service_level: str, name: str, valid_from: date, lines,
+                               valid_to: date | None = None, volumetric_divisor: int = 5000,
+                               cod_fee_percent: Decimal = Decimal("0"), cod_fee_minimum: Decimal = Decimal("0"),
+                               returns_fee: Decimal = Decimal("0"), actor=None) -> SellerFeeSchedule:
+    """Publish a seller fee schedule for a market and service.
+
+    `lines`: [(weight_from_kg, weight_to_kg, base_fee, fee_per_additional_step, additional_step_kg,
+    minimum_fee)], brackets (from, to] that must not overlap. Raises DomainError when the schedule
+    overlaps an active one of the same market and service in time, or brackets overlap.
+    """
+    overlapping = SellerFeeSchedule.objects.select_for_update().filter(
+        market=market, service_level=service_level, status=SellerFeeSchedule.Status.ACTIVE,
+    ).exclude(valid_to__lt=valid_from)
+    if valid_to is not None:
+        overlapping = overlapping.exclude(valid_from__gt=valid_to)
+    if overlapping.exists():
+        raise DomainError(
+            f"An active {service_level} fee schedule of {market.code} already covers part of this period; retire it first.",
+            code="overlap", field="valid_from",
+        )
+    brackets = sorted(lines, key=lambda line: Decimal(line[0]))
+    for (a_from, a_to, *_), (b_from, *_rest) in zip(brackets, brackets[1:]):
+        if Decimal(b_from) < Decimal(a_to):
+            raise DomainError(f"Brackets overlap at {b_from} kg.", code="overlap", field="lines")
+    schedule = SellerFeeSchedule.objects.create(
+        market=market, service_level=service_level, name=name, currency=market.currency, valid_from=valid_from,
+        valid_to=valid_to, volumetric_divisor=volumetric_divisor, vat_rate=market.vat_standard_rate,
+        cod_fee_percent=cod_fee_percent, cod_fee_minimum=cod_fee_minimum, returns_fee=returns_fee,
+    )
+    SellerFeeLine.objects.bulk_create(
+        SellerFeeLine(schedule=schedule, weight_from_kg=f, weight_to_kg=t, base_fee=b, fee_per_additional_step=p,
+                      additional_step_kg=s, minimum_fee=m)
+        for f, t, b, p, s, m in brackets
+    )
+    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="seller_fee_schedule_create", obj=schedule)
+    return schedule

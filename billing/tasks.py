@@ -1,0 +1,40 @@
+"""Billing jobs. Thin: each re-fetches by id and calls one service; state lives in the database,
+so a redelivered message (acks_late) re-runs an idempotent step."""
+from celery import shared_task
+from django.conf import settings
+
+from settlement_ops.models import Market
+
+from .models import BillingRun
+from .services import billing_chunk_rate, billing_run_post, billing_runs_dispatch
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=5, retry_backoff_max=300, max_retries=5)
+def billing_chunk_task(chunk_id: int) -> str:
+    """Rate one chunk of a billing run (one transaction; a retry after a crash redoes it whole)."""
+    return billing_chunk_rate(chunk_id=chunk_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=5, retry_backoff_max=300, max_retries=5)
+def billing_run_post_task(run_id: int) -> str:
+    """Post a run's ledger entries once all its chunks are done (idempotent)."""
+    return billing_run_post(run_id=run_id).status
+
+
+@shared_task(acks_late=True)
+def billing_dispatch_task() -> list[int]:
+    """Every 30 minutes (beat): start each market's run once its local date rolled over."""
+    return [run.pk for run in billing_runs_dispatch()]
+
+
+@shared_task(acks_late=True)
+def billing_run_all_markets_task() -> list[dict]:
+    """Nightly job (`manage.py run_nightly`): run billing for every active market's yesterday."""
+    runs = billing_runs_dispatch(markets=Market.objects.filter(is_active=True), trigger=BillingRun.Trigger.SCHEDULE)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        runs = [BillingRun.objects.get(pk=run.pk) for run in runs]
+    return [
+        {"run": run.pk, "market": run.market_id, "business_date": str(run.business_date), "status": run.status,
+         "rated": run.shipments_rated, "exceptions": run.exception_count}
+        for run in runs
+    ]
