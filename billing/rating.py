@@ -19,7 +19,8 @@ shipment revision (its data changed) or with another contract version than the o
 a retried or concurrent chunk can never rate a shipment twice: the second insert violates the
 constraint and its transaction rolls back.
 
-The same SQL runs on PostgreSQL and SQLite. PostgreSQL computes in exact NUMERIC. SQLite stores
+The same SQL runs on PostgreSQL and SQLite (every division is written with a decimal literal,
+`* 1.0 / x` or `/ 100.0`, because SQLite divides integers as integers). PostgreSQL computes in exact NUMERIC. SQLite stores
 decimals as binary floats, so there ROUND/CEIL are Python functions registered on each connection
 (`billing.apps`) that read the float back to 15 significant digits as a Decimal before rounding
 half-up — exact for the amounts the demo handles (far below 15 digits).
@@ -68,14 +69,14 @@ def _weight_sql(d, divisor: str) -> str:
     """Rule 3: max(actual, CEIL(L x W x H / divisor to 0.001 kg)); 0 volumetric without all dims."""
     volumetric = (
         "(CASE WHEN sh.length_cm IS NULL OR sh.width_cm IS NULL OR sh.height_cm IS NULL THEN 0 "
-        f"ELSE {d['ceil'](f'sh.length_cm * sh.width_cm * sh.height_cm * 1000 / {divisor}')} / 1000 END)"
+        f"ELSE {d['ceil'](f'sh.length_cm * sh.width_cm * sh.height_cm * 1000.0 / {divisor}')} / 1000.0 END)"
     )
     return d["greatest"]("sh.actual_weight_kg", volumetric)
 
 
 def _bracket_price(d, base: str, per_step: str, step: str, weight_from: str, minimum: str, weight: str, places: int) -> str:
     """Rule 5: round(max(base + CEIL((W - from) / step) x per_step, minimum))."""
-    steps = d["ceil"](f"({weight} - {weight_from}) / {step}")
+    steps = d["ceil"](f"({weight} - {weight_from}) * 1.0 / {step}")
     return d["round"](d["greatest"](f"{base} + {steps} * {per_step}", minimum), places)
 
 
@@ -177,7 +178,7 @@ def _stage2_sql(d, places: int) -> str:
     percent_base = "CASE WHEN su.kind = 'cod' THEN t.cod_amount ELSE t.freight END"
     amount = d["round"](
         d["greatest"](
-            f"CASE WHEN su.percent IS NOT NULL THEN su.percent * ({percent_base}) / 100 ELSE su.flat_amount END",
+            f"CASE WHEN su.percent IS NOT NULL THEN su.percent * ({percent_base}) / 100.0 ELSE su.flat_amount END",
             "su.minimum_amount",
         ),
         places,
@@ -190,7 +191,7 @@ def _stage2_sql(d, places: int) -> str:
     vendor_net = " + ".join(["x.vendor_base"] + [f"x.{c}" for c in surcharge_cols])
     seller_cod = (
         f"CASE WHEN t.cod_amount > 0 THEN "
-        f"{d['round'](d['greatest']('t.cod_amount * t.cod_fee_percent / 100', 't.cod_fee_minimum'), places)} ELSE 0 END"
+        f"{d['round'](d['greatest']('t.cod_amount * t.cod_fee_percent / 100.0', 't.cod_fee_minimum'), places)} ELSE 0 END"
     )
     seller_returns = f"CASE WHEN t.is_return = {true} THEN {d['round']('t.returns_fee', places)} ELSE 0 END"
     prev_sums = ", ".join(f"SUM({c}) AS {c}" for c in AMOUNT_COLUMNS)
@@ -208,12 +209,12 @@ def _stage2_sql(d, places: int) -> str:
     FROM (
         SELECT x.*,
             {vendor_net} AS vendor_net,
-            {d['round'](f'({vendor_net}) * x.vat_rate / 100', places)} AS vendor_vat,
-            {vendor_net} + {d['round'](f'({vendor_net}) * x.vat_rate / 100', places)} AS vendor_gross,
+            {d['round'](f'({vendor_net}) * x.vat_rate / 100.0', places)} AS vendor_vat,
+            {vendor_net} + {d['round'](f'({vendor_net}) * x.vat_rate / 100.0', places)} AS vendor_gross,
             x.seller_base + x.seller_cod + x.seller_returns AS seller_net,
-            {d['round']('(x.seller_base + x.seller_cod + x.seller_returns) * x.seller_vat_rate / 100', places)} AS seller_vat,
+            {d['round']('(x.seller_base + x.seller_cod + x.seller_returns) * x.seller_vat_rate / 100.0', places)} AS seller_vat,
             x.seller_base + x.seller_cod + x.seller_returns
-                + {d['round']('(x.seller_base + x.seller_cod + x.seller_returns) * x.seller_vat_rate / 100', places)} AS seller_gross
+                + {d['round']('(x.seller_base + x.seller_cod + x.seller_returns) * x.seller_vat_rate / 100.0', places)} AS seller_gross
         FROM (
             SELECT t.id, t.prev_generation, t.revision, t.market_id, t.vendor_id, t.seller_id, t.service_level,
                 t.ship_date, t.market_currency, t.version_id, t.rate_line_id, t.schedule_id, t.vendor_kg, t.seller_kg,

@@ -1,1 +1,425 @@
-"""Seller statements, invoices, receipts and collections."""
+"""Seller statements, AR invoices and credit notes, payout deductions, receipts and their
+applications, dunning, collection notes and write-offs.
+
+Money columns keep the currency's precision in a 4-place column beside a currency code. Sums
+such as gross = net + VAT are enforced by the services, not by CHECK constraints: SQLite evaluates
+decimal arithmetic in binary floats, where 100.10 + 20.02 != 120.12. Every
+amount here is also in the ledger (see `services.py` for the postings), and the open amount of an
+invoice is the sub-ledger of the seller receivable account: the nightly check proves
+sum(open amounts) == receivable balance per seller.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from billing.models import ChargeLine, Shipment
+from sellers.models import Seller
+from settlement_ops.models import JournalEntry, Market
+from settlement_ops.money import CURRENCY_CHOICES, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+
+def _money(**kwargs):
+    kwargs.setdefault("default", Decimal("0"))
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+def _user(**kwargs):
+    kwargs.setdefault("related_name", "+")
+    return models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, **kwargs)
+
+
+class Statement(models.Model):
+    """A seller's statement of account for one period, figures derived from the ledger.
+
+    Opening and closing balances are the seller's receivable plus unapplied cash (what the seller
+    owes, debit positive) at the day before `period_start` and at `period_end`; the period totals
+    are the postings of the period by source. The snapshot is what the seller was sent; the page
+    re-derives the lines from the postings, and a test proves the two agree to the cent.
+    """
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="statements")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    opening_balance = _money()
+    charges_total = _money(help_text="Invoices issued in the period (gross)")
+    credits_total = _money(help_text="Credit notes issued in the period (gross, negative)")
+    payments_total = _money(help_text="Receipts and payout deductions (negative)")
+    adjustments_total = _money(help_text="Write-offs, chargebacks and other postings")
+    closing_balance = _money()
+    created_by = _user(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period_end", "seller__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["seller", "period_start", "period_end"], name="statement_unique_period"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="statement_period_order"),
+        ]
+        permissions = [("export_statement", "Can export statements, aging and receipts")]
+
+    def __str__(self) -> str:
+        return f"{self.seller.code} {self.period_start}..{self.period_end}"
+
+
+class Invoice(models.Model):
+    """A tax invoice or a credit note to a seller, numbered gaplessly per market, kind and year.
+
+    Amounts are positive for both kinds; `kind` says the direction. `amount_open` is what is still
+    to collect on an invoice (always 0 on a credit note: it is applied when issued).
+    """
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        CREDIT_NOTE = "credit_note", "Credit note"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PARTIALLY_PAID = "partially_paid", "Partially paid"
+        PAID = "paid", "Paid"
+        WRITTEN_OFF = "written_off", "Written off"
+        CREDITED = "credited", "Credited"
+        ISSUED = "issued", "Issued (credit note)"
+
+    class Collection(models.TextChoices):
+        BANK = "bank", "Bank payment"
+        PAYOUT = "payout", "Deduction from payout"
+
+    OPEN_STATUSES = (Status.OPEN, Status.PARTIALLY_PAID)
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="invoices")
+    statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INVOICE)
+    number = models.CharField(max_length=40, unique=True)
+    issue_date = models.DateField()
+    due_date = models.DateField()
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    language = models.CharField(max_length=8)
+    collection = models.CharField(max_length=8, choices=Collection.choices, default=Collection.BANK)
+    net_total = _money()
+    vat_total = _money()
+    gross_total = _money()
+    amount_open = _money()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    credited_invoice = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    reason = models.CharField(max_length=255, blank=True, help_text="Why a credit note was issued")
+    dunning_level = models.PositiveSmallIntegerField(default=0)
+    last_dunned_on = models.DateField(null=True, blank=True)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+")
+    created_by = _user(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-issue_date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_open__gte=0) & Q(amount_open__lte=F("gross_total")), name="invoice_open_within_gross"
+            ),
+            models.CheckConstraint(condition=Q(gross_total__gt=0), name="invoice_gross_positive"),
+            models.CheckConstraint(
+                condition=Q(kind="invoice") | (Q(credited_invoice__isnull=False) & Q(amount_open=0)),
+                name="credit_note_has_invoice",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["market", "status", "due_date"]),
+            models.Index(fields=["seller", "issue_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == self.Kind.CREDIT_NOTE
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def amount_settled(self) -> Decimal:
+        return self.gross_total - self.amount_open
+
+
+class InvoiceLine(models.Model):
+    """One shipment charge on an invoice (a billing charge line), or its reversal on a credit
+    note. A charge line is invoiced once and an invoice line credited once (unique constraints)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    charge_line = models.OneToOneField(
+        ChargeLine, null=True, blank=True, on_delete=models.PROTECT, related_name="invoice_line"
+    )
+    credited_line = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_line"
+    )
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="+")
+    tracking_number = models.CharField(max_length=64)
+    ship_date = models.DateField()
+    service_level = models.CharField(max_length=30)
+    line_kind = models.CharField(max_length=8, help_text="original | delta (re-rating difference)")
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    net = _money()
+    vat = _money()
+    gross = _money()
+
+    class Meta:
+        ordering = ["invoice", "ship_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(charge_line__isnull=False) | Q(credited_line__isnull=False), name="invoice_line_has_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.tracking_number} {self.gross}"
+
+
+class PayoutDeduction(models.Model):
+    """An invoice of a 'net from payout' seller, collected by the payout system. The payout system
+    reads pending deductions through the API and confirms each one, which posts it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="payout_deduction")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="payout_deductions")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount = _money()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    payout_reference = models.CharField(max_length=100, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = _user(null=True, blank=True)
+    entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_deduction_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="confirmed") | Q(entry__isnull=False), name="payout_deduction_confirmed_posted"
+            ),
+        ]
+        permissions = [("confirm_payoutdeduction", "Can confirm payout deductions")]
+
+    def __str__(self) -> str:
+        return f"Deduction {self.invoice.number} {self.amount}"
+
+
+class Receipt(models.Model):
+    """Money received from a seller (bank statement line, hand entry or API).
+
+    On receipt the cash is posted to the seller's unapplied cash (or to the market's unidentified
+    receipts when the seller is unknown); applications then move it to the receivable.
+    """
+
+    class Status(models.TextChoices):
+        UNMATCHED = "unmatched", "Unmatched"
+        PARTIALLY_APPLIED = "partially_applied", "Partially applied"
+        APPLIED = "applied", "Applied"
+        REVERSED = "reversed", "Reversed"
+
+    class Source(models.TextChoices):
+        IMPORT = "import", "Bank statement import"
+        MANUAL = "manual", "Entered by hand"
+        API = "api", "API"
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    seller = models.ForeignKey(Seller, null=True, blank=True, on_delete=models.PROTECT, related_name="receipts")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount = _money()
+    amount_unapplied = _money()
+    value_date = models.DateField()
+    bank_reference = models.CharField(max_length=100, help_text="The bank's unique id of the statement line")
+    reference = models.CharField(max_length=255, blank=True, help_text="Payment reference as the payer wrote it")
+    payer_name = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    import_batch = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=18, choices=Status.choices, default=Status.UNMATCHED)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+")
+    identify_entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Moves an unidentified receipt to the seller once a person names the seller",
+    )
+    created_by = _user(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-value_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["market", "bank_reference"], name="receipt_unique_bank_reference"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="receipt_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_unapplied__gte=0) & Q(amount_unapplied__lte=F("amount")), name="receipt_unapplied_within_amount"
+            ),
+        ]
+        indexes = [models.Index(fields=["market", "status"])]
+        permissions = [("apply_receipt", "Can apply and reverse receipt applications")]
+
+    def __str__(self) -> str:
+        return f"{self.bank_reference} {self.currency} {self.amount}"
+
+
+class ReceiptApplication(models.Model):
+    """Part of a receipt applied to an invoice; reversed (never edited) when it was wrong."""
+
+    class Rule(models.TextChoices):
+        INVOICE_NUMBER = "invoice_number", "Invoice number in the reference"
+        EXACT_AMOUNT = "exact_amount", "Seller and exact amount"
+        OLDEST_FIRST = "oldest_first", "Seller, oldest invoice first"
+        MANUAL = "manual", "Applied by hand"
+
+    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="applications")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="applications")
+    amount = _money()
+    rule = models.CharField(max_length=16, choices=Rule.choices)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+")
+    applied_by = _user(null=True, blank=True)
+    applied_at = models.DateTimeField(auto_now_add=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = _user(null=True, blank=True)
+    reversal_reason = models.CharField(max_length=255, blank=True)
+    reversal_entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["receipt", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="receipt_application_positive"),
+            models.CheckConstraint(
+                condition=Q(reversed_at__isnull=True) | Q(reversal_entry__isnull=False), name="receipt_application_reversal_posted"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_id} -> {self.invoice_id} {self.amount}"
+
+    @property
+    def is_reversed(self) -> bool:
+        return self.reversed_at is not None
+
+
+class DunningLevel(models.Model):
+    """A step of the dunning ladder of a market. Level 1 is sent `wait_days` after the due date;
+    each later level `wait_days` after the previous notice."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    level = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=60)
+    wait_days = models.PositiveIntegerField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["market", "level"]
+        constraints = [
+            models.UniqueConstraint(fields=["market", "level"], name="dunning_level_unique"),
+            models.CheckConstraint(condition=Q(level__gte=1), name="dunning_level_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market_id} L{self.level} {self.name} (+{self.wait_days}d)"
+
+
+class DunningNotice(models.Model):
+    """A dunning letter as sent: one per invoice and level (a second nightly run sends nothing)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="dunning_notices")
+    level = models.PositiveSmallIntegerField()
+    sent_on = models.DateField()
+    language = models.CharField(max_length=8)
+    email_to = models.EmailField()
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    amount_open = _money()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["invoice", "level"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "level"], name="dunning_notice_unique_level")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice.number} L{self.level} {self.sent_on}"
+
+
+class CollectionNote(models.Model):
+    """A collector's note on a seller, or a promise to pay (amount by date) that holds dunning."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        PROMISE = "promise", "Promise to pay"
+
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="collection_notes")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="collection_notes")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.NOTE)
+    text = models.TextField()
+    promised_amount = _money(null=True, blank=True, default=None)
+    promised_date = models.DateField(null=True, blank=True)
+    author = _user()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="note") | (Q(promised_amount__gt=0) & Q(promised_date__isnull=False)),
+                name="collection_promise_has_amount_and_date",
+            ),
+        ]
+        permissions = [("manage_collections", "Can work the collections worklist")]
+
+    def __str__(self) -> str:
+        return f"{self.seller.code} {self.kind} {self.created_at:%Y-%m-%d}"
+
+
+class WriteOff(models.Model):
+    """Write-off of an uncollectable invoice balance: proposed by one user, approved by another
+    within the approver's role limit (four eyes), posted only when approved."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="write_offs")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount = _money()
+    reason = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by = _user()
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = _user(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=255, blank=True)
+    entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="write_off_positive"),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("proposed_by")), name="write_off_four_eyes"
+            ),
+            models.CheckConstraint(condition=~Q(status="approved") | Q(entry__isnull=False), name="write_off_approved_posted"),
+            models.UniqueConstraint(fields=["invoice"], condition=Q(status="proposed"), name="write_off_one_open_per_invoice"),
+        ]
+        permissions = [("approve_writeoff", "Can approve write-offs")]
+
+    def __str__(self) -> str:
+        return f"Write-off {self.invoice.number} {self.amount} ({self.status})"
