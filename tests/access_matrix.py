@@ -41,6 +41,33 @@ def _seller():
     return {"pk": SellerFactory().pk}
 
 
+def _vendor():
+    from tests.factories import VendorFactory
+
+    return {"pk": VendorFactory().pk}
+
+
+def _bank_change():
+    from tests.factories import VendorBankChangeRequestFactory
+
+    return {"pk": VendorBankChangeRequestFactory().pk}
+
+
+def _contract():
+    from tests.factories import ContractFactory
+
+    return {"pk": ContractFactory().pk}
+
+
+def _version():
+    from tests.factories import ContractFactory
+
+    return {"pk": ContractFactory().versions.get().pk}
+
+
+VENDOR_READERS = FINANCE + [R.AUDITOR, R.RISK_ANALYST, R.COMPENSATION_QA]
+CONTRACT_READERS = FINANCE + [R.AUDITOR, R.RISK_ANALYST]
+
 PAGES: dict[str, Page] = {
     # kernel
     "home": Page(STAFF, expect={R.SELLER_USER: 302}),  # sellers are sent to their portal
@@ -51,6 +78,29 @@ PAGES: dict[str, Page] = {
     "markets": Page(STAFF),
     "fx_rates": Page(STAFF),
     "audit_log": Page([R.AUDITOR, R.RISK_ANALYST]),
+    "change_history": Page(STAFF, kwargs=lambda: {"app_label": "sellers", "model_name": "seller", **_seller()}),
+    # vendors
+    "vendors:vendor_list": Page(VENDOR_READERS),
+    "vendors:vendor_detail": Page(VENDOR_READERS, kwargs=_vendor),
+    "vendors:bank_change_request": Page([R.FINANCE_SPECIALIST], kwargs=_vendor),
+    "vendors:bank_change_approve": Page([R.FINANCE_APPROVER], kwargs=_bank_change, post=True),
+    "vendors:bank_change_reject": Page([R.FINANCE_APPROVER], kwargs=_bank_change, post=True),
+    "vendors:contract_list": Page(CONTRACT_READERS),
+    "vendors:contract_create": Page([R.FINANCE_SPECIALIST]),
+    "vendors:contract_export": Page(FINANCE + [R.AUDITOR]),
+    "vendors:contract_detail": Page(CONTRACT_READERS, kwargs=_contract),
+    "vendors:contract_submit": Page([R.FINANCE_SPECIALIST], kwargs=_contract, post=True),
+    "vendors:contract_approve": Page([R.FINANCE_APPROVER], kwargs=_contract, post=True),
+    "vendors:contract_reject": Page([R.FINANCE_APPROVER], kwargs=_contract, post=True),
+    "vendors:contract_terminate": Page([R.FINANCE_APPROVER], kwargs=_contract, post=True),
+    "vendors:contract_amend": Page([R.FINANCE_SPECIALIST], kwargs=_contract, post=True),
+    "vendors:rate_card": Page(CONTRACT_READERS, kwargs=_version),
+    "vendors:rate_card_export": Page(FINANCE + [R.AUDITOR], kwargs=_version),
+    "vendors:rate_card_import": Page([R.FINANCE_SPECIALIST], kwargs=_version),
+    "vendors:version_submit": Page([R.FINANCE_SPECIALIST], kwargs=_version, post=True),
+    "vendors:version_approve": Page([R.FINANCE_APPROVER], kwargs=_version, post=True),
+    "vendors:version_reject": Page([R.FINANCE_APPROVER], kwargs=_version, post=True),
+    "vendors:quote": Page(CONTRACT_READERS),
     # sellers
     "sellers:seller_list": Page(STAFF),
     "sellers:seller_detail": Page(STAFF, kwargs=_seller),

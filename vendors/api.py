@@ -1,7 +1,15 @@
-from rest_framework import serializers, viewsets
+"""REST API for vendors, bank details, contracts, versions, rate lines and quotes. Thin: a
+serializer validates, one service acts, DomainError becomes the JSON error."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
 
-from .selectors import vendors_list
-from .models import Vendor
+from settlement_ops.api import IdempotentMixin
+
+from . import pricing, selectors, services
+from .models import Contract, ContractVersion, RateLine, Surcharge, Vendor, VendorBankAccount, VendorBankChangeRequest
 
 
 class VendorSerializer(serializers.ModelSerializer):
@@ -9,9 +17,124 @@ class VendorSerializer(serializers.ModelSerializer):
         model = Vendor
         fields = [
             "id", "code", "legal_name", "market", "vendor_type", "vat_number", "contact_name", "contact_email",
-            "contact_phone", "payment_terms_days", "status",
+            "contact_phone", "payment_terms_days", "status", "bank_details_changed_at",
         ]
 
+
+class VendorBankAccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VendorBankAccount
+        fields = ["id", "vendor", "account_holder", "iban", "bic", "account_number", "bank_code", "bank_name", "currency",
+                  "status", "created_at", "retired_at"]
+
+
+class BankChangeRequestSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+
+    class Meta:
+        validators = []  # the service checks the constraints with clear messages
+        model = VendorBankChangeRequest
+        fields = ["id", "vendor", "account_holder", "iban", "bic", "account_number", "bank_code", "bank_name", "currency",
+                  "reason", "status", "requested_by", "requested_at", "decided_by", "decided_at", "decision_note", "resulting_account"]
+        read_only_fields = ["status", "requested_at", "decided_at", "decision_note", "resulting_account"]
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255)
+
+
+class TerminateSerializer(serializers.Serializer):
+    end_date = serializers.DateField()
+    reason = serializers.CharField(max_length=255)
+
+
+class ContractSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+
+    class Meta:
+        validators = []  # the service checks the constraints with clear messages
+        model = Contract
+        fields = ["id", "reference", "vendor", "market", "service_level", "currency", "valid_from", "valid_to",
+                  "payment_terms_days", "volumetric_divisor", "status", "author", "approved_by", "approved_at",
+                  "terminated_at", "termination_reason", "notes"]
+        read_only_fields = ["market", "status", "approved_at", "terminated_at", "termination_reason"]
+        extra_kwargs = {"reference": {"required": False, "allow_blank": True}, "currency": {"required": False},
+                        "payment_terms_days": {"required": False}}
+
+
+class ContractVersionSerializer(serializers.ModelSerializer):
+    is_retroactive = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        validators = []  # the service checks the constraints with clear messages
+        model = ContractVersion
+        fields = ["id", "contract", "number", "effective_from", "status", "notes", "created_by", "approved_by",
+                  "approved_at", "activated_at", "is_retroactive"]
+        read_only_fields = ["number", "status", "created_by", "approved_by", "approved_at", "activated_at"]
+
+
+class RateLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RateLine
+        fields = ["id", "version", "service_level", "origin_zone", "destination_zone", "weight_from_kg", "weight_to_kg",
+                  "base_price", "price_per_additional_kg", "additional_step_kg", "minimum_charge"]
+
+
+class SurchargeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Surcharge
+        fields = ["id", "version", "kind", "percent", "flat_amount", "valid_from", "valid_to", "zone",
+                  "dimension_threshold_cm", "minimum_amount"]
+
+
+class RateCardImportSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class QuoteRequestSerializer(serializers.Serializer):
+    vendor = serializers.PrimaryKeyRelatedField(queryset=Vendor.objects.all())
+    service_level = serializers.CharField(max_length=30)
+    origin_zone = serializers.CharField(max_length=30)
+    destination_zone = serializers.CharField(max_length=30)
+    ship_date = serializers.DateField()
+    weight_kg = serializers.DecimalField(max_digits=10, decimal_places=3, min_value=0)
+    length_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False, allow_null=True)
+    width_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False, allow_null=True)
+    height_cm = serializers.DecimalField(max_digits=7, decimal_places=1, min_value=0, required=False, allow_null=True)
+    cod_value = serializers.DecimalField(max_digits=20, decimal_places=4, min_value=0, required=False, default=0)
+    is_returned = serializers.BooleanField(required=False, default=False)
+
+
+class QuoteLineSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    description = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    currency = serializers.CharField()
+    contract_version_id = serializers.IntegerField()
+    rate_line_id = serializers.IntegerField()
+    surcharge_id = serializers.IntegerField(allow_null=True)
+    basis = serializers.CharField()
+
+
+class QuoteSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    contract_id = serializers.IntegerField()
+    contract_reference = serializers.CharField()
+    contract_version_id = serializers.IntegerField()
+    contract_version_number = serializers.IntegerField()
+    rate_line_id = serializers.IntegerField()
+    volumetric_weight_kg = serializers.CharField()
+    chargeable_weight_kg = serializers.CharField()
+    vat_rate = serializers.CharField()
+    lines = QuoteLineSerializer(many=True)
+    net = serializers.CharField()
+    vat = serializers.CharField()
+    total = serializers.CharField()
+
+
+# --- Viewsets ----------------------------------------------------------------------------------------
 
 class VendorViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = VendorSerializer
@@ -19,8 +142,199 @@ class VendorViewSet(viewsets.ReadOnlyModelViewSet):
     required_permissions = {"read": "vendors.view_vendor"}
 
     def get_queryset(self):
-        return vendors_list()
+        return selectors.vendors_list()
+
+
+class VendorBankAccountViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = VendorBankAccountSerializer
+    filterset_fields = ["vendor", "status"]
+    required_permissions = {"read": "vendors.view_vendorbankaccount"}
+
+    def get_queryset(self):
+        return selectors.vendor_bank_accounts()
+
+
+class BankChangeRequestViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Bank detail changes: create (maker), approve or reject (checker: another user)."""
+
+    serializer_class = BankChangeRequestSerializer
+    filterset_fields = ["vendor", "status"]
+    required_permissions = {
+        "read": "vendors.view_vendorbankchangerequest",
+        "create": "vendors.add_vendorbankchangerequest",
+        "approve": "vendors.approve_vendorbankchangerequest",
+        "reject": "vendors.approve_vendorbankchangerequest",
+    }
+
+    def get_queryset(self):
+        return selectors.bank_change_requests()
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        change = services.vendor_bank_change_request(actor=request.user, **data)
+        return Response(self.get_serializer(change).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=VendorBankAccountSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        account = services.vendor_bank_change_approve(actor=request.user, change_request=self.get_object())
+        return Response(VendorBankAccountSerializer(account).data)
+
+    @extend_schema(request=ReasonSerializer, responses=BankChangeRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        body = ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        change = services.vendor_bank_change_reject(actor=request.user, change_request=self.get_object(), note=body.validated_data["reason"])
+        return Response(self.get_serializer(change).data)
+
+
+class ContractViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Contracts: create a draft (with version 1), submit, approve (four eyes), reject, terminate."""
+
+    serializer_class = ContractSerializer
+    filterset_fields = ["market", "vendor", "status", "service_level"]
+    required_permissions = {
+        "read": "vendors.view_contract",
+        "create": "vendors.add_contract",
+        "submit": "vendors.change_contract",
+        "approve": "vendors.approve_contract",
+        "reject": "vendors.approve_contract",
+        "terminate": "vendors.approve_contract",
+    }
+
+    def get_queryset(self):
+        return selectors.contracts_list()
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        contract = services.contract_create(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(contract).data, status=status.HTTP_201_CREATED)
+
+    def _done(self, contract):
+        return Response(self.get_serializer(contract).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        return self._done(services.contract_submit(actor=request.user, contract=self.get_object()))
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._done(services.contract_approve(actor=request.user, contract=self.get_object()))
+
+    @extend_schema(request=ReasonSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        body = ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._done(services.contract_reject(actor=request.user, contract=self.get_object(), **body.validated_data))
+
+    @extend_schema(request=TerminateSerializer)
+    @action(detail=True, methods=["post"])
+    def terminate(self, request, pk=None):
+        body = TerminateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._done(services.contract_terminate(actor=request.user, contract=self.get_object(), **body.validated_data))
+
+
+class ContractVersionViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Versions: create an amendment of an active contract, import its rate card, submit, approve, reject."""
+
+    serializer_class = ContractVersionSerializer
+    filterset_fields = ["contract", "status"]
+    required_permissions = {
+        "read": "vendors.view_contract",
+        "create": "vendors.change_contract",
+        "rate_card": "vendors.change_contract",
+        "submit": "vendors.change_contract",
+        "approve": "vendors.approve_contract",
+        "reject": "vendors.approve_contract",
+    }
+
+    def get_queryset(self):
+        return selectors.contract_versions()
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        version = services.contract_version_create(
+            actor=request.user, contract=data["contract"], effective_from=data["effective_from"], notes=data.get("notes", "")
+        )
+        return Response(self.get_serializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request={"multipart/form-data": RateCardImportSerializer}, responses={200: dict})
+    @action(detail=True, methods=["post"], url_path="rate-card", parser_classes=[MultiPartParser, FormParser])
+    def rate_card(self, request, pk=None):
+        body = RateCardImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        counts = services.rate_card_import(actor=request.user, version=self.get_object(), content=upload.read(), filename=upload.name)
+        return Response(counts)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        return Response(self.get_serializer(services.contract_version_submit(actor=request.user, version=self.get_object())).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return Response(self.get_serializer(services.contract_version_approve(actor=request.user, version=self.get_object())).data)
+
+    @extend_schema(request=ReasonSerializer)
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser])
+    def reject(self, request, pk=None):
+        body = ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = services.contract_version_reject(actor=request.user, version=self.get_object(), **body.validated_data)
+        return Response(self.get_serializer(version).data)
+
+
+class RateLineViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = RateLineSerializer
+    filterset_fields = ["version", "service_level", "origin_zone", "destination_zone"]
+    required_permissions = {"read": "vendors.view_contract"}
+
+    def get_queryset(self):
+        return selectors.rate_lines()
+
+
+class SurchargeViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = SurchargeSerializer
+    filterset_fields = ["version", "kind"]
+    required_permissions = {"read": "vendors.view_contract"}
+
+    def get_queryset(self):
+        return selectors.surcharges()
+
+
+class QuoteViewSet(viewsets.ViewSet):
+    """POST a shipment's attributes; get the price breakdown line by line (nothing is stored)."""
+
+    required_permissions = {"create": "vendors.view_contract"}
+
+    @extend_schema(request=QuoteRequestSerializer, responses=QuoteSerializer)
+    def create(self, request):
+        body = QuoteRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        vendor = data.pop("vendor")
+        quote = pricing.rate(pricing.ShipmentAttrs(market=vendor.market_id, vendor_id=vendor.pk, **data))
+        return Response(quote.as_dict())
 
 
 def register_routes(router) -> None:
     router.register("vendors", VendorViewSet, basename="vendor")
+    router.register("vendor-bank-accounts", VendorBankAccountViewSet, basename="vendorbankaccount")
+    router.register("vendor-bank-changes", BankChangeRequestViewSet, basename="vendorbankchange")
+    router.register("contracts", ContractViewSet, basename="contract")
+    router.register("contract-versions", ContractVersionViewSet, basename="contractversion")
+    router.register("rate-lines", RateLineViewSet, basename="rateline")
+    router.register("surcharges", SurchargeViewSet, basename="surcharge")
+    router.register("quotes", QuoteViewSet, basename="quote")

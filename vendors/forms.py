@@ -1,0 +1,87 @@
+from decimal import Decimal
+
+from django import forms
+
+from settlement_ops.money import CURRENCY_CHOICES
+
+from .models import Vendor
+from .services import MAX_RATE_CARD_BYTES
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class DomainErrorFormMixin:
+    """Put a service's DomainError on the field it names, or on the form."""
+
+    def add_domain_error(self, exc) -> None:
+        field = exc.field if exc.field in self.fields else None
+        self.add_error(field, exc.message)
+
+
+class BankChangeForm(DomainErrorFormMixin, forms.Form):
+    account_holder = forms.CharField(max_length=200)
+    iban = forms.CharField(max_length=42, required=False, label="IBAN")
+    bic = forms.CharField(max_length=11, required=False, label="BIC")
+    bank_code = forms.CharField(max_length=20, required=False, help_text="Sort code (UK) or local bank code (ID, VN)")
+    account_number = forms.CharField(max_length=34, required=False, help_text="Local account number (UK without IBAN, ID, VN)")
+    bank_name = forms.CharField(max_length=100, required=False)
+    currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
+    reason = forms.CharField(max_length=255, required=False, help_text="e.g. vendor letter of 3 March, verified by call-back")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("iban") and not data.get("account_number"):
+            raise forms.ValidationError("Give an IBAN or a local account number.")
+        return data
+
+
+class ContractForm(DomainErrorFormMixin, forms.Form):
+    vendor = forms.ModelChoiceField(queryset=Vendor.objects.select_related("market").order_by("code"))
+    service_level = forms.CharField(max_length=30, help_text="e.g. standard, express, economy")
+    reference = forms.CharField(max_length=40, required=False, help_text="Leave empty to number it automatically")
+    valid_from = forms.DateField(widget=DATE)
+    valid_to = forms.DateField(widget=DATE, required=False, help_text="Inclusive; empty = open-ended")
+    currency = forms.ChoiceField(choices=CURRENCY_CHOICES, help_text="Must be the vendor market's currency")
+    payment_terms_days = forms.IntegerField(min_value=0, max_value=365, required=False)
+    volumetric_divisor = forms.IntegerField(min_value=1, max_value=20000, initial=5000)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=255)
+
+
+class TerminateForm(forms.Form):
+    end_date = forms.DateField(widget=DATE)
+    reason = forms.CharField(max_length=255)
+
+
+class VersionForm(forms.Form):
+    effective_from = forms.DateField(widget=DATE)
+    notes = forms.CharField(max_length=255, required=False)
+
+
+class RateCardImportForm(forms.Form):
+    file = forms.FileField(help_text="Excel .xlsx with sheets 'Rate lines' and 'Surcharges' (as the export writes them)")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_RATE_CARD_BYTES:
+            raise forms.ValidationError("The file is larger than 5 MB.")
+        if not upload.name.lower().endswith(".xlsx"):
+            raise forms.ValidationError("Upload an Excel .xlsx file.")
+        return upload
+
+
+class QuoteForm(forms.Form):
+    vendor = forms.ModelChoiceField(queryset=Vendor.objects.select_related("market").order_by("code"))
+    service_level = forms.CharField(max_length=30, initial="standard")
+    origin_zone = forms.CharField(max_length=30)
+    destination_zone = forms.CharField(max_length=30)
+    ship_date = forms.DateField(widget=DATE)
+    weight_kg = forms.DecimalField(min_value=Decimal("0.001"), max_digits=10, decimal_places=3, label="Weight (kg)")
+    length_cm = forms.DecimalField(min_value=0, max_digits=7, decimal_places=1, required=False, label="Length (cm)")
+    width_cm = forms.DecimalField(min_value=0, max_digits=7, decimal_places=1, required=False, label="Width (cm)")
+    height_cm = forms.DecimalField(min_value=0, max_digits=7, decimal_places=1, required=False, label="Height (cm)")
+    cod_value = forms.DecimalField(min_value=0, max_digits=20, decimal_places=4, required=False, label="COD value")
+    is_returned = forms.BooleanField(required=False, label="Returned")
