@@ -133,3 +133,25 @@ def market_position_summary():
         if entry is not None:
             entry["balances"][kind.label] = Money(row["total"] * sign, row["currency"])
     return list(by_market.values())
+
+
+def change_history(obj, *, limit: int = 200) -> list[dict]:
+    """Changes of a model with django-simple-history, newest first: who, when, and each changed
+    field's value before and after."""
+    records = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
+    changes = []
+    for index, record in enumerate(records[:limit]):
+        previous = records[index + 1] if index + 1 < len(records) else None
+        if previous is not None and record.history_type == "~":
+            delta = record.diff_against(previous)
+            fields = [{"field": c.field, "before": c.old, "after": c.new} for c in delta.changes]
+        else:
+            fields = []
+        changes.append({
+            "when": record.history_date,
+            "who": getattr(record.history_user, "username", "") or "system",
+            "type": {"+": "created", "~": "changed", "-": "deleted"}[record.history_type],
+            "reason": record.history_change_reason or "",
+            "fields": fields,
+        })
+    return changes

@@ -1,8 +1,10 @@
 """Kernel pages: sign-in, staff home, ledger (trial balance, journal), FX rates, audit log."""
 from datetime import date
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import DetailView, TemplateView
@@ -179,6 +181,27 @@ class FxRateListView(PermissionRequiredPageMixin, FilterView):
         self.filterset = self.get_filterset(self.get_filterset_class())
         self.object_list = self.filterset.qs
         return render(request, self.template_name, self.get_context_data(form=form), status=400)
+
+
+class ChangeHistoryView(PermissionRequiredPageMixin, TemplateView):
+    """Who changed a money-relevant record, when, and each field before and after."""
+
+    template_name = "settlement_ops/history.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            self.model = apps.get_model(kwargs["app_label"], kwargs["model_name"])
+        except LookupError:
+            raise Http404 from None
+        if not hasattr(self.model, "history"):
+            raise Http404
+        self.permission_required = f"{self.model._meta.app_label}.view_{self.model._meta.model_name}"
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        obj = get_object_or_404(self.model, pk=kwargs["pk"])
+        return {**super().get_context_data(**kwargs), "object": obj, "verbose_name": self.model._meta.verbose_name,
+                "changes": selectors.change_history(obj)}
 
 
 class AuditLogView(PermissionRequiredPageMixin, FilterView):

@@ -98,3 +98,26 @@ def test_exported_text_cannot_become_a_formula(client_as):
     description = workbook["Entries"]["C4"]
     assert description.data_type == "s"
     assert description.value.startswith("'=HYPERLINK")
+
+
+def test_history_page_shows_who_changed_what_before_and_after(client_as, user_with_role):
+    from tests.factories import SellerFactory
+
+    seller = SellerFactory(email="old@seller.example")
+    editor = user_with_role(Role.FINANCE_SPECIALIST, username="editor")
+    seller._history_user = editor
+    seller.email = "new@seller.example"
+    seller.net_from_payout = True
+    seller.save()
+    page = client_as(Role.AUDITOR).get(f"/history/sellers/seller/{seller.pk}/")
+    assert page.status_code == 200
+    rows = [(c["who"], c["type"], [(f["field"], f["before"], f["after"]) for f in c["fields"]]) for c in page.context["changes"]]
+    assert rows[0] == ("editor", "changed", [("email", "old@seller.example", "new@seller.example"), ("net_from_payout", False, True)])
+    assert rows[1][1] == "created"
+    assert "new@seller.example" in page.content.decode()
+
+
+def test_history_page_of_an_unknown_model_is_404(client_as):
+    client = client_as(Role.AUDITOR)
+    assert client.get("/history/sellers/nothing/1/").status_code == 404
+    assert client.get("/history/settlement_ops/posting/1/").status_code == 404  # no history kept: immutable
