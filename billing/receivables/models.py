@@ -116,7 +116,10 @@ class Invoice(models.Model):
     reason = models.CharField(max_length=255, blank=True, help_text="Why a credit note was issued")
     dunning_level = models.PositiveSmallIntegerField(default=0)
     last_dunned_on = models.DateField(null=True, blank=True)
-    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+")
+    # Credit notes post their own entry. An invoice posts nothing: the billing run already posted
+    # each rated fee (with its VAT) to the seller's receivable; the invoice is the tax document
+    # over exactly those charge lines.
+    entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_by = _user(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
@@ -129,8 +132,8 @@ class Invoice(models.Model):
             ),
             models.CheckConstraint(condition=Q(gross_total__gt=0), name="invoice_gross_positive"),
             models.CheckConstraint(
-                condition=Q(kind="invoice") | (Q(credited_invoice__isnull=False) & Q(amount_open=0)),
-                name="credit_note_has_invoice",
+                condition=Q(kind="invoice") | (Q(credited_invoice__isnull=False) & Q(amount_open=0) & Q(entry__isnull=False)),
+                name="credit_note_has_invoice_and_nothing_open",
             ),
         ]
         indexes = [

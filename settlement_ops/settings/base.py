@@ -168,10 +168,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement_ops.tasks.ledger_check_task",
         "schedule": timedelta(hours=24),
     },
+    # Idempotent (one notice per invoice and level); runs hourly so every market's morning is
+    # covered soon after its local midnight.
+    "receivables-dunning": {
+        "task": "billing.receivables.tasks.dunning_run_task",
+        "schedule": timedelta(hours=1),
+    },
 }
 # Jobs `manage.py run_nightly` (and `make demo`) runs once, in this order; apps add theirs.
 NIGHTLY_TASKS = [
     "settlement_ops.tasks.ledger_check_task",
+    "billing.receivables.tasks.dunning_run_task",
 ]
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

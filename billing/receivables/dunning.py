@@ -1,0 +1,144 @@
+"""Collections: the dunning ladder (nightly), letters in the market's language, collection notes
+and promises to pay.
+
+Dunning rule: an open bank-collected invoice moves up one level per run when it has waited the
+next level's `wait_days` — counted from the due date for level 1 and from the previous notice for
+later levels. An active promise to pay (promised date today or later, on the invoice or on the
+seller as a whole) holds dunning. One notice per invoice and level (unique), so a second run on
+the same day sends nothing. Emails go out after the transaction commits.
+
+Letters: templates/receivables/dunning/<lang>_subject.txt and <lang>_body.txt for English,
+Bahasa Indonesia and Vietnamese; markets in other languages (DE, FR) get the English letter
+until a translation is added — a known gap, see `LETTER_LANGUAGES`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+
+from settlement_ops.errors import DomainError
+from settlement_ops.models import AuditEvent, Market
+from settlement_ops.money import format_amount, quantize, to_decimal
+from settlement_ops.services import audit_record
+
+from . import locks
+from .models import CollectionNote, DunningLevel, DunningNotice, Invoice
+
+LETTER_LANGUAGES = ("en", "id", "vi")
+
+
+@dataclass(frozen=True)
+class Step:
+    level: int
+    name: str
+    wait_days: int
+
+
+DEFAULT_LADDER = [Step(1, "Friendly reminder", 3), Step(2, "Second reminder", 10), Step(3, "Final notice", 14)]
+
+
+def dunning_ladder(market: Market) -> dict[int, Step]:
+    rows = [Step(r.level, r.name, r.wait_days) for r in DunningLevel.objects.filter(market=market).order_by("level")]
+    return {s.level: s for s in (rows or DEFAULT_LADDER)}
+
+
+def letter_language(language: str) -> str:
+    return language if language in LETTER_LANGUAGES else "en"
+
+
+def dunning_letter(*, invoice: Invoice, level: int, on: date) -> tuple[str, str, str]:
+    """(language, subject, body) of the letter for an invoice at a level."""
+    language = letter_language(invoice.language)
+    ctx = {
+        "invoice": invoice, "seller": invoice.seller, "level": level, "on": on,
+        "days_overdue": (on - invoice.due_date).days,
+        "amount_open": format_amount(invoice.amount_open, invoice.currency), "currency": invoice.currency,
+    }
+    subject = " ".join(render_to_string(f"receivables/dunning/{language}_subject.txt", ctx).split())
+    body = render_to_string(f"receivables/dunning/{language}_body.txt", ctx).strip() + "\n"
+    return language, subject[:255], body
+
+
+def _active_promise(on: date):
+    return CollectionNote.objects.filter(kind=CollectionNote.Kind.PROMISE, promised_date__gte=on)
+
+
+def _send(notice_id: int) -> None:
+    notice = DunningNotice.objects.get(pk=notice_id)
+    send_mail(notice.subject, notice.body, settings.DEFAULT_FROM_EMAIL, [notice.email_to])
+
+
+def _dunning_market(*, market: Market, on: date) -> int:
+    ladder = dunning_ladder(market)
+    top = max(ladder)
+    held_invoices = _active_promise(on).filter(invoice__isnull=False).values("invoice_id")
+    held_sellers = _active_promise(on).filter(invoice__isnull=True).values("seller_id")
+    candidates = (
+        Invoice.objects.filter(market=market, kind=Invoice.Kind.INVOICE, status__in=Invoice.OPEN_STATUSES,
+                               collection=Invoice.Collection.BANK, due_date__lt=on, dunning_level__lt=top)
+        .exclude(Q(pk__in=held_invoices) | Q(seller_id__in=held_sellers))
+        .order_by("pk").values_list("pk", flat=True)
+    )
+    moved = 0
+    for invoice in locks.invoices_lock(list(candidates)):
+        step = ladder.get(invoice.dunning_level + 1)
+        since = invoice.due_date if invoice.dunning_level == 0 else invoice.last_dunned_on
+        if step is None or since is None or (on - since).days < step.wait_days:
+            continue
+        if DunningNotice.objects.filter(invoice=invoice, level=step.level).exists():
+            continue
+        language, subject, body = dunning_letter(invoice=invoice, level=step.level, on=on)
+        notice = DunningNotice.objects.create(
+            invoice=invoice, level=step.level, sent_on=on, language=language, email_to=invoice.seller.email,
+            subject=subject, body=body, amount_open=invoice.amount_open,
+        )
+        invoice.dunning_level, invoice.last_dunned_on = step.level, on
+        invoice.save(update_fields=["dunning_level", "last_dunned_on"])
+        transaction.on_commit(partial(_send, notice.pk))
+        moved += 1
+    return moved
+
+
+def dunning_run(*, on: date | None = None, markets=None) -> dict:
+    """Move overdue invoices of every active market up the ladder (one durable transaction per
+    market, at the market's business date unless `on` is given). Returns {market: notices sent}."""
+    result = {}
+    for market in markets or Market.objects.filter(is_active=True):
+        with transaction.atomic(durable=True):
+            day = on or market.local_date()
+            result[market.code] = _dunning_market(market=market, on=day)
+            if result[market.code]:
+                audit_record(kind=AuditEvent.Kind.ACTION, action="dunning_run",
+                             detail={"market": market.code, "on": day.isoformat(), "notices": result[market.code]})
+    return result
+
+
+@transaction.atomic(durable=True)
+def collection_note_add(*, actor, seller, text: str, kind: str = CollectionNote.Kind.NOTE, invoice: Invoice | None = None,
+                        promised_amount=None, promised_date: date | None = None) -> CollectionNote:
+    """A note, or a promise to pay (amount and date, which holds dunning until that date)."""
+    if not (text or "").strip():
+        raise DomainError("Write what was said or agreed.", field="text")
+    if invoice is not None and invoice.seller_id != seller.pk:
+        raise DomainError(f"{invoice.number} is not an invoice of {seller.code}.", field="invoice")
+    if kind == CollectionNote.Kind.PROMISE:
+        if promised_amount in (None, "") or promised_date is None:
+            raise DomainError("A promise needs an amount and a date.", field="promised_amount")
+        promised_amount = to_decimal(promised_amount)
+        if promised_amount <= 0 or promised_amount != quantize(promised_amount, seller.market.currency):
+            raise DomainError(f"Enter a positive amount in {seller.market.currency}.", field="promised_amount")
+        if promised_date < seller.market.local_date():
+            raise DomainError("The promised date is in the past.", field="promised_date")
+    else:
+        promised_amount, promised_date = None, None
+    note = CollectionNote.objects.create(seller=seller, invoice=invoice, kind=kind, text=text.strip(),
+                                         promised_amount=promised_amount, promised_date=promised_date, author=actor)
+    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="collection_note_add", obj=note, detail={"kind": kind})
+    return note
