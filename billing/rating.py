@@ -146,6 +146,7 @@ def _stage1_sql(d, places: int) -> str:
             GROUP BY shipment_id
         ) pg ON pg.shipment_id = sh.id
         LEFT JOIN billing_chargeline pl ON pl.shipment_id = sh.id AND pl.generation = pg.generation
+            AND pl.shipment_id BETWEEN %(first)s AND %(last)s
         WHERE sh.market_id = %(market)s AND sh.id BETWEEN %(first)s AND %(last)s
             AND sh.ship_date <= %(business_date)s AND sh.id <= %(watermark)s
             AND (pl.id IS NULL OR pl.shipment_revision <> sh.revision
@@ -266,6 +267,9 @@ def rate_chunk(*, run_id: int, chunk_id: int, market_code: str, currency: str, b
         "watermark": watermark, "run": run_id, "chunk": chunk_id, "now": timezone.now(),
     }
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Room for the chunk's joins and sorts in memory (this transaction only).
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(f"DROP TABLE IF EXISTS {TMP}")
         cursor.execute(_stage1_sql(d, places), params)
         cursor.execute(_stage2_sql(d, places), params)

@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from settlement_ops.db import retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
-from settlement_ops.models import AccountKind, AuditEvent, Market
+from settlement_ops.models import Account, AccountKind, AuditEvent, Market
 from settlement_ops.money import quantize
 from settlement_ops.services import PostingLine, account_for, audit_record, ledger_post
 from vendors.models import ContractVersion
@@ -85,7 +85,9 @@ def _rerate_from(market: Market) -> date | None:
 
 
 @transaction.atomic(durable=True)
-def billing_run_start(*, market: Market, business_date: date, actor=None, trigger: str = BillingRun.Trigger.MANUAL) -> BillingRun:
+def billing_run_start(
+    *, market: Market, business_date: date, actor=None, trigger: str = BillingRun.Trigger.MANUAL, enqueue: bool = True
+) -> BillingRun:
     """Start the billing run of a market and business date, or return the market's active run.
 
     Starting again after a run completed makes a new run that rates only what is still unrated
@@ -123,10 +125,11 @@ def billing_run_start(*, market: Market, business_date: date, actor=None, trigge
         kind=AuditEvent.Kind.ACTION, actor=actor, action="billing_run_start", obj=run,
         detail={"market": market.code, "business_date": str(business_date), "chunks": len(chunks), "trigger": trigger},
     )
-    if chunks:
-        _enqueue_chunks([c.pk for c in chunks])
-    else:
-        _enqueue_post(run.pk)
+    if enqueue:
+        if chunks:
+            _enqueue_chunks([c.pk for c in chunks])
+        else:
+            _enqueue_post(run.pk)
     return run
 
 
@@ -139,9 +142,10 @@ def _lock_chunk(chunk_id: int) -> BillingRunChunk | None:
 
 
 @retry_on_conflict
-def billing_chunk_rate(*, chunk_id: int) -> str:
+def billing_chunk_rate(*, chunk_id: int, post_when_done: bool = True) -> str:
     """Rate one chunk in one transaction. Returns what happened: "done", "skipped" (already done,
-    taken by another worker, or run not running). Raises on a database error (the task retries)."""
+    taken by another worker, or run not running). Raises on a database error (the task retries).
+    The last chunk to finish queues the run's posting unless `post_when_done` is False."""
     try:
         with transaction.atomic(durable=True):
             chunk = _lock_chunk(chunk_id)
@@ -155,17 +159,14 @@ def billing_chunk_rate(*, chunk_id: int) -> str:
                 business_date=run.business_date, first_id=chunk.first_shipment_id, last_id=chunk.last_shipment_id,
                 watermark=run.max_shipment_id,
             )
+            # Progress is counted from the chunk rows, not bumped on the run row: a shared hot row
+            # would serialise the chunks' commits.
             BillingRunChunk.objects.filter(pk=chunk.pk).update(
                 status=BillingRunChunk.Status.DONE, attempts=F("attempts") + 1, rated_count=outcome.rated,
                 exception_count=outcome.exceptions, error="", finished_at=timezone.now(),
             )
-            BillingRun.objects.filter(pk=run.pk).update(
-                chunks_done=F("chunks_done") + 1, shipments_rated=F("shipments_rated") + outcome.rated,
-                exception_count=F("exception_count") + outcome.exceptions,
-            )
-            run.refresh_from_db(fields=["chunks_done", "chunk_count"])
-            if run.chunks_done >= run.chunk_count:
-                _enqueue_post(run.pk)
+            if post_when_done:
+                transaction.on_commit(partial(_post_if_complete, run.pk))
             return "done"
     except IntegrityError as exc:
         # A concurrent rating of the same shipments won the race: the chunk rolled back and the
@@ -175,6 +176,15 @@ def billing_chunk_rate(*, chunk_id: int) -> str:
     except Exception as exc:
         _chunk_failed(chunk_id, exc)
         raise
+
+
+def _post_if_complete(run_id: int) -> None:
+    """After a chunk commits: queue the posting once no chunk is open. Two chunks finishing at
+    the same moment may both queue it; posting is idempotent."""
+    if not BillingRunChunk.objects.filter(run_id=run_id).exclude(status=BillingRunChunk.Status.DONE).exists():
+        from .tasks import billing_run_post_task
+
+        billing_run_post_task.delay(run_id)
 
 
 def _chunk_failed(chunk_id: int, exc: Exception) -> None:
@@ -193,17 +203,44 @@ def _chunk_failed(chunk_id: int, exc: Exception) -> None:
     logger.warning("Billing chunk %s failed: %s", chunk_id, exc)
 
 
-def _entry_lines(market: Market, vendor_id: int, rows) -> tuple[list[PostingLine], dict]:
+class _Accounts:
+    """Ledger accounts a run posts to, fetched in one query per kind and created on first use."""
+
+    def __init__(self, market: Market, seller_ids):
+        self.market = market
+        self.sellers = {
+            a.party_id: a
+            for a in Account.objects.filter(
+                market=market, kind=AccountKind.SELLER_RECEIVABLE, currency=market.currency, party_type="seller",
+                party_id__in=set(seller_ids),
+            )
+        }
+        self.plain = {}
+
+    def seller_receivable(self, seller_id: int) -> Account:
+        if seller_id not in self.sellers:
+            self.sellers[seller_id] = account_for(
+                market=self.market, kind=AccountKind.SELLER_RECEIVABLE, party_type="seller", party_id=seller_id
+            )
+        return self.sellers[seller_id]
+
+    def __call__(self, kind: str, vendor_id: int | None = None) -> Account:
+        key = (kind, vendor_id)
+        if key not in self.plain:
+            party = {"party_type": "vendor", "party_id": vendor_id} if vendor_id else {}
+            self.plain[key] = account_for(market=self.market, kind=kind, **party)
+        return self.plain[key]
+
+
+def _entry_lines(accounts: _Accounts, vendor_id: int, rows) -> tuple[list[PostingLine], dict]:
     """Posting lines of one run and vendor from per-seller sums of its charge lines."""
+    market = accounts.market
     currency = market.currency
     vendor_net = quantize(sum((r["vendor_net"] or Decimal(0) for r in rows), Decimal(0)), currency)
     lines: list[PostingLine] = []
     if vendor_net:
-        lines.append(PostingLine(account_for(market=market, kind=AccountKind.LOGISTICS_COST), vendor_net, "Rated logistics cost"))
-        lines.append(PostingLine(
-            account_for(market=market, kind=AccountKind.ACCRUED_LOGISTICS_COST, party_type="vendor", party_id=vendor_id),
-            -vendor_net, "Accrued, not yet invoiced",
-        ))
+        lines.append(PostingLine(accounts(AccountKind.LOGISTICS_COST), vendor_net, "Rated logistics cost"))
+        lines.append(PostingLine(accounts(AccountKind.ACCRUED_LOGISTICS_COST, vendor_id), -vendor_net, "Accrued, not yet invoiced"))
     seller_net_total = seller_vat_total = Decimal(0)
     for row in rows:
         net = quantize(row["seller_net"] or 0, currency)
@@ -211,14 +248,11 @@ def _entry_lines(market: Market, vendor_id: int, rows) -> tuple[list[PostingLine
         seller_net_total += net
         seller_vat_total += vat
         if net + vat:
-            lines.append(PostingLine(
-                account_for(market=market, kind=AccountKind.SELLER_RECEIVABLE, party_type="seller", party_id=row["seller_id"]),
-                net + vat, "Logistics fees",
-            ))
+            lines.append(PostingLine(accounts.seller_receivable(row["seller_id"]), net + vat, "Logistics fees"))
     if seller_net_total:
-        lines.append(PostingLine(account_for(market=market, kind=AccountKind.LOGISTICS_REVENUE), -seller_net_total, "Logistics fees"))
+        lines.append(PostingLine(accounts(AccountKind.LOGISTICS_REVENUE), -seller_net_total, "Logistics fees"))
     if seller_vat_total:
-        lines.append(PostingLine(account_for(market=market, kind=AccountKind.VAT_OUTPUT), -seller_vat_total, "VAT on logistics fees"))
+        lines.append(PostingLine(accounts(AccountKind.VAT_OUTPUT), -seller_vat_total, "VAT on logistics fees"))
     totals = {"vendor_net": vendor_net, "seller_net": seller_net_total, "seller_vat": seller_vat_total,
               "line_count": sum(r["lines"] for r in rows)}
     return lines, totals
@@ -250,9 +284,10 @@ def billing_run_post(*, run_id: int) -> BillingRun:
         by_vendor = defaultdict(list)
         for row in sums:
             by_vendor[row["vendor_id"]].append(row)
+        accounts = _Accounts(run.market, {row["seller_id"] for rows in by_vendor.values() for row in rows})
         totals = {"vendor_net": Decimal(0), "seller_net": Decimal(0), "seller_vat": Decimal(0)}
         for vendor_id, rows in by_vendor.items():
-            lines, vendor_totals = _entry_lines(run.market, vendor_id, rows)
+            lines, vendor_totals = _entry_lines(accounts, vendor_id, rows)
             for key in totals:
                 totals[key] += vendor_totals[key]
             if len(lines) < 2:
@@ -267,6 +302,9 @@ def billing_run_post(*, run_id: int) -> BillingRun:
                 defaults={"entry": entry, "line_count": vendor_totals["line_count"], "vendor_net": vendor_totals["vendor_net"],
                           "seller_net": vendor_totals["seller_net"], "seller_vat": vendor_totals["seller_vat"]},
             )
+        counts = run.chunks.aggregate(rated=Sum("rated_count"), exceptions=Sum("exception_count"))
+        run.shipments_rated = counts["rated"] or 0
+        run.exception_count = counts["exceptions"] or 0
         run.vendor_net_total = totals["vendor_net"]
         run.seller_net_total = totals["seller_net"]
         run.seller_vat_total = totals["seller_vat"]

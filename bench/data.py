@@ -1,0 +1,191 @@
+"""Benchmark data in market ZZ: master data through the ORM, shipments by one INSERT ... SELECT."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone as dt_timezone
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+
+from billing.models import SellerFeeLine, SellerFeeSchedule
+from sellers.models import Seller
+from settlement_ops.models import Market
+from vendors.models import Contract, ContractVersion, RateLine, Surcharge, Vendor
+
+from . import MARKET, SELLERS, SERVICES, ZONES
+
+D = Decimal
+BILLING_TABLES = ["billing_ratingexception", "billing_billingrunentry", "billing_chargeline", "billing_billingrunchunk",
+                  "billing_billingrun", "billing_shipmentevent", "billing_shipment"]
+
+
+def _market() -> Market:
+    market, _ = Market.objects.get_or_create(
+        code=MARKET,
+        defaults=dict(name="Benchmark", currency="GBP", vat_standard_rate=D("20.00"), timezone="UTC", language="en",
+                      invoice_prefix="ZZ", is_active=False),
+    )
+    return market
+
+
+def _referencing_rows(cursor) -> bool:
+    """Whether any table outside billing's own holds rows pointing at billing tables (AP, AR...)."""
+    cursor.execute(
+        """
+        SELECT DISTINCT src.relname FROM pg_constraint con
+        JOIN pg_class src ON src.oid = con.conrelid JOIN pg_class dst ON dst.oid = con.confrelid
+        WHERE con.contype = 'f' AND dst.relname = ANY(%s) AND NOT (src.relname = ANY(%s))
+        """,
+        [BILLING_TABLES, BILLING_TABLES],
+    )
+    for (table,) in cursor.fetchall():
+        cursor.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}")')
+        if cursor.fetchone()[0]:
+            return True
+    return False
+
+
+def _reset(market: Market) -> None:
+    """Remove earlier benchmark shipments and runs (market ZZ only). Ledger entries are immutable
+    and stay; the next run posts under new keys."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM billing_shipment WHERE market_id <> %s)", [MARKET])
+        others = cursor.fetchone()[0]
+        if connection.vendor == "postgresql" and not others and not _referencing_rows(cursor):
+            # Only benchmark rows exist (and nothing else points at them): truncate, it is instant.
+            cursor.execute(f"TRUNCATE {', '.join(BILLING_TABLES)} CASCADE")
+            return
+        for table, column in [("billing_ratingexception", "run_id"), ("billing_billingrunentry", "run_id"),
+                              ("billing_chargeline", "run_id"), ("billing_billingrunchunk", "run_id")]:
+            cursor.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM billing_billingrun WHERE market_id = %s)", [MARKET])
+        cursor.execute("DELETE FROM billing_billingrun WHERE market_id = %s", [MARKET])
+        cursor.execute("DELETE FROM billing_shipmentevent WHERE shipment_id IN (SELECT id FROM billing_shipment WHERE market_id = %s)", [MARKET])
+        cursor.execute("DELETE FROM billing_shipment WHERE market_id = %s", [MARKET])
+
+
+def _masters(market: Market, vendor_count: int, valid_from) -> tuple[list[int], list[int], int]:
+    author, _ = User.objects.get_or_create(username="bench-author")
+    approver, _ = User.objects.get_or_create(username="bench-approver")
+    vendor_ids = []
+    for k in range(vendor_count):
+        vendor, created = Vendor.objects.get_or_create(
+            code=f"BENCH-V{k + 1:02d}", defaults=dict(market=market, legal_name=f"Bench Carrier {k + 1}", vendor_type="last_mile"),
+        )
+        vendor_ids.append(vendor.pk)
+        if not created and Contract.objects.filter(vendor=vendor).exists():
+            continue
+        bump = D(k) / D(100)
+        for service in SERVICES:
+            express = D("1.10") if service == "express" else D("0")
+            contract = Contract.objects.create(
+                reference=f"BENCH-{k + 1:02d}-{service}", vendor=vendor, market=market, service_level=service, currency="GBP",
+                valid_from=valid_from, status=Contract.Status.ACTIVE, author=author, approved_by=approver,
+            )
+            version = ContractVersion.objects.create(
+                contract=contract, number=1, effective_from=valid_from, status=ContractVersion.Status.ACTIVE,
+                created_by=author, approved_by=approver, activated_at=datetime(valid_from.year, valid_from.month, valid_from.day, tzinfo=dt_timezone.utc),
+            )
+            lines = []
+            for i, origin in enumerate(ZONES):
+                for j, destination in enumerate(ZONES):
+                    lane = D(abs(i - j)) * D("0.15")
+                    lines.append(RateLine(version=version, service_level=service, origin_zone=origin, destination_zone=destination,
+                                          weight_from_kg=D("0"), weight_to_kg=D("5"), base_price=D("3.20") + bump + lane + express,
+                                          price_per_additional_kg=D("0.55"), additional_step_kg=D("0.5"), minimum_charge=D("3.50")))
+                    lines.append(RateLine(version=version, service_level=service, origin_zone=origin, destination_zone=destination,
+                                          weight_from_kg=D("5"), weight_to_kg=D("30"), base_price=D("7.50") + bump + lane + express,
+                                          price_per_additional_kg=D("0.4125"), additional_step_kg=D("1"), minimum_charge=D("9.00")))
+            RateLine.objects.bulk_create(lines)
+            Surcharge.objects.bulk_create([
+                Surcharge(version=version, kind="fuel", percent=D("12.5") + bump),
+                Surcharge(version=version, kind="remote_area", flat_amount=D("2.50"), zone=ZONES[-1]),
+                Surcharge(version=version, kind="oversize", flat_amount=D("5.00"), dimension_threshold_cm=D("55")),
+                Surcharge(version=version, kind="cod", percent=D("1.5"), minimum_amount=D("1.00")),
+                Surcharge(version=version, kind="returns", flat_amount=D("1.50")),
+            ])
+    seller_ids = []
+    existing = {s.code: s.pk for s in Seller.objects.filter(code__startswith="BENCH-S")}
+    missing = [Seller(market=market, code=f"BENCH-S{n:04d}", name=f"Bench Seller {n}", legal_name=f"Bench Seller {n} Ltd",
+                      email=f"bench{n}@seller.example") for n in range(1, SELLERS + 1) if f"BENCH-S{n:04d}" not in existing]
+    Seller.objects.bulk_create(missing)
+    seller_ids = list(Seller.objects.filter(code__startswith="BENCH-S").order_by("code").values_list("pk", flat=True))
+    for service in SERVICES:
+        if SellerFeeSchedule.objects.filter(market=market, service_level=service, status="active").exists():
+            continue
+        schedule = SellerFeeSchedule.objects.create(
+            market=market, service_level=service, name=f"Bench {service}", currency="GBP", valid_from=valid_from,
+            vat_rate=D("20.00"), cod_fee_percent=D("1.5"), cod_fee_minimum=D("0.50"), returns_fee=D("2.00"),
+        )
+        SellerFeeLine.objects.bulk_create([
+            SellerFeeLine(schedule=schedule, weight_from_kg=D("0"), weight_to_kg=D("2"), base_fee=D("4.99"), minimum_fee=D("0")),
+            SellerFeeLine(schedule=schedule, weight_from_kg=D("2"), weight_to_kg=D("30"), base_fee=D("5.99"),
+                          fee_per_additional_step=D("0.35"), additional_step_kg=D("1")),
+        ])
+    rate_lines = RateLine.objects.filter(version__contract__market=market, version__contract__vendor_id__in=vendor_ids).count()
+    return vendor_ids, seller_ids, rate_lines
+
+
+def _map_table(cursor, name: str, ids: list[int]) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(f"CREATE TEMP TABLE {name} (k INTEGER PRIMARY KEY, id BIGINT NOT NULL)")
+    cursor.executemany(f"INSERT INTO {name} (k, id) VALUES (%s, %s)", list(enumerate(ids)))
+
+
+def _generate(n: int, vendor_ids: list[int], seller_ids: list[int], business_date) -> None:
+    """N shipments from a number series, deterministic: vendor, seller, service, lane, weight
+    0.01-29.99 kg, dimensions on every 5th (some oversize), COD on every 8th, a return every 40th,
+    ship dates over the 28 days up to the business date."""
+    postgres = connection.vendor == "postgresql"
+    series = "generate_series(1, %(n)s) AS g(i)" if postgres else "seq AS g"
+    prefix = "" if postgres else "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < %(n)s) "
+    ship_date = "CAST(%(d)s AS DATE) - CAST(g.i % 28 AS INTEGER)" if postgres else "date(%(d)s, '-' || (g.i % 28) || ' days')"
+    weight = "CAST((1 + (g.i * 7919) % 2999) / 100.0 AS NUMERIC(10, 3))" if postgres else "(1 + (g.i * 7919) % 2999) / 100.0"
+    now = "NOW()" if postgres else "CURRENT_TIMESTAMP"
+    true, false = ("TRUE", "FALSE") if postgres else ("1", "0")
+    zones = "CASE {x} " + " ".join(f"WHEN {k} THEN '{z}'" for k, z in enumerate(ZONES)) + " END"
+    sql = f"""
+        INSERT INTO billing_shipment (
+            market_id, vendor_id, seller_id, tracking_number, service_level, origin_zone, destination_zone,
+            actual_weight_kg, length_cm, width_cm, height_cm, cod_amount, ship_date, delivered_date, status,
+            is_return, revision, created_at, updated_at)
+        {prefix}
+        SELECT %(market)s, vm.id, sm.id, 'BN' || g.i,
+            CASE WHEN (g.i / 7) % 4 = 0 THEN 'express' ELSE 'standard' END,
+            {zones.format(x='(g.i / 3) % 5')}, {zones.format(x='(g.i * 11 / 5) % 5')},
+            {weight},
+            CASE WHEN g.i % 5 = 0 THEN 10 + g.i % 50 END,
+            CASE WHEN g.i % 5 = 0 THEN 10 + (g.i * 3) % 40 END,
+            CASE WHEN g.i % 5 = 0 THEN 5 + (g.i * 7) % 30 END,
+            CASE WHEN g.i % 8 = 0 THEN (g.i % 100) + 0.5 ELSE 0 END,
+            {ship_date}, NULL,
+            CASE WHEN g.i % 40 = 0 THEN 'returned' ELSE 'delivered' END,
+            CASE WHEN g.i % 40 = 0 THEN {true} ELSE {false} END,
+            1, {now}, {now}
+        FROM {series}
+        JOIN bench_vendor_map vm ON vm.k = g.i % %(vendors)s
+        JOIN bench_seller_map sm ON sm.k = (g.i * 7 + g.i / 13) % %(sellers)s
+    """
+    sql = sql.replace(" % ", " %% ")  # modulo, escaped for the driver's %(name)s parameters
+    with connection.cursor() as cursor:
+        _map_table(cursor, "bench_vendor_map", vendor_ids)
+        _map_table(cursor, "bench_seller_map", seller_ids)
+        cursor.execute(sql, {"n": n, "d": business_date, "market": MARKET, "vendors": len(vendor_ids), "sellers": len(seller_ids)})
+        if postgres:
+            cursor.execute("ANALYZE billing_shipment")
+
+
+def prepare(*, shipments: int, vendors: int) -> dict:
+    market = _market()
+    business_date = market.local_date() - timedelta(days=1)
+    valid_from = business_date - timedelta(days=400)
+    with transaction.atomic():
+        _reset(market)
+        vendor_ids, seller_ids, rate_lines = _masters(market, vendors, valid_from)
+        _generate(shipments, vendor_ids, seller_ids, business_date)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Fresh statistics for every table both contestants read (autovacuum would, later).
+            for table in ["billing_shipment", "vendors_contract", "vendors_contractversion", "vendors_rateline",
+                          "vendors_surcharge", "billing_sellerfeeschedule", "billing_sellerfeeline", "billing_chargeline"]:
+                cursor.execute(f"VACUUM ANALYZE {table}")
+    return {"business_date": business_date, "rate_lines": rate_lines, "market": market}
