@@ -172,3 +172,82 @@ class VendorBankAccountFactory(factory.django.DjangoModelFactory):
     iban = "GB29NWBK60161331926819"
     bic = "NWBKGB2L"
     currency = factory.LazyAttribute(lambda o: o.vendor.market.currency)
+
+
+# --- billing rows for payables tests (shipments rated directly, without a billing run) ------------
+
+from billing.models import BillingRun, BillingRunChunk, ChargeLine, SellerFeeSchedule, Shipment  # noqa: E402
+
+
+class ShipmentFactory(factory.django.DjangoModelFactory):
+    """A delivered GB shipment of 2.000 kg (no dimensions), shipped 2026-03-02."""
+
+    class Meta:
+        model = Shipment
+
+    vendor = factory.SubFactory(VendorFactory)
+    market = factory.LazyAttribute(lambda o: o.vendor.market)
+    seller = factory.SubFactory(SellerFactory, market=factory.SelfAttribute("..market"))
+    tracking_number = factory.Sequence(lambda n: f"TRK{n:08d}")
+    service_level = "standard"
+    origin_zone = "GB-LON"
+    destination_zone = "GB-LON"
+    actual_weight_kg = _D("2.000")
+    ship_date = _dt.date(2026, 3, 2)
+    delivered_date = _dt.date(2026, 3, 4)
+    status = Shipment.Status.DELIVERED
+
+
+def _seller_schedule(market):
+    schedule = SellerFeeSchedule.objects.filter(market=market, service_level="standard").first()
+    return schedule or SellerFeeSchedule.objects.create(
+        market=market, service_level="standard", name="Standard", currency=market.currency, valid_from=_dt.date(2026, 1, 1),
+        vat_rate=market.vat_standard_rate,
+    )
+
+
+def _billing_run(market):
+    run = BillingRun.objects.filter(market=market, status=BillingRun.Status.COMPLETED).first()
+    if run is None:
+        run = BillingRun.objects.create(market=market, business_date=_dt.date(2026, 3, 31), status=BillingRun.Status.COMPLETED,
+                                        currency=market.currency)
+        BillingRunChunk.objects.create(run=run, seq=1, first_shipment_id=1, last_shipment_id=10**12, status=BillingRunChunk.Status.DONE)
+    return run
+
+
+class ChargeLineFactory(factory.django.DjangoModelFactory):
+    """Generation 1 rating of a shipment: vendor_net = base + fuel, VAT at the market's rate.
+    Pass `rate_line=` (its version is used) and `vendor_base`/`vendor_fuel`."""
+
+    class Meta:
+        model = ChargeLine
+
+    shipment = factory.SubFactory(ShipmentFactory)
+    run = factory.LazyAttribute(lambda o: _billing_run(o.shipment.market))
+    chunk = factory.LazyAttribute(lambda o: o.run.chunks.first())
+    generation = 1
+    kind = factory.LazyAttribute(lambda o: ChargeLine.Kind.ORIGINAL if o.generation == 1 else ChargeLine.Kind.DELTA)
+    shipment_revision = 1
+    market = factory.LazyAttribute(lambda o: o.shipment.market)
+    vendor = factory.LazyAttribute(lambda o: o.shipment.vendor)
+    seller = factory.LazyAttribute(lambda o: o.shipment.seller)
+    service_level = factory.LazyAttribute(lambda o: o.shipment.service_level)
+    ship_date = factory.LazyAttribute(lambda o: o.shipment.ship_date)
+    currency = factory.LazyAttribute(lambda o: o.market.currency)
+    rate_line = factory.SubFactory(RateLineFactory)
+    contract_version = factory.LazyAttribute(lambda o: o.rate_line.version)
+    seller_fee_schedule = factory.LazyAttribute(lambda o: _seller_schedule(o.market))
+    chargeable_weight_kg = factory.LazyAttribute(lambda o: o.shipment.actual_weight_kg)
+    seller_chargeable_weight_kg = factory.LazyAttribute(lambda o: o.shipment.actual_weight_kg)
+    vendor_base = _D("4.50")
+    vendor_fuel = _D("0")
+    vendor_net = factory.LazyAttribute(lambda o: o.vendor_base + o.vendor_fuel + o.vendor_remote + o.vendor_oversize + o.vendor_cod
+                                       + o.vendor_peak + o.vendor_returns)
+    vendor_remote = _D("0")
+    vendor_oversize = _D("0")
+    vendor_cod = _D("0")
+    vendor_peak = _D("0")
+    vendor_returns = _D("0")
+    vendor_vat = factory.LazyAttribute(lambda o: (o.vendor_net * o.market.vat_standard_rate / 100).quantize(_D("0.01")))
+    vendor_gross = factory.LazyAttribute(lambda o: o.vendor_net + o.vendor_vat)
+    created_at = factory.LazyFunction(_tz.now)

@@ -1,0 +1,90 @@
+from django import forms
+from django.conf import settings
+
+from settlement_ops.money import CURRENCY_CHOICES
+from settlement_ops.models import Market
+from vendors.models import Vendor
+
+from .models import InvoiceColumnMapping, VendorInvoice, VendorInvoiceLine
+from .parsing import MAPPING_FIELDS
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class UploadForm(forms.Form):
+    vendor = forms.ModelChoiceField(queryset=Vendor.objects.order_by("code"))
+    kind = forms.ChoiceField(choices=VendorInvoice.Kind.choices, initial=VendorInvoice.Kind.INVOICE, label="Document")
+    credited_invoice_number = forms.CharField(required=False, max_length=64, help_text="Credit notes: the invoice it corrects")
+    invoice_number = forms.CharField(required=False, max_length=64, help_text="Empty: read from the file")
+    invoice_date = forms.DateField(required=False, widget=DATE, help_text="Empty: read from the file")
+    currency = forms.ChoiceField(choices=[("", "(contract currency)")] + CURRENCY_CHOICES, required=False)
+    net_total = forms.DecimalField(max_digits=20, decimal_places=4, min_value=0)
+    vat_total = forms.DecimalField(max_digits=20, decimal_places=4, min_value=0, label="VAT total")
+    gross_total = forms.DecimalField(max_digits=20, decimal_places=4, min_value=0)
+    file = forms.FileField(help_text="CSV or xlsx, laid out as the vendor's column mapping says")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(f"The file is larger than {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+        if not upload.name.lower().endswith((".csv", ".txt", ".xlsx")):
+            raise forms.ValidationError("Upload a .csv or .xlsx file.")
+        return upload
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == VendorInvoice.Kind.CREDIT_NOTE and not data.get("credited_invoice_number"):
+            self.add_error("credited_invoice_number", "A credit note names the invoice it corrects.")
+        return data
+
+
+class MappingForm(forms.Form):
+    delimiter = forms.ChoiceField(choices=[(",", "Comma ,"), (";", "Semicolon ;"), ("|", "Pipe |"), ("\t", "Tab")])
+    decimal_separator = forms.ChoiceField(choices=[(".", "Point (1,234.56)"), (",", "Comma (1.234,56)")])
+    date_format = forms.ChoiceField(choices=InvoiceColumnMapping.DateFormat.choices)
+    header_row = forms.IntegerField(min_value=1, initial=1)
+    sample = forms.FileField(required=False, help_text="Optional: a sample file to read the column names from")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label, required in MAPPING_FIELDS:
+            self.fields[f"col_{name}"] = forms.CharField(label=label, required=False, max_length=100,
+                                                         widget=forms.TextInput(attrs={"list": "headers"}))
+            if required:
+                self.fields[f"col_{name}"].help_text = "required"
+
+    def columns(self) -> dict:
+        return {name: self.cleaned_data.get(f"col_{name}", "") for name, _, _ in MAPPING_FIELDS}
+
+
+class PolicyForm(forms.Form):
+    tolerance_amount = forms.DecimalField(max_digits=20, decimal_places=4, min_value=0)
+    tolerance_percent = forms.DecimalField(max_digits=7, decimal_places=4, min_value=0)
+    weight_tolerance_kg = forms.DecimalField(max_digits=10, decimal_places=3, min_value=0)
+
+
+class DecideForm(forms.Form):
+    decision = forms.ChoiceField(choices=[(VendorInvoiceLine.Decision.APPROVED, "Approve (pay billed)"),
+                                          (VendorInvoiceLine.Decision.SHORT_PAID, "Short-pay (pay expected)"),
+                                          (VendorInvoiceLine.Decision.DISPUTED, "Dispute (pay nothing)")])
+    reason = forms.CharField(required=False, max_length=255)
+
+
+class RunPrepareForm(forms.Form):
+    market = forms.ModelChoiceField(queryset=Market.objects.filter(is_active=True))
+    pay_date = forms.DateField(widget=DATE)
+    bank_change_days = forms.IntegerField(min_value=0, initial=14, label="Exclude bank changes within (days)")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=255)
+
+
+class ResultUploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV: end_to_end_id,status,reason (status paid or rejected)")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 5 * 1024 * 1024:
+            raise forms.ValidationError("The file is larger than 5 MB.")
+        return upload.read()

@@ -1,0 +1,361 @@
+"""Freight audit of a vendor invoice, line decisions, and approval into a payable.
+
+The audit is four set-based statements over the invoice's lines (no per-line ORM work):
+  1. match: each line to its shipment (vendor + tracking number) and to the sum of the shipment's
+     charge lines over all rating generations (= its current expected vendor charge), with the
+     contract version, rate line and chargeable weight of the latest generation;
+  2. flags + decision: one boolean per flag, computed in one UPDATE ... FROM; a line without flags
+     is approved automatically (approved = billed), the others wait for a person;
+  3. summary: totals per decision in one aggregate query;
+  4. approval when nothing is pending (posting + payable).
+Statements 1 and 2 run unchanged on PostgreSQL and SQLite (3.33+, UPDATE ... FROM). Amount
+comparisons ROUND their differences to 4 places, so SQLite's binary floats compare like exact
+decimals at the tolerance edges.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from settlement_ops.db import retry_on_conflict
+from settlement_ops.errors import ConflictError, DomainError
+from settlement_ops.models import AccountKind, AuditEvent
+from settlement_ops.money import quantize
+from settlement_ops.services import PostingLine, audit_record, ledger_post
+from vendors.models import Contract
+
+from ..locks import invoice_lock
+from ..models import Payable, VendorAuditPolicy, VendorInvoice, VendorInvoiceLine
+from .ledger import accrual_account, market_account, vendor_payable_account
+
+LINE = VendorInvoiceLine._meta.db_table
+INVOICE = VendorInvoice._meta.db_table
+EFFECTIVE = "('active', 'expired', 'terminated')"
+D = VendorInvoiceLine.Decision
+HUMAN_DECISIONS = (D.APPROVED, D.SHORT_PAID, D.DISPUTED)
+PAYING_DECISIONS = (D.AUTO_APPROVED, D.APPROVED, D.SHORT_PAID)
+FLAG_COLUMNS = list(VendorInvoiceLine.FLAGS)
+
+MATCH_SQL = f"""
+UPDATE {LINE} SET
+    shipment_id = m.shipment_id, charge_line_id = m.charge_line_id, contract_version_id = m.contract_version_id,
+    rate_line_id = m.rate_line_id, expected_net = m.expected_net, expected_vat = m.expected_vat,
+    chargeable_weight_kg = m.chargeable_weight_kg
+FROM (
+    SELECT l.id AS line_id, sh.id AS shipment_id, cl.id AS charge_line_id, cl.contract_version_id, cl.rate_line_id,
+        agg.net AS expected_net, agg.vat AS expected_vat, cl.chargeable_weight_kg
+    FROM {LINE} l
+    JOIN billing_shipment sh ON sh.vendor_id = %(vendor)s AND sh.tracking_number = l.tracking_number
+    LEFT JOIN (
+        SELECT c.shipment_id, ROUND(SUM(c.vendor_net), 4) AS net, ROUND(SUM(c.vendor_vat), 4) AS vat,
+            MAX(c.generation) AS generation
+        FROM billing_chargeline c
+        WHERE c.shipment_id IN (
+            SELECT s2.id FROM {LINE} l2
+            JOIN billing_shipment s2 ON s2.vendor_id = %(vendor)s AND s2.tracking_number = l2.tracking_number
+            WHERE l2.invoice_id = %(invoice)s)
+        GROUP BY c.shipment_id
+    ) agg ON agg.shipment_id = sh.id
+    LEFT JOIN billing_chargeline cl ON cl.shipment_id = sh.id AND cl.generation = agg.generation
+    WHERE l.invoice_id = %(invoice)s
+) m
+WHERE {LINE}.id = m.line_id
+"""
+
+RESET_SQL = f"""
+UPDATE {LINE} SET shipment_id = NULL, charge_line_id = NULL, contract_version_id = NULL, rate_line_id = NULL,
+    expected_net = NULL, expected_vat = NULL, chargeable_weight_kg = NULL
+WHERE invoice_id = %(invoice)s
+"""
+
+_SURCHARGE_TEST = " OR ".join(
+    f"(l.billed_{kind} > 0 AND COALESCE(sv.has_{kind}, 0) = 0)" for kind in VendorInvoiceLine.SURCHARGE_FIELDS
+)
+_HAS_KIND = ", ".join(
+    f"MAX(CASE WHEN s.kind = '{kind}' THEN 1 ELSE 0 END) AS has_{kind}" for kind in VendorInvoiceLine.SURCHARGE_FIELDS
+)
+
+FLAGS_SQL = f"""
+UPDATE {LINE} SET
+    {", ".join(f"{c} = f.{c}" for c in FLAG_COLUMNS)},
+    decision = CASE WHEN decision IN ('pending', 'auto_approved')
+        THEN (CASE WHEN f.any_flag THEN 'pending' ELSE 'auto_approved' END) ELSE decision END,
+    approved_net = CASE WHEN decision IN ('pending', 'auto_approved')
+        THEN (CASE WHEN f.any_flag THEN 0 ELSE billed_net END) ELSE approved_net END,
+    approved_vat = CASE WHEN decision IN ('pending', 'auto_approved')
+        THEN (CASE WHEN f.any_flag THEN 0 ELSE billed_vat END) ELSE approved_vat END
+FROM (
+    SELECT x.*, ({" OR ".join(f"x.{c}" for c in FLAG_COLUMNS)}) AS any_flag FROM (
+        SELECT l.id AS line_id,
+            (l.shipment_id IS NULL) AS flag_unknown_tracking,
+            (ROW_NUMBER() OVER (PARTITION BY l.tracking_number ORDER BY l.line_no) > 1) AS flag_duplicate_in_invoice,
+            EXISTS (
+                SELECT 1 FROM {LINE} o JOIN {INVOICE} oi ON oi.id = o.invoice_id
+                WHERE o.tracking_number = l.tracking_number AND oi.vendor_id = %(vendor)s AND oi.kind = 'invoice'
+                    AND oi.id < %(invoice)s AND o.decision <> 'disputed'
+            ) AS flag_duplicate_other_invoice,
+            (l.shipment_id IS NOT NULL AND l.charge_line_id IS NULL AND NOT COALESCE(ex.expired, FALSE)) AS flag_not_rated,
+            COALESCE(l.expected_net IS NOT NULL AND (
+                ROUND(l.billed_net - l.expected_net, 4) > %(tol_amount)s
+                OR ROUND(l.billed_net - l.expected_net, 4) > ROUND(l.expected_net * %(tol_percent)s / 100, 4)
+            ), FALSE) AS flag_over_tolerance,
+            COALESCE(l.billed_weight_kg IS NOT NULL AND l.chargeable_weight_kg IS NOT NULL
+                AND ABS(ROUND(l.billed_weight_kg - l.chargeable_weight_kg, 3)) > %(tol_weight)s, FALSE) AS flag_weight_mismatch,
+            COALESCE(l.contract_version_id IS NOT NULL AND ({_SURCHARGE_TEST}), FALSE) AS flag_surcharge_not_in_contract,
+            COALESCE(ex.expired, FALSE) AS flag_expired_contract,
+            COALESCE(sh.status NOT IN ('delivered', 'returned'), FALSE) AS flag_not_delivered
+        FROM {LINE} l
+        LEFT JOIN billing_shipment sh ON sh.id = l.shipment_id
+        LEFT JOIN (
+            SELECT s.version_id, {_HAS_KIND} FROM vendors_surcharge s
+            WHERE s.version_id IN (SELECT DISTINCT contract_version_id FROM {LINE} WHERE invoice_id = %(invoice)s)
+            GROUP BY s.version_id
+        ) sv ON sv.version_id = l.contract_version_id
+        LEFT JOIN (
+            -- Unrated shipments shipped after the vendor's contract for the service ended.
+            SELECT u.id AS line_id, (
+                EXISTS (SELECT 1 FROM vendors_contract c WHERE c.vendor_id = us.vendor_id AND c.market_id = us.market_id
+                    AND c.service_level = us.service_level AND c.status IN {EFFECTIVE} AND c.valid_to < us.ship_date)
+                AND NOT EXISTS (SELECT 1 FROM vendors_contract c WHERE c.vendor_id = us.vendor_id AND c.market_id = us.market_id
+                    AND c.service_level = us.service_level AND c.status IN {EFFECTIVE} AND c.valid_from <= us.ship_date
+                    AND (c.valid_to IS NULL OR c.valid_to >= us.ship_date))
+            ) AS expired
+            FROM {LINE} u JOIN billing_shipment us ON us.id = u.shipment_id
+            WHERE u.invoice_id = %(invoice)s AND u.charge_line_id IS NULL
+        ) ex ON ex.line_id = l.id
+        WHERE l.invoice_id = %(invoice)s
+    ) x
+) f
+WHERE {LINE}.id = f.line_id
+"""
+
+
+def _policy(vendor) -> VendorAuditPolicy:
+    return VendorAuditPolicy.objects.filter(vendor=vendor).first() or VendorAuditPolicy(vendor=vendor)
+
+
+def invoice_audit(*, invoice_id: int, progress=None, actor=None) -> VendorInvoice:
+    """Audit (or re-audit) an invoice's lines set-based; approve it when nothing is left to
+    review. Human decisions are kept on a re-audit. `progress(step, steps)` reports advance."""
+    return _invoice_audit(invoice_id=invoice_id, progress=progress or (lambda step, steps: None), actor=actor)
+
+
+@retry_on_conflict
+@transaction.atomic
+def _invoice_audit(*, invoice_id: int, progress, actor) -> VendorInvoice:
+    invoice = invoice_lock(invoice_id)
+    if invoice.kind != VendorInvoice.Kind.INVOICE:
+        raise DomainError("Credit notes are not audited line by line; approve them.", code="not_an_invoice")
+    if invoice.status == VendorInvoice.Status.APPROVED:
+        raise ConflictError("This invoice is approved; its audit is final.", code="bad_status")
+    policy = _policy(invoice.vendor)
+    params = {
+        "invoice": invoice.pk, "vendor": invoice.vendor_id,
+        "tol_amount": policy.tolerance_amount, "tol_percent": policy.tolerance_percent, "tol_weight": policy.weight_tolerance_kg,
+    }
+    with connection.cursor() as cursor:
+        if invoice.audited_at is not None:
+            cursor.execute(RESET_SQL, params)
+        progress(1, 4)
+        cursor.execute(MATCH_SQL, params)
+        progress(2, 4)
+        cursor.execute(FLAGS_SQL, params)
+        progress(3, 4)
+    invoice.audited_at = timezone.now()
+    invoice.status = VendorInvoice.Status.IN_REVIEW
+    invoice.save(update_fields=["audited_at", "status"])
+    _summarise(invoice)
+    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="vendor_invoice_audit", obj=invoice,
+                 detail={"pending": invoice.pending_count, "flagged": invoice.flagged_count})
+    if invoice.pending_count == 0:
+        _approve(invoice, actor=actor)
+    progress(4, 4)
+    return invoice
+
+
+_MONEY = DecimalField(max_digits=22, decimal_places=4)
+
+
+def _sum(expr, condition=None):
+    return Coalesce(Sum(ExpressionWrapper(expr, output_field=_MONEY), filter=condition), Decimal(0), output_field=_MONEY)
+
+
+def _summarise(invoice: VendorInvoice) -> None:
+    """Summary totals of the invoice, from its lines in one query (gross amounts)."""
+    any_flag = Q()
+    for name in FLAG_COLUMNS:
+        any_flag |= Q(**{name: True})
+    decided = ~Q(decision=D.PENDING)
+    totals = invoice.lines.aggregate(
+        t_expected=_sum(F("expected_net") + F("expected_vat"), Q(expected_net__isnull=False)),
+        t_approved_net=_sum(F("approved_net")),
+        t_approved_vat=_sum(F("approved_vat")),
+        t_disputed=_sum(F("billed_gross"), Q(decision=D.DISPUTED)),
+        t_savings=_sum(F("billed_gross") - F("approved_net") - F("approved_vat"), decided),
+        t_pending=Count("id", filter=Q(decision=D.PENDING)),
+        t_flagged=Count("id", filter=any_flag),
+    )
+    cur = invoice.currency
+    invoice.expected_total = quantize(totals["t_expected"], cur)
+    invoice.approved_net = quantize(totals["t_approved_net"], cur)
+    invoice.approved_vat = quantize(totals["t_approved_vat"], cur)
+    invoice.approved_total = invoice.approved_net + invoice.approved_vat
+    invoice.disputed_total = quantize(totals["t_disputed"], cur)
+    invoice.savings_total = quantize(totals["t_savings"], cur)
+    invoice.pending_count = totals["t_pending"]
+    invoice.flagged_count = totals["t_flagged"]
+    invoice.save(update_fields=[
+        "expected_total", "approved_net", "approved_vat", "approved_total", "disputed_total", "savings_total",
+        "pending_count", "flagged_count",
+    ])
+
+
+@retry_on_conflict
+@transaction.atomic
+def invoice_lines_decide(*, actor, invoice: VendorInvoice, line_ids, decision: str, reason: str = "") -> VendorInvoice:
+    """Approve (pay billed), short-pay (pay the expected amount) or dispute (pay nothing) lines of
+    an invoice in review, with a reason for short-pay and dispute. When no line is left pending
+    the invoice is approved in the same transaction (posting + payable).
+
+    Raises DomainError for a missing reason, unknown lines, or a short-pay of a line with no
+    expected charge or not billed above it; ConflictError when the invoice is already approved.
+    """
+    invoice = invoice_lock(invoice.pk)
+    if invoice.status != VendorInvoice.Status.IN_REVIEW:
+        raise ConflictError(f"Lines can be decided while the invoice waits for review; it is {invoice.get_status_display().lower()}.",
+                            code="bad_status")
+    if decision not in HUMAN_DECISIONS:
+        raise DomainError("Choose approve, short-pay or dispute.", field="decision")
+    reason = (reason or "").strip()
+    if decision in (D.SHORT_PAID, D.DISPUTED) and not reason:
+        raise DomainError("Give a reason for a short-payment or a dispute.", code="required", field="reason")
+    ids = sorted({int(i) for i in line_ids})
+    if not ids:
+        raise DomainError("Select at least one line.", field="lines")
+    lines = invoice.lines.filter(pk__in=ids)
+    if lines.count() != len(ids):
+        raise DomainError("Some selected lines are not lines of this invoice.", field="lines")
+    if invoice.is_credit_note:
+        raise DomainError("Approve a credit note as a whole.", code="credit_note")
+    if decision == D.SHORT_PAID:
+        bad = lines.filter(Q(expected_net__isnull=True) | Q(billed_net__lte=F("expected_net"))).values_list("line_no", flat=True)[:20]
+        if bad:
+            raise DomainError(
+                f"Short-pay needs an expected charge below the billed one; not so on row(s) {', '.join(map(str, bad))}.",
+                code="cannot_short_pay", field="lines",
+            )
+    now = timezone.now()
+    common = dict(decision=decision, reason=reason[:255], decided_by=actor, decided_at=now)
+    if decision == D.APPROVED:
+        lines.update(approved_net=F("billed_net"), approved_vat=F("billed_vat"), **common)
+    elif decision == D.SHORT_PAID:
+        lines.update(approved_net=F("expected_net"), approved_vat=F("expected_vat"), **common)
+    else:
+        lines.update(approved_net=Decimal(0), approved_vat=Decimal(0), **common)
+    _summarise(invoice)
+    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action=f"vendor_invoice_lines_{decision}", obj=invoice,
+                 detail={"lines": len(ids), "reason": reason[:200]})
+    if invoice.pending_count == 0:
+        _approve(invoice, actor=actor)
+    return invoice
+
+
+def _payment_terms_days(invoice: VendorInvoice) -> int:
+    contracts = Contract.objects.filter(vendor=invoice.vendor, status__in=Contract.EFFECTIVE_STATUSES)
+    covering = contracts.filter(valid_from__lte=invoice.invoice_date).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=invoice.invoice_date)
+    ).order_by("-valid_from").first()
+    contract = covering or contracts.order_by("-valid_from").first()
+    return contract.payment_terms_days if contract else invoice.vendor.payment_terms_days
+
+
+def _approve(invoice: VendorInvoice, *, actor) -> None:
+    """Post the approved amount and create the payable (inside the caller's transaction).
+
+    Invoice: Dr accrued logistics cost (expected net of the approved, matched, non-duplicate lines)
+    / Dr logistics cost (approved net - that accrual; a credit when negative) / Dr VAT input
+    (approved VAT) / Cr vendor payable (approved gross). Nothing is posted when nothing is
+    approved. Key payables:invoice:<id>:approve, so a retry never posts twice.
+    """
+    cur, vendor = invoice.currency, invoice.vendor
+    relieved = invoice.lines.filter(
+        decision__in=PAYING_DECISIONS, charge_line__isnull=False, flag_duplicate_in_invoice=False, flag_duplicate_other_invoice=False,
+    ).aggregate(total=_sum(F("expected_net")))["total"]
+    invoice.accrual_relieved = quantize(relieved, cur)
+    gross = invoice.approved_net + invoice.approved_vat
+    if gross > 0:
+        difference = invoice.approved_net - invoice.accrual_relieved
+        lines = [
+            PostingLine(accrual_account(vendor, cur), invoice.accrual_relieved, f"Accrual relieved by {invoice.number}"),
+            PostingLine(market_account(vendor, AccountKind.LOGISTICS_COST, cur), difference, f"Billed vs accrued, {invoice.number}"),
+            PostingLine(market_account(vendor, AccountKind.VAT_INPUT, cur), invoice.approved_vat, f"Input VAT {invoice.number}"),
+            PostingLine(vendor_payable_account(vendor, cur), -gross, f"Invoice {invoice.number}"),
+        ]
+        invoice.entry = ledger_post(
+            market=invoice.market, entry_date=invoice.market.local_date(), lines=[line for line in lines if line.amount != 0],
+            idempotency_key=f"payables:invoice:{invoice.pk}:approve", source_type="vendor_invoice", source_id=str(invoice.pk),
+            description=f"Vendor invoice {invoice.number} ({vendor.code}) approved", actor=actor,
+        )
+        Payable.objects.create(
+            vendor=vendor, market=invoice.market, currency=cur, kind=Payable.Kind.INVOICE, invoice=invoice, amount=gross,
+            due_date=invoice.invoice_date + timedelta(days=_payment_terms_days(invoice)),
+        )
+    invoice.status = VendorInvoice.Status.APPROVED
+    invoice.approved_at = timezone.now()
+    invoice.approved_by = actor if getattr(actor, "pk", None) else None
+    invoice.save(update_fields=["accrual_relieved", "entry", "status", "approved_at", "approved_by"])
+    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="vendor_invoice_approve", obj=invoice,
+                 detail={"approved_total": str(gross), "savings": str(invoice.savings_total)})
+
+
+@retry_on_conflict
+@transaction.atomic
+def invoice_approve(*, actor, invoice: VendorInvoice) -> VendorInvoice:
+    """Approve a credit note in review: it reduces what the vendor is owed.
+
+    Dr vendor payable (gross) / Cr logistics cost (net) / Cr VAT input (VAT); a negative payable
+    is created and netted by the next payment run. Refused when the credits of the invoice would
+    exceed what was approved of it. (Invoices are approved by deciding their lines.)
+    """
+    invoice = invoice_lock(invoice.pk)
+    if not invoice.is_credit_note:
+        raise DomainError("Invoices are approved by deciding their flagged lines.", code="not_a_credit_note")
+    if invoice.status != VendorInvoice.Status.IN_REVIEW:
+        raise ConflictError("This credit note is already approved.", code="bad_status")
+    credited = invoice_lock(invoice.credited_invoice_id)
+    if credited.status != VendorInvoice.Status.APPROVED:
+        raise ConflictError(f"Invoice {credited.number} is not approved yet; approve it before its credit notes.", code="credited_not_approved")
+    earlier = credited.credit_notes.filter(status=VendorInvoice.Status.APPROVED).aggregate(t=_sum(F("gross_total")))["t"]
+    if earlier + invoice.gross_total > credited.approved_total:
+        raise DomainError(
+            f"Credits of {credited.number} would reach {invoice.currency} {earlier + invoice.gross_total}, more than the "
+            f"{credited.approved_total} approved of it.", code="credit_exceeds_invoice",
+        )
+    cur, vendor = invoice.currency, invoice.vendor
+    now = timezone.now()
+    invoice.lines.update(decision=D.APPROVED, approved_net=F("billed_net"), approved_vat=F("billed_vat"), decided_by=actor, decided_at=now)
+    lines = [
+        PostingLine(vendor_payable_account(vendor, cur), invoice.gross_total, f"Credit note {invoice.number}"),
+        PostingLine(market_account(vendor, AccountKind.LOGISTICS_COST, cur), -invoice.net_total, f"Credit note {invoice.number}"),
+        PostingLine(market_account(vendor, AccountKind.VAT_INPUT, cur), -invoice.vat_total, f"Input VAT credit {invoice.number}"),
+    ]
+    invoice.entry = ledger_post(
+        market=invoice.market, entry_date=invoice.market.local_date(), lines=[line for line in lines if line.amount != 0],
+        idempotency_key=f"payables:credit_note:{invoice.pk}:approve", source_type="vendor_credit_note", source_id=str(invoice.pk),
+        description=f"Vendor credit note {invoice.number} ({vendor.code}) for {credited.number}", actor=actor,
+    )
+    if invoice.gross_total > 0:
+        Payable.objects.create(vendor=vendor, market=invoice.market, currency=cur, kind=Payable.Kind.CREDIT_NOTE, invoice=invoice,
+                               amount=-invoice.gross_total, due_date=invoice.invoice_date)
+    invoice.status, invoice.approved_at, invoice.approved_by = VendorInvoice.Status.APPROVED, now, actor
+    invoice.approved_net, invoice.approved_vat, invoice.approved_total = invoice.net_total, invoice.vat_total, invoice.gross_total
+    invoice.pending_count = 0
+    invoice.save(update_fields=["entry", "status", "approved_at", "approved_by", "approved_net", "approved_vat", "approved_total", "pending_count"])
+    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="vendor_credit_note_approve", obj=invoice,
+                 detail={"credited": credited.number, "gross": str(invoice.gross_total)})
+    return invoice

@@ -1,0 +1,17 @@
+"""The ledger accounts payables posts to, in one place."""
+from settlement_ops.models import AccountKind
+from settlement_ops.services import account_for
+
+
+def vendor_payable_account(vendor, currency: str):
+    return account_for(market=vendor.market, kind=AccountKind.VENDOR_PAYABLE, currency=currency, party_type="vendor", party_id=vendor.pk)
+
+
+def accrual_account(vendor, currency: str):
+    """Where the billing run accrued the vendor's cost (Dr logistics cost / Cr accrued logistics
+    cost, at the market level). Approval relieves what was accrued for the approved lines."""
+    return account_for(market=vendor.market, kind=AccountKind.ACCRUED_LOGISTICS_COST, currency=currency)
+
+
+def market_account(vendor, kind: str, currency: str):
+    return account_for(market=vendor.market, kind=kind, currency=currency)
