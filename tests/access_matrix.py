@@ -106,3 +106,85 @@ PAGES: dict[str, Page] = {
     "sellers:seller_detail": Page(STAFF, kwargs=_seller),
     "portal:home": Page([R.SELLER_USER]),
 }
+
+
+# payables
+PAYABLES_READ = FINANCE + [R.AUDITOR]
+PAYABLES_EXPORT = FINANCE + [R.AUDITOR]
+
+
+def _invoice():
+    from tests.payables.helpers import audited_invoice
+
+    return {"pk": audited_invoice().pk}
+
+
+def _import():
+    from tests.payables.helpers import refused_import
+
+    return {"pk": refused_import().pk}
+
+
+def _vendor():
+    from tests.factories import VendorFactory
+
+    return {"pk": VendorFactory().pk}
+
+
+def _payable():
+    from tests.payables.helpers import open_payable
+
+    return {"pk": open_payable().pk}
+
+
+def _run():
+    from tests.payables.helpers import prepared_run
+
+    return {"pk": prepared_run().pk}
+
+
+def _exported_run():
+    from tests.payables.helpers import exported_run
+
+    return {"pk": exported_run().pk}
+
+
+def _payment():
+    from tests.payables.helpers import exported_run
+
+    return {"pk": exported_run().payments.first().pk}
+
+
+PAGES.update({
+    "payables:invoice_list": Page(PAYABLES_READ + [R.RISK_ANALYST]),
+    "payables:invoice_export": Page(PAYABLES_EXPORT),
+    "payables:invoice_upload": Page([R.FINANCE_SPECIALIST]),
+    "payables:invoice_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_invoice),
+    "payables:invoice_decide": Page([R.FINANCE_SPECIALIST], kwargs=_invoice, post=True),
+    "payables:invoice_reaudit": Page([R.FINANCE_SPECIALIST], kwargs=_invoice, post=True),
+    "payables:credit_note_approve": Page([R.FINANCE_SPECIALIST], kwargs=_invoice, post=True),
+    "payables:invoice_lines_export": Page(PAYABLES_EXPORT, kwargs=_invoice),
+    "payables:import_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_import),
+    "payables:import_progress": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_import),
+    "payables:mapping_edit": Page([R.FINANCE_SPECIALIST], kwargs=_vendor),
+    "payables:dispute_letter": Page(PAYABLES_EXPORT, kwargs=_vendor),
+    "payables:vendor_statement": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_vendor),
+    "payables:vendor_statement_export": Page(PAYABLES_EXPORT, kwargs=_vendor),
+    "payables:payable_list": Page(PAYABLES_READ + [R.RISK_ANALYST]),
+    "payables:payable_export": Page(PAYABLES_EXPORT),
+    "payables:payable_hold": Page(FINANCE + [R.RISK_ANALYST], kwargs=_payable, post=True),
+    "payables:payable_release": Page(FINANCE + [R.RISK_ANALYST], kwargs=_payable, post=True),
+    "payables:run_list": Page(PAYABLES_READ + [R.RISK_ANALYST]),
+    "payables:run_prepare": Page([R.FINANCE_SPECIALIST]),
+    "payables:run_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_run),
+    "payables:run_approve": Page([R.FINANCE_APPROVER], kwargs=_run, post=True),
+    "payables:run_export": Page([R.FINANCE_SPECIALIST], kwargs=_run, post=True),
+    "payables:run_cancel": Page([R.FINANCE_SPECIALIST], kwargs=_run, post=True),
+    "payables:run_remove_item": Page([R.FINANCE_SPECIALIST], kwargs=_run, post=True),
+    "payables:run_results": Page([R.FINANCE_SPECIALIST], kwargs=_exported_run, post=True),
+    "payables:bank_file": Page(PAYABLES_EXPORT, kwargs=_exported_run),
+    "payables:run_workbook": Page(PAYABLES_EXPORT, kwargs=_run),
+    "payables:payment_mark": Page([R.FINANCE_SPECIALIST], kwargs=_payment, post=True),
+    "payables:remittance": Page(PAYABLES_EXPORT, kwargs=_payment),
+    "payables:payment_lineage": Page(PAYABLES_EXPORT, kwargs=_payment),
+})

@@ -19,6 +19,8 @@ class VendorSerializer(serializers.ModelSerializer):
             "id", "code", "legal_name", "market", "vendor_type", "vat_number", "contact_name", "contact_email",
             "contact_phone", "payment_terms_days", "status", "bank_details_changed_at",
         ]
+        read_only_fields = ["bank_details_changed_at"]
+        validators = []  # the service checks the code is unused
 
 
 class VendorBankAccountSerializer(serializers.ModelSerializer):
@@ -136,13 +138,38 @@ class QuoteSerializer(serializers.Serializer):
 
 # --- Viewsets ----------------------------------------------------------------------------------------
 
-class VendorViewSet(viewsets.ReadOnlyModelViewSet):
+class VendorViewSet(IdempotentMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Vendor master data; the tax number is validated for the vendor's market. Bank details
+    change only through /vendor-bank-changes/."""
+
     serializer_class = VendorSerializer
     filterset_fields = ["market", "status", "vendor_type", "code"]
-    required_permissions = {"read": "vendors.view_vendor"}
+    required_permissions = {
+        "read": "vendors.view_vendor",
+        "create": "vendors.add_vendor",
+        "update": "vendors.change_vendor",
+        "partial_update": "vendors.change_vendor",
+    }
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         return selectors.vendors_list()
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("status", None)
+        vendor = services.vendor_create(actor=request.user, **data)
+        return Response(self.get_serializer(vendor).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        vendor = self.get_object()
+        serializer = self.get_serializer(vendor, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = {k: v for k, v in serializer.validated_data.items() if k not in ("market", "code")}
+        vendor = services.vendor_update(actor=request.user, vendor=vendor, **data)
+        return Response(self.get_serializer(vendor).data)
 
 
 class VendorBankAccountViewSet(viewsets.ReadOnlyModelViewSet):

@@ -49,7 +49,7 @@ class StrictDecimalWidget(widgets.DecimalWidget):
 
 class StrictDateWidget(widgets.DateWidget):
     def clean(self, value, row=None, **kwargs):
-        if self.is_empty(value):
+        if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if isinstance(value, datetime):
             return value.date()
