@@ -136,7 +136,7 @@ def _generate(n: int, vendor_ids: list[int], seller_ids: list[int], business_dat
     0.01-29.99 kg, dimensions on every 5th (some oversize), COD on every 8th, a return every 40th,
     ship dates over the 28 days up to the business date."""
     postgres = connection.vendor == "postgresql"
-    series = "generate_series(1, %(n)s) AS g(i)" if postgres else "seq AS g"
+    series = "generate_series(CAST(1 AS BIGINT), %(n)s) AS g(i)" if postgres else "seq AS g"
     prefix = "" if postgres else "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < %(n)s) "
     ship_date = "CAST(%(d)s AS DATE) - CAST(g.i % 28 AS INTEGER)" if postgres else "date(%(d)s, '-' || (g.i % 28) || ' days')"
     weight = "CAST((1 + (g.i * 7919) % 2999) / 100.0 AS NUMERIC(10, 3))" if postgres else "(1 + (g.i * 7919) % 2999) / 100.0"

@@ -39,4 +39,10 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self):
+        from settlement_ops.services import BALANCE_CHECKS
+
+        from .selectors import charge_lines_integrity
+
         connection_created.connect(register_sqlite_functions, dispatch_uid="billing_sqlite_functions")
+        if charge_lines_integrity not in BALANCE_CHECKS:
+            BALANCE_CHECKS.append(charge_lines_integrity)

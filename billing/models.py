@@ -261,6 +261,10 @@ class BillingRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("start_billingrun", "Can start and resume billing runs"),
+            ("export_billing", "Can export billing runs and charge lines"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["market"], condition=Q(status__in=["pending", "running", "posting"]), name="billing_run_one_active_per_market"

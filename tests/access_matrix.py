@@ -188,3 +188,105 @@ PAGES.update({
     "payables:remittance": Page(PAYABLES_EXPORT, kwargs=_payment),
     "payables:payment_lineage": Page(PAYABLES_EXPORT, kwargs=_payment),
 })
+
+
+# receivables (staff pages and the seller portal's statements, invoices and payments)
+AR_READ = FINANCE + [R.AUDITOR, R.RISK_ANALYST]
+AR_EXPORT = FINANCE + [R.AUDITOR]
+
+
+def _ar_world():
+    """A GB invoice and statement of a seller; the portal user of the matrix test has its own
+    seller, so the portal detail pages here are someone else's (404 for them; see the portal
+    tests for a seller's own pages)."""
+    from tests.receivables.helpers import World
+
+    w = World()
+    seller = w.seller()
+    invoice = w.invoice(seller, "1.000")
+    return w, seller, invoice
+
+
+def _ar_statement():
+    _, seller, _ = _ar_world()
+    return {"pk": seller.statements.get().pk}
+
+
+def _ar_invoice():
+    return {"pk": _ar_world()[2].pk}
+
+
+def _ar_receipt():
+    w, seller, invoice = _ar_world()
+    return {"pk": w.receive("1.00", seller=seller).pk}
+
+
+def _ar_application():
+    w, seller, invoice = _ar_world()
+    return {"pk": w.receive("1.00", reference=invoice.number).applications.get().pk}
+
+
+def _ar_write_off():
+    from billing.receivables.services import write_off_propose
+
+    w, seller, invoice = _ar_world()
+    return {"pk": write_off_propose(actor=w.clerk, invoice=invoice, reason="gone").pk}
+
+
+PAGES.update({
+    "receivables:statement_list": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2]),
+    "receivables:statements_export": Page(AR_EXPORT),
+    "receivables:statement_detail": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2], kwargs=_ar_statement),
+    "receivables:statement_export": Page(AR_EXPORT, kwargs=_ar_statement),
+    "receivables:invoice_list": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2]),
+    "receivables:invoice_detail": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2], kwargs=_ar_invoice),
+    "receivables:invoice_pdf": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2], kwargs=_ar_invoice),
+    "receivables:invoice_credit_note": Page([R.FINANCE_SPECIALIST], kwargs=_ar_invoice, post=True),
+    "receivables:invoice_write_off": Page([R.FINANCE_SPECIALIST], kwargs=_ar_invoice, post=True),
+    "receivables:receipt_list": Page(AR_READ + [R.SUPPORT_TIER2]),
+    "receivables:receipt_queue": Page(AR_READ + [R.SUPPORT_TIER2]),
+    "receivables:receipts_export": Page(AR_EXPORT),
+    "receivables:receipt_detail": Page(AR_READ + [R.SUPPORT_TIER2], kwargs=_ar_receipt),
+    "receivables:receipt_apply": Page([R.FINANCE_SPECIALIST], kwargs=_ar_receipt, post=True),
+    "receivables:receipt_identify": Page([R.FINANCE_SPECIALIST], kwargs=_ar_receipt, post=True),
+    "receivables:receipt_reverse": Page([R.FINANCE_SPECIALIST], kwargs=_ar_receipt, post=True),
+    "receivables:application_reverse": Page([R.FINANCE_SPECIALIST], kwargs=_ar_application, post=True),
+    "receivables:aging": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2]),
+    "receivables:worklist": Page(AR_READ),
+    "receivables:seller_collections": Page(AR_READ, kwargs=_seller),
+    "receivables:write_off_list": Page(AR_READ),
+    "receivables:write_off_decide": Page([R.FINANCE_APPROVER], kwargs=_ar_write_off, post=True),
+    "portal:statements": Page([R.SELLER_USER]),
+    "portal:statement_detail": Page([], kwargs=_ar_statement),
+    "portal:statement_export": Page([], kwargs=_ar_statement),
+    "portal:invoices": Page([R.SELLER_USER]),
+    "portal:invoice_detail": Page([], kwargs=_ar_invoice),
+    "portal:invoice_pdf": Page([], kwargs=_ar_invoice),
+    "portal:payments": Page([R.SELLER_USER]),
+})
+
+
+# billing (shipments and billing runs)
+def _billing_run():
+    from tests.factories import ChargeLineFactory
+
+    return {"pk": ChargeLineFactory().run_id}
+
+
+def _billing_shipment():
+    from tests.factories import ChargeLineFactory
+
+    return {"pk": ChargeLineFactory().shipment_id}
+
+
+BILLING_RUN_READERS = FINANCE + [R.AUDITOR, R.RISK_ANALYST]
+PAGES.update({
+    "billing:run_list": Page(BILLING_RUN_READERS),
+    "billing:run_start": Page(FINANCE, post=True),
+    "billing:run_detail": Page(BILLING_RUN_READERS, kwargs=_billing_run),
+    "billing:run_progress": Page(BILLING_RUN_READERS, kwargs=_billing_run),
+    "billing:run_resume": Page(FINANCE, kwargs=_billing_run, post=True),
+    "billing:run_export": Page(FINANCE + [R.AUDITOR], kwargs=_billing_run),
+    "billing:shipment_list": Page(STAFF),
+    "billing:shipment_detail": Page(STAFF, kwargs=_billing_shipment),
+})

@@ -149,10 +149,8 @@ class VendorInvoice(models.Model):
                 | (Q(kind="invoice") & Q(credited_invoice__isnull=True)),
                 name="vendor_invoice_credit_note_references_invoice",
             ),
-            models.CheckConstraint(
-                condition=Q(net_total__gte=0) & Q(vat_total__gte=0) & Q(gross_total=F("net_total") + F("vat_total")),
-                name="vendor_invoice_totals_add_up",
-            ),
+            # gross = net + VAT is checked by the import (an equality of sums is not exact on SQLite's floats).
+            models.CheckConstraint(condition=Q(net_total__gte=0) & Q(vat_total__gte=0), name="vendor_invoice_totals_non_negative"),
         ]
         indexes = [models.Index(fields=["vendor", "status"]), models.Index(fields=["market", "status"])]
 
@@ -232,7 +230,6 @@ class VendorInvoiceLine(models.Model):
         ordering = ["invoice", "line_no"]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "line_no"], name="vendor_invoice_line_unique_row"),
-            models.CheckConstraint(condition=Q(billed_gross=F("billed_net") + F("billed_vat")), name="vendor_invoice_line_gross"),
             models.CheckConstraint(
                 condition=~Q(decision__in=["short_paid", "disputed"]) | ~Q(reason=""), name="vendor_invoice_line_reason_required"
             ),

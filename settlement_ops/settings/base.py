@@ -164,6 +164,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
 # Nightly jobs (Celery beat).
 CELERY_BEAT_SCHEDULE = {
+    # Starts each market's billing run once its local date rolled over (business date = the
+    # market's yesterday) and resumes stalled runs; idempotent, so every 30 minutes is safe.
+    "billing-dispatch": {
+        "task": "billing.tasks.billing_dispatch_task",
+        "schedule": timedelta(minutes=30),
+    },
     "ledger-check-balances": {
         "task": "settlement_ops.tasks.ledger_check_task",
         "schedule": timedelta(hours=24),
@@ -177,6 +183,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Jobs `manage.py run_nightly` (and `make demo`) runs once, in this order; apps add theirs.
 NIGHTLY_TASKS = [
+    "billing.tasks.billing_run_all_markets_task",
     "settlement_ops.tasks.ledger_check_task",
     "billing.receivables.tasks.dunning_run_task",
 ]

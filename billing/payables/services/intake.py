@@ -355,7 +355,9 @@ def _import(job: InvoiceImport, vendor: Vendor, mapping) -> InvoiceImport:
     _progress(job.pk, status=InvoiceImport.Status.STORING, total_rows=found.rows, processed_rows=0)
     try:
         invoice = _store(job, vendor, mapping, kind, currency, header, mapped, credited)
-    except IntegrityError:
+    except IntegrityError as exc:
+        if "vendor_invoice_number_unique" not in str(exc) and "UNIQUE constraint failed: payables_vendorinvoice" not in str(exc):
+            raise
         # A concurrent upload of the same number won the unique constraint.
         return _refuse(job, "Duplicate invoice number.", [{"row": None, "field": "invoice_number",
                                                             "message": f"{vendor.code} already used number {header['number']}"}])

@@ -1,0 +1,213 @@
+"""Billing API: shipment intake (JSON and CSV), shipments, billing runs, charge lines, exceptions."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from settlement_ops.api import IdempotentMixin
+from settlement_ops.errors import DomainError
+from settlement_ops.models import Market
+
+from . import intake, selectors, services
+from .models import BillingRun, ChargeLine, RatingException, Shipment, ShipmentEvent
+
+# --- Serializers ---------------------------------------------------------------------------------
+
+
+class ShipmentEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ShipmentEvent
+        fields = ["status", "occurred_at"]
+
+
+class ShipmentSerializer(serializers.ModelSerializer):
+    vendor = serializers.CharField(source="vendor.code")
+    seller = serializers.CharField(source="seller.code")
+    service = serializers.CharField(source="service_level")
+
+    class Meta:
+        model = Shipment
+        fields = [
+            "id", "tracking_number", "vendor", "seller", "market", "service", "origin_zone", "destination_zone",
+            "actual_weight_kg", "length_cm", "width_cm", "height_cm", "cod_amount", "ship_date", "delivered_date",
+            "status", "is_return", "revision", "created_at", "updated_at",
+        ]
+
+
+class ChargeLineSerializer(serializers.ModelSerializer):
+    tracking_number = serializers.CharField(source="shipment.tracking_number")
+    vendor_code = serializers.CharField(source="vendor.code")
+    seller_code = serializers.CharField(source="seller.code")
+    margin = serializers.DecimalField(max_digits=20, decimal_places=4, read_only=True)
+
+    class Meta:
+        model = ChargeLine
+        fields = [
+            "id", "run", "shipment", "tracking_number", "generation", "kind", "shipment_revision", "market", "vendor",
+            "vendor_code", "seller", "seller_code", "service_level", "ship_date", "currency", "contract_version", "rate_line",
+            "seller_fee_schedule", "chargeable_weight_kg", "seller_chargeable_weight_kg", "vendor_base", "vendor_fuel",
+            "vendor_remote", "vendor_oversize", "vendor_cod", "vendor_peak", "vendor_returns", "vendor_net", "vendor_vat",
+            "vendor_gross", "seller_base", "seller_cod", "seller_returns", "seller_net", "seller_vat", "seller_gross",
+            "margin", "created_at",
+        ]
+
+
+class ShipmentDetailSerializer(ShipmentSerializer):
+    events = ShipmentEventSerializer(many=True, read_only=True)
+    charge_lines = ChargeLineSerializer(many=True, read_only=True)
+
+    class Meta(ShipmentSerializer.Meta):
+        fields = ShipmentSerializer.Meta.fields + ["events", "charge_lines"]
+
+
+class RatingExceptionSerializer(serializers.ModelSerializer):
+    tracking_number = serializers.CharField(source="shipment.tracking_number")
+    vendor_code = serializers.CharField(source="vendor.code")
+    reason = serializers.CharField(source="get_code_display")
+
+    class Meta:
+        model = RatingException
+        fields = ["id", "run", "shipment", "tracking_number", "vendor", "vendor_code", "code", "reason", "created_at"]
+
+
+class BillingRunSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BillingRun
+        fields = [
+            "id", "market", "business_date", "status", "trigger", "currency", "max_shipment_id", "chunk_count",
+            "shipments_rated", "exception_count", "vendor_net_total", "seller_net_total", "seller_vat_total", "error",
+            "created_at", "started_at", "finished_at", "progress",
+        ]
+
+    def get_progress(self, run) -> dict:
+        return run.progress()
+
+
+class BillingRunStartSerializer(serializers.Serializer):
+    market = serializers.SlugRelatedField(slug_field="code", queryset=Market.objects.filter(is_active=True))
+    business_date = serializers.DateField()
+
+
+INTAKE_RESULT = inline_serializer(
+    "ShipmentIntakeResult",
+    fields={
+        "accepted": serializers.IntegerField(), "created": serializers.IntegerField(), "updated": serializers.IntegerField(),
+        "unchanged": serializers.IntegerField(),
+        "rejected": serializers.ListField(child=inline_serializer("ShipmentRejection", fields={
+            "index": serializers.IntegerField(), "field": serializers.CharField(), "reason": serializers.CharField(),
+        })),
+    },
+)
+
+
+# --- Views ----------------------------------------------------------------------------------------
+
+
+class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
+    """Shipments; POST `bulk` (JSON list) or `upload` (CSV file) to push them, idempotent by
+    (vendor, tracking number)."""
+
+    filterset_fields = ["market", "vendor", "seller", "status", "ship_date", "tracking_number"]
+    required_permissions = {"read": "billing.view_shipment", "bulk": "billing.add_shipment", "upload": "billing.add_shipment"}
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        qs = selectors.shipments_search()
+        if self.action == "retrieve":
+            qs = qs.prefetch_related("events", "charge_lines__vendor", "charge_lines__seller", "charge_lines__shipment")
+        return qs
+
+    def get_serializer_class(self):
+        return ShipmentDetailSerializer if self.action == "retrieve" else ShipmentSerializer
+
+    @extend_schema(request=serializers.ListField(child=serializers.DictField()), responses={200: INTAKE_RESULT})
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """Push up to 10,000 shipments as a JSON list. Accepted records are stored even when others
+        are rejected; each rejection names its index (0-based), field and reason."""
+        result = services.shipments_intake(records=request.data, actor=request.user, source="api")
+        return Response(result.as_dict(), status=status.HTTP_200_OK)
+
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("ShipmentUpload", fields={"file": serializers.FileField()})},
+        responses={200: INTAKE_RESULT},
+    )
+    @action(detail=False, methods=["post"])
+    def upload(self, request):
+        """Push shipments as a CSV file (header row with the column names of the JSON fields; one
+        status event per row in `status` / `status_at`)."""
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise DomainError("Attach the CSV file as `file`.", code="file_missing", field="file")
+        if upload.size > intake.MAX_CSV_BYTES:
+            raise DomainError("The file is larger than 20 MB.", code="file_too_large", field="file")
+        if not upload.name.lower().endswith(".csv"):
+            raise DomainError("Upload a .csv file.", code="bad_file_type", field="file")
+        records = services.parse_shipments_csv(upload.read())
+        result = services.shipments_intake(records=records, actor=request.user, source="csv")
+        return Response(result.as_dict(), status=status.HTTP_200_OK)
+
+
+class BillingRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Billing runs. POST starts the run of a market and business date (or returns the market's
+    active run); POST `{id}/resume/` re-queues what a run has left."""
+
+    serializer_class = BillingRunSerializer
+    filterset_fields = ["market", "status", "business_date"]
+    required_permissions = {"read": "billing.view_billingrun", "create": "billing.start_billingrun", "resume": "billing.start_billingrun"}
+
+    def get_queryset(self):
+        return selectors.runs_list()
+
+    @extend_schema(request=BillingRunStartSerializer, responses={201: BillingRunSerializer})
+    def create(self, request, *args, **kwargs):
+        data = BillingRunStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.billing_run_start(
+            market=data.validated_data["market"], business_date=data.validated_data["business_date"],
+            actor=request.user, trigger=BillingRun.Trigger.API,
+        )
+        run.refresh_from_db()
+        return Response(BillingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: BillingRunSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        run = services.billing_run_resume(run=self.get_object(), actor=request.user)
+        run.refresh_from_db()
+        return Response(BillingRunSerializer(run).data)
+
+
+class ChargeLineViewSet(viewsets.ReadOnlyModelViewSet):
+    """Charge lines (one per shipment and rating generation; deltas for re-ratings)."""
+
+    serializer_class = ChargeLineSerializer
+    filterset_fields = ["run", "shipment", "vendor", "seller", "kind", "service_level", "ship_date"]
+    required_permissions = {"read": "billing.view_chargeline"}
+
+    def get_queryset(self):
+        return selectors.charge_lines()
+
+
+class RatingExceptionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Shipments a run could not rate, with the reason; fix and start the run again."""
+
+    serializer_class = RatingExceptionSerializer
+    filterset_fields = ["run", "code", "vendor", "shipment"]
+    required_permissions = {"read": "billing.view_ratingexception"}
+
+    def get_queryset(self):
+        return RatingException.objects.select_related("shipment", "vendor").order_by("-run_id", "shipment_id")
+
+
+def register_routes(router) -> None:
+    router.register("shipments", ShipmentViewSet, basename="shipment")
+    router.register("billing-runs", BillingRunViewSet, basename="billingrun")
+    router.register("charge-lines", ChargeLineViewSet, basename="chargeline")
+    router.register("rating-exceptions", RatingExceptionViewSet, basename="ratingexception")
+

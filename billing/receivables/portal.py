@@ -1,0 +1,97 @@
+"""Seller portal pages for statements, invoices (with PDF) and payments. Every queryset is the
+signed-in user's seller's: another seller's statement or invoice is a 404 like a missing one."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.views import View
+from django.views.generic import DetailView
+from django_filters.views import FilterView
+
+from sellers.permissions import SellerPortalMixin
+
+from . import exports, selectors
+from .documents import labels_for, vat_summary
+from .filters import PortalInvoiceFilter
+from .models import Invoice, Receipt, Statement
+from .views import pdf_response
+
+
+class PortalStatementListView(SellerPortalMixin, FilterView):
+    template_name = "receivables/portal/statement_list.html"
+    filterset_fields = ["period_end"]
+    model = Statement
+    paginate_by = 24
+
+    def get_queryset(self):
+        return Statement.objects.filter(seller=self.seller).order_by("-period_end")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "seller": self.seller}
+
+
+class PortalStatementDetailView(SellerPortalMixin, DetailView):
+    template_name = "receivables/statement_detail.html"
+    context_object_name = "statement"
+
+    def get_queryset(self):
+        return Statement.objects.filter(seller=self.seller)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.update(seller=self.seller, portal=True, lines=selectors.statement_lines(self.object),
+                   fees=selectors.statement_fee_lines(self.object)[:500], export_url_name="portal:statement_export")
+        return ctx
+
+
+class PortalStatementExportView(SellerPortalMixin, View):
+    def get(self, request, pk):
+        return exports.statement_workbook(get_object_or_404(Statement.objects.filter(seller=self.seller), pk=pk))
+
+
+class PortalInvoiceListView(SellerPortalMixin, FilterView):
+    template_name = "receivables/portal/invoice_list.html"
+    filterset_class = PortalInvoiceFilter
+    paginate_by = 50
+
+    def get_queryset(self):
+        return Invoice.objects.filter(seller=self.seller).order_by("-issue_date", "-id")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "seller": self.seller}
+
+
+class PortalInvoiceDetailView(SellerPortalMixin, DetailView):
+    template_name = "receivables/invoice_detail.html"
+    context_object_name = "invoice"
+
+    def get_queryset(self):
+        return Invoice.objects.filter(seller=self.seller).select_related("market", "credited_invoice")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        invoice = self.object
+        ctx.update(seller=self.seller, portal=True, lines=invoice.lines.all()[:1000], vat_rows=vat_summary(invoice),
+                   t=labels_for(invoice.language), applications=invoice.applications.select_related("receipt"),
+                   credit_notes=invoice.credit_notes.all())
+        return ctx
+
+
+class PortalInvoicePdfView(SellerPortalMixin, View):
+    def get(self, request, pk):
+        return pdf_response(get_object_or_404(Invoice.objects.filter(seller=self.seller), pk=pk))
+
+
+class PortalPaymentListView(SellerPortalMixin, FilterView):
+    template_name = "receivables/portal/payment_list.html"
+    filterset_fields = ["status"]
+    model = Receipt
+    paginate_by = 50
+
+    def get_queryset(self):
+        return Receipt.objects.filter(seller=self.seller).exclude(status=Receipt.Status.REVERSED).prefetch_related("applications__invoice").order_by("-value_date", "-id")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["seller"] = self.seller
+        ctx["deductions"] = self.seller.payout_deductions.select_related("invoice").order_by("-id")[:50]
+        return ctx

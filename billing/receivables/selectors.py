@@ -1,0 +1,203 @@
+"""Receivables reads shared by pages, API and exports: caller-scoped querysets, statement lines
+from the ledger, the shipment detail of a statement, and aging (SQL aggregation)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
+
+from billing.models import BillingRun, ChargeLine
+from sellers.selectors import seller_for_user
+from settlement_ops.models import Market, PartyType, Posting
+from settlement_ops.money import Money
+from settlement_ops.roles import is_seller_user
+from settlement_ops.selectors import ZERO, fx_convert
+
+from .models import Invoice, PayoutDeduction, Receipt, ReceiptApplication, Statement
+from .services import STATEMENT_KINDS, Source
+
+
+# --- Scope: a seller user sees only their seller's rows; anyone else with the permission sees all.
+
+def caller_seller(user):
+    """The seller a user is confined to, or None for staff and integrations. A seller-role user
+    without a seller link is confined to nothing (an id that matches no row)."""
+    if is_seller_user(user):
+        return seller_for_user(user) or False
+    return None
+
+
+def _scoped(qs, user, field="seller"):
+    seller = caller_seller(user)
+    if seller is None:
+        return qs
+    if seller is False:
+        return qs.none()
+    return qs.filter(**{field: seller})
+
+
+def statements_for(user):
+    return _scoped(Statement.objects.select_related("seller", "market"), user)
+
+
+def invoices_for(user):
+    return _scoped(Invoice.objects.select_related("seller", "market", "credited_invoice"), user)
+
+
+def receipts_for(user):
+    return _scoped(Receipt.objects.select_related("seller", "market"), user)
+
+
+def applications_for(user):
+    return _scoped(ReceiptApplication.objects.select_related("receipt", "invoice", "invoice__seller"), user, "invoice__seller")
+
+
+def deductions_for(user):
+    return _scoped(PayoutDeduction.objects.select_related("invoice", "seller"), user)
+
+
+# --- Statements ----------------------------------------------------------------------------------
+
+SOURCE_LABELS = {
+    Source.BILLING_RUN: "Logistics fees",
+    Source.CREDIT_NOTE: "Credit note",
+    Source.RECEIPT: "Payment received",
+    Source.RECEIPT_IDENTIFY: "Payment received",
+    Source.PAYOUT_DEDUCTION: "Deducted from payout",
+    Source.WRITE_OFF: "Written off",
+}
+
+
+def statement_lines(statement: Statement) -> list[dict]:
+    """The statement's entries from the ledger: one line per journal entry of the period that
+    changed what the seller owes (applications net to zero and drop out), with a running balance
+    that starts at the opening balance and ends at the closing balance."""
+    rows = (
+        Posting.objects.filter(
+            market=statement.market_id, party_type=PartyType.SELLER, party_id=statement.seller_id,
+            account__kind__in=STATEMENT_KINDS, currency=statement.currency,
+            entry_date__gte=statement.period_start, entry_date__lte=statement.period_end,
+        )
+        .values("entry_id", "entry__entry_date", "entry__source_type", "entry__source_id", "entry__description", "entry__reverses_id")
+        .annotate(amount=Sum("amount"))
+        .exclude(amount=0)
+        .order_by("entry__entry_date", "entry_id")
+    )
+    running = statement.opening_balance
+    lines = []
+    for row in rows:
+        running += row["amount"]
+        label = SOURCE_LABELS.get(row["entry__source_type"], "Adjustment")
+        if row["entry__reverses_id"]:
+            label = f"Reversal: {label.lower()}"
+        lines.append({
+            "entry_id": row["entry_id"], "date": row["entry__entry_date"], "label": label,
+            "description": row["entry__description"], "source_type": row["entry__source_type"],
+            "source_id": row["entry__source_id"], "amount": row["amount"], "running": running,
+        })
+    return lines
+
+
+def statement_fee_lines(statement: Statement):
+    """The shipment detail behind the statement's fees: charge lines of the runs posted in the
+    period (their gross adds up to `charges_total`)."""
+    return (
+        ChargeLine.objects.filter(
+            seller_id=statement.seller_id, market_id=statement.market_id, run__status=BillingRun.Status.COMPLETED,
+            run__business_date__gte=statement.period_start, run__business_date__lte=statement.period_end,
+        )
+        .select_related("shipment", "run")
+        .annotate(invoice_number=F("invoice_line__invoice__number"))
+        .order_by("ship_date", "shipment__tracking_number", "generation")
+    )
+
+
+# --- Aging -------------------------------------------------------------------------------------------
+
+BUCKETS = [("current", "Current"), ("d1_30", "1–30"), ("d31_60", "31–60"), ("d61_90", "61–90"), ("d90_plus", "Over 90")]
+BUCKET_KEYS = [key for key, _ in BUCKETS]
+
+
+def bucket_filter(key: str, as_of: date) -> Q:
+    """Invoices of an aging bucket by days past due on `as_of`."""
+    return {
+        "current": Q(due_date__gte=as_of),
+        "d1_30": Q(due_date__lt=as_of, due_date__gte=as_of - timedelta(days=30)),
+        "d31_60": Q(due_date__lt=as_of - timedelta(days=30), due_date__gte=as_of - timedelta(days=60)),
+        "d61_90": Q(due_date__lt=as_of - timedelta(days=60), due_date__gte=as_of - timedelta(days=90)),
+        "d90_plus": Q(due_date__lt=as_of - timedelta(days=90)),
+    }[key]
+
+
+def open_invoices(*, user=None, market=None, seller=None):
+    qs = invoices_for(user) if user is not None else Invoice.objects.all()
+    qs = qs.filter(kind=Invoice.Kind.INVOICE, status__in=Invoice.OPEN_STATUSES)
+    if market is not None:
+        qs = qs.filter(market=market)
+    if seller is not None:
+        qs = qs.filter(seller=seller)
+    return qs
+
+
+def aging(*, as_of: date, market: Market | None = None, user=None, reporting_currency: str | None = None) -> dict:
+    """Open invoice amounts per market and seller in the five buckets, one GROUP BY query.
+
+    Returns {"rows": [...], "totals": {currency: {bucket: Decimal}}, "reporting": {bucket: Money}};
+    each row has the buckets in the invoice currency and `reporting` (converted with the FX rate
+    of `as_of`; `fx_missing` when no rate is stored).
+    """
+    reporting_currency = reporting_currency or settings.REPORTING_CURRENCY
+    money = DecimalField(max_digits=20, decimal_places=4)
+    annotations = {
+        key: Coalesce(Sum(Case(When(bucket_filter(key, as_of), then="amount_open"), default=Value(Decimal(0)), output_field=money)), ZERO)
+        for key in BUCKET_KEYS
+    }
+    rows = list(
+        open_invoices(user=user, market=market)
+        .values("market_id", "seller_id", "seller__code", "seller__name", "currency")
+        .annotate(total=Sum("amount_open"), **annotations)
+        .order_by("market_id", "seller__code")
+    )
+    totals: dict = {}
+    reporting = {key: Money.zero(reporting_currency) for key in [*BUCKET_KEYS, "total"]}
+    fx_missing = set()
+    for row in rows:
+        cur = totals.setdefault(row["currency"], {key: Decimal(0) for key in [*BUCKET_KEYS, "total"]})
+        row["reporting"] = {}
+        for key in [*BUCKET_KEYS, "total"]:
+            cur[key] += row[key]
+            try:
+                converted = fx_convert(Money(row[key], row["currency"]), to=reporting_currency, on=as_of)
+            except Exception:  # noqa: BLE001 - a missing rate is shown, not fatal
+                fx_missing.add(row["currency"])
+                converted = None
+            row["reporting"][key] = converted
+            if converted is not None:
+                reporting[key] = reporting[key] + converted
+    return {"rows": rows, "totals": totals, "reporting": reporting, "reporting_currency": reporting_currency,
+            "fx_missing": sorted(fx_missing), "as_of": as_of}
+
+
+def aging_chart_svg(reporting: dict, currency: str) -> str:
+    """A small server-rendered bar chart of the reporting-currency buckets (no JavaScript)."""
+    from django.utils.html import escape
+
+    width, height, left, bar = 560, 200, 10, 90
+    values = [reporting[key].amount for key in BUCKET_KEYS]
+    top = max([v for v in values if v > 0], default=Decimal(1))
+    colours = ["#1e7b46", "#7aa33b", "#d4a017", "#d9822b", "#b42318"]
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="Aging by bucket in {escape(currency)}">']
+    for i, ((key, label), value) in enumerate(zip(BUCKETS, values)):
+        h = int(Decimal(130) * value / top) if value > 0 else 0
+        x = left + i * (bar + 20)
+        parts.append(f'<rect x="{x}" y="{160 - h}" width="{bar}" height="{h}" fill="{colours[i]}"><title>{escape(label)}: '
+                     f'{escape(str(reporting[key]))}</title></rect>')
+        parts.append(f'<text x="{x + bar / 2}" y="178" text-anchor="middle" font-size="12">{escape(label)}</text>')
+        parts.append(f'<text x="{x + bar / 2}" y="{max(155 - h, 12)}" text-anchor="middle" font-size="11">'
+                     f'{escape(f"{value:,.0f}")}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,131 @@
+"""Billing reads shared by pages, API and exports."""
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Count, DecimalField, Exists, OuterRef, Sum, Value
+from django.db.models.functions import Coalesce
+
+from .models import BillingRun, ChargeLine, RatingException, Shipment
+
+ZERO = Value(0, output_field=DecimalField(max_digits=20, decimal_places=4))
+
+
+def _sum(field: str):
+    return Coalesce(Sum(field), ZERO)
+
+
+def shipments_search(*, market=None, vendor=None, seller=None, q: str | None = None, status=None, rated=None,
+                     date_from=None, date_to=None):
+    """Shipments filtered for the search page and API; `rated` "yes"/"no"/"exception"."""
+    qs = Shipment.objects.select_related("vendor", "seller", "market")
+    if market:
+        qs = qs.filter(market=market)
+    if vendor:
+        qs = qs.filter(vendor=vendor)
+    if seller:
+        qs = qs.filter(seller=seller)
+    if q:
+        qs = qs.filter(tracking_number__iexact=q.strip()) if len(q.strip()) > 5 else qs.filter(tracking_number__icontains=q.strip())
+    if status:
+        qs = qs.filter(status=status)
+    if date_from:
+        qs = qs.filter(ship_date__gte=date_from)
+    if date_to:
+        qs = qs.filter(ship_date__lte=date_to)
+    if rated in ("yes", "no", "exception"):
+        has_line = Exists(ChargeLine.objects.filter(shipment=OuterRef("pk")))
+        if rated == "yes":
+            qs = qs.filter(has_line)
+        elif rated == "no":
+            qs = qs.filter(~has_line)
+        else:
+            qs = qs.filter(~has_line, Exists(RatingException.objects.filter(shipment=OuterRef("pk"))))
+    return qs.order_by("-ship_date", "-id")
+
+
+def runs_list(*, market=None, status=None, business_date=None):
+    qs = BillingRun.objects.select_related("market", "started_by")
+    if market:
+        qs = qs.filter(market=market)
+    if status:
+        qs = qs.filter(status=status)
+    if business_date:
+        qs = qs.filter(business_date=business_date)
+    return qs.order_by("-created_at", "-id")
+
+
+def run_totals(run: BillingRun, *, by=("vendor_id", "vendor__code", "service_level")):
+    """Charge-line totals of a run grouped by `by` (vendor and service by default), with margin."""
+    return (
+        ChargeLine.objects.filter(run=run)
+        .values(*by)
+        .annotate(
+            shipments=Count("id"), vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"),
+            seller_net=_sum("seller_net"), seller_vat=_sum("seller_vat"),
+        )
+        .order_by(*by)
+    )
+
+
+def run_grand_total(run: BillingRun) -> dict:
+    return ChargeLine.objects.filter(run=run).aggregate(
+        shipments=Count("id"), vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"),
+        seller_net=_sum("seller_net"), seller_vat=_sum("seller_vat"),
+    )
+
+
+def run_exceptions(run: BillingRun, *, code=None, vendor=None, q=None):
+    qs = RatingException.objects.filter(run=run).select_related("shipment", "vendor", "shipment__seller")
+    if code:
+        qs = qs.filter(code=code)
+    if vendor:
+        qs = qs.filter(vendor=vendor)
+    if q:
+        qs = qs.filter(shipment__tracking_number__icontains=q)
+    return qs.order_by("code", "shipment_id")
+
+
+def run_exception_counts(run: BillingRun):
+    return RatingException.objects.filter(run=run).values("code").annotate(n=Count("id")).order_by("code")
+
+
+def charge_lines(*, run=None, shipment=None, vendor=None, seller=None, kind=None):
+    qs = ChargeLine.objects.select_related("vendor", "seller", "shipment")
+    if run:
+        qs = qs.filter(run=run)
+    if shipment:
+        qs = qs.filter(shipment=shipment)
+    if vendor:
+        qs = qs.filter(vendor=vendor)
+    if seller:
+        qs = qs.filter(seller=seller)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("shipment_id", "generation")
+
+
+def shipment_history(shipment: Shipment) -> dict:
+    """Every rating of a shipment (original and deltas, oldest first), its current charge (the
+    sum of its lines) and the exceptions runs raised for it."""
+    lines = list(ChargeLine.objects.filter(shipment=shipment).select_related("run", "contract_version").order_by("generation"))
+    current = ChargeLine.objects.filter(shipment=shipment).aggregate(
+        vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"), seller_net=_sum("seller_net"), seller_vat=_sum("seller_vat"),
+    )
+    exceptions = list(RatingException.objects.filter(shipment=shipment).select_related("run").order_by("-run_id"))
+    return {"lines": lines, "current": current, "exceptions": exceptions}
+
+
+def charge_lines_integrity() -> list[str]:
+    """Nightly proof for the references charge lines keep without database constraints: each
+    line's run, shipment, vendor and seller exist and agree with its shipment."""
+    sql = """
+        SELECT COUNT(*) FROM billing_chargeline cl
+        LEFT JOIN billing_shipment s ON s.id = cl.shipment_id
+        LEFT JOIN billing_billingrun r ON r.id = cl.run_id
+        WHERE s.id IS NULL OR r.id IS NULL OR s.vendor_id <> cl.vendor_id OR s.market_id <> cl.market_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        broken = cursor.fetchone()[0]
+    return [f"{broken} charge line(s) point at a missing run or shipment, or disagree with their shipment"] if broken else []
+
