@@ -102,5 +102,5 @@ def gb_setup(*, surcharges=(), lines=None):
     vendor = VendorFactory(market=market("GB"))
     seller = SellerFactory(market=market("GB"))
     version = make_contract(vendor=vendor, lines=lines or STANDARD_LINES, surcharges=surcharges)
-    schedule = make_fee_schedule()
+    schedule = SellerFeeSchedule.objects.filter(market_id="GB", service_level="STD", status="active").first() or make_fee_schedule()
     return vendor, seller, version, schedule
