@@ -409,7 +409,9 @@ class RunRemoveItemView(_RunAction):
     permission_required = "payables.prepare_paymentrun"
 
     def act(self, request, pk):
-        payable = get_object_or_404(Payable, pk=request.POST.get("payable") or 0)
+        payable = Payable.objects.filter(pk=request.POST.get("payable") or 0).first()
+        if payable is None:
+            raise DomainError("Choose a payable of the run.", field="payable")
         services.payment_run_remove_item(actor=request.user, run=get_object_or_404(PaymentRun, pk=pk), payable=payable,
                                          reason=request.POST.get("reason", ""))
         return f"Payable {payable.pk} removed from the run.", self.back(pk)
