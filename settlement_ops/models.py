@@ -130,7 +130,8 @@ class Account(models.Model):
     kind = models.CharField(max_length=40, choices=AccountKind.choices)
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     party_type = models.CharField(max_length=10, choices=PartyType.choices, blank=True, default="")
-    party_id = models.BigIntegerField(null=True, blank=True)
+    # 0 = no party (not NULL), so "one account per party" is a plain unique constraint everywhere.
+    party_id = models.BigIntegerField(default=0)
     code = models.CharField(max_length=40)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -139,14 +140,11 @@ class Account(models.Model):
         ordering = ["market", "code"]
         constraints = [
             models.UniqueConstraint(
-                fields=["market", "kind", "currency", "party_type", "party_id"],
-                name="account_unique_per_party",
-                nulls_distinct=False,
+                fields=["market", "kind", "currency", "party_type", "party_id"], name="account_unique_per_party"
             ),
             models.UniqueConstraint(fields=["market", "code", "currency"], name="account_code_unique"),
             models.CheckConstraint(
-                condition=(Q(party_type="") & Q(party_id__isnull=True))
-                | (~Q(party_type="") & Q(party_id__isnull=False)),
+                condition=(Q(party_type="") & Q(party_id=0)) | (~Q(party_type="") & Q(party_id__gt=0)),
                 name="account_party_both_or_neither",
             ),
         ]
@@ -214,7 +212,7 @@ class Posting(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
     entry_date = models.DateField()
     party_type = models.CharField(max_length=10, choices=PartyType.choices, blank=True, default="")
-    party_id = models.BigIntegerField(null=True, blank=True)
+    party_id = models.BigIntegerField(default=0)
     memo = models.CharField(max_length=255, blank=True)
 
     objects = ImmutableQuerySet.as_manager()

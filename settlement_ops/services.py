@@ -40,6 +40,7 @@ def account_for(
 ) -> Account:
     """The ledger account of a kind for a market (and party), created on first use."""
     currency = currency or market.currency
+    party_id = party_id or 0
     number, _ = ACCOUNT_CHART[AccountKind(kind)]
     label = AccountKind(kind).label
     if party_type:
