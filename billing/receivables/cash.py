@@ -117,6 +117,7 @@ def receipt_record(*, actor, market: Market, amount, currency: str, value_date: 
                               bank_reference=bank_reference, reference=reference.strip(), payer_name=payer_name.strip(),
                               seller=seller, source=source)
     receipt_match(actor=actor, receipt=receipt)
+    receipt.refresh_from_db()
     audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="receipt_record", obj=receipt,
                  detail={"amount": str(amount), "status": receipt.status})
     return receipt
@@ -204,6 +205,7 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
                                        source=Receipt.Source.IMPORT, batch=batch))
     for receipt in created:
         receipt_match(actor=actor, receipt=receipt)
+        receipt.refresh_from_db()
     result = {
         "created": len(created), "skipped": len(rows) - len(new_rows), "batch": batch,
         "matched": sum(1 for r in created if r.status != Receipt.Status.UNMATCHED),

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from billing.models import BillingRun, ChargeLine
 from sellers.selectors import seller_for_user
 from settlement_ops.models import Market, PartyType, Posting
-from settlement_ops.money import Money
+from settlement_ops.money import Money, quantize
 from settlement_ops.roles import is_seller_user
 from settlement_ops.selectors import ZERO, fx_convert
 
@@ -89,6 +89,7 @@ def statement_lines(statement: Statement) -> list[dict]:
     running = statement.opening_balance
     lines = []
     for row in rows:
+        row["amount"] = quantize(row["amount"], statement.currency)  # SQLite sums in floats
         running += row["amount"]
         label = SOURCE_LABELS.get(row["entry__source_type"], "Adjustment")
         if row["entry__reverses_id"]:
@@ -165,6 +166,8 @@ def aging(*, as_of: date, market: Market | None = None, user=None, reporting_cur
     reporting = {key: Money.zero(reporting_currency) for key in [*BUCKET_KEYS, "total"]}
     fx_missing = set()
     for row in rows:
+        for key in [*BUCKET_KEYS, "total"]:
+            row[key] = quantize(row[key], row["currency"])  # SQLite sums in floats
         cur = totals.setdefault(row["currency"], {key: Decimal(0) for key in [*BUCKET_KEYS, "total"]})
         row["reporting"] = {}
         for key in [*BUCKET_KEYS, "total"]:
