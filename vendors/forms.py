@@ -4,6 +4,8 @@ from django import forms
 
 from settlement_ops.money import CURRENCY_CHOICES
 
+from settlement_ops.models import Market
+
 from .models import Vendor
 from .services import MAX_RATE_CARD_BYTES
 
@@ -16,6 +18,32 @@ class DomainErrorFormMixin:
     def add_domain_error(self, exc) -> None:
         field = exc.field if exc.field in self.fields else None
         self.add_error(field, exc.message)
+
+
+class VendorForm(DomainErrorFormMixin, forms.Form):
+    """Vendor master data. Market and code are set at creation only; bank details have their own
+    approved change request."""
+
+    market = forms.ModelChoiceField(queryset=Market.objects.filter(is_active=True))
+    code = forms.CharField(max_length=30, help_text="e.g. V-GB-05; cannot be changed later")
+    legal_name = forms.CharField(max_length=200)
+    vendor_type = forms.ChoiceField(choices=Vendor.Type.choices)
+    vat_number = forms.CharField(max_length=30, required=False, label="Tax / VAT number",
+                                 help_text="Checked for the market: UK/EU VAT, ID NPWP, VN MST")
+    contact_name = forms.CharField(max_length=100, required=False)
+    contact_email = forms.EmailField(required=False)
+    contact_phone = forms.CharField(max_length=40, required=False)
+    payment_terms_days = forms.IntegerField(min_value=0, max_value=365, required=False,
+                                            help_text="Empty = the market's default")
+    status = forms.ChoiceField(choices=Vendor.Status.choices, initial=Vendor.Status.ACTIVE)
+
+    def __init__(self, *args, vendor: Vendor | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if vendor is not None:
+            # Market and code identify the vendor in ledgers and files: fixed after creation.
+            del self.fields["market"], self.fields["code"]
+        else:
+            del self.fields["status"]
 
 
 class BankChangeForm(DomainErrorFormMixin, forms.Form):

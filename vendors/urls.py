@@ -6,7 +6,9 @@ app_name = "vendors"
 
 urlpatterns = [
     path("", views.VendorListView.as_view(), name="vendor_list"),
+    path("new/", views.VendorCreateView.as_view(), name="vendor_create"),
     path("<int:pk>/", views.VendorDetailView.as_view(), name="vendor_detail"),
+    path("<int:pk>/edit/", views.VendorEditView.as_view(), name="vendor_edit"),
     path("<int:pk>/bank-change/", views.BankChangeRequestView.as_view(), name="bank_change_request"),
     path("bank-changes/<int:pk>/approve/", views.BankChangeDecisionView.as_view(decision="approve"), name="bank_change_approve"),
     path("bank-changes/<int:pk>/reject/", views.BankChangeDecisionView.as_view(decision="reject"), name="bank_change_reject"),

@@ -15,7 +15,7 @@ from settlement_ops.permissions import PermissionRequiredPageMixin
 from . import pricing, selectors, services
 from .exports import contracts_sheets
 from .filters import ContractFilter, RateLineFilter, VendorFilter
-from .forms import BankChangeForm, ContractForm, QuoteForm, RateCardImportForm, ReasonForm, TerminateForm, VersionForm
+from .forms import BankChangeForm, ContractForm, QuoteForm, RateCardImportForm, ReasonForm, TerminateForm, VendorForm, VersionForm
 from .models import Contract, ContractVersion, Vendor, VendorBankChangeRequest
 from .resources import rate_card_sheets
 
@@ -50,6 +50,51 @@ class VendorDetailView(PermissionRequiredPageMixin, DetailView):
         ctx["contracts"] = selectors.contracts_list(vendor=self.object) if _perm(user, "view_contract") else None
         ctx["reject_form"] = ReasonForm()
         return ctx
+
+
+class VendorCreateView(PermissionRequiredPageMixin, View):
+    permission_required = "vendors.add_vendor"
+    template_name = "vendors/vendor_form.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": VendorForm()})
+
+    def post(self, request):
+        form = VendorForm(request.POST)
+        if form.is_valid():
+            try:
+                vendor = services.vendor_create(actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_domain_error(exc)
+            else:
+                messages.success(request, f"Vendor {vendor.code} created. Add its bank account next.")
+                return redirect("vendors:vendor_detail", pk=vendor.pk)
+        return render(request, self.template_name, {"form": form}, status=400)
+
+
+class VendorEditView(PermissionRequiredPageMixin, View):
+    permission_required = "vendors.change_vendor"
+    template_name = "vendors/vendor_form.html"
+
+    def get(self, request, pk):
+        vendor = get_object_or_404(Vendor, pk=pk)
+        initial = {name: getattr(vendor, name) for name in services.VENDOR_FIELDS}
+        return render(request, self.template_name, {"form": VendorForm(initial=initial, vendor=vendor), "vendor": vendor})
+
+    def post(self, request, pk):
+        vendor = get_object_or_404(Vendor, pk=pk)
+        form = VendorForm(request.POST, vendor=vendor)
+        if form.is_valid():
+            changed = {name: value for name, value in form.cleaned_data.items()
+                       if name in services.VENDOR_FIELDS and value != getattr(vendor, name) and value is not None}
+            try:
+                services.vendor_update(actor=request.user, vendor=vendor, **changed)
+            except DomainError as exc:
+                form.add_domain_error(exc)
+            else:
+                messages.success(request, f"Vendor {vendor.code} saved." if changed else "Nothing changed.")
+                return redirect("vendors:vendor_detail", pk=vendor.pk)
+        return render(request, self.template_name, {"form": form, "vendor": vendor}, status=400)
 
 
 class BankChangeRequestView(PermissionRequiredPageMixin, View):
