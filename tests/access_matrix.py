@@ -82,6 +82,8 @@ PAGES: dict[str, Page] = {
     # vendors
     "vendors:vendor_list": Page(VENDOR_READERS),
     "vendors:vendor_detail": Page(VENDOR_READERS, kwargs=_vendor),
+    "vendors:vendor_create": Page([R.FINANCE_SPECIALIST]),
+    "vendors:vendor_edit": Page([R.FINANCE_SPECIALIST], kwargs=_vendor),
     "vendors:bank_change_request": Page([R.FINANCE_SPECIALIST], kwargs=_vendor),
     "vendors:bank_change_approve": Page([R.FINANCE_APPROVER], kwargs=_bank_change, post=True),
     "vendors:bank_change_reject": Page([R.FINANCE_APPROVER], kwargs=_bank_change, post=True),

@@ -174,6 +174,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement_ops.tasks.ledger_check_task",
         "schedule": timedelta(hours=24),
     },
+    # Marks contracts past their end date expired (idempotent).
+    "vendors-expire-contracts": {
+        "task": "vendors.tasks.contracts_expire_task",
+        "schedule": timedelta(hours=6),
+    },
     # Idempotent (one notice per invoice and level); runs hourly so every market's morning is
     # covered soon after its local midnight.
     "receivables-dunning": {
@@ -183,6 +188,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Jobs `manage.py run_nightly` (and `make demo`) runs once, in this order; apps add theirs.
 NIGHTLY_TASKS = [
+    "vendors.tasks.contracts_expire_task",
     "billing.tasks.billing_run_all_markets_task",
     "settlement_ops.tasks.ledger_check_task",
     "billing.receivables.tasks.dunning_run_task",
