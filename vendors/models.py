@@ -285,7 +285,9 @@ class ContractVersion(models.Model):
 
     @property
     def is_retroactive(self) -> bool:
-        return self.activated_at is not None and self.activated_at.date() > self.effective_from
+        """An amendment activated after the date it applies from (the first version of a new
+        contract is not an amendment, whatever its start date)."""
+        return self.number > 1 and self.activated_at is not None and self.activated_at.date() > self.effective_from
 
     @property
     def is_editable(self) -> bool:
