@@ -333,8 +333,8 @@ def invoice_approve(*, actor, invoice: VendorInvoice) -> VendorInvoice:
     earlier = credited.credit_notes.filter(status=VendorInvoice.Status.APPROVED).aggregate(t=_sum(F("gross_total")))["t"]
     if earlier + invoice.gross_total > credited.approved_total:
         raise DomainError(
-            f"Credits of {credited.number} would reach {invoice.currency} {earlier + invoice.gross_total}, more than the "
-            f"{credited.approved_total} approved of it.", code="credit_exceeds_invoice",
+            f"Credits of {credited.number} would reach {invoice.currency} {quantize(earlier + invoice.gross_total, invoice.currency)}, "
+            f"more than the {quantize(credited.approved_total, invoice.currency)} approved of it.", code="credit_exceeds_invoice",
         )
     cur, vendor = invoice.currency, invoice.vendor
     now = timezone.now()
