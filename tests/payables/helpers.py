@@ -101,6 +101,12 @@ def exported_run():
 
 
 def ledger_balanced() -> bool:
-    from settlement_ops.selectors import unbalanced_entries
+    """Every journal entry sums to zero per currency (summed as Decimals: SQLite sums floats)."""
+    from collections import defaultdict
 
-    return not unbalanced_entries().exists()
+    from settlement_ops.models import Posting
+
+    totals = defaultdict(D)
+    for entry_id, currency, amount in Posting.objects.values_list("entry_id", "currency", "amount"):
+        totals[(entry_id, currency)] += amount
+    return all(total == 0 for total in totals.values())

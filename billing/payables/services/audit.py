@@ -101,11 +101,11 @@ FROM (
             ) AS flag_duplicate_other_invoice,
             (l.shipment_id IS NOT NULL AND l.charge_line_id IS NULL AND NOT COALESCE(ex.expired, FALSE)) AS flag_not_rated,
             COALESCE(l.expected_net IS NOT NULL AND (
-                ROUND(l.billed_net - l.expected_net, 4) > %(tol_amount)s
-                OR ROUND(l.billed_net - l.expected_net, 4) > ROUND(l.expected_net * %(tol_percent)s / 100, 4)
+                ROUND(l.billed_net - l.expected_net, 4) > CAST(%(tol_amount)s AS NUMERIC)
+                OR ROUND(l.billed_net - l.expected_net, 4) > ROUND(l.expected_net * CAST(%(tol_percent)s AS NUMERIC) / 100, 4)
             ), FALSE) AS flag_over_tolerance,
             COALESCE(l.billed_weight_kg IS NOT NULL AND l.chargeable_weight_kg IS NOT NULL
-                AND ABS(ROUND(l.billed_weight_kg - l.chargeable_weight_kg, 3)) > %(tol_weight)s, FALSE) AS flag_weight_mismatch,
+                AND ABS(ROUND(l.billed_weight_kg - l.chargeable_weight_kg, 3)) > CAST(%(tol_weight)s AS NUMERIC), FALSE) AS flag_weight_mismatch,
             COALESCE(l.contract_version_id IS NOT NULL AND ({_SURCHARGE_TEST}), FALSE) AS flag_surcharge_not_in_contract,
             COALESCE(ex.expired, FALSE) AS flag_expired_contract,
             COALESCE(sh.status NOT IN ('delivered', 'returned'), FALSE) AS flag_not_delivered
