@@ -191,3 +191,20 @@ def test_two_concurrent_posts_with_the_same_key_write_exactly_one_entry():
     assert results[0] == results[1]
     assert JournalEntry.objects.filter(idempotency_key="race:1").count() == 1
     assert Posting.objects.count() == 2
+
+
+def test_ledger_check_is_exact_for_amounts_binary_floats_cannot_hold():
+    # 1.20 = 1.00 + 0.20 exactly in Decimal, but not in the binary floats SQLite sums with
+    m = market("GB")
+    ledger_post(
+        market=m, entry_date=date(2026, 11, 2), idempotency_key="tenths", source_type="test", source_id="1",
+        description="tenths", lines=[
+            PostingLine(account_for(market=m, kind=AccountKind.LOGISTICS_COST), Decimal("1.20")),
+            PostingLine(account_for(market=m, kind=AccountKind.ACCRUED_LOGISTICS_COST), Decimal("-1.00")),
+            PostingLine(account_for(market=m, kind=AccountKind.VAT_INPUT), Decimal("-0.20")),
+        ],
+    )
+    for index in range(30):
+        post_simple_entry(key=f"tenth:{index}", amount=f"0.{index % 10}1")
+    assert list(unbalanced_entries()) == []
+    assert ledger_check()["ok"] is True
