@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_statement_ties_to_the_ledger_to_the_cent():
-    # given: September fees (paid in part in October), October fees, a credit note in October
+    # given: September fees (paid in part in October) and October fees
     w = World()
     seller = w.seller()
     sep_invoice = w.invoice(seller, "1.000", "3.000", period=SEP)  # 5.99 + 7.61
