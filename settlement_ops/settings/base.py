@@ -181,6 +181,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Idempotent (one notice per invoice and level); runs hourly so every market's morning is
     # covered soon after its local midnight.
+    "receivables-statements": {
+        "task": "billing.receivables.tasks.statements_run_task",
+        "schedule": timedelta(hours=1),
+    },
     "receivables-dunning": {
         "task": "billing.receivables.tasks.dunning_run_task",
         "schedule": timedelta(hours=1),
@@ -191,6 +195,7 @@ NIGHTLY_TASKS = [
     "vendors.tasks.contracts_expire_task",
     "billing.tasks.billing_run_all_markets_task",
     "settlement_ops.tasks.ledger_check_task",
+    "billing.receivables.tasks.statements_run_task",
     "billing.receivables.tasks.dunning_run_task",
 ]
 

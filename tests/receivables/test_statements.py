@@ -116,3 +116,17 @@ def test_statement_snapshot_equals_live_lines(client):
 
     lines = statement_lines(statement)
     assert lines[-1]["running"] == statement.closing_balance == D("5.99")
+
+
+def test_statements_task_writes_the_last_period_once():
+    from billing.receivables.tasks import statements_run_task
+
+    w = World()
+    seller = w.seller()
+    start, end = statement_period(market=w.market)
+    w.ship(seller, "1.000", ship_date=start)
+    w.rate(end)
+    first = statements_run_task.delay().get()
+    second = statements_run_task.delay().get()
+    assert first["GB"] == 1 and second["GB"] == 0
+    assert Invoice.objects.get(seller=seller).gross_total == D("5.99")
