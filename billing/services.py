@@ -7,7 +7,8 @@ A run's life, all state in the database (not in the broker):
    by id range, and — after commit — queues one `billing_chunk_task` per chunk.
 2. `billing_chunk_rate` (one transaction per chunk): locks the chunk row (PostgreSQL:
    SELECT ... FOR UPDATE SKIP LOCKED, so two workers given the same chunk do it once), returns if
-   it is done, rates it set-based (billing.rating), marks it done and bumps the run counters. A
+   it is done, rates it set-based (billing.rating) and marks it done (progress is counted from the
+   chunk rows, so parallel chunks share no hot row). A
    worker dying half-way rolls the whole chunk back; the redelivered message (acks_late) or
    `billing_run_resume` does it again. Charge lines are unique per (shipment, generation), so
    nothing is rated twice even by two runs at once.
@@ -58,6 +59,8 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 25_000
 # A chunk that failed this many times marks its run failed (resume retries it).
 MAX_CHUNK_ATTEMPTS = 3
+# The dispatcher re-queues what an active run has left once it has run this long.
+STALL_AFTER = timedelta(minutes=30)
 
 
 def _enqueue_chunks(chunk_ids) -> None:
@@ -360,8 +363,6 @@ def billing_runs_dispatch(*, now=None, markets=None, trigger: str = BillingRun.T
         touched.append(billing_run_start(market=market, business_date=business_date, trigger=trigger))
     return touched
 
-
-STALL_AFTER = timedelta(minutes=30)
 
 
 @transaction.atomic(durable=True)
