@@ -105,6 +105,33 @@ INTAKE_RESULT = inline_serializer(
 )
 
 
+class ShipmentIntakeRecordSerializer(serializers.Serializer):
+    """One record of a bulk push, as documented in the schema. Validation happens in the intake
+    service, which reports each rejected record by index, field and reason."""
+
+    tracking_number = serializers.CharField(max_length=64)
+    vendor = serializers.CharField(help_text="vendor code")
+    seller = serializers.CharField(help_text="seller code")
+    market = serializers.CharField(required=False, help_text="optional; must be the vendor's market")
+    service = serializers.CharField(help_text="service level, e.g. standard")
+    origin_zone = serializers.CharField()
+    destination_zone = serializers.CharField()
+    actual_weight_kg = serializers.DecimalField(max_digits=10, decimal_places=3, required=False)
+    length_cm = serializers.DecimalField(max_digits=7, decimal_places=1, required=False)
+    width_cm = serializers.DecimalField(max_digits=7, decimal_places=1, required=False)
+    height_cm = serializers.DecimalField(max_digits=7, decimal_places=1, required=False)
+    cod_amount = serializers.DecimalField(max_digits=20, decimal_places=4, required=False, help_text="market currency")
+    currency = serializers.CharField(required=False, help_text="optional; must be the market's currency")
+    ship_date = serializers.DateField()
+    delivered_date = serializers.DateField(required=False)
+    status = serializers.ChoiceField(choices=Shipment.Status.choices, required=False)
+    status_at = serializers.DateTimeField(required=False)
+    events = inline_serializer(
+        "ShipmentIntakeEvent", many=True, required=False,
+        fields={"status": serializers.ChoiceField(choices=Shipment.Status.choices), "at": serializers.DateTimeField()},
+    )
+
+
 # --- Views ----------------------------------------------------------------------------------------
 
 
@@ -125,7 +152,7 @@ class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return ShipmentDetailSerializer if self.action == "retrieve" else ShipmentSerializer
 
-    @extend_schema(request=serializers.ListField(child=serializers.DictField()), responses={200: INTAKE_RESULT})
+    @extend_schema(request=ShipmentIntakeRecordSerializer(many=True), responses={200: INTAKE_RESULT})
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         """Push up to 10,000 shipments as a JSON list. Accepted records are stored even when others

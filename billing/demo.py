@@ -12,7 +12,8 @@ from decimal import Decimal as D
 
 from vendors.demo import DEMO_SERVICES, DEMO_ZONES
 
-from .models import SellerFeeLine, SellerFeeSchedule, Shipment, ShipmentEvent
+from .models import BillingRun, ChargeLine, SellerFeeLine, SellerFeeSchedule, Shipment, ShipmentEvent
+from .services import billing_run_start
 
 BATCH = 5000
 # Seller fee brackets per currency: (from, to, base fee, fee per step, step kg, minimum).
@@ -115,3 +116,21 @@ def _flush(shipments: list, events: list) -> None:
     )
     shipments.clear()
     events.clear()
+
+
+def rate_history(ctx) -> None:
+    """Rate the demo's past as the nightly runs would have: up to last month's end (what last
+    period's statements and vendor invoices cover), then up to yesterday. Runs after the master
+    data is committed; in-process this rates at once, with a broker the workers do it."""
+    actor = ctx.users.get("specialist")
+    for market in ctx.markets:
+        if not Shipment.objects.filter(market=market).exists():
+            continue
+        yesterday = market.local_date() - timedelta(days=1)
+        month_end = yesterday.replace(day=1) - timedelta(days=1)
+        for business_date in (month_end, yesterday):
+            if BillingRun.objects.filter(market=market, business_date=business_date).exists():
+                continue
+            billing_run_start(market=market, business_date=business_date, actor=actor, trigger=BillingRun.Trigger.COMMAND)
+    rated = ChargeLine.objects.count()
+    ctx.lines.append(f"Billing runs rated the demo history: {rated} charge lines")

@@ -2,11 +2,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from billing import demo as billing_demo
 from settlement_ops import demo
 from settlement_ops.navigation import app_module
 
-# Dependency order: masters before the records that use them.
-SEED_ORDER = ["vendors", "sellers", "billing", "payables", "receivables", "compensation", "risk"]
+# Master data and shipments: bulk rows, written in one transaction (all or nothing).
+MASTER_DATA = ["vendors", "sellers", "billing"]
+# Then the demo's history is played through the services, each use case in its own transaction
+# as in production: billing runs rate the shipments, then AP and AR work on the rated charges.
+ACTIVITY = ["payables", "receivables", "compensation", "risk"]
 
 
 class Command(BaseCommand):
@@ -28,10 +32,17 @@ class Command(BaseCommand):
         )
         with transaction.atomic():
             demo.seed(ctx)
-            for app in SEED_ORDER:
-                module = app_module(app, "demo")
-                if module is not None:
-                    module.seed(ctx)
+            for app in MASTER_DATA:
+                self._seed(app, ctx)
+        billing_demo.rate_history(ctx)
+        for app in ACTIVITY:
+            self._seed(app, ctx)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         for line in ctx.lines:
             self.stdout.write(f"  {line}")
+
+    @staticmethod
+    def _seed(app: str, ctx) -> None:
+        module = app_module(app, "demo")
+        if module is not None:
+            module.seed(ctx)
