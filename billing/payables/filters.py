@@ -22,7 +22,7 @@ class InvoiceFilter(django_filters.FilterSet):
 
 class LineFilter(django_filters.FilterSet):
     decision = django_filters.ChoiceFilter(choices=VendorInvoiceLine.Decision.choices)
-    flag = django_filters.ChoiceFilter(choices=FLAG_CHOICES, method="filter_flag")
+    flag = django_filters.ChoiceFilter(choices=FLAG_CHOICES, method="filter_flag", label="Flag")
     tracking_number = django_filters.CharFilter(lookup_expr="icontains", label="Tracking")
 
     class Meta:
