@@ -11,9 +11,13 @@ Or from the billing bench: `from bench.payables_audit import measure; results.up
 2. Floor: ONE statement (CREATE TEMP TABLE ... AS SELECT) that matches every line to its shipment
    and to its charge lines summed per shipment, and compares billed with expected — the least
    work an audit must do.
-3. Audit: `invoice_audit` (match + nine flags + decisions + summary), timed.
-4. Clean-up: the benchmark invoice and its lines are deleted (the billing bench resets ZZ).
-Prints audit_lines_per_s=…, audit_floor_lines_per_s=…, audit_vs_floor_ratio=… (audit / floor time).
+3. Audit: `invoice_audit` (match + nine flags + decisions + summary, one transaction), timed to
+   its commit, with the progress steps it reports.
+4. Check: the audit matched the same lines to the same expected net as the floor (count and sum).
+5. Clean-up: the benchmark invoice and its lines are deleted (the billing bench resets ZZ).
+Statistics of the tables both read are refreshed first (ANALYZE), so neither runs on the stale
+estimates left by the bulk load. Prints audit_lines_per_s=…, audit_floor_lines_per_s=…,
+audit_vs_floor_ratio=… (audit / floor time) and audit_totals_agree=….
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import os
 import sys
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -60,6 +65,7 @@ WHERE l.invoice_id = %(invoice)s
 def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> dict:
     """Audit figures for an invoice of `lines` lines (prepares ZZ data with one vendor first)."""
     from django.db import connection, transaction
+    from django.db.models import Count, Sum
 
     from bench import MARKET, data, run
     from billing.models import Shipment
@@ -67,6 +73,7 @@ def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> 
     from billing.payables.services.audit import invoice_audit
     from vendors.models import Vendor
 
+    VendorInvoice.objects.filter(market_id=MARKET, number="BENCH-AUDIT").delete()
     if prepare:
         setup = data.prepare(shipments=lines, vendors=1)
         run.measure(business_date=setup["business_date"], workers=workers, chunk_size=None)
@@ -91,16 +98,21 @@ def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> 
     total = count + 10
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE payables_vendorinvoiceline")
+            cursor.execute("ANALYZE payables_vendorinvoiceline, payables_vendorinvoice, billing_shipment, billing_chargeline")
     with transaction.atomic(), connection.cursor() as cursor:
         started = time.perf_counter()
         cursor.execute(FLOOR_SQL, {"vendor": vendor.pk, "invoice": invoice.pk})
         floor_s = time.perf_counter() - started
+        cursor.execute("SELECT COUNT(*), ROUND(SUM(net), 2) FROM payables_bench_floor")
+        floor_count, floor_sum = cursor.fetchone()
         cursor.execute("DROP TABLE payables_bench_floor")
+    steps = []
     started = time.perf_counter()
-    audited = invoice_audit(invoice_id=invoice.pk)
+    audited = invoice_audit(invoice_id=invoice.pk, progress=lambda step, of: steps.append((step, of, time.perf_counter() - started)))
     audit_s = time.perf_counter() - started
     flagged, pending = audited.flagged_count, audited.pending_count
+    matched = audited.lines.filter(expected_net__isnull=False).aggregate(n=Count("id"), net=Sum("expected_net"))
+    audit_count, audit_sum = matched["n"], round(Decimal(matched["net"] or 0), 2)
     VendorInvoice.objects.filter(pk=invoice.pk).delete()
     return {
         "audit_lines": total,
@@ -111,6 +123,10 @@ def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> 
         "audit_vs_floor_ratio": round(audit_s / floor_s, 2) if floor_s else 0,
         "audit_flagged": flagged,
         "audit_pending": pending,
+        "audit_progress": " ".join(f"{step}/{of}@{at:.2f}s" for step, of, at in steps),
+        "audit_matched_lines": audit_count,
+        "audit_floor_matched_lines": floor_count,
+        "audit_totals_agree": audit_count == floor_count and audit_sum == round(Decimal(floor_sum or 0), 2),
     }
 
 

@@ -35,6 +35,12 @@ def _weight(**kwargs):
     return models.DecimalField(max_digits=10, decimal_places=3, **kwargs)
 
 
+def _matched(model, **kwargs):
+    """A reference the freight audit sets (see VendorInvoiceLine)."""
+    return models.ForeignKey(model, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                             db_index=False, **kwargs)
+
+
 # --- Intake -------------------------------------------------------------------------------------
 
 class InvoiceColumnMapping(models.Model):
@@ -186,7 +192,8 @@ class VendorInvoiceLine(models.Model):
     }
     SURCHARGE_FIELDS = ["fuel", "remote_area", "oversize", "cod", "peak", "returns"]
 
-    invoice = models.ForeignKey(VendorInvoice, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by the unique (invoice, line_no) constraint; no separate index.
+    invoice = models.ForeignKey(VendorInvoice, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_no = models.PositiveIntegerField(help_text="Row number in the file")
     tracking_number = models.CharField(max_length=64)
     ship_date = models.DateField(null=True, blank=True)
@@ -202,11 +209,15 @@ class VendorInvoiceLine(models.Model):
     billed_vat = _money()
     billed_gross = _money()
     # What the audit matched and expected (sum of the shipment's charge lines, all generations).
-    shipment = models.ForeignKey(Shipment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    charge_line = models.ForeignKey(ChargeLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                    help_text="The latest rating of the shipment")
-    contract_version = models.ForeignKey(ContractVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    rate_line = models.ForeignKey(RateLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # These references are written only by the audit statement, from a join with the rows they name
+    # in that same statement, and nothing looks lines up by them: they carry no database foreign key
+    # (which would check each of 200,000 lines one by one) and no index (so the audit's UPDATE
+    # touches no indexed column and PostgreSQL rewrites each line in place, a HOT update). Deleting
+    # a referenced row through Django is still refused (PROTECT).
+    shipment = _matched(Shipment)
+    charge_line = _matched(ChargeLine, help_text="The latest rating of the shipment")
+    contract_version = _matched(ContractVersion)
+    rate_line = _matched(RateLine)
     expected_net = _money(null=True, blank=True, default=None)
     expected_vat = _money(null=True, blank=True, default=None)
     chargeable_weight_kg = _weight(null=True, blank=True)
@@ -234,11 +245,9 @@ class VendorInvoiceLine(models.Model):
                 condition=~Q(decision__in=["short_paid", "disputed"]) | ~Q(reason=""), name="vendor_invoice_line_reason_required"
             ),
         ]
-        indexes = [
-            models.Index(fields=["tracking_number"]),
-            models.Index(fields=["invoice", "decision"]),
-            models.Index(fields=["shipment"]),
-        ]
+        # No index on a column the audit writes (match, flags, decision, amounts): see above. A
+        # filter on decision reads the invoice's lines through the unique (invoice, line_no) index.
+        indexes = [models.Index(fields=["tracking_number"])]
 
     def __str__(self) -> str:
         return f"{self.invoice_id}:{self.line_no} {self.tracking_number}"
