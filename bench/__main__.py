@@ -27,9 +27,7 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone as dt_timezone
-from decimal import Decimal
+from datetime import datetime, timezone as dt_timezone
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent

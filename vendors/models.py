@@ -13,17 +13,9 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from settlement_ops.fields import money_field, weight_field
 from settlement_ops.models import Market
 from settlement_ops.money import CURRENCY_CHOICES, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-
-
-def _money(**kwargs):
-    kwargs.setdefault("default", Decimal("0"))
-    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
-
-
-def _weight(**kwargs):
-    return models.DecimalField(max_digits=10, decimal_places=3, **kwargs)
 
 
 def _percent(**kwargs):
@@ -308,12 +300,12 @@ class RateLine(models.Model):
     service_level = models.CharField(max_length=30)
     origin_zone = models.CharField(max_length=30)
     destination_zone = models.CharField(max_length=30)
-    weight_from_kg = _weight(help_text="exclusive")
-    weight_to_kg = _weight(help_text="inclusive")
-    base_price = _money()
-    price_per_additional_kg = _money(help_text="price per additional step above weight_from_kg")
-    additional_step_kg = _weight(default=Decimal("1"))
-    minimum_charge = _money()
+    weight_from_kg = weight_field(help_text="exclusive")
+    weight_to_kg = weight_field(help_text="inclusive")
+    base_price = money_field()
+    price_per_additional_kg = money_field(help_text="price per additional step above weight_from_kg")
+    additional_step_kg = weight_field(default=Decimal("1"))
+    minimum_charge = money_field()
 
     class Meta:
         ordering = ["version", "service_level", "origin_zone", "destination_zone", "weight_from_kg"]
@@ -377,7 +369,7 @@ class Surcharge(models.Model):
     dimension_threshold_cm = models.DecimalField(
         max_digits=7, decimal_places=1, null=True, blank=True, help_text="Oversize: applies when the longest side exceeds this"
     )
-    minimum_amount = _money()
+    minimum_amount = money_field()
 
     class Meta:
         ordering = ["version", "kind", "valid_from"]

@@ -19,20 +19,12 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from billing.models import ChargeLine, Shipment
+from settlement_ops.fields import money_field, weight_field
 from settlement_ops.models import JournalEntry, Market
-from settlement_ops.money import CURRENCY_CHOICES, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from settlement_ops.money import CURRENCY_CHOICES
 from vendors.models import ContractVersion, RateLine, Vendor
 
 USER = settings.AUTH_USER_MODEL
-
-
-def _money(**kwargs):
-    kwargs.setdefault("default", Decimal("0"))
-    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
-
-
-def _weight(**kwargs):
-    return models.DecimalField(max_digits=10, decimal_places=3, **kwargs)
 
 
 def _matched(model, **kwargs):
@@ -80,9 +72,9 @@ class VendorAuditPolicy(models.Model):
     two wins), and |billed weight - chargeable weight| <= `weight_tolerance_kg`."""
 
     vendor = models.OneToOneField(Vendor, on_delete=models.CASCADE, related_name="audit_policy")
-    tolerance_amount = _money()
+    tolerance_amount = money_field()
     tolerance_percent = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal("0"))
-    weight_tolerance_kg = _weight(default=Decimal("0"))
+    weight_tolerance_kg = weight_field(default=Decimal("0"))
     history = HistoricalRecords()
 
     class Meta:
@@ -116,22 +108,22 @@ class VendorInvoice(models.Model):
     number = models.CharField(max_length=64)
     invoice_date = models.DateField()
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    net_total = _money()
-    vat_total = _money()
-    gross_total = _money()
+    net_total = money_field()
+    vat_total = money_field()
+    gross_total = money_field()
     credited_invoice = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.AUDITING)
     line_count = models.PositiveIntegerField(default=0)
     # Audit summary (gross amounts, written by the audit and by each decision).
-    expected_total = _money()
-    approved_total = _money()
-    disputed_total = _money()
-    savings_total = _money(help_text="Billed minus approved of the decided lines")
+    expected_total = money_field()
+    approved_total = money_field()
+    disputed_total = money_field()
+    savings_total = money_field(help_text="Billed minus approved of the decided lines")
     pending_count = models.PositiveIntegerField(default=0)
     flagged_count = models.PositiveIntegerField(default=0)
-    approved_net = _money()
-    approved_vat = _money()
-    accrual_relieved = _money(help_text="Expected net of the approved matched lines, moved out of the accrual")
+    approved_net = money_field()
+    approved_vat = money_field()
+    accrual_relieved = money_field(help_text="Expected net of the approved matched lines, moved out of the accrual")
     audited_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -197,17 +189,17 @@ class VendorInvoiceLine(models.Model):
     line_no = models.PositiveIntegerField(help_text="Row number in the file")
     tracking_number = models.CharField(max_length=64)
     ship_date = models.DateField(null=True, blank=True)
-    billed_weight_kg = _weight(null=True, blank=True)
-    billed_base = _money()
-    billed_fuel = _money()
-    billed_remote_area = _money()
-    billed_oversize = _money()
-    billed_cod = _money()
-    billed_peak = _money()
-    billed_returns = _money()
-    billed_net = _money()
-    billed_vat = _money()
-    billed_gross = _money()
+    billed_weight_kg = weight_field(null=True, blank=True)
+    billed_base = money_field()
+    billed_fuel = money_field()
+    billed_remote_area = money_field()
+    billed_oversize = money_field()
+    billed_cod = money_field()
+    billed_peak = money_field()
+    billed_returns = money_field()
+    billed_net = money_field()
+    billed_vat = money_field()
+    billed_gross = money_field()
     # What the audit matched and expected (sum of the shipment's charge lines, all generations).
     # These references are written only by the audit statement, from a join with the rows they name
     # in that same statement, and nothing looks lines up by them: they carry no database foreign key
@@ -218,9 +210,9 @@ class VendorInvoiceLine(models.Model):
     charge_line = _matched(ChargeLine, help_text="The latest rating of the shipment")
     contract_version = _matched(ContractVersion)
     rate_line = _matched(RateLine)
-    expected_net = _money(null=True, blank=True, default=None)
-    expected_vat = _money(null=True, blank=True, default=None)
-    chargeable_weight_kg = _weight(null=True, blank=True)
+    expected_net = money_field(null=True, blank=True, default=None)
+    expected_vat = money_field(null=True, blank=True, default=None)
+    chargeable_weight_kg = weight_field(null=True, blank=True)
     flag_unknown_tracking = models.BooleanField(default=False)
     flag_duplicate_in_invoice = models.BooleanField(default=False)
     flag_duplicate_other_invoice = models.BooleanField(default=False)
@@ -231,8 +223,8 @@ class VendorInvoiceLine(models.Model):
     flag_expired_contract = models.BooleanField(default=False)
     flag_not_delivered = models.BooleanField(default=False)
     decision = models.CharField(max_length=14, choices=Decision.choices, default=Decision.PENDING)
-    approved_net = _money()
-    approved_vat = _money()
+    approved_net = money_field()
+    approved_vat = money_field()
     reason = models.CharField(max_length=255, blank=True)
     decided_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -338,7 +330,7 @@ class VendorDeduction(models.Model):
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="deductions")
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    amount = _money()
+    amount = money_field()
     reason = models.CharField(max_length=255)
     source_type = models.CharField(max_length=50, help_text="e.g. compensation_chargeback, manual")
     source_id = models.CharField(max_length=64)
@@ -381,7 +373,7 @@ class Payable(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices)
     invoice = models.OneToOneField(VendorInvoice, null=True, blank=True, on_delete=models.PROTECT, related_name="payable")
     deduction = models.OneToOneField(VendorDeduction, null=True, blank=True, on_delete=models.PROTECT, related_name="payable")
-    amount = _money()
+    amount = money_field()
     due_date = models.DateField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     payment_run = models.ForeignKey("PaymentRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -450,7 +442,7 @@ class PaymentRun(models.Model):
     pay_date = models.DateField()
     bank_change_days = models.PositiveIntegerField(default=14, help_text="Exclude vendors whose bank details changed in the last N days")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    total_amount = _money()
+    total_amount = money_field()
     payment_count = models.PositiveIntegerField(default=0)
     prepared_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     prepared_at = models.DateTimeField(auto_now_add=True)
@@ -500,7 +492,7 @@ class Payment(models.Model):
     run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, related_name="payments")
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="payments")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    amount = _money()
+    amount = money_field()
     end_to_end_id = models.CharField(max_length=35, unique=True)
     account_holder = models.CharField(max_length=200)
     iban = models.CharField(max_length=34, blank=True)
@@ -536,7 +528,7 @@ class PaymentRunItem(models.Model):
     payable = models.ForeignKey(Payable, on_delete=models.PROTECT, related_name="run_items")
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="items")
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+")
-    amount = _money()
+    amount = money_field()
     is_open = models.BooleanField(default=True)
 
     class Meta:
@@ -556,7 +548,7 @@ class PaymentRunExclusion(models.Model):
     run = models.ForeignKey(PaymentRun, on_delete=models.CASCADE, related_name="exclusions")
     payable = models.ForeignKey(Payable, on_delete=models.PROTECT, related_name="+")
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+")
-    amount = _money()
+    amount = money_field()
     code = models.CharField(max_length=30)
     reason = models.CharField(max_length=255)
 

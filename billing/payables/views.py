@@ -15,7 +15,7 @@ from vendors.models import Vendor
 
 from . import exports, selectors, services
 from .filters import InvoiceFilter, LineFilter, PayableFilter, RunFilter
-from .forms import DecideForm, MappingForm, PolicyForm, ReasonForm, ResultUploadForm, RunPrepareForm, UploadForm
+from .forms import DecideForm, MappingForm, PolicyForm, ResultUploadForm, RunPrepareForm, UploadForm
 from .models import InvoiceColumnMapping, InvoiceImport, Payable, Payment, PaymentRun, VendorAuditPolicy, VendorInvoice
 from .parsing import MAPPING_FIELDS, detect_headers
 

@@ -19,13 +19,9 @@ from simple_history.models import HistoricalRecords
 
 from billing.models import ChargeLine, Shipment
 from sellers.models import Seller
+from settlement_ops.fields import money_field
 from settlement_ops.models import JournalEntry, Market
-from settlement_ops.money import CURRENCY_CHOICES, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-
-
-def _money(**kwargs):
-    kwargs.setdefault("default", Decimal("0"))
-    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+from settlement_ops.money import CURRENCY_CHOICES
 
 
 def _user(**kwargs):
@@ -47,12 +43,12 @@ class Statement(models.Model):
     period_start = models.DateField()
     period_end = models.DateField()
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    opening_balance = _money()
-    charges_total = _money(help_text="Invoices issued in the period (gross)")
-    credits_total = _money(help_text="Credit notes issued in the period (gross, negative)")
-    payments_total = _money(help_text="Receipts and payout deductions (negative)")
-    adjustments_total = _money(help_text="Write-offs, chargebacks and other postings")
-    closing_balance = _money()
+    opening_balance = money_field()
+    charges_total = money_field(help_text="Invoices issued in the period (gross)")
+    credits_total = money_field(help_text="Credit notes issued in the period (gross, negative)")
+    payments_total = money_field(help_text="Receipts and payout deductions (negative)")
+    adjustments_total = money_field(help_text="Write-offs, chargebacks and other postings")
+    closing_balance = money_field()
     created_by = _user(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -105,10 +101,10 @@ class Invoice(models.Model):
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     language = models.CharField(max_length=8)
     collection = models.CharField(max_length=8, choices=Collection.choices, default=Collection.BANK)
-    net_total = _money()
-    vat_total = _money()
-    gross_total = _money()
-    amount_open = _money()
+    net_total = money_field()
+    vat_total = money_field()
+    gross_total = money_field()
+    amount_open = money_field()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     credited_invoice = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
@@ -174,9 +170,9 @@ class InvoiceLine(models.Model):
     service_level = models.CharField(max_length=30)
     line_kind = models.CharField(max_length=8, help_text="original | delta (re-rating difference)")
     vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
-    net = _money()
-    vat = _money()
-    gross = _money()
+    net = money_field()
+    vat = money_field()
+    gross = money_field()
 
     class Meta:
         ordering = ["invoice", "ship_date", "id"]
@@ -203,7 +199,7 @@ class PayoutDeduction(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
     seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="payout_deductions")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    amount = _money()
+    amount = money_field()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     payout_reference = models.CharField(max_length=100, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -246,8 +242,8 @@ class Receipt(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
     seller = models.ForeignKey(Seller, null=True, blank=True, on_delete=models.PROTECT, related_name="receipts")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    amount = _money()
-    amount_unapplied = _money()
+    amount = money_field()
+    amount_unapplied = money_field()
     value_date = models.DateField()
     bank_reference = models.CharField(max_length=100, help_text="The bank's unique id of the statement line")
     reference = models.CharField(max_length=255, blank=True, help_text="Payment reference as the payer wrote it")
@@ -291,7 +287,7 @@ class ReceiptApplication(models.Model):
 
     receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="applications")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="applications")
-    amount = _money()
+    amount = money_field()
     rule = models.CharField(max_length=16, choices=Rule.choices)
     entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+")
     applied_by = _user(null=True, blank=True)
@@ -349,7 +345,7 @@ class DunningNotice(models.Model):
     email_to = models.EmailField()
     subject = models.CharField(max_length=255)
     body = models.TextField()
-    amount_open = _money()
+    amount_open = money_field()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -371,7 +367,7 @@ class CollectionNote(models.Model):
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="collection_notes")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.NOTE)
     text = models.TextField()
-    promised_amount = _money(null=True, blank=True, default=None)
+    promised_amount = money_field(null=True, blank=True, default=None)
     promised_date = models.DateField(null=True, blank=True)
     author = _user()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -401,7 +397,7 @@ class WriteOff(models.Model):
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="write_offs")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    amount = _money()
+    amount = money_field()
     reason = models.CharField(max_length=255)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
     proposed_by = _user()

@@ -55,7 +55,7 @@ from billing.models import BillingRun, ChargeLine
 from sellers.models import Seller
 from settlement_ops.db import retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
-from settlement_ops.models import AccountKind, AuditEvent, JournalEntry, Market, PartyType, Posting
+from settlement_ops.models import AccountKind, AuditEvent, Market, PartyType, Posting
 from settlement_ops.money import quantize, to_decimal
 from settlement_ops.selectors import ZERO
 from settlement_ops.services import (

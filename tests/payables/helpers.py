@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 from billing.payables import services
-from billing.payables.models import InvoiceImport, VendorAuditPolicy
+from billing.payables.models import VendorAuditPolicy
 from billing.payables.tasks import invoice_import_task
 from settlement_ops.roles import Role
 from tests.factories import (

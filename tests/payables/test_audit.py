@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from billing.payables import services
-from billing.payables.models import InvoiceImport, Payable, VendorAuditPolicy, VendorInvoice
+from billing.payables.models import Payable, VendorInvoice
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AccountKind, JournalEntry
 from tests.factories import ActiveContractFactory, RateLineFactory, ShipmentFactory

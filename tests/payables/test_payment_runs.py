@@ -10,7 +10,7 @@ from lxml import etree
 
 import sepaxml
 from billing.payables import services
-from billing.payables.models import Payable, Payment, PaymentRun
+from billing.payables.models import Payable, PaymentRun
 from billing.payables.selectors import vendor_statement
 from settlement_ops.errors import ConflictError, DomainError, PermissionDeniedError
 from settlement_ops.models import AccountKind, ApprovalLimit

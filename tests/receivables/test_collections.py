@@ -1,5 +1,5 @@
 """Dunning by date, promises to pay, write-off four eyes and limits, aging buckets."""
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal as D
 
 import pytest

@@ -142,7 +142,6 @@ def test_export_round_trips_into_a_draft(client_as):
               "price_per_additional_kg", "additional_step_kg", "minimum_charge"]
     s_fields = ["kind", "percent", "flat_amount", "valid_from", "valid_to", "zone", "dimension_threshold_cm", "minimum_amount"]
     assert list(draft.rate_lines.order_by("weight_from_kg").values_list(*fields)) == list(version.rate_lines.order_by("weight_from_kg").values_list(*fields))
-    key = ("kind", "valid_from", "percent")
     assert sorted(Surcharge.objects.filter(version=draft).values_list(*s_fields), key=str) == sorted(version.surcharges.values_list(*s_fields), key=str)
 
 

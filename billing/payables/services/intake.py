@@ -16,9 +16,9 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from settlement_ops.errors import ConflictError, DomainError
+from settlement_ops.errors import DomainError
 from settlement_ops.models import AuditEvent
-from settlement_ops.money import MINOR_UNITS, minor_units, quantize, to_decimal
+from settlement_ops.money import minor_units, quantize, to_decimal
 from settlement_ops.services import audit_record
 from vendors.models import Contract, Vendor
 
