@@ -54,8 +54,9 @@ from .models import BillingRun, BillingRunChunk, BillingRunEntry, ChargeLine, Se
 
 logger = logging.getLogger(__name__)
 
-# Shipments per chunk. A chunk is one transaction of three statements; its memory is in the
-# database (a temp table of CHUNK_SIZE rows, ~200 bytes each = ~5 MB), not in the worker.
+# Shipments per chunk. A chunk is one transaction of one rating statement; its memory is in the
+# database (the rated rows of the chunk, ~400 bytes each = ~10 MB, within the chunk's work_mem),
+# not in the worker.
 CHUNK_SIZE = 25_000
 # A chunk that failed this many times marks its run failed (resume retries it).
 MAX_CHUNK_ATTEMPTS = 3

@@ -162,7 +162,7 @@ def test_a_worker_dying_half_way_leaves_nothing_half_written_and_resume_finishes
 
     def die_after_insert(execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if sql.lstrip().startswith("INSERT INTO billing_chargeline"):
+        if "INSERT INTO billing_chargeline" in sql:
             raise WorkerDied
         return result
 
