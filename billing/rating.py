@@ -382,28 +382,38 @@ def rate_chunk(*, run_id: int, chunk_id: int, market_code: str, currency: str, b
 
 
 def chunk_ranges(*, market_code: str, business_date: date, watermark: int, size: int, rerate_from: date | None):
-    """Id ranges of `size` candidate shipments each: [(first_id, last_id, count), ...].
+    """Id ranges of at most `size` candidate shipments each: [(first_id, last_id, count), ...].
 
     Candidates: the market's shipments shipped on or before the business date that have no charge
     line for their current revision (never rated, exception, or data changed), plus — when a
     contract version was activated since the last completed run — every shipment shipped on or
     after the earliest such version's effective date (`rerate_from`), which a retroactive
     amendment may re-price. The chunk itself decides exactly what to rate.
+
+    The database counts candidates per narrow id band (a sixteenth of a chunk: one hash
+    aggregate, no sort or window over every candidate); consecutive bands are then joined into
+    chunks here, so a chunk holds between 15/16 of `size` and `size` candidates where ids are dense.
     """
     rerate = "OR s.ship_date >= %(rerate_from)s" if rerate_from else ""
     sql = f"""
-        SELECT MIN(id), MAX(id), COUNT(*) FROM (
-            SELECT s.id, (ROW_NUMBER() OVER (ORDER BY s.id) - 1) / %(size)s AS bucket
-            FROM billing_shipment s
-            WHERE s.market_id = %(market)s AND s.ship_date <= %(business_date)s AND s.id <= %(watermark)s
-              AND (NOT EXISTS (
-                    SELECT 1 FROM billing_chargeline cl
-                    WHERE cl.shipment_id = s.id AND cl.shipment_revision = s.revision)
-                   {rerate})
-        ) b GROUP BY bucket ORDER BY bucket
+        SELECT s.id / %(band)s AS band, MIN(s.id), MAX(s.id), COUNT(*)
+        FROM billing_shipment s
+        WHERE s.market_id = %(market)s AND s.ship_date <= %(business_date)s AND s.id <= %(watermark)s
+          AND (NOT EXISTS (
+                SELECT 1 FROM billing_chargeline cl
+                WHERE cl.shipment_id = s.id AND cl.shipment_revision = s.revision)
+               {rerate})
+        GROUP BY s.id / %(band)s
     """
-    params = {"market": market_code, "business_date": business_date, "watermark": watermark, "size": size,
-              "rerate_from": rerate_from}
+    params = {"market": market_code, "business_date": business_date, "watermark": watermark,
+              "band": max(1, size // 16), "rerate_from": rerate_from}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(int(a), int(b), int(n)) for a, b, n in cursor.fetchall()]
+        bands = sorted(cursor.fetchall())
+    ranges: list[tuple[int, int, int]] = []
+    for _band, first, last, count in bands:
+        if ranges and ranges[-1][2] + count <= size:
+            ranges[-1] = (ranges[-1][0], int(last), ranges[-1][2] + int(count))
+        else:
+            ranges.append((int(first), int(last), int(count)))
+    return ranges
