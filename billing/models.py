@@ -25,18 +25,10 @@ from django.db.models import Count, F, Q, Sum
 from simple_history.models import HistoricalRecords
 
 from sellers.models import Seller
+from settlement_ops.fields import money_field, weight_field
 from settlement_ops.models import JournalEntry, Market
-from settlement_ops.money import CURRENCY_CHOICES, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from settlement_ops.money import CURRENCY_CHOICES
 from vendors.models import ContractVersion, RateLine, Vendor
-
-
-def _money(**kwargs):
-    kwargs.setdefault("default", Decimal("0"))
-    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
-
-
-def _weight(**kwargs):
-    return models.DecimalField(max_digits=10, decimal_places=3, **kwargs)
 
 
 def _dimension(**kwargs):
@@ -72,11 +64,11 @@ class Shipment(models.Model):
     service_level = models.CharField(max_length=30)
     origin_zone = models.CharField(max_length=30)
     destination_zone = models.CharField(max_length=30)
-    actual_weight_kg = _weight(null=True, blank=True)
+    actual_weight_kg = weight_field(null=True, blank=True)
     length_cm = _dimension(null=True, blank=True)
     width_cm = _dimension(null=True, blank=True)
     height_cm = _dimension(null=True, blank=True)
-    cod_amount = _money(help_text="Cash to collect on delivery, in the market's currency; 0 = none")
+    cod_amount = money_field(help_text="Cash to collect on delivery, in the market's currency; 0 = none")
     ship_date = models.DateField()
     delivered_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATED)
@@ -162,8 +154,8 @@ class SellerFeeSchedule(models.Model):
     volumetric_divisor = models.PositiveIntegerField(default=5000)
     vat_rate = models.DecimalField(max_digits=5, decimal_places=2, help_text="percent")
     cod_fee_percent = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal("0"))
-    cod_fee_minimum = _money()
-    returns_fee = _money()
+    cod_fee_minimum = money_field()
+    returns_fee = money_field()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
@@ -191,12 +183,12 @@ class SellerFeeLine(models.Model):
     """One weight bracket of a seller fee schedule: (weight_from_kg, weight_to_kg]."""
 
     schedule = models.ForeignKey(SellerFeeSchedule, on_delete=models.CASCADE, related_name="lines")
-    weight_from_kg = _weight()
-    weight_to_kg = _weight()
-    base_fee = _money()
-    fee_per_additional_step = _money()
-    additional_step_kg = _weight(default=Decimal("1"))
-    minimum_fee = _money()
+    weight_from_kg = weight_field()
+    weight_to_kg = weight_field()
+    base_fee = money_field()
+    fee_per_additional_step = money_field()
+    additional_step_kg = weight_field(default=Decimal("1"))
+    minimum_fee = money_field()
 
     class Meta:
         ordering = ["schedule", "weight_from_kg"]
@@ -250,9 +242,9 @@ class BillingRun(models.Model):
     chunks_done = models.PositiveIntegerField(default=0)
     shipments_rated = models.PositiveIntegerField(default=0)
     exception_count = models.PositiveIntegerField(default=0)
-    vendor_net_total = _money()
-    seller_net_total = _money()
-    seller_vat_total = _money()
+    vendor_net_total = money_field()
+    seller_net_total = money_field()
+    seller_vat_total = money_field()
     error = models.TextField(blank=True)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -373,24 +365,24 @@ class ChargeLine(models.Model):
     seller_fee_schedule = models.ForeignKey(
         SellerFeeSchedule, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
-    chargeable_weight_kg = _weight()
-    seller_chargeable_weight_kg = _weight()
-    vendor_base = _money()
-    vendor_fuel = _money()
-    vendor_remote = _money()
-    vendor_oversize = _money()
-    vendor_cod = _money()
-    vendor_peak = _money()
-    vendor_returns = _money()
-    vendor_net = _money()
-    vendor_vat = _money()
-    vendor_gross = _money()
-    seller_base = _money()
-    seller_cod = _money()
-    seller_returns = _money()
-    seller_net = _money()
-    seller_vat = _money()
-    seller_gross = _money()
+    chargeable_weight_kg = weight_field()
+    seller_chargeable_weight_kg = weight_field()
+    vendor_base = money_field()
+    vendor_fuel = money_field()
+    vendor_remote = money_field()
+    vendor_oversize = money_field()
+    vendor_cod = money_field()
+    vendor_peak = money_field()
+    vendor_returns = money_field()
+    vendor_net = money_field()
+    vendor_vat = money_field()
+    vendor_gross = money_field()
+    seller_base = money_field()
+    seller_cod = money_field()
+    seller_returns = money_field()
+    seller_net = money_field()
+    seller_vat = money_field()
+    seller_gross = money_field()
     created_at = models.DateTimeField()
 
     class Meta:
@@ -455,9 +447,9 @@ class BillingRunEntry(models.Model):
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+")
     entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+")
     line_count = models.PositiveIntegerField()
-    vendor_net = _money()
-    seller_net = _money()
-    seller_vat = _money()
+    vendor_net = money_field()
+    seller_net = money_field()
+    seller_vat = money_field()
 
     class Meta:
         ordering = ["run", "vendor"]

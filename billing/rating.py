@@ -128,7 +128,7 @@ def surcharge_slots(market_code: str) -> dict[str, int]:
 
 def _versions_cte() -> str:
     """Active versions with the day the next active version takes over (rule 2)."""
-    return f"""
+    return """
     vv AS (
         SELECT v.id AS version_id, v.contract_id, v.effective_from,
             LEAD(v.effective_from) OVER (PARTITION BY v.contract_id ORDER BY v.effective_from) AS next_from

@@ -1,6 +1,5 @@
 """Shipment intake through the API (JSON and CSV), billing run and charge-line endpoints, the
 Excel export and the pages — through the doors users use."""
-from datetime import date
 from decimal import Decimal
 from io import BytesIO
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from settlement_ops.selectors import balance
 from tests.billing.helpers import STANDARD_LINES, add_version, gb_setup, make_shipment
-from tests.factories import SellerFactory, market
+from tests.factories import market
 
 D = Decimal
 GB = "GB"
@@ -191,7 +191,7 @@ def test_retroactive_amendment_posts_only_the_difference(django_capture_on_commi
     shipment = make_shipment(vendor=vendor, seller=seller, weight="1", ship_date=date(2026, 11, 2))
     untouched = make_shipment(vendor=vendor, seller=seller, weight="1", ship_date=date(2026, 10, 20))
     with django_capture_on_commit_callbacks(execute=True):
-        first = _start()
+        _start()
     # when: version 2, effective 2026-11-01 (in the past), is activated with 1 kg at 4.25
     lines = [("LDN", "LDN", "0", "1", "4.25", "0", "1", "0")] + STANDARD_LINES[1:]
     v2 = add_version(contract=version.contract, number=2, effective_from=date(2026, 11, 1), lines=lines,
