@@ -44,7 +44,8 @@ class HomeView(PermissionRequiredPageMixin, TemplateView):
         return ctx
 
 
-def _parse_date(value: str | None) -> date | None:
+def query_date(value: str | None) -> date | None:
+    """A YYYY-MM-DD query parameter as a date; missing or malformed gives None (the page default)."""
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:
@@ -59,7 +60,7 @@ class TrialBalanceView(PermissionRequiredPageMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         markets = Market.objects.all()
         market = markets.filter(pk=self.request.GET.get("market") or "GB").first() or markets.first()
-        as_of = _parse_date(self.request.GET.get("as_of"))
+        as_of = query_date(self.request.GET.get("as_of"))
         rows = list(selectors.trial_balance(market=market, as_of=as_of)) if market else []
         totals = {}
         for row in rows:
@@ -101,8 +102,8 @@ class LedgerExportView(PermissionRequiredPageMixin, View):
 
     def get(self, request):
         market = get_object_or_404(Market, pk=request.GET.get("market", "GB"))
-        date_from = _parse_date(request.GET.get("date_from"))
-        date_to = _parse_date(request.GET.get("date_to"))
+        date_from = query_date(request.GET.get("date_from"))
+        date_to = query_date(request.GET.get("date_to"))
         entries = selectors.journal_entries(market=market, date_from=date_from, date_to=date_to).order_by("entry_date", "id")
         postings = selectors.postings_filter(market=market, date_from=date_from, as_of=date_to).select_related("account", "entry").order_by("entry_date", "entry_id", "id")
         period = f"{date_from or 'start'} to {date_to or 'today'}"

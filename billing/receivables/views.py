@@ -3,8 +3,6 @@ receipts (import, entry, the unmatched queue, application and reversal), aging, 
 worklist and write-off approvals. Thin: forms validate, one service call, DomainError -> message."""
 from __future__ import annotations
 
-from datetime import date
-
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,25 +15,40 @@ from sellers.models import Seller
 from settlement_ops.errors import DomainError
 from settlement_ops.models import Market
 from settlement_ops.permissions import PermissionRequiredPageMixin
+from settlement_ops.views import query_date
 
 from . import exports, selectors
-from .cash import application_reverse, receipt_apply, receipt_identify, receipt_record, receipt_reverse, receipts_import
+from .cash import (
+    application_reverse,
+    receipt_apply,
+    receipt_identify,
+    receipt_record,
+    receipt_reverse,
+    receipts_import,
+)
 from .documents import invoice_pdf, labels_for, vat_summary
 from .dunning import collection_note_add
 from .filters import InvoiceFilter, ReceiptFilter, StatementFilter, WriteOffFilter
 from .forms import (
-    ApplyForm, CollectionNoteForm, CreditNoteForm, DecisionForm, ReasonForm, ReceiptForm, ReceiptImportForm,
-    StatementGenerateForm, WriteOffForm,
+    ApplyForm,
+    CollectionNoteForm,
+    CreditNoteForm,
+    DecisionForm,
+    ReasonForm,
+    ReceiptForm,
+    ReceiptImportForm,
+    StatementGenerateForm,
+    WriteOffForm,
 )
 from .models import CollectionNote, Invoice, Receipt, WriteOff
-from .services import credit_note_issue, statement_period, statements_generate, write_off_approve, write_off_propose, write_off_reject
-
-
-def _parse_date(value) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+from .services import (
+    credit_note_issue,
+    statement_period,
+    statements_generate,
+    write_off_approve,
+    write_off_propose,
+    write_off_reject,
+)
 
 
 def _refuse(request):
@@ -353,7 +366,7 @@ class AgingView(PermissionRequiredPageMixin, TemplateView):
 
     def report(self):
         market = Market.objects.filter(pk=self.request.GET.get("market") or "").first()
-        as_of = _parse_date(self.request.GET.get("as_of")) or timezone.localdate()
+        as_of = query_date(self.request.GET.get("as_of")) or timezone.localdate()
         return market, selectors.aging(as_of=as_of, market=market, user=self.request.user)
 
     def get(self, request, *args, **kwargs):
