@@ -413,6 +413,34 @@ class ChargeLine(models.Model):
         return self.seller_net - self.vendor_net
 
 
+class ChargeLineTotal(models.Model):
+    """A chunk's new charge lines summed per vendor, seller and service, written by the rating
+    statement itself in the chunk's transaction, so it always agrees with the lines it sums.
+
+    Posting a run and its totals page read these (a few thousand rows) instead of re-reading the
+    run's charge lines (a million on a big night); `charge_lines_integrity` proves nightly that
+    every run's totals still equal its lines. Keys without database constraints, like the lines.
+    """
+
+    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="line_totals", db_index=False, db_constraint=False)
+    chunk = models.ForeignKey(BillingRunChunk, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    service_level = models.CharField(max_length=30)
+    line_count = models.PositiveIntegerField()
+    vendor_net = money_field()
+    vendor_vat = money_field()
+    seller_net = money_field()
+    seller_vat = money_field()
+
+    class Meta:
+        ordering = ["run", "vendor", "seller", "service_level"]
+        indexes = [models.Index(fields=["run", "vendor"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} chunk {self.chunk_id} vendor {self.vendor_id} seller {self.seller_id} {self.service_level}"
+
+
 class RatingException(models.Model):
     """A shipment a run could not rate; it stays unrated, so fixing the cause and re-running
     rates it. One row per run and shipment."""

@@ -9,13 +9,17 @@ One chunk = ONE statement on PostgreSQL, in the caller's transaction (all or not
   WITH r AS (per eligible shipment: contract version, chargeable weights, rate line, rounded
              freight, the seller fee from the seller schedule's own brackets, or the exception
              code when it cannot be rated),
-       exceptions AS (INSERT INTO billing_ratingexception ... FROM r WHERE code IS NOT NULL)
-  INSERT INTO billing_chargeline ... FROM r — adds the surcharges (the version's surcharges side by
-  side in one small row, `sv`, joined once), VAT, totals, and, when re-rating, subtracts what
-  earlier generations charged (delta lines).
+       exceptions AS (INSERT INTO billing_ratingexception ... FROM r WHERE code IS NOT NULL),
+       lines AS (INSERT INTO billing_chargeline ... FROM r — adds the surcharges (the version's
+             surcharges side by side in one small row, `sv`, joined once), VAT, totals, and, when
+             re-rating, subtracts what earlier generations charged (delta lines) — RETURNING the
+             amounts it wrote),
+       totals AS (INSERT INTO billing_chargelinetotal ... FROM lines GROUP BY vendor, seller, service)
+  SELECT the number of lines written.
 Each amount is computed once: the layers are fenced subqueries (see `_dialect`), so PostgreSQL
 does not paste an expression into every place that uses it. SQLite has no data-modifying WITH, so
-there the exceptions and the charge lines are two INSERTs over the same WITH queries.
+there the exceptions and the charge lines are two INSERTs over the same WITH queries, and the
+totals a third INSERT from the chunk's stored lines.
 
 Eligible = shipped on or before the business date and either never rated, or rated at another
 shipment revision (its data changed) or with another contract version than the one in force now
@@ -332,6 +336,10 @@ CHARGE_LINE_INSERT = f"""
         service_level, ship_date, currency, contract_version_id, rate_line_id, seller_fee_schedule_id,
         chargeable_weight_kg, seller_chargeable_weight_kg, {", ".join(AMOUNT_COLUMNS)}, created_at
     )"""
+# The chunk's new lines summed per vendor, seller and service (billing.models.ChargeLineTotal).
+TOTAL_COLUMNS = "run_id, chunk_id, vendor_id, seller_id, service_level, line_count, vendor_net, vendor_vat, seller_net, seller_vat"
+TOTAL_SUMS = "COUNT(*), SUM(vendor_net), SUM(vendor_vat), SUM(seller_net), SUM(seller_vat)"
+TOTAL_GROUP = "GROUP BY vendor_id, seller_id, service_level"
 EXCEPTION_INSERT = """
     INSERT INTO billing_ratingexception (run_id, chunk_id, shipment_id, vendor_id, code, created_at)"""
 EXCEPTION_SELECT = """
@@ -339,15 +347,35 @@ EXCEPTION_SELECT = """
 
 
 def rating_statements(d, places: int, slots: dict[str, int], rerating: bool = True) -> list[str]:
-    """The chunk's statements. PostgreSQL: ONE statement — the exceptions are written by a
-    data-modifying WITH query over the same rated rows. SQLite (which has no data-modifying WITH):
-    the exceptions first, then the charge lines, each over the same WITH queries (written after
-    INSERT, so the driver reports the inserted row count)."""
+    """The chunk's statements; the last one returns the number of charge lines written.
+
+    PostgreSQL: ONE statement — the exceptions are written by a data-modifying WITH query over the
+    same rated rows, and the chunk's totals are summed from what the charge-line insert returns.
+    SQLite (no data-modifying WITH): the exceptions, the charge lines, then their totals from the
+    stored lines, each over the same WITH queries; the charge-line insert's row count is the
+    number written."""
     ctes = ",".join([_versions_cte(), _rate_lines_cte(d), _surcharges_cte(slots), _rated_cte(d, places, rerating)])
     lines = _lines_select(d, places, slots, rerating)
     if connection.vendor == "postgresql":
-        return [f"WITH {ctes},\n    exceptions AS ({EXCEPTION_INSERT}{EXCEPTION_SELECT}\n    ){CHARGE_LINE_INSERT}{lines}"]
-    return [f"{EXCEPTION_INSERT}\n    WITH {ctes}{EXCEPTION_SELECT}", f"{CHARGE_LINE_INSERT}\n    WITH {ctes}{lines}"]
+        return [f"""WITH {ctes},
+    exceptions AS ({EXCEPTION_INSERT}{EXCEPTION_SELECT}
+    ),
+    lines AS ({CHARGE_LINE_INSERT}{lines}
+        RETURNING vendor_id, seller_id, service_level, vendor_net, vendor_vat, seller_net, seller_vat
+    ),
+    totals AS (
+        INSERT INTO billing_chargelinetotal ({TOTAL_COLUMNS})
+        SELECT %(run)s, %(chunk)s, vendor_id, seller_id, service_level, {TOTAL_SUMS} FROM lines {TOTAL_GROUP}
+        RETURNING line_count
+    )
+    SELECT COALESCE(SUM(line_count), 0) FROM totals"""]
+    return [
+        f"{EXCEPTION_INSERT}\n    WITH {ctes}{EXCEPTION_SELECT}",
+        f"{CHARGE_LINE_INSERT}\n    WITH {ctes}{lines}",
+        f"""INSERT INTO billing_chargelinetotal ({TOTAL_COLUMNS})
+    SELECT run_id, chunk_id, vendor_id, seller_id, service_level, {TOTAL_SUMS}
+    FROM billing_chargeline WHERE run_id = %(run)s AND chunk_id = %(chunk)s {TOTAL_GROUP}""",
+    ]
 
 
 def rate_chunk(*, run_id: int, chunk_id: int, market_code: str, currency: str, business_date: date,
@@ -366,6 +394,7 @@ def rate_chunk(*, run_id: int, chunk_id: int, market_code: str, currency: str, b
         )
         rerating = bool(cursor.fetchone()[0])
     statements = rating_statements(d, places, surcharge_slots(market_code), rerating)
+    rated = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Room for the chunk's joins in memory, and hash joins to the rate and fee lines (the
@@ -373,9 +402,18 @@ def rate_chunk(*, run_id: int, chunk_id: int, market_code: str, currency: str, b
             # transaction only.
             cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute("SET LOCAL enable_mergejoin = off")
+            # The chunk's commit need not wait for its log to reach the disk. If the server crashed
+            # before it did, the chunk would be lost whole — its lines, totals and its "done" mark
+            # are one transaction — and resume rates it again; and anything that saw it (the
+            # posting, which commits synchronously) flushes it first. Ledger entries are not
+            # written here.
+            cursor.execute("SET LOCAL synchronous_commit = off")
         for sql in statements:
             cursor.execute(sql, params)
-        rated = cursor.rowcount
+            if sql.startswith(CHARGE_LINE_INSERT):
+                rated = cursor.rowcount
+        if connection.vendor == "postgresql":
+            rated = int(cursor.fetchone()[0])
         cursor.execute("SELECT COUNT(*) FROM billing_ratingexception WHERE chunk_id = %s", [chunk_id])
         exceptions = cursor.fetchone()[0]
     return ChunkOutcome(rated=rated, exceptions=exceptions)

@@ -5,7 +5,7 @@ from django.db import connection
 from django.db.models import Count, DecimalField, Exists, OuterRef, Sum, Value
 from django.db.models.functions import Coalesce
 
-from .models import BillingRun, ChargeLine, RatingException, Shipment
+from .models import BillingRun, ChargeLine, ChargeLineTotal, RatingException, Shipment
 
 ZERO = Value(0, output_field=DecimalField(max_digits=20, decimal_places=4))
 
@@ -55,12 +55,13 @@ def runs_list(*, market=None, status=None, business_date=None):
 
 
 def run_totals(run: BillingRun, *, by=("vendor_id", "vendor__code", "service_level")):
-    """Charge-line totals of a run grouped by `by` (vendor and service by default), with margin."""
+    """A run's totals grouped by `by` (vendor and service by default): summed from the totals its
+    chunks wrote with their charge lines, not from every line."""
     return (
-        ChargeLine.objects.filter(run=run)
+        ChargeLineTotal.objects.filter(run=run)
         .values(*by)
         .annotate(
-            shipments=Count("id"), vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"),
+            shipments=Coalesce(Sum("line_count"), 0), vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"),
             seller_net=_sum("seller_net"), seller_vat=_sum("seller_vat"),
         )
         .order_by(*by)
@@ -68,8 +69,8 @@ def run_totals(run: BillingRun, *, by=("vendor_id", "vendor__code", "service_lev
 
 
 def run_grand_total(run: BillingRun) -> dict:
-    return ChargeLine.objects.filter(run=run).aggregate(
-        shipments=Count("id"), vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"),
+    return ChargeLineTotal.objects.filter(run=run).aggregate(
+        shipments=Coalesce(Sum("line_count"), 0), vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"),
         seller_net=_sum("seller_net"), seller_vat=_sum("seller_vat"),
     )
 
@@ -116,16 +117,38 @@ def shipment_history(shipment: Shipment) -> dict:
 
 
 def charge_lines_integrity() -> list[str]:
-    """Nightly proof for the references charge lines keep without database constraints: each
-    line's run, shipment, vendor and seller exist and agree with its shipment."""
-    sql = """
+    """Nightly proof for what charge lines keep without database constraints: each line's run,
+    shipment, vendor and seller exist and agree with its shipment, and each run's totals (posting
+    and the run pages read them) still equal its lines."""
+    broken_lines = """
         SELECT COUNT(*) FROM billing_chargeline cl
         LEFT JOIN billing_shipment s ON s.id = cl.shipment_id
         LEFT JOIN billing_billingrun r ON r.id = cl.run_id
         WHERE s.id IS NULL OR r.id IS NULL OR s.vendor_id <> cl.vendor_id OR s.market_id <> cl.market_id
     """
+    # Per run, vendor, seller and service, from both sides (a LEFT JOIN each way); rounded to the
+    # stored precision so SQLite's float sums compare like decimals.
+    amounts = ", ".join(f"ROUND(SUM({c}), 4) AS {c}" for c in ("vendor_net", "vendor_vat", "seller_net", "seller_vat"))
+    keys = "run_id, vendor_id, seller_id, service_level"
+    lines = f"SELECT {keys}, COUNT(*) AS n, {amounts} FROM billing_chargeline GROUP BY {keys}"
+    totals = f"SELECT {keys}, SUM(line_count) AS n, {amounts} FROM billing_chargelinetotal GROUP BY {keys}"
+    join = " AND ".join(f"a.{k} = b.{k}" for k in keys.split(", "))
+    differ = " OR ".join(f"a.{c} <> b.{c}" for c in ("n", "vendor_net", "vendor_vat", "seller_net", "seller_vat"))
+    broken_totals = f"""
+        SELECT COUNT(DISTINCT run_id) FROM (
+            SELECT a.run_id FROM ({lines}) a LEFT JOIN ({totals}) b ON {join} WHERE b.run_id IS NULL OR {differ}
+            UNION ALL
+            SELECT b.run_id FROM ({totals}) b LEFT JOIN ({lines}) a ON {join} WHERE a.run_id IS NULL
+        ) x
+    """
+    problems = []
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(broken_lines)
         broken = cursor.fetchone()[0]
-    return [f"{broken} charge line(s) point at a missing run or shipment, or disagree with their shipment"] if broken else []
-
+        if broken:
+            problems.append(f"{broken} charge line(s) point at a missing run or shipment, or disagree with their shipment")
+        cursor.execute(broken_totals)
+        broken = cursor.fetchone()[0]
+        if broken:
+            problems.append(f"{broken} billing run(s) have totals that differ from their charge lines")
+    return problems

@@ -176,7 +176,7 @@ class VendorBankAccountFactory(factory.django.DjangoModelFactory):
 
 # --- billing rows for payables tests (shipments rated directly, without a billing run) ------------
 
-from billing.models import BillingRun, BillingRunChunk, ChargeLine, SellerFeeSchedule, Shipment  # noqa: E402
+from billing.models import BillingRun, BillingRunChunk, ChargeLine, ChargeLineTotal, SellerFeeSchedule, Shipment  # noqa: E402
 
 
 class ShipmentFactory(factory.django.DjangoModelFactory):
@@ -251,3 +251,14 @@ class ChargeLineFactory(factory.django.DjangoModelFactory):
     vendor_vat = factory.LazyAttribute(lambda o: (o.vendor_net * o.market.vat_standard_rate / 100).quantize(_D("0.01")))
     vendor_gross = factory.LazyAttribute(lambda o: o.vendor_net + o.vendor_vat)
     created_at = factory.LazyFunction(_tz.now)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # As the rating statement does: every line is counted in its chunk's totals.
+        line = super()._create(model_class, *args, **kwargs)
+        ChargeLineTotal.objects.create(
+            run=line.run, chunk=line.chunk, vendor=line.vendor, seller=line.seller, service_level=line.service_level,
+            line_count=1, vendor_net=line.vendor_net, vendor_vat=line.vendor_vat, seller_net=line.seller_net,
+            seller_vat=line.seller_vat,
+        )
+        return line

@@ -5,8 +5,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
+from django.urls import reverse
 
-from billing.models import BillingRun, BillingRunChunk, BillingRunEntry, ChargeLine, RatingException, Shipment
+from billing.models import BillingRun, BillingRunChunk, BillingRunEntry, ChargeLine, ChargeLineTotal, RatingException, Shipment
+from billing.selectors import charge_lines_integrity
 from billing import services
 from billing.services import billing_chunk_rate, billing_run_post, billing_run_resume, billing_run_start
 from billing.tasks import billing_chunk_task, billing_run_all_markets_task
@@ -15,7 +18,8 @@ from django.utils import timezone
 
 from settlement_ops.selectors import balance
 from tests.billing.helpers import STANDARD_LINES, add_version, gb_setup, make_shipment
-from tests.factories import market
+from settlement_ops.roles import Role
+from tests.factories import SellerFactory, market
 
 D = Decimal
 GB = "GB"
@@ -24,6 +28,11 @@ BUSINESS_DATE = date(2026, 11, 10)
 
 def _start(**kwargs):
     return billing_run_start(market=market(GB), business_date=BUSINESS_DATE, **kwargs)
+
+
+def _cents(amount) -> Decimal:
+    # SQLite sums stored decimals as binary floats.
+    return Decimal(str(amount)).quantize(D("0.01"))
 
 
 def _balanced():
@@ -253,3 +262,61 @@ def test_nightly_task_runs_every_market_for_its_yesterday():
     assert gb["business_date"] == str(market(GB).local_date() - timedelta(days=1))
     # a second dispatch the same day starts nothing new
     assert billing_run_all_markets_task.delay().result == []
+
+
+@pytest.mark.django_db
+def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_check(client_as, django_capture_on_commit_callbacks):
+    # given: two sellers, rated in three chunks (1 kg: 3.95 freight / 4.99 fee; 2.3 kg: 5.85 / 6.34)
+    vendor, seller, version, _ = gb_setup()
+    other_seller = SellerFactory(market=market(GB))
+    for weight, who in [("1", seller), ("1", seller), ("2.3", other_seller), ("1", other_seller), ("2.3", seller)]:
+        make_shipment(vendor=vendor, seller=who, weight=weight)
+    services.CHUNK_SIZE, saved = 2, services.CHUNK_SIZE
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            run = _start()
+    finally:
+        services.CHUNK_SIZE = saved
+    run.refresh_from_db()
+    # then: each chunk summed its own lines per vendor, seller and service
+    assert run.chunk_count == 3 and ChargeLineTotal.objects.filter(run=run).values("chunk").distinct().count() == 3
+    per_seller = {
+        row["seller_id"]: (row["n"], _cents(row["vendor_net"]), _cents(row["seller_net"]), _cents(row["seller_vat"]))
+        for row in ChargeLineTotal.objects.filter(run=run).values("seller_id").annotate(
+            n=Sum("line_count"), vendor_net=Sum("vendor_net"), seller_net=Sum("seller_net"), seller_vat=Sum("seller_vat"))
+    }
+    assert per_seller == {
+        seller.pk: (3, D("13.75"), D("16.32"), D("3.27")),        # 3.95 + 3.95 + 5.85; 4.99 + 4.99 + 6.34; VAT 1.00 + 1.00 + 1.27
+        other_seller.pk: (2, D("9.80"), D("11.33"), D("2.27")),   # 5.85 + 3.95; 6.34 + 4.99; VAT 1.27 + 1.00
+    }
+    # and posting used them: the entry and the run carry the same figures as the lines
+    entry = BillingRunEntry.objects.get(run=run)
+    assert (entry.line_count, entry.vendor_net, entry.seller_net, entry.seller_vat) == (5, D("23.55"), D("27.65"), D("5.54"))
+    assert (run.vendor_net_total, run.seller_net_total, run.seller_vat_total) == (D("23.55"), D("27.65"), D("5.54"))
+    receivable = {p.account.party_id: p.amount for p in entry.entry.postings.select_related("account")
+                  if p.account.kind == AccountKind.SELLER_RECEIVABLE}
+    assert receivable == {seller.pk: D("19.59"), other_seller.pk: D("13.60")} and _balanced()
+    # and the run page shows them
+    page = client_as(Role.FINANCE_SPECIALIST).get(reverse("billing:run_detail", args=[run.pk]))
+    assert page.status_code == 200
+    assert b"23.55" in page.content and b"27.65" in page.content and b"4.10" in page.content  # margin 27.65 - 23.55
+
+    # when: a retroactive amendment re-rates the 1 kg shipments (3.95 -> 4.25)
+    lines = [("LDN", "LDN", "0", "1", "4.25", "0", "1", "0")] + STANDARD_LINES[1:]
+    add_version(contract=version.contract, number=2, effective_from=date(2026, 11, 1), lines=lines, activated_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        second = _start()
+    # then: the second run's totals are its delta lines only: every shipment is re-rated at version 2,
+    # the three 1 kg ones by +0.30 (VAT +0.06), the two 2.3 kg ones by 0
+    grand = ChargeLineTotal.objects.filter(run=second).aggregate(n=Sum("line_count"), net=Sum("vendor_net"), vat=Sum("vendor_vat"))
+    assert (grand["n"], _cents(grand["net"]), _cents(grand["vat"])) == (5, D("0.90"), D("0.18"))
+    assert charge_lines_integrity() == []
+
+    # when: a total no longer matches its lines
+    total = ChargeLineTotal.objects.filter(run=run).order_by("pk").first()
+    ChargeLineTotal.objects.filter(pk=total.pk).update(vendor_net=total.vendor_net + D("0.01"))
+    # then: the nightly check names it
+    assert charge_lines_integrity() == ["1 billing run(s) have totals that differ from their charge lines"]
+    # and a run's totals missing altogether are found too
+    ChargeLineTotal.objects.filter(run=second).delete()
+    assert charge_lines_integrity() == ["2 billing run(s) have totals that differ from their charge lines"]
