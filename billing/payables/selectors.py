@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Q
 
 from settlement_ops.models import AccountKind
@@ -131,3 +132,26 @@ def payment_lineage(payment: Payment):
                 "charge_line": line.charge_line_id, "contract": cv.contract.reference if cv else "", "contract_version": cv.number if cv else None,
                 "rate_line": str(rl) if rl else "", "rate_line_id": line.rate_line_id,
             }
+
+
+def invoice_lines_integrity() -> list[str]:
+    """Nightly proof for the references the freight audit writes without database constraints
+    (see `VendorInvoiceLine`): each matched shipment, charge line, contract version and rate line
+    exists, the shipment is the invoice vendor's, and the charge line is that shipment's."""
+    sql = """
+        SELECT COUNT(*) FROM payables_vendorinvoiceline l
+        JOIN payables_vendorinvoice i ON i.id = l.invoice_id
+        LEFT JOIN billing_shipment s ON s.id = l.shipment_id
+        LEFT JOIN billing_chargeline c ON c.id = l.charge_line_id
+        LEFT JOIN vendors_contractversion v ON v.id = l.contract_version_id
+        LEFT JOIN vendors_rateline r ON r.id = l.rate_line_id
+        WHERE (l.shipment_id IS NOT NULL AND (s.id IS NULL OR s.vendor_id <> i.vendor_id))
+           OR (l.charge_line_id IS NOT NULL AND (c.id IS NULL OR c.shipment_id <> l.shipment_id))
+           OR (l.contract_version_id IS NOT NULL AND v.id IS NULL)
+           OR (l.rate_line_id IS NOT NULL AND r.id IS NULL)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        broken = cursor.fetchone()[0]
+    return [f"{broken} vendor invoice line(s) point at a missing or another vendor's shipment, charge line, "
+            "contract version or rate line"] if broken else []
