@@ -218,7 +218,9 @@ class ChargeLineViewSet(viewsets.ReadOnlyModelViewSet):
     required_permissions = {"read": "billing.view_chargeline"}
 
     def get_queryset(self):
-        return selectors.charge_lines()
+        # A run's lines are found by its chunks' shipment ranges (see selectors.run_charge_lines).
+        run = self.request.query_params.get("run", "")
+        return selectors.charge_lines(run=int(run) if run.isdigit() else None)
 
 
 class RatingExceptionViewSet(viewsets.ReadOnlyModelViewSet):

@@ -6,7 +6,7 @@ from settlement_ops.exports import Column, Sheet, workbook_response
 from settlement_ops.money import minor_units
 
 from . import selectors
-from .models import BillingRun, ChargeLine, RatingException
+from .models import BillingRun, RatingException
 
 LINE_AMOUNTS = [
     ("Freight", "vendor_base"), ("Fuel", "vendor_fuel"), ("Remote area", "vendor_remote"), ("Oversize", "vendor_oversize"),
@@ -22,8 +22,8 @@ def run_workbook(run: BillingRun):
     money = [Column(label, "money", 13, places) for label, _ in LINE_AMOUNTS]
     fields = [f for _, f in LINE_AMOUNTS]
     lines = (
-        ChargeLine.objects.filter(run=run)
-        .order_by("id")
+        selectors.run_charge_lines(run)
+        .order_by("shipment_id", "generation")
         .values_list("id", "shipment__tracking_number", "generation", "kind", "vendor__code", "seller__code", "service_level",
                      "ship_date", "currency", "contract_version_id", "chargeable_weight_kg", *fields)
     )

@@ -396,14 +396,13 @@ class ChargeLine(models.Model):
                 name="charge_line_kind_matches_generation",
             ),
         ]
-        # Each index costs the nightly run about a tenth of its rating time (`make bench`), so
-        # only those something reads: the run's lines (posting, run totals, exports) and a
-        # seller's lines (AR invoices and statements). Lines by vendor are read per shipment
-        # (the freight audit), through the unique constraint above.
-        indexes = [
-            models.Index(fields=["run", "vendor"]),
-            models.Index(fields=["seller", "ship_date"]),
-        ]
+        # Each index costs the nightly run a share of its time (`make bench`), so only one beside
+        # the unique constraint: a seller's lines (AR invoices and statements), keyed by run so a
+        # run appends at one place per seller instead of all over the index. A run's own lines
+        # are found through the unique constraint, by its chunks' shipment ranges
+        # (selectors.run_charge_lines); its sums are in ChargeLineTotal. Lines by vendor are read
+        # per shipment (the freight audit), through the unique constraint too.
+        indexes = [models.Index(fields=["seller", "run"])]
 
     def __str__(self) -> str:
         return f"{self.shipment_id} g{self.generation} {self.kind}"

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Count, DecimalField, Exists, OuterRef, Sum, Value
+from django.db.models import Count, DecimalField, Exists, Max, Min, OuterRef, Sum, Value
 from django.db.models.functions import Coalesce
 
-from .models import BillingRun, ChargeLine, ChargeLineTotal, RatingException, Shipment
+from .models import BillingRun, BillingRunChunk, ChargeLine, ChargeLineTotal, RatingException, Shipment
 
 ZERO = Value(0, output_field=DecimalField(max_digits=20, decimal_places=4))
 
@@ -90,10 +90,19 @@ def run_exception_counts(run: BillingRun):
     return RatingException.objects.filter(run=run).values("code").annotate(n=Count("id")).order_by("code")
 
 
+def run_charge_lines(run):
+    """A run's charge lines (`run` a run or its id). Charge lines have no index on their run (each
+    index slows every run down): a run's lines lie within its chunks' shipment id ranges, which
+    the unique (shipment, generation) index finds."""
+    bounds = BillingRunChunk.objects.filter(run=run).aggregate(first=Min("first_shipment_id"), last=Max("last_shipment_id"))
+    lines = ChargeLine.objects.filter(run=run)
+    if bounds["first"] is not None:
+        lines = lines.filter(shipment_id__gte=bounds["first"], shipment_id__lte=bounds["last"])
+    return lines
+
+
 def charge_lines(*, run=None, shipment=None, vendor=None, seller=None, kind=None):
-    qs = ChargeLine.objects.select_related("vendor", "seller", "shipment")
-    if run:
-        qs = qs.filter(run=run)
+    qs = (run_charge_lines(run) if run else ChargeLine.objects).select_related("vendor", "seller", "shipment")
     if shipment:
         qs = qs.filter(shipment=shipment)
     if vendor:

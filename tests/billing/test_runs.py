@@ -265,7 +265,8 @@ def test_nightly_task_runs_every_market_for_its_yesterday():
 
 
 @pytest.mark.django_db
-def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_check(client_as, django_capture_on_commit_callbacks):
+def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_check(client_as, api_as,
+                                                                                       django_capture_on_commit_callbacks):
     # given: two sellers, rated in three chunks (1 kg: 3.95 freight / 4.99 fee; 2.3 kg: 5.85 / 6.34)
     vendor, seller, version, _ = gb_setup()
     other_seller = SellerFactory(market=market(GB))
@@ -311,6 +312,12 @@ def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_che
     grand = ChargeLineTotal.objects.filter(run=second).aggregate(n=Sum("line_count"), net=Sum("vendor_net"), vat=Sum("vendor_vat"))
     assert (grand["n"], _cents(grand["net"]), _cents(grand["vat"])) == (5, D("0.90"), D("0.18"))
     assert charge_lines_integrity() == []
+    # and each run's lines, found by its chunks' shipment ranges, are its own
+    api = api_as(Role.FINANCE_SPECIALIST)
+    for each, kind in [(run, "original"), (second, "delta")]:
+        listed = api.get(f"/api/charge-lines/?run={each.pk}&page_size=50").json()["results"]
+        assert sorted((l["kind"], l["vendor_net"]) for l in listed) == sorted(
+            (kind, f"{l.vendor_net:.4f}") for l in ChargeLine.objects.filter(run=each)) and len(listed) == 5
 
     # when: a total no longer matches its lines
     total = ChargeLineTotal.objects.filter(run=run).order_by("pk").first()
