@@ -12,7 +12,7 @@ from billing.payables import services
 from billing.payables.models import Payable, VendorInvoice
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AccountKind, JournalEntry
-from tests.factories import ActiveContractFactory, RateLineFactory, ShipmentFactory
+from tests.factories import ActiveContractFactory, ChargeLineFactory, RateLineFactory, ShipmentFactory
 from tests.payables.helpers import ledger_balanced, line, rated, setup_vendor, upload
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +87,41 @@ def test_each_flag_on_a_hand_worked_invoice():
     assert (invoice.pending_count, invoice.flagged_count) == (9, 9)
     row5 = invoice.lines.get(line_no=5)
     assert (row5.expected_net, row5.expected_vat, row5.charge_line_id) == (D("4.95"), D("0.99"), over.pk)
+
+
+def test_a_rerated_shipment_is_expected_at_the_sum_of_its_generations_with_the_latest_rating():
+    # given: two shipments rated (4.95 + 0.99) and re-rated with a delta line (+0.55 + 0.11, 2.500 kg)
+    vendor, rate_line, specialist = setup_vendor(tolerance_amount=D(0), tolerance_percent=D(0))
+    exact, over = rated(vendor, rate_line), rated(vendor, rate_line)
+    deltas = {
+        cl.shipment.tracking_number: ChargeLineFactory(shipment=cl.shipment, rate_line=rate_line, generation=2, vendor_base=D("0.50"),
+                                                       vendor_fuel=D("0.05"), chargeable_weight_kg=D("2.500"))
+        for cl in (exact, over)
+    }
+    # when
+    invoice = upload(vendor, specialist, [
+        line(exact.shipment.tracking_number, "5.00", "0.50", weight="2.500"),   # 5.50 as expected
+        line(over.shipment.tracking_number, "5.01", "0.50", weight="2.500"),    # a cent over
+    ]).invoice
+    # then
+    lines = {l.tracking_number: l for l in invoice.lines.all()}
+    for tracking, l in lines.items():
+        assert (l.expected_net, l.expected_vat, l.chargeable_weight_kg) == (D("5.50"), D("1.10"), D("2.500"))
+        assert l.charge_line_id == deltas[tracking].pk
+    assert lines[exact.shipment.tracking_number].flag_codes == []
+    assert lines[over.shipment.tracking_number].flag_codes == ["over_tolerance"]
+
+
+def test_only_the_first_of_repeated_rows_is_not_a_duplicate():
+    vendor, rate_line, specialist = setup_vendor()
+    cl = rated(vendor, rate_line)
+    tracking = cl.shipment.tracking_number
+    rows = [line(tracking, "4.50", "0.45"), line("UNKNOWN", "1.00"), line(tracking, "4.50", "0.45"), line("UNKNOWN", "1.00"),
+            line(tracking, "4.50", "0.45")]
+    invoice = upload(vendor, specialist, rows).invoice
+    flags = {l.line_no: l.flag_codes for l in invoice.lines.all()}
+    assert flags == {2: [], 3: ["unknown_tracking"], 4: ["duplicate_in_invoice"], 5: ["unknown_tracking", "duplicate_in_invoice"],
+                     6: ["duplicate_in_invoice"]}
 
 
 @pytest.mark.parametrize("tol_amount, tol_percent, billed_base, flagged", [
