@@ -3,12 +3,15 @@
 The audit is set-based (no per-line ORM work):
   1. AUDIT_SQL, one UPDATE ... FROM (SELECT ...): each line is matched to its shipment (vendor +
      tracking number) and to the sum of the shipment's charge lines over all rating generations
-     (= its current expected vendor charge, one aggregate over the invoice's shipments only), with
-     the contract version, rate line and chargeable weight of the latest generation; the nine flags
-     and the decision (a line without flags is approved automatically, approved = billed; the
-     others wait for a person) are computed in the same statement, and each line is written once;
+     (= its current expected vendor charge), with the contract version, rate line and chargeable
+     weight of the latest generation; the nine flags and the decision (a line without flags is
+     approved automatically, approved = billed; the others wait for a person) are computed in the
+     same statement, and each line is written once;
   2. summary: totals per decision in one aggregate query;
   3. approval when nothing is pending (posting + payable).
+The statement reads each table with hash joins and sorts nothing: a shipment rated once is
+expected at its one charge line, and only the invoice's re-rated shipments are summed (`_RERATED`);
+rows repeated within the invoice come from a hash aggregate of its tracking numbers (`_REPEATED`).
 The same statement runs on PostgreSQL and SQLite (3.33+, UPDATE ... FROM). Amount comparisons
 ROUND their differences to 4 places, so SQLite's binary floats compare like exact decimals at the
 tolerance edges. On PostgreSQL no index covers a column the audit writes and the line table keeps
@@ -43,8 +46,9 @@ HUMAN_DECISIONS = (D.APPROVED, D.SHORT_PAID, D.DISPUTED)
 PAYING_DECISIONS = (D.AUTO_APPROVED, D.APPROVED, D.SHORT_PAID)
 FLAG_COLUMNS = list(VendorInvoiceLine.FLAGS)
 
+# The contract's side first: a kind it has ends the test without comparing the billed amount.
 _SURCHARGE_TEST = " OR ".join(
-    f"(m.billed_{kind} > 0 AND COALESCE(sv.has_{kind}, 0) = 0)" for kind in VendorInvoiceLine.SURCHARGE_FIELDS
+    f"(COALESCE(sv.has_{kind}, 0) = 0 AND m.billed_{kind} > 0)" for kind in VendorInvoiceLine.SURCHARGE_FIELDS
 )
 _HAS_KIND = ", ".join(
     f"MAX(CASE WHEN s.kind = '{kind}' THEN 1 ELSE 0 END) AS has_{kind}" for kind in VendorInvoiceLine.SURCHARGE_FIELDS
@@ -58,13 +62,42 @@ _EXPIRED = f"""(CASE WHEN sh.id IS NOT NULL AND cl.id IS NULL THEN (
 ) ELSE FALSE END)"""
 _BILLED = ", ".join(f"l.billed_{kind}" for kind in VendorInvoiceLine.SURCHARGE_FIELDS)
 
-# The whole audit of the invoice's lines in ONE statement: each line is matched to its shipment
-# (vendor + tracking number) and to the sum of the shipment's charge lines over all generations
-# (one aggregate over the charge lines of the invoice's shipments only), flagged, decided and
-# written once. Match columns are set on every line (NULL when nothing matches), so a re-audit
-# needs no reset. The window function (duplicates within the invoice) also keeps the planner from
-# inlining the flag expressions into every SET column that reads them.
-AUDIT_SQL = f"""
+# Charge lines of a shipment: generation 1 (the original) and, after re-ratings, deltas of
+# generations 2, 3, ... (unique per shipment and generation). A shipment with only a generation-1
+# line is expected at that line; only the invoice's shipments that have any other generation are
+# summed (usually none), which spares an aggregate over every shipment of the invoice.
+_RERATED = f"""SELECT p.shipment_id, ROUND(SUM(p.vendor_net), 4) AS net, ROUND(SUM(p.vendor_vat), 4) AS vat,
+        MAX(p.generation) AS generation
+    FROM billing_chargeline p
+    WHERE p.shipment_id IN (
+        SELECT n.shipment_id FROM billing_chargeline n JOIN billing_shipment s2 ON s2.id = n.shipment_id
+        WHERE n.generation <> 1 AND s2.vendor_id = %(vendor)s
+            AND s2.tracking_number IN (SELECT l2.tracking_number FROM {LINE} l2 WHERE l2.invoice_id = %(invoice)s))
+    GROUP BY p.shipment_id"""
+# Tracking numbers billed more than once in the invoice, with the first row that bills them: a
+# hash aggregate, where a ROW_NUMBER() window would sort every line.
+_REPEATED = f"""SELECT d.tracking_number, MIN(d.line_no) AS first_line_no FROM {LINE} d WHERE d.invoice_id = %(invoice)s
+    GROUP BY d.tracking_number HAVING COUNT(*) > 1"""
+
+
+def _audit_sql(*, postgresql: bool) -> str:
+    """The whole audit of the invoice's lines in ONE statement: each line is matched to its
+    shipment (vendor + tracking number) and to its expected charge (the sum of the shipment's
+    charge lines over all generations) with the latest charge line, flagged, decided and written
+    once. Match columns are set on every line (NULL when nothing matches), so a re-audit needs no
+    reset. Tolerances are never negative (VendorAuditPolicy), so a line billed at or below a
+    non-negative expected charge, or at its chargeable weight, is within them: the rounded
+    comparisons run only for the other lines."""
+    # A subquery with OFFSET 0 is planned on its own: PostgreSQL computes each flag once per line
+    # instead of pasting its expression into every SET column that reads it (SQLite needs no
+    # fence, and has no OFFSET without LIMIT). A charge line's amount is exact to 4 places in
+    # PostgreSQL's NUMERIC; SQLite's binary float is rounded like the sum of several generations.
+    fence = "OFFSET 0" if postgresql else ""
+
+    def charged(column: str) -> str:
+        return column if postgresql else f"ROUND({column}, 4)"
+
+    return f"""
 UPDATE {LINE} SET
     shipment_id = f.shipment_id, charge_line_id = f.charge_line_id, contract_version_id = f.contract_version_id,
     rate_line_id = f.rate_line_id, expected_net = f.expected_net, expected_vat = f.expected_vat,
@@ -81,39 +114,32 @@ FROM (
         SELECT m.line_id, m.shipment_id, m.charge_line_id, m.contract_version_id, m.rate_line_id, m.expected_net,
             m.expected_vat, m.chargeable_weight_kg,
             (m.shipment_id IS NULL) AS flag_unknown_tracking,
-            (ROW_NUMBER() OVER (PARTITION BY m.tracking_number ORDER BY m.line_no) > 1) AS flag_duplicate_in_invoice,
+            COALESCE(m.line_no > m.first_line_no, FALSE) AS flag_duplicate_in_invoice,
             m.tracking_number IN (
                 SELECT o.tracking_number FROM {LINE} o JOIN {INVOICE} oi ON oi.id = o.invoice_id
                 WHERE oi.vendor_id = %(vendor)s AND oi.kind = 'invoice' AND oi.id < %(invoice)s AND o.decision <> 'disputed'
             ) AS flag_duplicate_other_invoice,
             (m.shipment_id IS NOT NULL AND m.charge_line_id IS NULL AND NOT m.expired) AS flag_not_rated,
-            COALESCE(m.expected_net IS NOT NULL AND (
+            COALESCE(m.expected_net IS NOT NULL AND (m.billed_net > m.expected_net OR m.expected_net < 0) AND (
                 ROUND(m.billed_net - m.expected_net, 4) > CAST(%(tol_amount)s AS NUMERIC)
                 OR ROUND(m.billed_net - m.expected_net, 4) > ROUND(m.expected_net * CAST(%(tol_percent)s AS NUMERIC) / 100, 4)
             ), FALSE) AS flag_over_tolerance,
-            COALESCE(m.billed_weight_kg IS NOT NULL AND m.chargeable_weight_kg IS NOT NULL
+            COALESCE(m.billed_weight_kg <> m.chargeable_weight_kg
                 AND ABS(ROUND(m.billed_weight_kg - m.chargeable_weight_kg, 3)) > CAST(%(tol_weight)s AS NUMERIC), FALSE) AS flag_weight_mismatch,
             COALESCE(m.contract_version_id IS NOT NULL AND ({_SURCHARGE_TEST}), FALSE) AS flag_surcharge_not_in_contract,
             m.expired AS flag_expired_contract,
             COALESCE(m.shipment_status NOT IN ('delivered', 'returned'), FALSE) AS flag_not_delivered
         FROM (
             SELECT l.id AS line_id, l.line_no, l.tracking_number, l.billed_weight_kg, l.billed_net, {_BILLED},
-                sh.id AS shipment_id, sh.status AS shipment_status, cl.id AS charge_line_id, cl.contract_version_id,
-                cl.rate_line_id, agg.net AS expected_net, agg.vat AS expected_vat, cl.chargeable_weight_kg,
+                rep.first_line_no, sh.id AS shipment_id, sh.status AS shipment_status, cl.id AS charge_line_id,
+                cl.contract_version_id, cl.rate_line_id, COALESCE(rr.net, {charged('cl.vendor_net')}) AS expected_net,
+                COALESCE(rr.vat, {charged('cl.vendor_vat')}) AS expected_vat, cl.chargeable_weight_kg,
                 {_EXPIRED} AS expired
             FROM {LINE} l
+            LEFT JOIN ({_REPEATED}) rep ON rep.tracking_number = l.tracking_number
             LEFT JOIN billing_shipment sh ON sh.vendor_id = %(vendor)s AND sh.tracking_number = l.tracking_number
-            LEFT JOIN (
-                SELECT c.shipment_id, ROUND(SUM(c.vendor_net), 4) AS net, ROUND(SUM(c.vendor_vat), 4) AS vat,
-                    MAX(c.generation) AS generation
-                FROM billing_chargeline c
-                WHERE c.shipment_id IN (
-                    SELECT s2.id FROM billing_shipment s2
-                    WHERE s2.vendor_id = %(vendor)s
-                        AND s2.tracking_number IN (SELECT l2.tracking_number FROM {LINE} l2 WHERE l2.invoice_id = %(invoice)s))
-                GROUP BY c.shipment_id
-            ) agg ON agg.shipment_id = sh.id
-            LEFT JOIN billing_chargeline cl ON cl.shipment_id = sh.id AND cl.generation = agg.generation
+            LEFT JOIN ({_RERATED}) rr ON rr.shipment_id = sh.id
+            LEFT JOIN billing_chargeline cl ON cl.shipment_id = sh.id AND cl.generation = COALESCE(rr.generation, 1)
             WHERE l.invoice_id = %(invoice)s
         ) m
         LEFT JOIN (
@@ -122,10 +148,15 @@ FROM (
                                    WHERE vc.vendor_id = %(vendor)s)
             GROUP BY s.version_id
         ) sv ON sv.version_id = m.contract_version_id
+        {fence}
     ) x
 ) f
 WHERE {LINE}.id = f.line_id AND {LINE}.invoice_id = %(invoice)s
 """
+
+
+AUDIT_SQL = _audit_sql(postgresql=True)
+AUDIT_SQL_SQLITE = _audit_sql(postgresql=False)
 
 
 def _policy(vendor) -> VendorAuditPolicy:
@@ -158,7 +189,7 @@ def _invoice_audit(*, invoice_id: int, progress, actor) -> VendorInvoice:
             # with 256 MB (4 MB spills them to disk); JIT compilation would cost more than it saves.
             cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute("SET LOCAL jit = off")
-        cursor.execute(AUDIT_SQL, params)
+        cursor.execute(AUDIT_SQL if connection.vendor == "postgresql" else AUDIT_SQL_SQLITE, params)
     progress(2, 3)
     invoice.audited_at = timezone.now()
     invoice.status = VendorInvoice.Status.IN_REVIEW
