@@ -7,10 +7,11 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from simple_history.admin import SimpleHistoryAdmin
 
+from settlement_ops.admin import ReadOnlyAdmin
 from settlement_ops.errors import DomainError
 
 from .intake import MAX_CSV_BYTES, parse_shipments_csv, shipments_intake
-from .models import BillingRun, ChargeLine, RatingException, SellerFeeLine, SellerFeeSchedule, Shipment, ShipmentEvent
+from .models import BillingRun, ChargeLine, ChargeLineTotal, RatingException, SellerFeeLine, SellerFeeSchedule, Shipment, ShipmentEvent
 
 
 class ShipmentImportForm(forms.Form):
@@ -69,32 +70,29 @@ class SellerFeeScheduleAdmin(SimpleHistoryAdmin):
     inlines = [SellerFeeLineInline]
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(BillingRun)
-class BillingRunAdmin(ReadOnly):
+class BillingRunAdmin(ReadOnlyAdmin):
     list_display = ["id", "market", "business_date", "status", "shipments_rated", "exception_count", "vendor_net_total", "seller_net_total"]
     list_filter = ["market", "status"]
 
 
 @admin.register(ChargeLine)
-class ChargeLineAdmin(ReadOnly):
+class ChargeLineAdmin(ReadOnlyAdmin):
     list_display = ["id", "shipment", "generation", "kind", "vendor", "seller", "vendor_net", "seller_net", "run"]
     list_filter = ["kind", "market"]
     raw_id_fields = ["shipment", "run"]
     show_full_result_count = False
 
 
+@admin.register(ChargeLineTotal)
+class ChargeLineTotalAdmin(ReadOnlyAdmin):
+    list_display = ["run", "chunk", "vendor", "seller", "service_level", "line_count", "vendor_net", "seller_net", "seller_vat"]
+    list_filter = ["service_level"]
+    raw_id_fields = ["run", "chunk", "vendor", "seller"]
+    show_full_result_count = False
+
+
 @admin.register(RatingException)
-class RatingExceptionAdmin(ReadOnly):
+class RatingExceptionAdmin(ReadOnlyAdmin):
     list_display = ["run", "shipment", "vendor", "code"]
     list_filter = ["code"]

@@ -4,8 +4,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from .models import Account, ApprovalLimit, AuditEvent, FxRate, JournalEntry, Market, NumberSequence, Posting
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Ledger and audit rows are written by services only and never changed."""
+class ReadOnlyAdminMixin:
+    """For records only the services write (postings must follow them): the admin may look, never
+    add, change or delete."""
 
     def has_add_permission(self, request):
         return False
@@ -15,6 +16,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Ledger and audit rows are written by services only and never changed."""
 
 
 @admin.register(Market)

@@ -1,20 +1,13 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from settlement_ops.admin import ReadOnlyAdminMixin
+
 from .models import CollectionNote, DunningLevel, DunningNotice, Invoice, PayoutDeduction, Receipt, Statement, WriteOff
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """Money records change only through the services (postings must follow), never in admin."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Statement)
