@@ -339,6 +339,9 @@ CHARGE_LINE_INSERT = f"""
 # The chunk's new lines summed per vendor, seller and service (billing.models.ChargeLineTotal).
 TOTAL_COLUMNS = "run_id, chunk_id, vendor_id, seller_id, service_level, line_count, vendor_net, vendor_vat, seller_net, seller_vat"
 TOTAL_SUMS = "COUNT(*), SUM(vendor_net), SUM(vendor_vat), SUM(seller_net), SUM(seller_vat)"
+# SQLite sums the stored amounts as binary floats: back to the stored precision before storing.
+TOTAL_SUMS_SQLITE = ("COUNT(*), ROUND(SUM(vendor_net), 4), ROUND(SUM(vendor_vat), 4), ROUND(SUM(seller_net), 4), "
+                     "ROUND(SUM(seller_vat), 4)")
 TOTAL_GROUP = "GROUP BY vendor_id, seller_id, service_level"
 EXCEPTION_INSERT = """
     INSERT INTO billing_ratingexception (run_id, chunk_id, shipment_id, vendor_id, code, created_at)"""
@@ -347,13 +350,13 @@ EXCEPTION_SELECT = """
 
 
 def rating_statements(d, places: int, slots: dict[str, int], rerating: bool = True) -> list[str]:
-    """The chunk's statements; the last one returns the number of charge lines written.
+    """The chunk's statements.
 
     PostgreSQL: ONE statement — the exceptions are written by a data-modifying WITH query over the
-    same rated rows, and the chunk's totals are summed from what the charge-line insert returns.
-    SQLite (no data-modifying WITH): the exceptions, the charge lines, then their totals from the
-    stored lines, each over the same WITH queries; the charge-line insert's row count is the
-    number written."""
+    same rated rows, and the chunk's totals are summed from what the charge-line insert returns;
+    it returns the number of charge lines written. SQLite (no data-modifying WITH): the
+    exceptions, the charge lines, each over the same WITH queries, then the totals of the lines
+    this attempt wrote (stamped with its time)."""
     ctes = ",".join([_versions_cte(), _rate_lines_cte(d), _surcharges_cte(slots), _rated_cte(d, places, rerating)])
     lines = _lines_select(d, places, slots, rerating)
     if connection.vendor == "postgresql":
@@ -373,8 +376,8 @@ def rating_statements(d, places: int, slots: dict[str, int], rerating: bool = Tr
         f"{EXCEPTION_INSERT}\n    WITH {ctes}{EXCEPTION_SELECT}",
         f"{CHARGE_LINE_INSERT}\n    WITH {ctes}{lines}",
         f"""INSERT INTO billing_chargelinetotal ({TOTAL_COLUMNS})
-    SELECT run_id, chunk_id, vendor_id, seller_id, service_level, {TOTAL_SUMS}
-    FROM billing_chargeline WHERE run_id = %(run)s AND chunk_id = %(chunk)s {TOTAL_GROUP}""",
+    SELECT run_id, chunk_id, vendor_id, seller_id, service_level, {TOTAL_SUMS_SQLITE}
+    FROM billing_chargeline WHERE run_id = %(run)s AND chunk_id = %(chunk)s AND created_at = %(now)s {TOTAL_GROUP}""",
     ]
 
 
@@ -394,7 +397,6 @@ def rate_chunk(*, run_id: int, chunk_id: int, market_code: str, currency: str, b
         )
         rerating = bool(cursor.fetchone()[0])
     statements = rating_statements(d, places, surcharge_slots(market_code), rerating)
-    rated = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Room for the chunk's joins in memory, and hash joins to the rate and fee lines (the
@@ -408,12 +410,15 @@ def rate_chunk(*, run_id: int, chunk_id: int, market_code: str, currency: str, b
             # posting, which commits synchronously) flushes it first. Ledger entries are not
             # written here.
             cursor.execute("SET LOCAL synchronous_commit = off")
-        for sql in statements:
-            cursor.execute(sql, params)
-            if sql.startswith(CHARGE_LINE_INSERT):
-                rated = cursor.rowcount
-        if connection.vendor == "postgresql":
+            (statement,) = statements
+            cursor.execute(statement, params)
             rated = int(cursor.fetchone()[0])
+        else:
+            exceptions_sql, lines_sql, totals_sql = statements
+            cursor.execute(exceptions_sql, params)
+            cursor.execute(lines_sql, params)
+            rated = cursor.rowcount
+            cursor.execute(totals_sql, params)
         cursor.execute("SELECT COUNT(*) FROM billing_ratingexception WHERE chunk_id = %s", [chunk_id])
         exceptions = cursor.fetchone()[0]
     return ChunkOutcome(rated=rated, exceptions=exceptions)

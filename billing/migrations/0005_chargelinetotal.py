@@ -4,12 +4,13 @@ import django.db.models.deletion
 from decimal import Decimal
 from django.db import migrations, models
 
-# Runs rated before totals existed get theirs from their charge lines.
+# Runs rated before totals existed get theirs from their charge lines (rounded to the stored
+# precision: SQLite sums them as binary floats).
 BACKFILL = """
 INSERT INTO billing_chargelinetotal (run_id, chunk_id, vendor_id, seller_id, service_level, line_count,
     vendor_net, vendor_vat, seller_net, seller_vat)
 SELECT run_id, chunk_id, vendor_id, seller_id, service_level, COUNT(*),
-    SUM(vendor_net), SUM(vendor_vat), SUM(seller_net), SUM(seller_vat)
+    ROUND(SUM(vendor_net), 4), ROUND(SUM(vendor_vat), 4), ROUND(SUM(seller_net), 4), ROUND(SUM(seller_vat), 4)
 FROM billing_chargeline
 GROUP BY run_id, chunk_id, vendor_id, seller_id, service_level
 """

@@ -149,6 +149,9 @@ def test_a_chunk_rated_again_by_another_transaction_cannot_double_rate(django_ca
     assert result == "done"
     assert ChargeLine.objects.count() == 1
     assert BillingRunChunk.objects.get(pk=chunk.pk).rated_count == 0
+    # and the chunk's totals still count its one line once
+    assert ChargeLineTotal.objects.filter(chunk=chunk).aggregate(n=Sum("line_count"))["n"] == 1
+    assert charge_lines_integrity() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -281,6 +284,9 @@ def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_che
     run.refresh_from_db()
     # then: each chunk summed its own lines per vendor, seller and service
     assert run.chunk_count == 3 and ChargeLineTotal.objects.filter(run=run).values("chunk").distinct().count() == 3
+    first = ChargeLineTotal.objects.get(chunk=run.chunks.get(seq=1))  # the seller's two 1 kg shipments
+    assert (first.seller_id, first.service_level, first.line_count) == (seller.pk, "STD", 2)
+    assert (first.vendor_net, first.vendor_vat, first.seller_net, first.seller_vat) == (D("7.90"), D("1.58"), D("9.98"), D("2.00"))
     per_seller = {
         row["seller_id"]: (row["n"], _cents(row["vendor_net"]), _cents(row["seller_net"]), _cents(row["seller_vat"]))
         for row in ChargeLineTotal.objects.filter(run=run).values("seller_id").annotate(
