@@ -1,12 +1,16 @@
 # Settlement Ops — the README's two commands are `make demo` and `make test`.
+# With no DATABASE_URL every target uses the embedded PostgreSQL under var/ (started once, reused,
+# stopped by `make stop`); with DATABASE_URL set, that server instead.
+SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1:8000
 SHIPMENTS ?= 1000000
+EMBEDDED_DB := $(PY) -m settlement_ops.embedded_db
 
-.PHONY: demo test bench venv migrate seed nightly serve worker beat clean check
+.PHONY: demo test bench venv db migrate seed nightly serve worker beat stop clean check lint format
 
 $(VENV)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3"; exit 1; }
@@ -16,27 +20,46 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
-migrate: venv
+# The embedded PostgreSQL, unless DATABASE_URL names a server.
+db: venv
+	@if [ -z "$$DATABASE_URL" ]; then echo "embedded PostgreSQL: $$($(EMBEDDED_DB) start)"; fi
+
+migrate: db
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
 	$(PY) manage.py seed_demo
 
-nightly: venv
+nightly: db
 	$(PY) manage.py run_nightly
 
+# The embedded server stops when the demo server exits (Ctrl-C included).
 demo: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py run_nightly
 	@echo "Serving on http://$(HOST)/  (sign in with the users printed above)"
+	@if [ -z "$$DATABASE_URL" ]; then trap '$(EMBEDDED_DB) stop' EXIT; trap 'exit 0' INT TERM; fi; \
+		$(PY) manage.py runserver --insecure $(HOST)
+
+serve: db
 	$(PY) manage.py runserver --insecure $(HOST)
 
-test: venv
+test: db
 	$(PY) -m pytest
 
-check: venv
+stop: venv
+	$(EMBEDDED_DB) stop
+
+check: db
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Fix what the linter can and format the code.
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: migrate
 	$(PY) -m bench --shipments $(SHIPMENTS)
@@ -48,4 +71,5 @@ beat: venv
 	$(VENV)/bin/celery -A settlement_ops beat -l info
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles var
+	-test -x $(PY) && $(EMBEDDED_DB) stop
+	rm -rf $(VENV) staticfiles var

@@ -1,15 +1,11 @@
-"""Database helpers: retry on serialization failures and deadlocks, vendor checks."""
+"""Database helpers: retry on serialization failures and deadlocks."""
 import functools
 import random
 import time
 
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
-
-
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def _sqlstate(exc: BaseException) -> str | None:

@@ -9,6 +9,11 @@ from tests.factories import SellerUserFactory, UserFactory
 
 
 def pytest_configure(config):
+    # No DATABASE_URL: the embedded PostgreSQL server (started once, reused by later runs).
+    if not os.environ.get("DATABASE_URL"):
+        from settlement_ops import embedded_db
+
+        embedded_db.start()
     # Tests run tasks in-process by default, also when REDIS_URL is set; the tests marked
     # celery_worker switch to the real broker with the live_celery_worker fixture.
     from settlement_ops.celery import app
@@ -16,14 +21,26 @@ def pytest_configure(config):
     app.conf.task_always_eager = True
 
 
+def _redis_unavailable() -> str | None:
+    """Why a real Celery worker cannot run here, or None when Redis answers at REDIS_URL."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return "REDIS_URL is not set"
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"no Redis answers at {url} ({exc})"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
-    is_sqlite = os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite")
-    no_redis = not os.environ.get("REDIS_URL")
-    for item in items:
-        if "postgres" in item.keywords and is_sqlite:
-            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: SQLite has no row locks or real concurrency"))
-        if "celery_worker" in item.keywords and no_redis:
-            item.add_marker(pytest.mark.skip(reason="needs Redis (REDIS_URL) for a real Celery worker"))
+    worker_tests = [item for item in items if "celery_worker" in item.keywords]
+    reason = _redis_unavailable() if worker_tests else None
+    if reason:
+        for item in worker_tests:
+            item.add_marker(pytest.mark.skip(reason=f"needs a real Celery worker over Redis: {reason}"))
 
 
 @pytest.fixture

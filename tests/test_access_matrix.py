@@ -37,13 +37,30 @@ def _user_for(role):
     return UserFactory(role=role)
 
 
+@pytest.fixture(scope="module")
+def role_users(django_db_setup, django_db_blocker):
+    """One user per role for every page of the matrix: the pages only read them, so they are
+    created once (committed) and deleted when the module is done."""
+    with django_db_blocker.unblock():
+        users = {role: _user_for(role) for role in Role.ALL}
+        yield users
+        for role, user in users.items():
+            seller = user.seller_link.seller if role == Role.SELLER_USER else None
+            user.delete()
+            if seller is not None:
+                history = getattr(seller, "history", None)
+                seller.delete()
+                if history is not None:
+                    history.model.objects.filter(id=seller.id).delete()
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ALL_PAGES)
-def test_each_role_is_let_in_or_kept_out(client, name):
+def test_each_role_is_let_in_or_kept_out(client, role_users, name):
     page = PAGES[name]
     url = reverse(name, kwargs=page.kwargs() if page.kwargs else None) + page.query
     for role in Role.ALL:
-        client.force_login(_user_for(role))
+        client.force_login(role_users[role])
         response = client.post(url, {}) if page.post else client.get(url)
         if role in page.expect:
             assert response.status_code == page.expect[role], f"{role} on {name}: {response.status_code}"

@@ -1,4 +1,4 @@
-"""On PostgreSQL the database itself refuses UPDATE and DELETE of posted ledger rows and of the
+"""The database itself refuses UPDATE and DELETE of posted ledger rows and of the
 audit log, so no code path (raw SQL, admin, a bug) can change history. TRUNCATE is left alone
 for test database resets."""
 from django.db import migrations
@@ -15,25 +15,16 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(FUNCTION, params=None)
-    for table in TABLES:
-        schema_editor.execute(
-            f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION settlement_refuse_change();"
-        )
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in TABLES:
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table};")
-    schema_editor.execute("DROP FUNCTION IF EXISTS settlement_refuse_change();")
+FORWARD = [FUNCTION] + [
+    f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table} "
+    f"FOR EACH ROW EXECUTE FUNCTION settlement_refuse_change();"
+    for table in TABLES
+]
+BACKWARD = [f"DROP TRIGGER IF EXISTS {table}_immutable ON {table};" for table in TABLES] + [
+    "DROP FUNCTION IF EXISTS settlement_refuse_change();"
+]
 
 
 class Migration(migrations.Migration):
     dependencies = [("settlement_ops", "0002_reference_data")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunSQL(FORWARD, BACKWARD)]

@@ -2,14 +2,13 @@ from django.db import migrations, models
 from django.db.models import Q
 
 
-def nulls_to_zero(apps, schema_editor):
-    # Postings are immutable (a trigger refuses UPDATE on PostgreSQL), so lift it for this step.
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE settlement_ops_posting DISABLE TRIGGER settlement_ops_posting_immutable")
-    schema_editor.execute("UPDATE settlement_ops_account SET party_id = 0 WHERE party_id IS NULL")
-    schema_editor.execute("UPDATE settlement_ops_posting SET party_id = 0 WHERE party_id IS NULL")
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE settlement_ops_posting ENABLE TRIGGER settlement_ops_posting_immutable")
+# Postings are immutable (a trigger refuses UPDATE), so the trigger is lifted for this step only.
+NULLS_TO_ZERO = [
+    "ALTER TABLE settlement_ops_posting DISABLE TRIGGER settlement_ops_posting_immutable",
+    "UPDATE settlement_ops_account SET party_id = 0 WHERE party_id IS NULL",
+    "UPDATE settlement_ops_posting SET party_id = 0 WHERE party_id IS NULL",
+    "ALTER TABLE settlement_ops_posting ENABLE TRIGGER settlement_ops_posting_immutable",
+]
 
 
 class Migration(migrations.Migration):
@@ -18,7 +17,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RemoveConstraint(model_name="account", name="account_unique_per_party"),
         migrations.RemoveConstraint(model_name="account", name="account_party_both_or_neither"),
-        migrations.RunPython(nulls_to_zero, migrations.RunPython.noop),
+        migrations.RunSQL(NULLS_TO_ZERO, migrations.RunSQL.noop),
         migrations.AlterField(model_name="account", name="party_id", field=models.BigIntegerField(default=0)),
         migrations.AlterField(model_name="posting", name="party_id", field=models.BigIntegerField(default=0)),
         migrations.AddConstraint(

@@ -1,12 +1,15 @@
 """Settings shared by every runtime shape, read from the environment.
 
-Embedded default: SQLite file in the project folder, Celery eager (no REDIS_URL).
-Production overrides live in ``production.py``.
+Embedded default (no DATABASE_URL): the embedded PostgreSQL server under var/ (see
+``settlement_ops.embedded_db``), Celery eager (no REDIS_URL). Production overrides live in
+``production.py``; the test suite's in ``test.py``.
 """
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+
+from settlement_ops import embedded_db
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -78,14 +81,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env.db("DATABASE_URL", default=embedded_db.DEFAULT_URL),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Several threads (runserver, eager tasks) share the file: wait instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

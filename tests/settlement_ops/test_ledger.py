@@ -194,7 +194,7 @@ def test_two_concurrent_posts_with_the_same_key_write_exactly_one_entry():
 
 
 def test_ledger_check_is_exact_for_amounts_binary_floats_cannot_hold():
-    # 1.20 = 1.00 + 0.20 exactly in Decimal, but not in the binary floats SQLite sums with
+    # 1.20 = 1.00 + 0.20 exactly in NUMERIC, but not in binary floats: the check must be exact
     m = market("GB")
     ledger_post(
         market=m, entry_date=date(2026, 11, 2), idempotency_key="tenths", source_type="test", source_id="1",

@@ -23,14 +23,58 @@ def _run_python(code: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120)
 
 
-def test_embedded_default_is_sqlite_and_eager_celery():
+def test_embedded_default_is_the_embedded_postgres_socket_and_eager_celery():
     code = (
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='settlement_ops.settings.base'; django.setup();"
         "from django.conf import settings as s; db=s.DATABASES['default'];"
-        "print(db['ENGINE'], str(db['NAME']).endswith('db.sqlite3'), s.CELERY_TASK_ALWAYS_EAGER, s.DEBUG, s.TIME_ZONE)"
+        "print(db['ENGINE'], db['NAME'], db['OPTIONS']['host'], s.CELERY_TASK_ALWAYS_EAGER, s.DEBUG, s.TIME_ZONE)"
     )
     result = _run_python(code, {})
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "True", "False", "UTC"], result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql", "settlement", str(ROOT / "var" / "run"), "True", "False", "UTC"
+    ], result.stderr
+
+
+def test_embedded_server_starts_once_is_reused_and_stops(tmp_path):
+    # given a folder of its own, so the server this suite may be running on is left alone
+    env = {"SETTLEMENT_OPS_VAR": str(tmp_path / "var")}
+    command = "import sys; from settlement_ops import embedded_db; sys.exit(embedded_db.main(sys.argv))"
+
+    def embedded(*args):
+        return subprocess.run([sys.executable, "-c", command, *args], cwd=ROOT, env={**os.environ, **env},
+                              capture_output=True, text=True, timeout=120)
+
+    try:
+        # when
+        started = embedded("start")
+        # then: PostgreSQL 18 answers on its own socket, with the btree_gist the constraints need
+        assert started.returncode == 0, started.stderr
+        url = started.stdout.strip()
+        socket_dir = str(tmp_path / "var" / "run")
+        assert url == f"postgres://postgres@/settlement?host={socket_dir}"
+        import psycopg2
+
+        connection = psycopg2.connect(dbname="settlement", user="postgres", host=socket_dir)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version_num")
+            assert int(cursor.fetchone()[0]) >= 180000
+            cursor.execute("CREATE EXTENSION btree_gist")
+            cursor.execute("SELECT pg_postmaster_start_time()")
+            first_start = cursor.fetchone()[0]
+        connection.close()
+        # a second start reuses the running server
+        assert embedded("start").returncode == 0
+        connection = psycopg2.connect(dbname="settlement", user="postgres", host=socket_dir)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_postmaster_start_time()")
+            assert cursor.fetchone()[0] == first_start
+        connection.close()
+        assert embedded("status").returncode == 0
+    finally:
+        stopped = embedded("stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stderr
+    assert embedded("status").returncode == 3
 
 
 def test_database_and_redis_urls_switch_to_postgres_and_workers():

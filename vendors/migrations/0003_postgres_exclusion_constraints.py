@@ -1,5 +1,5 @@
-"""Cross-row invariants PostgreSQL can enforce itself (SQLite relies on the locked check in the
-services): effective contracts of a vendor/market/service never overlap in time, and rate-line
+"""Cross-row invariants the database enforces itself (the services also check them, under a lock,
+to answer with a readable message): effective contracts of a vendor/market/service never overlap in time, and rate-line
 brackets of one lane never overlap in weight."""
 from django.contrib.postgres.operations import BtreeGistExtension
 from django.db import migrations
@@ -26,19 +26,9 @@ BACKWARD = [
 ]
 
 
-def _run(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for sql in statements:
-            schema_editor.execute(sql)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("vendors", "0002_contracts_rate_cards")]
     operations = [
         BtreeGistExtension(),
-        migrations.RunPython(_run(FORWARD), _run(BACKWARD)),
+        migrations.RunSQL(FORWARD, BACKWARD),
     ]
