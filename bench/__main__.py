@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         "billing_ledger_balanced": run_result["balanced"],
         "billing_rated_once": run_result["rated_once"],
         "billing_totals_agree": agree,
-        "measured_at": datetime.now(dt_timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     _print_table(results)
     audit_lines = min(200_000, n) if args.audit_lines is None else args.audit_lines

@@ -33,9 +33,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settlement_ops.settings.base")
 
 
+def _tables() -> dict[str, str]:
+    """Table names of the models the statements here read and write (after django.setup())."""
+    from billing.models import ChargeLine, Shipment
+    from billing.payables.models import VendorInvoice, VendorInvoiceLine
+
+    return {"line": VendorInvoiceLine._meta.db_table, "invoice": VendorInvoice._meta.db_table,
+            "shipment": Shipment._meta.db_table, "charge_line": ChargeLine._meta.db_table}
+
+
 def _invoice_lines_sql(invoice_id: int, vendor_id: int) -> str:
+    t = _tables()
     return f"""
-    INSERT INTO payables_vendorinvoiceline (invoice_id, line_no, tracking_number, billed_weight_kg, billed_base, billed_fuel,
+    INSERT INTO {t["line"]} (invoice_id, line_no, tracking_number, billed_weight_kg, billed_base, billed_fuel,
         billed_remote_area, billed_oversize, billed_cod, billed_peak, billed_returns, billed_net, billed_vat, billed_gross,
         flag_unknown_tracking, flag_duplicate_in_invoice, flag_duplicate_other_invoice, flag_not_rated, flag_over_tolerance,
         flag_weight_mismatch, flag_surcharge_not_in_contract, flag_expired_contract, flag_not_delivered, decision,
@@ -46,17 +56,19 @@ def _invoice_lines_sql(invoice_id: int, vendor_id: int) -> str:
         c.vendor_net + CASE WHEN s.id % 50 = 0 THEN 0.50 ELSE 0 END, c.vendor_vat,
         c.vendor_net + c.vendor_vat + CASE WHEN s.id % 50 = 0 THEN 0.50 ELSE 0 END,
         FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 'pending', 0, 0, ''
-    FROM billing_shipment s JOIN billing_chargeline c ON c.shipment_id = s.id AND c.generation = 1
+    FROM {t["shipment"]} s JOIN {t["charge_line"]} c ON c.shipment_id = s.id AND c.generation = 1
     WHERE s.vendor_id = {vendor_id}
     """
 
 
-FLOOR_SQL = """
+def _floor_sql() -> str:
+    t = _tables()
+    return f"""
 CREATE TEMP TABLE payables_bench_floor AS
 SELECT l.id, s.id AS shipment_id, agg.net, (l.billed_net - agg.net > 0) AS over
-FROM payables_vendorinvoiceline l
-JOIN billing_shipment s ON s.vendor_id = %(vendor)s AND s.tracking_number = l.tracking_number
-JOIN (SELECT shipment_id, SUM(vendor_net) AS net FROM billing_chargeline WHERE vendor_id = %(vendor)s GROUP BY shipment_id) agg
+FROM {t["line"]} l
+JOIN {t["shipment"]} s ON s.vendor_id = %(vendor)s AND s.tracking_number = l.tracking_number
+JOIN (SELECT shipment_id, SUM(vendor_net) AS net FROM {t["charge_line"]} WHERE vendor_id = %(vendor)s GROUP BY shipment_id) agg
     ON agg.shipment_id = s.id
 WHERE l.invoice_id = %(invoice)s
 """
@@ -78,12 +90,12 @@ def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> 
         setup = data.prepare(shipments=lines, vendors=1)
         run.measure(business_date=setup["business_date"], workers=workers, chunk_size=None)
     vendor = Vendor.objects.filter(market_id=MARKET).order_by("pk").first()
-    if connection.vendor == "postgresql":
-        # Each run leaves the old versions of the lines and shipments it rewrote or deleted; without
-        # a vacuum (autovacuum may be off or behind) both tables grow run after run, so a later run
-        # would scan more pages than an earlier one. Reclaim them first: every run starts the same.
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM payables_vendorinvoiceline, billing_shipment")
+    t = _tables()
+    # Each run leaves the old versions of the lines and shipments it rewrote or deleted; without a
+    # vacuum (autovacuum may be off or behind) both tables grow run after run, so a later run would
+    # scan more pages than an earlier one. Reclaim them first: every run starts the same.
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM {t['line']}, {t['shipment']}")
     Shipment.objects.filter(vendor=vendor).update(status=Shipment.Status.DELIVERED)
     VendorInvoice.objects.filter(vendor=vendor, number="BENCH-AUDIT").delete()
     with transaction.atomic():
@@ -93,7 +105,7 @@ def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> 
             cursor.execute(_invoice_lines_sql(invoice.pk, vendor.pk))
             count = cursor.rowcount
             cursor.execute(
-                "INSERT INTO payables_vendorinvoiceline (invoice_id, line_no, tracking_number, billed_base, billed_fuel, "
+                f"INSERT INTO {t['line']} (invoice_id, line_no, tracking_number, billed_base, billed_fuel, "
                 "billed_remote_area, billed_oversize, billed_cod, billed_peak, billed_returns, billed_net, billed_vat, billed_gross, "
                 "flag_unknown_tracking, flag_duplicate_in_invoice, flag_duplicate_other_invoice, flag_not_rated, flag_over_tolerance, "
                 "flag_weight_mismatch, flag_surcharge_not_in_contract, flag_expired_contract, flag_not_delivered, decision, "
@@ -102,12 +114,11 @@ def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> 
                                      "FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,'pending',0,0,''" for i in range(10)))
         VendorInvoice.objects.filter(pk=invoice.pk).update(line_count=count + 10)
     total = count + 10
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE payables_vendorinvoiceline, payables_vendorinvoice, billing_shipment, billing_chargeline")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {t['line']}, {t['invoice']}, {t['shipment']}, {t['charge_line']}")
     with transaction.atomic(), connection.cursor() as cursor:
         started = time.perf_counter()
-        cursor.execute(FLOOR_SQL, {"vendor": vendor.pk, "invoice": invoice.pk})
+        cursor.execute(_floor_sql(), {"vendor": vendor.pk, "invoice": invoice.pk})
         floor_s = time.perf_counter() - started
         cursor.execute("SELECT COUNT(*), ROUND(SUM(net), 2) FROM payables_bench_floor")
         floor_count, floor_sum = cursor.fetchone()

@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Count, Sum
 
 from billing import services
 from billing.models import BillingRun, BillingRunEntry, ChargeLine
 from settlement_ops.models import Market, Posting
-from django.db.models import Count, Sum
 
 from . import MARKET
 
@@ -24,8 +24,6 @@ def _rate(chunk_id: int) -> str:
 
 
 def _dec(value) -> Decimal:
-    if isinstance(value, float):
-        value = format(value, ".15g")
     return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
@@ -47,12 +45,12 @@ def measure(*, business_date, workers: int, chunk_size: int | None) -> dict:
 
     lines = ChargeLine.objects.filter(run=run)
     agg = lines.aggregate(n=Count("id"), shipments=Count("shipment_id", distinct=True), base=Sum("vendor_base"))
-    entries = BillingRunEntry.objects.filter(run=run).values_list("entry_id", flat=True)
-    # Summed here in Decimal (SQLite would sum the stored amounts as floats).
-    totals: dict = {}
-    for entry_id, currency, amount in Posting.objects.filter(entry_id__in=list(entries)).values_list("entry_id", "currency", "amount"):
-        totals[(entry_id, currency)] = totals.get((entry_id, currency), Decimal(0)) + amount
-    unbalanced = sum(1 for total in totals.values() if total != 0)
+    entries = list(BillingRunEntry.objects.filter(run=run).values_list("entry_id", flat=True))
+    # Each entry's postings summed per currency in the database (exact NUMERIC): all must be zero.
+    unbalanced = (
+        Posting.objects.filter(entry_id__in=entries).values("entry_id", "currency").annotate(total=Sum("amount"))
+        .exclude(total=0).count()
+    )
     return {
         "seconds": finished - started,
         "plan_seconds": planned - started,

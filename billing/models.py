@@ -28,7 +28,7 @@ from sellers.models import Seller
 from settlement_ops.fields import money_field, weight_field
 from settlement_ops.models import JournalEntry, Market
 from settlement_ops.money import CURRENCY_CHOICES
-from vendors.models import ContractVersion, RateLine, Vendor
+from vendors.models import SURCHARGE_ORDER, ContractVersion, RateLine, Surcharge, Vendor
 
 
 def _dimension(**kwargs):
@@ -335,6 +335,17 @@ class ChargeLine(models.Model):
     class Kind(models.TextChoices):
         ORIGINAL = "original", "Original"
         DELTA = "delta", "Delta (re-rating)"
+
+    # One vendor amount column per surcharge kind, in SURCHARGE_ORDER: `vendor_<kind>`, except the
+    # remote-area column, which is named `vendor_remote`.
+    SURCHARGE_COLUMNS = {
+        kind: "vendor_remote" if kind == Surcharge.Kind.REMOTE_AREA else f"vendor_{kind}" for kind in SURCHARGE_ORDER
+    }
+    # Every amount column, in table order (the rating statement writes them all).
+    AMOUNT_COLUMNS = [
+        "vendor_base", *SURCHARGE_COLUMNS.values(), "vendor_net", "vendor_vat", "vendor_gross",
+        "seller_base", "seller_cod", "seller_returns", "seller_net", "seller_vat", "seller_gross",
+    ]
 
     # Foreign keys without database constraints: the rating statement copies every id from the
     # rows it joins in the same transaction, so they are valid by construction, and on_delete=PROTECT

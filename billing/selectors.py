@@ -125,38 +125,47 @@ def shipment_history(shipment: Shipment) -> dict:
     return {"lines": lines, "current": current, "exceptions": exceptions}
 
 
-def charge_lines_integrity() -> list[str]:
-    """Nightly proof for what charge lines keep without database constraints: each line's run,
-    shipment, vendor and seller exist and agree with its shipment, and each run's totals (posting
-    and the run pages read them) still equal its lines."""
-    broken_lines = """
-        SELECT COUNT(*) FROM billing_chargeline cl
-        LEFT JOIN billing_shipment s ON s.id = cl.shipment_id
-        LEFT JOIN billing_billingrun r ON r.id = cl.run_id
-        WHERE s.id IS NULL OR r.id IS NULL OR s.vendor_id <> cl.vendor_id OR s.market_id <> cl.market_id
-    """
-    # Per run, vendor, seller and service, from both sides (a LEFT JOIN each way); rounded to the
-    # stored precision so SQLite's float sums compare like decimals.
-    amounts = ", ".join(f"ROUND(SUM({c}), 4) AS {c}" for c in ("vendor_net", "vendor_vat", "seller_net", "seller_vat"))
-    keys = "run_id, vendor_id, seller_id, service_level"
-    lines = f"SELECT {keys}, COUNT(*) AS n, {amounts} FROM billing_chargeline GROUP BY {keys}"
-    totals = f"SELECT {keys}, SUM(line_count) AS n, {amounts} FROM billing_chargelinetotal GROUP BY {keys}"
-    join = " AND ".join(f"a.{k} = b.{k}" for k in keys.split(", "))
-    differ = " OR ".join(f"a.{c} <> b.{c}" for c in ("n", "vendor_net", "vendor_vat", "seller_net", "seller_vat"))
-    broken_totals = f"""
+AMOUNTS = ("vendor_net", "vendor_vat", "seller_net", "seller_vat")
+_KEYS = "run_id, vendor_id, seller_id, service_level"
+BROKEN_LINES_SQL = f"""
+    SELECT COUNT(*) FROM {ChargeLine._meta.db_table} cl
+    LEFT JOIN {Shipment._meta.db_table} s ON s.id = cl.shipment_id
+    LEFT JOIN {BillingRun._meta.db_table} r ON r.id = cl.run_id
+    WHERE s.id IS NULL OR r.id IS NULL OR s.vendor_id <> cl.vendor_id OR s.market_id <> cl.market_id
+"""
+
+
+def _broken_totals_sql() -> str:
+    """Runs whose totals differ from their lines, per run, vendor, seller and service, from both
+    sides (a LEFT JOIN each way). Sums of NUMERIC columns are exact: compared as they are."""
+    amounts = ", ".join(f"SUM({c}) AS {c}" for c in AMOUNTS)
+    lines = f"SELECT {_KEYS}, COUNT(*) AS n, {amounts} FROM {ChargeLine._meta.db_table} GROUP BY {_KEYS}"
+    totals = f"SELECT {_KEYS}, SUM(line_count) AS n, {amounts} FROM {ChargeLineTotal._meta.db_table} GROUP BY {_KEYS}"
+    join = " AND ".join(f"a.{k} = b.{k}" for k in _KEYS.split(", "))
+    differ = " OR ".join(f"a.{c} <> b.{c}" for c in ("n", *AMOUNTS))
+    return f"""
         SELECT COUNT(DISTINCT run_id) FROM (
             SELECT a.run_id FROM ({lines}) a LEFT JOIN ({totals}) b ON {join} WHERE b.run_id IS NULL OR {differ}
             UNION ALL
             SELECT b.run_id FROM ({totals}) b LEFT JOIN ({lines}) a ON {join} WHERE a.run_id IS NULL
         ) x
     """
+
+
+BROKEN_TOTALS_SQL = _broken_totals_sql()
+
+
+def charge_lines_integrity() -> list[str]:
+    """Nightly proof for what charge lines keep without database constraints: each line's run,
+    shipment, vendor and seller exist and agree with its shipment, and each run's totals (posting
+    and the run pages read them) still equal its lines."""
     problems = []
     with connection.cursor() as cursor:
-        cursor.execute(broken_lines)
+        cursor.execute(BROKEN_LINES_SQL)
         broken = cursor.fetchone()[0]
         if broken:
             problems.append(f"{broken} charge line(s) point at a missing run or shipment, or disagree with their shipment")
-        cursor.execute(broken_totals)
+        cursor.execute(BROKEN_TOTALS_SQL)
         broken = cursor.fetchone()[0]
         if broken:
             problems.append(f"{broken} billing run(s) have totals that differ from their charge lines")

@@ -5,8 +5,8 @@ A run's life, all state in the database (not in the broker):
 1. `billing_run_start` (one transaction): refuses a second active run of the market (returns it),
    fixes the watermark (highest shipment id now), plans chunks of CHUNK_SIZE candidate shipments
    by id range, and — after commit — queues one `billing_chunk_task` per chunk.
-2. `billing_chunk_rate` (one transaction per chunk): locks the chunk row (PostgreSQL:
-   SELECT ... FOR UPDATE SKIP LOCKED, so two workers given the same chunk do it once), returns if
+2. `billing_chunk_rate` (one transaction per chunk): locks the chunk row (SELECT ... FOR UPDATE
+   SKIP LOCKED, so two workers given the same chunk do it once), returns if
    it is done, rates it set-based (billing.rating) and marks it done (progress is counted from the
    chunk rows, so parallel chunks share no hot row). A
    worker dying half-way rolls the whole chunk back; the redelivered message (acks_late) or
@@ -37,7 +37,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Min, Sum
 from django.utils import timezone
 
@@ -51,7 +51,13 @@ from vendors.models import ContractVersion
 from . import rating
 from .intake import IntakeResult, parse_shipments_csv, shipments_intake  # noqa: F401  (use cases of this app)
 from .models import (
-    BillingRun, BillingRunChunk, BillingRunEntry, ChargeLineTotal, SellerFeeLine, SellerFeeSchedule, Shipment,
+    BillingRun,
+    BillingRunChunk,
+    BillingRunEntry,
+    ChargeLineTotal,
+    SellerFeeLine,
+    SellerFeeSchedule,
+    Shipment,
 )
 
 logger = logging.getLogger(__name__)
@@ -140,11 +146,11 @@ def billing_run_start(
 
 
 def _lock_chunk(chunk_id: int) -> BillingRunChunk | None:
-    qs = BillingRunChunk.objects.select_related("run").filter(pk=chunk_id)
-    if connection.features.has_select_for_update_skip_locked:
-        # Another worker holding this chunk is rating it: let it.
-        return qs.select_for_update(skip_locked=True, of=("self",)).first()
-    return qs.first()
+    # Another worker holding this chunk is rating it: let it.
+    return (
+        BillingRunChunk.objects.select_related("run").filter(pk=chunk_id)
+        .select_for_update(skip_locked=True, of=("self",)).first()
+    )
 
 
 @retry_on_conflict
@@ -392,7 +398,7 @@ def seller_fee_schedule_create(*, market: Market, service_level: str, name: str,
             code="overlap", field="valid_from",
         )
     brackets = sorted(lines, key=lambda line: Decimal(line[0]))
-    for (a_from, a_to, *_), (b_from, *_rest) in zip(brackets, brackets[1:]):
+    for (_a_from, a_to, *_), (b_from, *_rest) in zip(brackets, brackets[1:], strict=False):
         if Decimal(b_from) < Decimal(a_to):
             raise DomainError(f"Brackets overlap at {b_from} kg.", code="overlap", field="lines")
     schedule = SellerFeeSchedule.objects.create(

@@ -4,6 +4,10 @@ Rounding rule: amounts are quantized to the currency's minor units with ROUND_HA
 the point where a price becomes a charge (rating, invoicing, FX conversion). Intermediate results
 (rate x weight, percentages) keep full Decimal precision until then. IDR and VND are treated as
 having no minor unit, as they are used in practice (ISO 4217 lists 2 for IDR).
+
+The rule exists twice, in the two languages that apply it: `quantize()` for Python and
+`round_sql()` for set-based SQL (PostgreSQL NUMERIC). `tests/billing/test_rating_parity.py` proves
+them equal, half-way cases included.
 """
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ def exponent(currency: str) -> Decimal:
 
 def to_decimal(value) -> Decimal:
     """Convert int/str/Decimal to Decimal; refuse float (binary fractions are not money)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise TypeError("Money amounts must be Decimal, int or str, never float")
     if isinstance(value, Decimal):
         return value
@@ -67,6 +71,17 @@ def quantize(amount, currency: str) -> Decimal:
     return to_decimal(amount).quantize(exponent(currency), rounding=ROUND_HALF_UP)
 
 
+# PostgreSQL's ROUND(numeric, n) rounds a tie away from zero, which is exactly ROUND_HALF_UP of
+# Python's decimal module (also away from zero, for negative deltas too). Exact: NUMERIC is decimal.
+ROUND_SQL = "ROUND({expression}, {places})"
+
+
+def round_sql(expression: str, currency: str) -> str:
+    """`quantize()` as a SQL expression over NUMERIC `expression`: half-up to the currency's minor
+    units. The only rounding used by set-based SQL for money."""
+    return ROUND_SQL.format(expression=expression, places=minor_units(currency))
+
+
 def is_quantized(amount: Decimal, currency: str) -> bool:
     return amount == quantize(amount, currency)
 
@@ -86,50 +101,50 @@ class Money:
         minor_units(self.currency)
 
     @classmethod
-    def zero(cls, currency: str) -> "Money":
+    def zero(cls, currency: str) -> Money:
         return cls(Decimal(0), currency)
 
-    def _check(self, other: "Money") -> None:
+    def _check(self, other: Money) -> None:
         if not isinstance(other, Money):
             raise TypeError(f"Cannot combine Money with {type(other).__name__}")
         if other.currency != self.currency:
             raise CurrencyMismatch(f"Cannot combine {self.currency} with {other.currency}")
 
-    def __add__(self, other: "Money") -> "Money":
+    def __add__(self, other: Money) -> Money:
         self._check(other)
         return Money(self.amount + other.amount, self.currency)
 
-    def __sub__(self, other: "Money") -> "Money":
+    def __sub__(self, other: Money) -> Money:
         self._check(other)
         return Money(self.amount - other.amount, self.currency)
 
-    def __neg__(self) -> "Money":
+    def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
 
-    def __mul__(self, factor) -> "Money":
+    def __mul__(self, factor) -> Money:
         if isinstance(factor, Money):
             raise TypeError("Cannot multiply Money by Money")
         return Money(self.amount * to_decimal(factor), self.currency)
 
     __rmul__ = __mul__
 
-    def __lt__(self, other: "Money") -> bool:
+    def __lt__(self, other: Money) -> bool:
         self._check(other)
         return self.amount < other.amount
 
-    def __le__(self, other: "Money") -> bool:
+    def __le__(self, other: Money) -> bool:
         self._check(other)
         return self.amount <= other.amount
 
-    def __gt__(self, other: "Money") -> bool:
+    def __gt__(self, other: Money) -> bool:
         self._check(other)
         return self.amount > other.amount
 
-    def __ge__(self, other: "Money") -> bool:
+    def __ge__(self, other: Money) -> bool:
         self._check(other)
         return self.amount >= other.amount
 
-    def quantized(self) -> "Money":
+    def quantized(self) -> Money:
         return Money(quantize(self.amount, self.currency), self.currency)
 
     def is_zero(self) -> bool:

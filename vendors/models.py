@@ -1,7 +1,7 @@
 """Vendors, their bank accounts, contracts, contract versions, rate lines and surcharges.
 
 Row invariants live here as database constraints. Two rules span rows and are enforced twice:
-in the service (under a row lock on the vendor) and, on PostgreSQL, by exclusion constraints
+in the service (under a row lock on the vendor) and by PostgreSQL exclusion constraints
 created in migration 0003 (no two effective contracts of a vendor/market/service overlap in time;
 no two rate lines of one lane overlap in weight). The rating rule itself is in `vendors/pricing.py`.
 """
@@ -168,6 +168,8 @@ class Contract(models.Model):
         EXPIRED = "expired", "Expired"
         TERMINATED = "terminated", "Terminated"
 
+    # The statuses under which a contract prices shipments (rating rule 1): the one definition, which
+    # the rating and audit SQL turn into their IN lists.
     EFFECTIVE_STATUSES = (Status.ACTIVE, Status.EXPIRED, Status.TERMINATED)
 
     reference = models.CharField(max_length=40, unique=True)
@@ -425,3 +427,8 @@ class Surcharge(models.Model):
 
     def applies_on(self, day) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
+
+
+# The order of surcharge lines on a quote and of the surcharge amount columns on a charge line and
+# an invoice line: the order `Surcharge.Kind` declares them. The one list of surcharge kinds.
+SURCHARGE_ORDER: tuple[str, ...] = tuple(kind.value for kind in Surcharge.Kind)

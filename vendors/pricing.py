@@ -23,7 +23,7 @@ RULE (all arithmetic in Decimal at full precision; money rounded only where it s
         freight = round(max(base_price + steps x price_per_additional_kg, minimum_charge))
  6. Surcharges of the same version whose period contains the ship date (valid_from/valid_to
     inclusive, NULL = open) and whose condition holds; one line each, in the order
-    fuel, remote_area, oversize, cod, peak, returns (then by surcharge id):
+    vendors.models.SURCHARGE_ORDER (fuel, remote_area, oversize, cod, peak, returns), then by id:
         kind         applies when                               percent is of
         fuel         always                                     freight (the rounded line)
         remote_area  destination_zone == surcharge.zone         freight
@@ -42,8 +42,12 @@ Public functions:
     rate(shipment: ShipmentAttrs) -> Quote                       loads from the DB and prices
     find_version(market_code=, vendor_id=, service_level=, ship_date=) -> ContractVersion
     price(shipment, *, contract, version, rate_lines, surcharges, vat_rate) -> Quote  (pure)
-    chargeable_weight(shipment, divisor) -> (volumetric_kg, chargeable_kg)
-    freight_amount(rate_line, chargeable_kg, currency) -> Decimal
+    chargeable_weight(shipment, divisor) -> (volumetric_kg, chargeable_kg)    rule 3
+    find_bracket(lines, chargeable_kg) -> line | None                        rule 4's weight test
+    bracket_amount(...) -> (rounded amount, steps, minimum applied)          rule 5
+    freight_amount(rate_line, chargeable_kg, currency) -> (Decimal, steps, minimum applied)
+The seller fee (billing/pricing.py) prices by the same weight and bracket rules through
+`chargeable_weight`, `find_bracket` and `bracket_amount`.
 """
 from __future__ import annotations
 
@@ -55,17 +59,9 @@ from settlement_ops.errors import DomainError
 from settlement_ops.models import Market
 from settlement_ops.money import Money, percent_of, quantize, to_decimal
 
-from .models import Contract, ContractVersion, RateLine, Surcharge
+from .models import SURCHARGE_ORDER, Contract, ContractVersion, RateLine, Surcharge
 
 WEIGHT_QUANTUM = Decimal("0.001")
-SURCHARGE_ORDER = [
-    Surcharge.Kind.FUEL,
-    Surcharge.Kind.REMOTE_AREA,
-    Surcharge.Kind.OVERSIZE,
-    Surcharge.Kind.COD,
-    Surcharge.Kind.PEAK,
-    Surcharge.Kind.RETURNS,
-]
 
 
 class RatingError(DomainError):
@@ -199,12 +195,31 @@ def chargeable_weight(shipment: ShipmentAttrs, divisor: int) -> tuple[Decimal, D
     return volumetric, max(shipment.weight_kg, volumetric)
 
 
+def find_bracket(lines, chargeable_kg: Decimal):
+    """The first of `lines` whose bracket holds the weight: weight_from_kg < kg <= weight_to_kg
+    (from EXCLUSIVE, to INCLUSIVE; rule 4). None when no bracket does."""
+    return next((line for line in lines if line.weight_from_kg < chargeable_kg <= line.weight_to_kg), None)
+
+
+def bracket_amount(
+    *, base: Decimal, per_step: Decimal, step_kg: Decimal, weight_from_kg: Decimal, minimum: Decimal,
+    chargeable_kg: Decimal, currency: str,
+) -> tuple[Decimal, int, bool]:
+    """Rule 5 for any weight bracket: (round(max(base + steps x per_step, minimum)), steps,
+    minimum applied), steps = CEIL((chargeable_kg - weight_from_kg) / step_kg)."""
+    steps = _ceil((chargeable_kg - weight_from_kg) / step_kg)
+    computed = base + steps * per_step
+    minimum_applied = minimum > computed
+    return quantize(max(computed, minimum), currency), int(steps), minimum_applied
+
+
 def freight_amount(rate_line: RateLine, chargeable_kg: Decimal, currency: str) -> tuple[Decimal, int, bool]:
     """Rule 5: (rounded freight, additional steps, minimum applied)."""
-    steps = _ceil((chargeable_kg - rate_line.weight_from_kg) / rate_line.additional_step_kg)
-    computed = rate_line.base_price + steps * rate_line.price_per_additional_kg
-    minimum_applied = rate_line.minimum_charge > computed
-    return quantize(max(computed, rate_line.minimum_charge), currency), int(steps), minimum_applied
+    return bracket_amount(
+        base=rate_line.base_price, per_step=rate_line.price_per_additional_kg, step_kg=rate_line.additional_step_kg,
+        weight_from_kg=rate_line.weight_from_kg, minimum=rate_line.minimum_charge, chargeable_kg=chargeable_kg,
+        currency=currency,
+    )
 
 
 def _surcharge_applies(surcharge: Surcharge, shipment: ShipmentAttrs) -> bool:
@@ -243,17 +258,14 @@ def price(
     """
     currency = contract.currency
     volumetric, chargeable = chargeable_weight(shipment, contract.volumetric_divisor)
-    line = next(
-        (
-            r
-            for r in rate_lines
-            if r.service_level == shipment.service_level
-            and r.origin_zone == shipment.origin_zone
-            and r.destination_zone == shipment.destination_zone
-            and r.weight_from_kg < chargeable <= r.weight_to_kg
-        ),
-        None,
+    lane = (
+        r
+        for r in rate_lines
+        if r.service_level == shipment.service_level
+        and r.origin_zone == shipment.origin_zone
+        and r.destination_zone == shipment.destination_zone
     )
+    line = find_bracket(lane, chargeable)
     if line is None:
         raise RatingError(
             f"No rate line in {contract.reference} v{version.number} for {shipment.service_level} "

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.db import migrations, models
 
 # Runs rated before totals existed get theirs from their charge lines (rounded to the stored
-# precision: SQLite sums them as binary floats).
+# precision).
 BACKFILL = """
 INSERT INTO billing_chargelinetotal (run_id, chunk_id, vendor_id, seller_id, service_level, line_count,
     vendor_net, vendor_vat, seller_net, seller_vat)

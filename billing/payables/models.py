@@ -22,7 +22,7 @@ from billing.models import ChargeLine, Shipment
 from settlement_ops.fields import money_field, weight_field
 from settlement_ops.models import JournalEntry, Market
 from settlement_ops.money import CURRENCY_CHOICES
-from vendors.models import ContractVersion, RateLine, Vendor
+from vendors.models import SURCHARGE_ORDER, ContractVersion, RateLine, Vendor
 
 USER = settings.AUTH_USER_MODEL
 
@@ -147,8 +147,21 @@ class VendorInvoice(models.Model):
                 | (Q(kind="invoice") & Q(credited_invoice__isnull=True)),
                 name="vendor_invoice_credit_note_references_invoice",
             ),
-            # gross = net + VAT is checked by the import (an equality of sums is not exact on SQLite's floats).
             models.CheckConstraint(condition=Q(net_total__gte=0) & Q(vat_total__gte=0), name="vendor_invoice_totals_non_negative"),
+            models.CheckConstraint(condition=Q(gross_total=F("net_total") + F("vat_total")), name="vendor_invoice_gross_is_net_plus_vat"),
+            models.CheckConstraint(
+                condition=Q(approved_total=F("approved_net") + F("approved_vat")), name="vendor_invoice_approved_is_net_plus_vat",
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_count__lte=F("line_count")) & Q(flagged_count__lte=F("line_count")),
+                name="vendor_invoice_counts_within_lines",
+            ),
+            # Approved only when every line is decided, and with the moment (the approver is empty
+            # when the audit approved a clean invoice by itself).
+            models.CheckConstraint(
+                condition=~Q(status="approved") | (Q(approved_at__isnull=False) & Q(pending_count=0)),
+                name="vendor_invoice_approved_when_decided",
+            ),
         ]
         indexes = [models.Index(fields=["vendor", "status"]), models.Index(fields=["market", "status"])]
 
@@ -182,7 +195,7 @@ class VendorInvoiceLine(models.Model):
         "flag_expired_contract": "Billed under an expired contract",
         "flag_not_delivered": "Shipment not yet delivered",
     }
-    SURCHARGE_FIELDS = ["fuel", "remote_area", "oversize", "cod", "peak", "returns"]
+    SURCHARGE_FIELDS = list(SURCHARGE_ORDER)  # one billed_<kind> column per surcharge kind
 
     # Indexed by the unique (invoice, line_no) constraint; no separate index.
     invoice = models.ForeignKey(VendorInvoice, on_delete=models.CASCADE, related_name="lines", db_index=False)
@@ -235,6 +248,28 @@ class VendorInvoiceLine(models.Model):
             models.UniqueConstraint(fields=["invoice", "line_no"], name="vendor_invoice_line_unique_row"),
             models.CheckConstraint(
                 condition=~Q(decision__in=["short_paid", "disputed"]) | ~Q(reason=""), name="vendor_invoice_line_reason_required"
+            ),
+            models.CheckConstraint(
+                condition=Q(billed_gross=F("billed_net") + F("billed_vat")), name="vendor_invoice_line_gross_is_net_plus_vat",
+            ),
+            # Credits come as credit notes, so every billed amount of a line is >= 0 (the import refuses others).
+            models.CheckConstraint(
+                condition=Q(billed_base__gte=0) & Q(billed_fuel__gte=0) & Q(billed_remote_area__gte=0) & Q(billed_oversize__gte=0)
+                & Q(billed_cod__gte=0) & Q(billed_peak__gte=0) & Q(billed_returns__gte=0) & Q(billed_net__gte=0)
+                & Q(billed_vat__gte=0) & (Q(billed_weight_kg__isnull=True) | Q(billed_weight_kg__gt=0)),
+                name="vendor_invoice_line_billed_non_negative",
+            ),
+            # What a decision pays: nothing while pending or disputed, the billed amount when
+            # approved, less than billed when short-paid (the expected charge, below the billed one).
+            models.CheckConstraint(
+                condition=(Q(decision__in=["pending", "disputed"]) & Q(approved_net=0) & Q(approved_vat=0))
+                | (Q(decision__in=["auto_approved", "approved"]) & Q(approved_net=F("billed_net")) & Q(approved_vat=F("billed_vat")))
+                | (Q(decision="short_paid") & Q(approved_net__lt=F("billed_net"))),
+                name="vendor_invoice_line_decision_amounts",
+            ),
+            models.CheckConstraint(
+                condition=~Q(decision__in=["approved", "short_paid", "disputed"]) | Q(decided_at__isnull=False),
+                name="vendor_invoice_line_decided_at",
             ),
         ]
         # No index on a column the audit writes (match, flags, decision, amounts): see above. A
@@ -405,6 +440,13 @@ class Payable(models.Model):
             models.CheckConstraint(
                 condition=Q(on_hold=False) | (~Q(hold_reason="") & Q(held_at__isnull=False)), name="payable_hold_has_reason",
             ),
+            # A hold is set on an open payable only (not one in a run, not a paid one).
+            models.CheckConstraint(condition=Q(on_hold=False) | Q(status="open"), name="payable_held_only_when_open"),
+            models.CheckConstraint(
+                condition=(Q(status="paid") & Q(payment__isnull=False) & Q(paid_at__isnull=False))
+                | (~Q(status="paid") & Q(paid_at__isnull=True)),
+                name="payable_paid_by_a_payment",
+            ),
         ]
         indexes = [models.Index(fields=["market", "currency", "status"]), models.Index(fields=["vendor", "status"])]
 
@@ -465,6 +507,13 @@ class PaymentRun(models.Model):
                 condition=~Q(status__in=["approved", "exported", "completed"]) | Q(approved_by__isnull=False),
                 name="payment_run_approved_needs_approver",
             ),
+            models.CheckConstraint(
+                condition=(~Q(status__in=["approved", "exported", "completed"]) | Q(approved_at__isnull=False))
+                & (~Q(status="cancelled") | (Q(cancelled_by__isnull=False) & Q(cancelled_at__isnull=False)))
+                & (~Q(status="completed") | Q(completed_at__isnull=False)),
+                name="payment_run_status_recorded",
+            ),
+            models.CheckConstraint(condition=Q(total_amount__gte=0), name="payment_run_total_non_negative"),
         ]
 
     def __str__(self) -> str:
@@ -513,6 +562,11 @@ class Payment(models.Model):
             models.UniqueConstraint(fields=["run", "vendor"], name="payment_one_per_vendor_and_run"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=~Q(status="rejected") | ~Q(rejection_reason=""), name="payment_rejection_has_reason"),
+            models.CheckConstraint(
+                condition=(~Q(status__in=["paid", "rejected"]) | Q(confirmed_at__isnull=False))
+                & (~Q(status="paid") | Q(entry__isnull=False)),
+                name="payment_confirmation_recorded",
+            ),
         ]
 
     def __str__(self) -> str:

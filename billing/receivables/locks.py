@@ -2,8 +2,7 @@
 
     sellers -> receipts -> invoices -> payout deductions / write-offs
 
-Each helper re-reads the rows under `SELECT ... FOR UPDATE` (a no-op on SQLite, where the
-database lock serialises writers) ordered by primary key.
+Each helper re-reads the rows under `SELECT ... FOR UPDATE`, ordered by primary key.
 """
 from __future__ import annotations
 

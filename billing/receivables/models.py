@@ -1,9 +1,9 @@
 """Seller statements, AR invoices and credit notes, payout deductions, receipts and their
 applications, dunning, collection notes and write-offs.
 
-Money columns keep the currency's precision in a 4-place column beside a currency code. Sums
-such as gross = net + VAT are enforced by the services, not by CHECK constraints: SQLite evaluates
-decimal arithmetic in binary floats, where 100.10 + 20.02 != 120.12. Every
+Money columns keep the currency's precision in a 4-place column beside a currency code. What a
+row can hold on its own (gross = net + VAT, open <= gross, applied <= amount, non-negative
+amounts, status-dependent fields) is a CHECK constraint as well as a service rule. Every
 amount here is also in the ledger (see `services.py` for the postings), and the open amount of an
 invoice is the sub-ledger of the seller receivable account: the nightly check proves
 sum(open amounts) == receivable balance per seller.
@@ -57,6 +57,11 @@ class Statement(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["seller", "period_start", "period_end"], name="statement_unique_period"),
             models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="statement_period_order"),
+            models.CheckConstraint(
+                condition=Q(closing_balance=F("opening_balance") + F("charges_total") + F("credits_total") + F("payments_total")
+                            + F("adjustments_total")),
+                name="statement_closing_is_opening_plus_movements",
+            ),
         ]
         permissions = [("export_statement", "Can export statements, aging and receipts")]
 
@@ -131,6 +136,16 @@ class Invoice(models.Model):
                 condition=Q(kind="invoice") | (Q(credited_invoice__isnull=False) & Q(amount_open=0) & Q(entry__isnull=False)),
                 name="credit_note_has_invoice_and_nothing_open",
             ),
+            models.CheckConstraint(condition=Q(gross_total=F("net_total") + F("vat_total")), name="invoice_gross_is_net_plus_vat"),
+            # The status follows the open amount (services.invoice_refresh_status); "issued" is a
+            # credit note's only status.
+            models.CheckConstraint(
+                condition=(Q(kind="credit_note") & Q(status="issued"))
+                | (Q(kind="invoice") & Q(status="open") & Q(amount_open=F("gross_total")))
+                | (Q(kind="invoice") & Q(status="partially_paid") & Q(amount_open__gt=0) & Q(amount_open__lt=F("gross_total")))
+                | (Q(kind="invoice") & Q(status__in=["paid", "written_off", "credited"]) & Q(amount_open=0)),
+                name="invoice_status_matches_open_amount",
+            ),
         ]
         indexes = [
             models.Index(fields=["market", "status", "due_date"]),
@@ -180,6 +195,7 @@ class InvoiceLine(models.Model):
             models.CheckConstraint(
                 condition=Q(charge_line__isnull=False) | Q(credited_line__isnull=False), name="invoice_line_has_source"
             ),
+            models.CheckConstraint(condition=Q(gross=F("net") + F("vat")), name="invoice_line_gross_is_net_plus_vat"),
         ]
 
     def __str__(self) -> str:
@@ -213,6 +229,9 @@ class PayoutDeduction(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_deduction_positive"),
             models.CheckConstraint(
                 condition=~Q(status="confirmed") | Q(entry__isnull=False), name="payout_deduction_confirmed_posted"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="confirmed") | Q(confirmed_at__isnull=False), name="payout_deduction_confirmed_at"
             ),
         ]
         permissions = [("confirm_payoutdeduction", "Can confirm payout deductions")]
@@ -268,6 +287,17 @@ class Receipt(models.Model):
             models.CheckConstraint(
                 condition=Q(amount_unapplied__gte=0) & Q(amount_unapplied__lte=F("amount")), name="receipt_unapplied_within_amount"
             ),
+            # The status follows the unapplied amount (services.receipt_refresh_status); a
+            # reversed receipt keeps nothing unapplied.
+            models.CheckConstraint(
+                condition=(Q(status="unmatched") & Q(amount_unapplied=F("amount")))
+                | (Q(status="partially_applied") & Q(amount_unapplied__gt=0) & Q(amount_unapplied__lt=F("amount")))
+                | (Q(status__in=["applied", "reversed"]) & Q(amount_unapplied=0)),
+                name="receipt_status_matches_unapplied",
+            ),
+            models.CheckConstraint(
+                condition=Q(identify_entry__isnull=True) | Q(seller__isnull=False), name="receipt_identified_has_seller"
+            ),
         ]
         indexes = [models.Index(fields=["market", "status"])]
         permissions = [("apply_receipt", "Can apply and reverse receipt applications")]
@@ -303,6 +333,9 @@ class ReceiptApplication(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="receipt_application_positive"),
             models.CheckConstraint(
                 condition=Q(reversed_at__isnull=True) | Q(reversal_entry__isnull=False), name="receipt_application_reversal_posted"
+            ),
+            models.CheckConstraint(
+                condition=Q(reversal_entry__isnull=True) | Q(reversed_at__isnull=False), name="receipt_application_reversal_dated"
             ),
         ]
 
@@ -350,7 +383,10 @@ class DunningNotice(models.Model):
 
     class Meta:
         ordering = ["invoice", "level"]
-        constraints = [models.UniqueConstraint(fields=["invoice", "level"], name="dunning_notice_unique_level")]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "level"], name="dunning_notice_unique_level"),
+            models.CheckConstraint(condition=Q(level__gte=1), name="dunning_notice_level_from_one"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.invoice.number} L{self.level} {self.sent_on}"
@@ -416,6 +452,11 @@ class WriteOff(models.Model):
                 condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("proposed_by")), name="write_off_four_eyes"
             ),
             models.CheckConstraint(condition=~Q(status="approved") | Q(entry__isnull=False), name="write_off_approved_posted"),
+            models.CheckConstraint(
+                condition=(Q(status="proposed") & Q(decided_by__isnull=True) & Q(decided_at__isnull=True))
+                | (~Q(status="proposed") & Q(decided_by__isnull=False) & Q(decided_at__isnull=False)),
+                name="write_off_decision_recorded",
+            ),
             models.UniqueConstraint(fields=["invoice"], condition=Q(status="proposed"), name="write_off_one_open_per_invoice"),
         ]
         permissions = [("approve_writeoff", "Can approve write-offs")]

@@ -6,17 +6,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, F, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from billing.models import BillingRun, ChargeLine
 from sellers.selectors import seller_for_user
 from settlement_ops.models import Market, PartyType, Posting
-from settlement_ops.money import Money, quantize
+from settlement_ops.money import Money
 from settlement_ops.roles import is_seller_user
 from settlement_ops.selectors import ZERO, fx_convert
 
-from .models import Invoice, PayoutDeduction, Receipt, ReceiptApplication, Statement
+from .models import CollectionNote, Invoice, PayoutDeduction, Receipt, ReceiptApplication, Statement
 from .services import STATEMENT_KINDS, Source
 
 
@@ -89,7 +89,6 @@ def statement_lines(statement: Statement) -> list[dict]:
     running = statement.opening_balance
     lines = []
     for row in rows:
-        row["amount"] = quantize(row["amount"], statement.currency)  # SQLite sums in floats
         running += row["amount"]
         label = SOURCE_LABELS.get(row["entry__source_type"], "Adjustment")
         if row["entry__reverses_id"]:
@@ -143,6 +142,28 @@ def open_invoices(*, user=None, market=None, seller=None):
     return qs
 
 
+WORKLIST_LIMIT = 500
+
+
+def collections_worklist(*, today: date, market: Market | None = None, limit: int = WORKLIST_LIMIT):
+    """Sellers with invoices overdue on `today` (of `market`, or all markets), the oldest due date
+    first: per seller and currency the overdue open amount, invoice count, oldest due date, highest
+    dunning level, the next promise to pay (date and amount) and the text of the latest note.
+    One GROUP BY query with two correlated subqueries; at most `limit` rows."""
+    overdue = open_invoices(market=market).filter(due_date__lt=today)
+    promise = CollectionNote.objects.filter(seller_id=OuterRef("seller_id"), kind="promise", promised_date__gte=today).order_by("promised_date")
+    last_note = CollectionNote.objects.filter(seller_id=OuterRef("seller_id")).order_by("-created_at")
+    rows = (
+        overdue.values("seller_id", "seller__code", "seller__name", "currency", "market_id")
+        .annotate(overdue=Sum("amount_open"), invoices=Count("id"), oldest_due=Min("due_date"), level=Max("dunning_level"),
+                  promised_date=Subquery(promise.values("promised_date")[:1]),
+                  promised_amount=Subquery(promise.values("promised_amount")[:1]),
+                  last_note=Subquery(last_note.values("text")[:1]))
+        .order_by("oldest_due", "seller__code")
+    )
+    return rows[:limit]
+
+
 def aging(*, as_of: date, market: Market | None = None, user=None, reporting_currency: str | None = None) -> dict:
     """Open invoice amounts per market and seller in the five buckets, one GROUP BY query.
 
@@ -166,8 +187,6 @@ def aging(*, as_of: date, market: Market | None = None, user=None, reporting_cur
     reporting = {key: Money.zero(reporting_currency) for key in [*BUCKET_KEYS, "total"]}
     fx_missing = set()
     for row in rows:
-        for key in [*BUCKET_KEYS, "total"]:
-            row[key] = quantize(row[key], row["currency"])  # SQLite sums in floats
         cur = totals.setdefault(row["currency"], {key: Decimal(0) for key in [*BUCKET_KEYS, "total"]})
         row["reporting"] = {}
         for key in [*BUCKET_KEYS, "total"]:

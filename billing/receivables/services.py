@@ -1,5 +1,6 @@
 """Receivables use cases: statements and invoices, credit notes, payout deductions, write-offs.
-Receipts and cash application are in `cash.py`, dunning and the worklist in `collections.py`.
+Receipts and cash application are in `cash.py`, dunning in `dunning.py`, the collections
+worklist in `selectors.py`.
 
 Ledger design (every entry balanced, one deterministic idempotency key per business event):
 
@@ -194,10 +195,7 @@ def statement_figures(*, market: Market, period_start: date, period_end: date, s
     )
     figures = {}
     for row in rows:
-        # SQLite sums decimals as binary floats; every figure is a sum of rounded amounts, so
-        # rounding to the currency restores the exact value (PostgreSQL is exact already).
-        for key in ("opening", "charges", "credits", "payments", "closing"):
-            row[key] = quantize(row[key], market.currency)
+        # Every figure is an exact NUMERIC sum of rounded amounts: nothing to round here.
         row["adjustments"] = row["closing"] - row["opening"] - row["charges"] - row["credits"] - row["payments"]
         figures[row["party_id"]] = row
     return figures
@@ -583,10 +581,9 @@ def balance_problems() -> list[str]:
     for r in Receipt.objects.filter(seller__isnull=False).values("market_id", "seller_id").annotate(total=Sum("amount_unapplied")):
         books[(r["market_id"], AccountKind.SELLER_UNAPPLIED_CASH, r["seller_id"])] = -r["total"]
     problems = []
-    # Storage precision; on SQLite sums come back as binary floats with noise far below it.
-    exact = lambda value: Decimal(value or 0).quantize(Decimal("0.0001"))  # noqa: E731
     for key in sorted(set(ledger) | set(books), key=str):
-        if exact(ledger.get(key)) != exact(books.get(key)):
+        # Exact NUMERIC sums on both sides: Decimal equality ignores trailing zeros.
+        if (ledger.get(key) or ZERO) != (books.get(key) or ZERO):
             problems.append(f"{key[0]} seller {key[2]} {key[1]}: ledger {ledger.get(key) or 0} != receivables {books.get(key) or 0}")
     return problems
 

@@ -7,18 +7,25 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 from django.urls import reverse
+from django.utils import timezone
 
-from billing.models import BillingRun, BillingRunChunk, BillingRunEntry, ChargeLine, ChargeLineTotal, RatingException, Shipment
-from billing.selectors import charge_lines_integrity
 from billing import services
+from billing.models import (
+    BillingRun,
+    BillingRunChunk,
+    BillingRunEntry,
+    ChargeLine,
+    ChargeLineTotal,
+    RatingException,
+    Shipment,
+)
+from billing.selectors import charge_lines_integrity
 from billing.services import billing_chunk_rate, billing_run_post, billing_run_resume, billing_run_start
 from billing.tasks import billing_chunk_task, billing_run_all_markets_task
 from settlement_ops.models import AccountKind, JournalEntry, Posting
-from django.utils import timezone
-
+from settlement_ops.roles import Role
 from settlement_ops.selectors import balance
 from tests.billing.helpers import STANDARD_LINES, add_version, gb_setup, make_shipment
-from settlement_ops.roles import Role
 from tests.factories import SellerFactory, market
 
 D = Decimal
@@ -28,11 +35,6 @@ BUSINESS_DATE = date(2026, 11, 10)
 
 def _start(**kwargs):
     return billing_run_start(market=market(GB), business_date=BUSINESS_DATE, **kwargs)
-
-
-def _cents(amount) -> Decimal:
-    # SQLite sums stored decimals as binary floats.
-    return Decimal(str(amount)).quantize(D("0.01"))
 
 
 def _balanced():
@@ -178,9 +180,8 @@ def test_a_worker_dying_half_way_leaves_nothing_half_written_and_resume_finishes
             raise WorkerDied
         return result
 
-    with connection.execute_wrapper(die_after_insert):
-        with pytest.raises(WorkerDied):
-            billing_chunk_rate(chunk_id=chunks[1].pk, post_when_done=False)
+    with connection.execute_wrapper(die_after_insert), pytest.raises(WorkerDied):
+        billing_chunk_rate(chunk_id=chunks[1].pk, post_when_done=False)
     # then: the dead chunk wrote nothing and nothing was posted
     assert ChargeLine.objects.count() == 2
     assert BillingRunChunk.objects.get(pk=chunks[1].pk).status == BillingRunChunk.Status.PENDING
@@ -214,7 +215,7 @@ def test_retroactive_amendment_posts_only_the_difference(django_capture_on_commi
     second.refresh_from_db()
     assert second.shipments_rated == 1
     lines = list(ChargeLine.objects.filter(shipment=shipment).order_by("generation"))
-    assert [(l.generation, l.kind, l.contract_version_id) for l in lines] == [(1, "original", version.pk), (2, "delta", v2.pk)]
+    assert [(line.generation, line.kind, line.contract_version_id) for line in lines] == [(1, "original", version.pk), (2, "delta", v2.pk)]
     assert (lines[0].vendor_base, lines[0].vendor_net) == (D("3.95"), D("3.95"))
     assert (lines[1].vendor_base, lines[1].vendor_net, lines[1].vendor_vat) == (D("0.30"), D("0.30"), D("0.06"))
     assert (lines[1].seller_net, lines[1].seller_vat) == (D("0"), D("0"))  # the seller's fee did not change
@@ -249,7 +250,7 @@ def test_corrected_shipment_data_is_re_rated_as_a_delta(django_capture_on_commit
     assert result.updated == 1
     delta = ChargeLine.objects.get(run=run)
     assert (delta.kind, delta.shipment_revision, delta.vendor_net, delta.seller_net) == ("delta", 2, D("1.90"), D("1.35"))
-    assert sum(l.vendor_net for l in ChargeLine.objects.filter(shipment=shipment)) == D("5.85")
+    assert sum(line.vendor_net for line in ChargeLine.objects.filter(shipment=shipment)) == D("5.85")
 
 
 @pytest.mark.django_db
@@ -288,7 +289,7 @@ def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_che
     assert (first.seller_id, first.service_level, first.line_count) == (seller.pk, "STD", 2)
     assert (first.vendor_net, first.vendor_vat, first.seller_net, first.seller_vat) == (D("7.90"), D("1.58"), D("9.98"), D("2.00"))
     per_seller = {
-        row["seller_id"]: (row["n"], _cents(row["vendor_net"]), _cents(row["seller_net"]), _cents(row["seller_vat"]))
+        row["seller_id"]: (row["n"], row["vendor_net"], row["seller_net"], row["seller_vat"])
         for row in ChargeLineTotal.objects.filter(run=run).values("seller_id").annotate(
             n=Sum("line_count"), vendor_net=Sum("vendor_net"), seller_net=Sum("seller_net"), seller_vat=Sum("seller_vat"))
     }
@@ -316,14 +317,14 @@ def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_che
     # then: the second run's totals are its delta lines only: every shipment is re-rated at version 2,
     # the three 1 kg ones by +0.30 (VAT +0.06), the two 2.3 kg ones by 0
     grand = ChargeLineTotal.objects.filter(run=second).aggregate(n=Sum("line_count"), net=Sum("vendor_net"), vat=Sum("vendor_vat"))
-    assert (grand["n"], _cents(grand["net"]), _cents(grand["vat"])) == (5, D("0.90"), D("0.18"))
+    assert (grand["n"], grand["net"], grand["vat"]) == (5, D("0.90"), D("0.18"))
     assert charge_lines_integrity() == []
     # and each run's lines, found by its chunks' shipment ranges, are its own
     api = api_as(Role.FINANCE_SPECIALIST)
     for each, kind in [(run, "original"), (second, "delta")]:
         listed = api.get(f"/api/charge-lines/?run={each.pk}&page_size=50").json()["results"]
-        assert sorted((l["kind"], l["vendor_net"]) for l in listed) == sorted(
-            (kind, f"{l.vendor_net:.4f}") for l in ChargeLine.objects.filter(run=each)) and len(listed) == 5
+        assert sorted((row["kind"], row["vendor_net"]) for row in listed) == sorted(
+            (kind, f"{line.vendor_net:.4f}") for line in ChargeLine.objects.filter(run=each)) and len(listed) == 5
 
     # when: a total no longer matches its lines
     total = ChargeLineTotal.objects.filter(run=run).order_by("pk").first()

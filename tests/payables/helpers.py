@@ -101,12 +101,10 @@ def exported_run():
 
 
 def ledger_balanced() -> bool:
-    """Every journal entry sums to zero per currency (summed as Decimals: SQLite sums floats)."""
-    from collections import defaultdict
+    """Every journal entry sums to zero per currency."""
+    from django.db.models import Sum
 
     from settlement_ops.models import Posting
 
-    totals = defaultdict(D)
-    for entry_id, currency, amount in Posting.objects.values_list("entry_id", "currency", "amount"):
-        totals[(entry_id, currency)] += amount
-    return all(total == 0 for total in totals.values())
+    sums = Posting.objects.values("entry_id", "currency").annotate(total=Sum("amount"))
+    return not sums.exclude(total=0).exists()

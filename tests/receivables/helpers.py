@@ -17,7 +17,6 @@ from billing.receivables.models import Invoice
 from billing.receivables.services import statements_generate
 from billing.services import billing_run_start
 from settlement_ops.models import AccountKind
-from settlement_ops.money import quantize
 from settlement_ops.selectors import balance
 from tests.billing.helpers import STANDARD_LINES, make_contract, make_fee_schedule, make_shipment
 from tests.factories import SellerFactory, UserFactory, VendorFactory, market
@@ -77,6 +76,4 @@ def owed(seller, as_of=None) -> Decimal:
     total = D(0)
     for kind in (AccountKind.SELLER_RECEIVABLE, AccountKind.SELLER_UNAPPLIED_CASH):
         total += balance(kind=kind, party_type="seller", party_id=seller.pk, as_of=as_of).get(seller.market.currency, D(0))
-    # The kernel's balance() sums in binary floats on SQLite; postings are rounded amounts, so
-    # rounding the sum to the currency gives the exact figure (PostgreSQL sums exactly anyway).
-    return quantize(total, seller.market.currency)
+    return total

@@ -7,15 +7,9 @@ from django.db import migrations, models
 # The audit rewrites every line of an invoice once, and the audited line is larger than the stored
 # one (match, amounts). With 60% of each page left free when lines are
 # stored, PostgreSQL keeps the new version on the same page without touching any index (a HOT
-# update): the audit writes about a quarter of what it would otherwise. SQLite has no such setting.
-def _set_fillfactor(apps, schema_editor, value=40):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE payables_vendorinvoiceline SET (fillfactor = {value})")
-
-
-def _reset_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE payables_vendorinvoiceline RESET (fillfactor)")
+# update): the audit writes about a quarter of what it would otherwise.
+SET_FILLFACTOR = "ALTER TABLE payables_vendorinvoiceline SET (fillfactor = 40)"
+RESET_FILLFACTOR = "ALTER TABLE payables_vendorinvoiceline RESET (fillfactor)"
 
 
 class Migration(migrations.Migration):
@@ -60,5 +54,5 @@ class Migration(migrations.Migration):
             name='shipment',
             field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='billing.shipment'),
         ),
-        migrations.RunPython(_set_fillfactor, _reset_fillfactor),
+        migrations.RunSQL(SET_FILLFACTOR, RESET_FILLFACTOR),
     ]

@@ -12,10 +12,10 @@ The audit is set-based (no per-line ORM work):
 The statement reads each table with hash joins and sorts nothing: a shipment rated once is
 expected at its one charge line, and only the invoice's re-rated shipments are summed (`_RERATED`);
 rows repeated within the invoice come from a hash aggregate of its tracking numbers (`_REPEATED`).
-The same statement runs on PostgreSQL and SQLite (3.33+, UPDATE ... FROM). Amount comparisons
-ROUND their differences to 4 places, so SQLite's binary floats compare like exact decimals at the
-tolerance edges. On PostgreSQL no index covers a column the audit writes and the line table keeps
-free room on each page (migration 0002), so the rewrite is a HOT update that touches no index.
+Amounts are NUMERIC with 4 places, so sums and differences are exact; only the percentage
+tolerance is rounded (to 4 places) before it is compared. No index covers a column the audit
+writes and the line table keeps free room on each page (migration 0002), so the rewrite is a HOT
+update that touches no index.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from .ledger import accrual_account, market_account, vendor_payable_account
 
 LINE = VendorInvoiceLine._meta.db_table
 INVOICE = VendorInvoice._meta.db_table
-EFFECTIVE = "('active', 'expired', 'terminated')"
+EFFECTIVE = "(" + ", ".join(f"'{status.value}'" for status in Contract.EFFECTIVE_STATUSES) + ")"
 D = VendorInvoiceLine.Decision
 HUMAN_DECISIONS = (D.APPROVED, D.SHORT_PAID, D.DISPUTED)
 PAYING_DECISIONS = (D.AUTO_APPROVED, D.APPROVED, D.SHORT_PAID)
@@ -66,7 +66,7 @@ _BILLED = ", ".join(f"l.billed_{kind}" for kind in VendorInvoiceLine.SURCHARGE_F
 # generations 2, 3, ... (unique per shipment and generation). A shipment with only a generation-1
 # line is expected at that line; only the invoice's shipments that have any other generation are
 # summed (usually none), which spares an aggregate over every shipment of the invoice.
-_RERATED = f"""SELECT p.shipment_id, ROUND(SUM(p.vendor_net), 4) AS net, ROUND(SUM(p.vendor_vat), 4) AS vat,
+_RERATED = f"""SELECT p.shipment_id, SUM(p.vendor_net) AS net, SUM(p.vendor_vat) AS vat,
         MAX(p.generation) AS generation
     FROM billing_chargeline p
     WHERE p.shipment_id IN (
@@ -80,7 +80,7 @@ _REPEATED = f"""SELECT d.tracking_number, MIN(d.line_no) AS first_line_no FROM {
     GROUP BY d.tracking_number HAVING COUNT(*) > 1"""
 
 
-def _audit_sql(*, postgresql: bool) -> str:
+def _audit_sql() -> str:
     """The whole audit of the invoice's lines in ONE statement: each line is matched to its
     shipment (vendor + tracking number) and to its expected charge (the sum of the shipment's
     charge lines over all generations) with the latest charge line, flagged, decided and written
@@ -88,15 +88,8 @@ def _audit_sql(*, postgresql: bool) -> str:
     reset. Tolerances are never negative (VendorAuditPolicy), so a line billed at or below a
     non-negative expected charge, or at its chargeable weight, is within them: the rounded
     comparisons run only for the other lines."""
-    # A subquery with OFFSET 0 is planned on its own: PostgreSQL computes each flag once per line
-    # instead of pasting its expression into every SET column that reads it (SQLite needs no
-    # fence, and has no OFFSET without LIMIT). A charge line's amount is exact to 4 places in
-    # PostgreSQL's NUMERIC; SQLite's binary float is rounded like the sum of several generations.
-    fence = "OFFSET 0" if postgresql else ""
-
-    def charged(column: str) -> str:
-        return column if postgresql else f"ROUND({column}, 4)"
-
+    # The subquery fenced with OFFSET 0 is planned on its own: PostgreSQL computes each flag once
+    # per line instead of pasting its expression into every SET column that reads it.
     return f"""
 UPDATE {LINE} SET
     shipment_id = f.shipment_id, charge_line_id = f.charge_line_id, contract_version_id = f.contract_version_id,
@@ -121,19 +114,19 @@ FROM (
             ) AS flag_duplicate_other_invoice,
             (m.shipment_id IS NOT NULL AND m.charge_line_id IS NULL AND NOT m.expired) AS flag_not_rated,
             COALESCE(m.expected_net IS NOT NULL AND (m.billed_net > m.expected_net OR m.expected_net < 0) AND (
-                ROUND(m.billed_net - m.expected_net, 4) > CAST(%(tol_amount)s AS NUMERIC)
-                OR ROUND(m.billed_net - m.expected_net, 4) > ROUND(m.expected_net * CAST(%(tol_percent)s AS NUMERIC) / 100, 4)
+                m.billed_net - m.expected_net > CAST(%(tol_amount)s AS NUMERIC)
+                OR m.billed_net - m.expected_net > ROUND(m.expected_net * CAST(%(tol_percent)s AS NUMERIC) / 100, 4)
             ), FALSE) AS flag_over_tolerance,
             COALESCE(m.billed_weight_kg <> m.chargeable_weight_kg
-                AND ABS(ROUND(m.billed_weight_kg - m.chargeable_weight_kg, 3)) > CAST(%(tol_weight)s AS NUMERIC), FALSE) AS flag_weight_mismatch,
+                AND ABS(m.billed_weight_kg - m.chargeable_weight_kg) > CAST(%(tol_weight)s AS NUMERIC), FALSE) AS flag_weight_mismatch,
             COALESCE(m.contract_version_id IS NOT NULL AND ({_SURCHARGE_TEST}), FALSE) AS flag_surcharge_not_in_contract,
             m.expired AS flag_expired_contract,
             COALESCE(m.shipment_status NOT IN ('delivered', 'returned'), FALSE) AS flag_not_delivered
         FROM (
             SELECT l.id AS line_id, l.line_no, l.tracking_number, l.billed_weight_kg, l.billed_net, {_BILLED},
                 rep.first_line_no, sh.id AS shipment_id, sh.status AS shipment_status, cl.id AS charge_line_id,
-                cl.contract_version_id, cl.rate_line_id, COALESCE(rr.net, {charged('cl.vendor_net')}) AS expected_net,
-                COALESCE(rr.vat, {charged('cl.vendor_vat')}) AS expected_vat, cl.chargeable_weight_kg,
+                cl.contract_version_id, cl.rate_line_id, COALESCE(rr.net, cl.vendor_net) AS expected_net,
+                COALESCE(rr.vat, cl.vendor_vat) AS expected_vat, cl.chargeable_weight_kg,
                 {_EXPIRED} AS expired
             FROM {LINE} l
             LEFT JOIN ({_REPEATED}) rep ON rep.tracking_number = l.tracking_number
@@ -148,15 +141,14 @@ FROM (
                                    WHERE vc.vendor_id = %(vendor)s)
             GROUP BY s.version_id
         ) sv ON sv.version_id = m.contract_version_id
-        {fence}
+        OFFSET 0
     ) x
 ) f
 WHERE {LINE}.id = f.line_id AND {LINE}.invoice_id = %(invoice)s
 """
 
 
-AUDIT_SQL = _audit_sql(postgresql=True)
-AUDIT_SQL_SQLITE = _audit_sql(postgresql=False)
+AUDIT_SQL = _audit_sql()
 
 
 def _policy(vendor) -> VendorAuditPolicy:
@@ -170,7 +162,7 @@ def invoice_audit(*, invoice_id: int, progress=None, actor=None) -> VendorInvoic
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def _invoice_audit(*, invoice_id: int, progress, actor) -> VendorInvoice:
     invoice = invoice_lock(invoice_id)
     if invoice.kind != VendorInvoice.Kind.INVOICE:
@@ -184,12 +176,11 @@ def _invoice_audit(*, invoice_id: int, progress, actor) -> VendorInvoice:
     }
     progress(1, 3)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One large statement over the whole invoice: its joins, aggregate and sort fit in memory
-            # with 256 MB (4 MB spills them to disk); JIT compilation would cost more than it saves.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute("SET LOCAL jit = off")
-        cursor.execute(AUDIT_SQL if connection.vendor == "postgresql" else AUDIT_SQL_SQLITE, params)
+        # One large statement over the whole invoice: its joins, aggregate and sort fit in memory
+        # with 256 MB (4 MB spills them to disk); JIT compilation would cost more than it saves.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(AUDIT_SQL, params)
     progress(2, 3)
     invoice.audited_at = timezone.now()
     invoice.status = VendorInvoice.Status.IN_REVIEW
@@ -241,7 +232,7 @@ def _summarise(invoice: VendorInvoice) -> None:
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def invoice_lines_decide(*, actor, invoice: VendorInvoice, line_ids, decision: str, reason: str = "") -> VendorInvoice:
     """Approve (pay billed), short-pay (pay the expected amount) or dispute (pay nothing) lines of
     an invoice in review, with a reason for short-pay and dispute. When no line is left pending
@@ -339,7 +330,7 @@ def _approve(invoice: VendorInvoice, *, actor) -> None:
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def invoice_approve(*, actor, invoice: VendorInvoice) -> VendorInvoice:
     """Approve a credit note in review: it reduces what the vendor is owed.
 

@@ -18,7 +18,7 @@ from .ledger import market_account, vendor_payable_account
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def payable_hold(*, actor, payable: Payable, reason: str) -> Payable:
     """Put a payable on hold: payment runs leave it out and say why. A payable already in an open
     run must be removed from that run first (the run is what the approver saw)."""
@@ -39,7 +39,7 @@ def payable_hold(*, actor, payable: Payable, reason: str) -> Payable:
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def payable_release(*, actor, payable: Payable, note: str = "") -> Payable:
     """Release a hold. Releasing is an approval: not by the person who set the hold."""
     (payable,) = payables_lock([payable.pk])
@@ -54,7 +54,7 @@ def payable_release(*, actor, payable: Payable, note: str = "") -> Payable:
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def vendor_deduction_create(*, actor, vendor, amount, reason: str, source_type: str, source_id: str,
                             currency: str | None = None, counter_account_kind: str = AccountKind.COMPENSATION_EXPENSE) -> VendorDeduction:
     """Record an amount to deduct from the vendor's next payment (e.g. a compensation chargeback).

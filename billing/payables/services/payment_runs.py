@@ -79,7 +79,7 @@ EXCLUSION_RULES: list[Callable] = [_on_hold, _vendor_blocked, _bank_details_chan
 # --- Preparation -------------------------------------------------------------------------------------
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def payment_run_prepare(*, actor, market: Market, currency: str, pay_date: date, bank_change_days: int = 14) -> PaymentRun:
     """Propose every due payable of a market and currency, netted per vendor, and list what was
     left out and why. Payables are locked (by pk) and moved into the run in one transaction, so a
@@ -153,7 +153,7 @@ def _open_items(run):
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def payment_run_remove_item(*, actor, run: PaymentRun, payable: Payable, reason: str) -> PaymentRun:
     """Take a payable out of a prepared run (an approved run cannot be edited). When the vendor's
     remaining net is no longer positive, the vendor's other items leave the run as well."""
@@ -200,7 +200,7 @@ def _recount(run: PaymentRun) -> None:
 # --- Approval, bank file, cancellation --------------------------------------------------------------
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def payment_run_approve(*, actor, run: PaymentRun) -> PaymentRun:
     """Approve a prepared run: not by its preparer, and within the approver's limit for the
     currency (settlement_ops.services.approval_check, action payment_run). Frozen afterwards."""
@@ -219,7 +219,7 @@ def payment_run_approve(*, actor, run: PaymentRun) -> PaymentRun:
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def payment_run_export(*, actor, run: PaymentRun) -> BankFile:
     """Write the bank file of an approved run (SEPA pain.001 for EUR, CSV otherwise), keep it with
     its SHA-256, and mark the payments as sent. Asking again returns the same file."""
@@ -245,7 +245,7 @@ def payment_run_export(*, actor, run: PaymentRun) -> BankFile:
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def payment_run_cancel(*, actor, run: PaymentRun, reason: str) -> PaymentRun:
     """Cancel a run before its bank file exists; its payables return to open."""
     run = payment_run_lock(run.pk)
@@ -313,7 +313,7 @@ def _mark(actor, payment: Payment, status: str, reason: str) -> Payment:
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def payment_mark(*, actor, payment: Payment, status: str, reason: str = "") -> Payment:
     """Confirm one payment as paid (Dr vendor payable / Cr bank; its payables are cleared) or
     rejected (its payables return to open with the reason; a paid one is reversed)."""
@@ -327,7 +327,7 @@ def payment_mark(*, actor, payment: Payment, status: str, reason: str = "") -> P
 
 
 @retry_on_conflict
-@transaction.atomic
+@transaction.atomic(durable=True)
 def payment_results_import(*, actor, run: PaymentRun, content: bytes) -> dict:
     """Apply the bank's result file (end_to_end_id,status,reason) to a run: all rows or none.
     Rows for payments already in that state are skipped, so re-uploading the file is harmless."""
