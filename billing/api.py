@@ -107,7 +107,8 @@ INTAKE_RESULT = inline_serializer(
 
 class ShipmentIntakeRecordSerializer(serializers.Serializer):
     """One record of a bulk push, as documented in the schema. Validation happens in the intake
-    service, which reports each rejected record by index, field and reason."""
+    service, which reports each rejected record by index, field and reason. Weights, dimensions
+    and amounts are decimal strings ("1.50"); a JSON number with a fraction is refused."""
 
     tracking_number = serializers.CharField(max_length=64)
     vendor = serializers.CharField(help_text="vendor code")

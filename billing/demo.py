@@ -118,10 +118,11 @@ def _flush(shipments: list, events: list) -> None:
     events.clear()
 
 
-def rate_history(ctx) -> None:
-    """Rate the demo's past as the nightly runs would have: up to last month's end (what last
-    period's statements and vendor invoices cover), then up to yesterday. Runs after the master
-    data is committed; in-process this rates at once, with a broker the workers do it."""
+def history(ctx) -> None:
+    """`seed_demo`'s history phase: rate the demo's past as the nightly runs would have, up to last
+    month's end (what last period's statements and vendor invoices cover), then up to yesterday.
+    Runs after the master data is committed; in-process this rates at once, with a broker the
+    workers do it."""
     actor = ctx.users.get("specialist")
     for market in ctx.markets:
         if not Shipment.objects.filter(market=market).exists():

@@ -18,7 +18,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -27,7 +27,7 @@ from django.utils.dateparse import parse_datetime
 from sellers.models import Seller
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AuditEvent, Market
-from settlement_ops.money import is_quantized
+from settlement_ops.money import is_quantized, to_decimal
 from settlement_ops.services import audit_record
 from vendors.models import Vendor
 
@@ -38,6 +38,9 @@ MAX_CSV_BYTES = 20 * 1024 * 1024
 MAX_WEIGHT_KG = Decimal("10000")
 MAX_DIMENSION_CM = Decimal("1000")
 STATUS_VALUES = {value for value, _ in Shipment.Status.choices}
+# Amounts, weights and dimensions travel as decimal strings ("1.50"): a JSON number with a fraction
+# is a binary float, which cannot hold most decimals exactly.
+FLOAT_REASON = 'must be sent as a decimal string such as "1.50", not a JSON number with a fraction'
 
 CSV_COLUMNS = [
     "tracking_number", "vendor", "seller", "market", "service", "origin_zone", "destination_zone",
@@ -89,17 +92,14 @@ def _decimal(record: dict, name: str, *, maximum: Decimal | None = None, allow_z
     value = record.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, (float, bool)):
-        # JSON numbers arrive as float: take their shortest decimal text, never the binary value.
-        if isinstance(value, bool):
-            raise _Reject(name, "must be a number")
-        value = repr(value)
     try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
+        # The one money conversion (settlement_ops.money): it refuses floats, so a JSON number with
+        # a fraction (1.5 parses as a binary float) is refused as in vendor-invoice intake.
+        number = to_decimal(value)
+    except TypeError:
+        raise _Reject(name, FLOAT_REASON if isinstance(value, float) else "must be a number") from None
+    except ValueError:
         raise _Reject(name, f"{value!r} is not a number") from None
-    if not number.is_finite():
-        raise _Reject(name, f"{value!r} is not a number")
     if number < 0 or (number == 0 and not allow_zero):
         raise _Reject(name, "must be greater than zero" if not allow_zero else "must not be negative")
     if maximum is not None and number > maximum:

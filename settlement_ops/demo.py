@@ -1,5 +1,6 @@
 """Demo data of the kernel: users of every role, FX rates. Area apps add theirs in `<app>/demo.py`
-with a `seed(ctx)` function; `manage.py seed_demo` calls them in dependency order."""
+with a `seed(ctx)` function (and `history(ctx)` for a past played through the services);
+`manage.py seed_demo` finds them by app label and calls them phase by phase (its PHASES)."""
 from __future__ import annotations
 
 import random

@@ -16,6 +16,7 @@ import xlsxwriter
 from django.http import FileResponse
 from django.utils import timezone
 
+from . import selectors
 from .money import Money, minor_units
 
 # Cells starting with these are read as formulas (or DDE) by spreadsheet programs.
@@ -122,3 +123,48 @@ def workbook_response(*, filename: str, sheets: list[Sheet]) -> FileResponse:
         filename=filename,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+# --- The ledger ------------------------------------------------------------------------------------
+
+def ledger_workbook(*, market, date_from: date | None = None, date_to: date | None = None) -> FileResponse:
+    """Journal, postings and trial balance of a market and period, for auditors: amounts as
+    numbers in each currency's minor units, so the trial balance re-computes from the postings.
+    None for a date means from the first entry / up to today."""
+    period = f"{date_from or 'start'} to {date_to or 'today'}"
+    entries = selectors.journal_entries(market=market, date_from=date_from, date_to=date_to).order_by("entry_date", "id")
+    postings = (
+        selectors.postings_filter(market=market, date_from=date_from, as_of=date_to)
+        .select_related("account", "entry").order_by("entry_date", "entry_id", "id")
+    )
+    sheets = [
+        Sheet(
+            "Entries",
+            [Column("Entry", "int", 8), Column("Date", "date", 12), Column("Description", width=48),
+             Column("Source", width=16), Column("Source id", width=14), Column("Reverses", "int", 10),
+             Column("Created by", width=16), Column("Created at", "datetime", 20)],
+            ((e.pk, e.entry_date, e.description, e.source_type, e.source_id, e.reverses_id,
+              getattr(e.created_by, "username", ""), e.created_at) for e in entries.iterator(chunk_size=2000)),
+            header_lines=[f"Journal — {market} — {period}"],
+        ),
+        Sheet(
+            "Postings",
+            [Column("Entry", "int", 8), Column("Date", "date", 12), Column("Account", width=14),
+             Column("Account name", width=36), Column("Party", width=14), Column("Currency", width=9),
+             Column("Debit", "money", 16), Column("Credit", "money", 16), Column("Memo", width=30)],
+            ((p.entry_id, p.entry_date, p.account.code, p.account.name,
+              f"{p.party_type} {p.party_id}" if p.party_type else "", p.currency,
+              Money(p.debit, p.currency), Money(p.credit, p.currency), p.memo)
+             for p in postings.iterator(chunk_size=5000)),
+            header_lines=[f"Postings — {market} — {period}"],
+        ),
+        Sheet(
+            "Trial balance",
+            [Column("Account", width=14), Column("Name", width=40), Column("Currency", width=9),
+             Column("Debits", "money", 16), Column("Credits", "money", 16), Column("Net", "money", 16)],
+            ((a.code, a.name, a.currency, Money(a.debits, a.currency), Money(-a.credits, a.currency), Money(a.net, a.currency))
+             for a in selectors.trial_balance(market=market, as_of=date_to)),
+            header_lines=[f"Trial balance — {market} — as of {date_to or 'today'}"],
+        ),
+    ]
+    return workbook_response(filename=f"ledger_{market.code}_{date_from or 'start'}_{date_to or 'today'}.xlsx", sheets=sheets)

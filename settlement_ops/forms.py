@@ -1,7 +1,16 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from .errors import DomainError
 from .roles import Role, has_role
+
+
+def add_domain_error(form: forms.Form, error: DomainError, *, fields=None) -> None:
+    """Show a use case's refusal on the form it came from: on the first of `fields` the form has
+    (default: the field the error names), otherwise above the form. The message is the error's own."""
+    candidates = (error.field,) if fields is None else fields
+    field = next((name for name in candidates if name in form.fields), None)
+    form.add_error(field, error.message)
 
 
 class SignInForm(AuthenticationForm):

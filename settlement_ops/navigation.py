@@ -1,5 +1,6 @@
 """Area apps and their navigation. Each area app may have `urls.py` (pages, with app_name and a
-NAV list of (section, [(label, url name, permission)])) and `api.py` (register_routes(router))."""
+NAV list of (section, [(label, url name, permission)])), `api.py` (register_routes(router)) and
+`portal_urls.py` (seller portal pages: `urlpatterns`, named in the one `portal` namespace)."""
 from importlib import import_module
 
 from django.apps import apps
@@ -29,9 +30,18 @@ def app_module(label: str, name: str):
     return None
 
 
+def area_modules(name: str):
+    """`<app>.<name>` of every area app that has one, in AREA_APPS order."""
+    modules = (app_module(app, name) for app in AREA_APPS)
+    return [module for module in modules if module is not None]
+
+
+def portal_urlpatterns() -> list:
+    """The seller portal's pages: every area app's `portal_urls.urlpatterns`, in AREA_APPS order.
+    The kernel includes them under /portal/ as the `portal` namespace, so `portal:invoices` works
+    without the portal (sellers) importing the apps that own the pages."""
+    return [pattern for module in area_modules("portal_urls") for pattern in module.urlpatterns]
+
+
 def navigation_sections():
-    sections = []
-    for app in AREA_APPS:
-        module = app_module(app, "urls")
-        sections.extend(getattr(module, "NAV", []) if module else [])
-    return sections + KERNEL_NAV
+    return [section for module in area_modules("urls") for section in getattr(module, "NAV", [])] + KERNEL_NAV

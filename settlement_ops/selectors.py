@@ -6,11 +6,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import DecimalField, Q, Sum, Value
-from django.db.models.functions import Coalesce, Round
+from django.db.models.functions import Coalesce
 
 from .errors import DomainError
 from .models import ACCOUNT_CHART, Account, AccountKind, FxRate, JournalEntry, Market, Posting
-from .money import MONEY_DECIMAL_PLACES, Money, quantize
+from .money import Money, quantize
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=20, decimal_places=4))
 
@@ -66,14 +66,11 @@ def trial_balance(*, market, as_of: date | None = None):
 
 
 def unbalanced_entries():
-    """Entries whose postings do not sum to zero per currency (must always be empty).
-
-    SQLite sums decimals as binary floats (1.20 - 1.00 - 0.20 != 0), so the sum is rounded to
-    the storage precision before comparing; on PostgreSQL numeric sums are exact anyway.
-    """
+    """Entries whose postings do not sum to zero per currency (must always be empty); NUMERIC
+    sums are exact, so any difference at all is reported."""
     return (
         Posting.objects.values("entry_id", "currency")
-        .annotate(total=Round(Sum("amount"), MONEY_DECIMAL_PLACES))
+        .annotate(total=Sum("amount"))
         .exclude(total=0)
         .order_by("entry_id")
     )

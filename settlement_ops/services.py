@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .errors import DomainError, PermissionDeniedError
 from .money import MINOR_UNITS, is_quantized, to_decimal
+from .navigation import area_modules
 from .roles import user_roles
 from .selectors import unbalanced_entries
 from .models import (
@@ -304,9 +305,14 @@ def approval_check(*, actor, action: str, prepared_by, amount=None, currency: st
 
 # --- Nightly ledger check -------------------------------------------------------------------------
 
-# Apps whose stored running balances must equal the ledger register a callable here that returns
-# a list of problems (strings); the nightly check runs them all.
-BALANCE_CHECKS: list = []
+# Apps whose stored running balances must equal the ledger declare callables returning a list of
+# problems (strings) in `<app>/ledger_checks.py` as BALANCE_CHECKS; the nightly check runs them all.
+
+
+def balance_checks() -> list:
+    """Every app's `ledger_checks.BALANCE_CHECKS`, in AREA_APPS order, each check once."""
+    checks = [check for module in area_modules("ledger_checks") for check in module.BALANCE_CHECKS]
+    return list(dict.fromkeys(checks))
 
 
 def ledger_check() -> dict:
@@ -315,7 +321,7 @@ def ledger_check() -> dict:
     problems = [
         f"JE{row['entry_id']} does not balance in {row['currency']}: {row['total']}" for row in unbalanced_entries()[:100]
     ]
-    for check in BALANCE_CHECKS:
+    for check in balance_checks():
         problems.extend(check())
     result = {"ok": not problems, "problems": problems}
     audit_record(kind=AuditEvent.Kind.ACTION, action="ledger_check", detail=result)

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from . import api, views
-from .navigation import AREA_APPS, app_module
+from .navigation import AREA_APPS, app_module, portal_urlpatterns
 
 router = DefaultRouter()
 api.register_routes(router)
@@ -26,7 +26,7 @@ urlpatterns = [
     path("fx-rates/", views.FxRateListView.as_view(), name="fx_rates"),
     path("audit-log/", views.AuditLogView.as_view(), name="audit_log"),
     path("history/<slug:app_label>/<slug:model_name>/<int:pk>/", views.ChangeHistoryView.as_view(), name="change_history"),
-    path("portal/", include("sellers.portal_urls")),
+    path("portal/", include((portal_urlpatterns(), "portal"))),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

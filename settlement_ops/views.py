@@ -12,11 +12,10 @@ from django_filters.views import FilterView
 
 from . import selectors
 from .errors import DomainError
-from .exports import Column, Sheet, workbook_response
+from .exports import ledger_workbook
 from .filters import AuditEventFilter, JournalEntryFilter
 from .forms import FxImportForm, SignInForm
 from .models import AuditEvent, FxRate, JournalEntry, Market
-from .money import Money
 from .permissions import PermissionRequiredPageMixin
 from .roles import Role, is_seller_user, user_roles
 from .services import fx_rates_import
@@ -102,46 +101,8 @@ class LedgerExportView(PermissionRequiredPageMixin, View):
 
     def get(self, request):
         market = get_object_or_404(Market, pk=request.GET.get("market", "GB"))
-        date_from = query_date(request.GET.get("date_from"))
-        date_to = query_date(request.GET.get("date_to"))
-        entries = selectors.journal_entries(market=market, date_from=date_from, date_to=date_to).order_by("entry_date", "id")
-        postings = selectors.postings_filter(market=market, date_from=date_from, as_of=date_to).select_related("account", "entry").order_by("entry_date", "entry_id", "id")
-        period = f"{date_from or 'start'} to {date_to or 'today'}"
-        sheets = [
-            Sheet(
-                "Entries",
-                [Column("Entry", "int", 8), Column("Date", "date", 12), Column("Description", width=48),
-                 Column("Source", width=16), Column("Source id", width=14), Column("Reverses", "int", 10),
-                 Column("Created by", width=16), Column("Created at", "datetime", 20)],
-                ((e.pk, e.entry_date, e.description, e.source_type, e.source_id, e.reverses_id,
-                  getattr(e.created_by, "username", ""), e.created_at) for e in entries.iterator(chunk_size=2000)),
-                header_lines=[f"Journal — {market} — {period}"],
-            ),
-            Sheet(
-                "Postings",
-                [Column("Entry", "int", 8), Column("Date", "date", 12), Column("Account", width=14),
-                 Column("Account name", width=36), Column("Party", width=14), Column("Currency", width=9),
-                 Column("Debit", "money", 16), Column("Credit", "money", 16), Column("Memo", width=30)],
-                ((p.entry_id, p.entry_date, p.account.code, p.account.name,
-                  f"{p.party_type} {p.party_id}" if p.party_type else "", p.currency,
-                  _as_money(p.debit, p.currency), _as_money(p.credit, p.currency), p.memo)
-                 for p in postings.iterator(chunk_size=5000)),
-                header_lines=[f"Postings — {market} — {period}"],
-            ),
-            Sheet(
-                "Trial balance",
-                [Column("Account", width=14), Column("Name", width=40), Column("Currency", width=9),
-                 Column("Debits", "money", 16), Column("Credits", "money", 16), Column("Net", "money", 16)],
-                ((a.code, a.name, a.currency, _as_money(a.debits, a.currency), _as_money(-a.credits, a.currency),
-                  _as_money(a.net, a.currency)) for a in selectors.trial_balance(market=market, as_of=date_to)),
-                header_lines=[f"Trial balance — {market} — as of {date_to or 'today'}"],
-            ),
-        ]
-        return workbook_response(filename=f"ledger_{market.code}_{date_from or 'start'}_{date_to or 'today'}.xlsx", sheets=sheets)
-
-
-def _as_money(amount, currency):
-    return Money(amount, currency)
+        return ledger_workbook(market=market, date_from=query_date(request.GET.get("date_from")),
+                               date_to=query_date(request.GET.get("date_to")))
 
 
 class MarketListView(PermissionRequiredPageMixin, TemplateView):

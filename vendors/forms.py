@@ -12,15 +12,7 @@ from .services import MAX_RATE_CARD_BYTES
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
-class DomainErrorFormMixin:
-    """Put a service's DomainError on the field it names, or on the form."""
-
-    def add_domain_error(self, exc) -> None:
-        field = exc.field if exc.field in self.fields else None
-        self.add_error(field, exc.message)
-
-
-class VendorForm(DomainErrorFormMixin, forms.Form):
+class VendorForm(forms.Form):
     """Vendor master data. Market and code are set at creation only; bank details have their own
     approved change request."""
 
@@ -46,7 +38,7 @@ class VendorForm(DomainErrorFormMixin, forms.Form):
             del self.fields["status"]
 
 
-class BankChangeForm(DomainErrorFormMixin, forms.Form):
+class BankChangeForm(forms.Form):
     account_holder = forms.CharField(max_length=200)
     iban = forms.CharField(max_length=42, required=False, label="IBAN")
     bic = forms.CharField(max_length=11, required=False, label="BIC")
@@ -63,7 +55,7 @@ class BankChangeForm(DomainErrorFormMixin, forms.Form):
         return data
 
 
-class ContractForm(DomainErrorFormMixin, forms.Form):
+class ContractForm(forms.Form):
     vendor = forms.ModelChoiceField(queryset=Vendor.objects.select_related("market").order_by("code"))
     service_level = forms.CharField(max_length=30, help_text="e.g. standard, express, economy")
     reference = forms.CharField(max_length=40, required=False, help_text="Leave empty to number it automatically")

@@ -10,6 +10,7 @@ from django_filters.views import FilterView
 
 from settlement_ops.errors import DomainError
 from settlement_ops.exports import workbook_response
+from settlement_ops.forms import add_domain_error
 from settlement_ops.permissions import PermissionRequiredPageMixin
 
 from . import pricing, selectors, services
@@ -65,7 +66,7 @@ class VendorCreateView(PermissionRequiredPageMixin, View):
             try:
                 vendor = services.vendor_create(actor=request.user, **form.cleaned_data)
             except DomainError as exc:
-                form.add_domain_error(exc)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, f"Vendor {vendor.code} created. Add its bank account next.")
                 return redirect("vendors:vendor_detail", pk=vendor.pk)
@@ -90,7 +91,7 @@ class VendorEditView(PermissionRequiredPageMixin, View):
             try:
                 services.vendor_update(actor=request.user, vendor=vendor, **changed)
             except DomainError as exc:
-                form.add_domain_error(exc)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, f"Vendor {vendor.code} saved." if changed else "Nothing changed.")
                 return redirect("vendors:vendor_detail", pk=vendor.pk)
@@ -115,7 +116,7 @@ class BankChangeRequestView(PermissionRequiredPageMixin, View):
             try:
                 services.vendor_bank_change_request(actor=request.user, vendor=vendor, **form.cleaned_data)
             except DomainError as exc:
-                form.add_domain_error(exc)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, "Bank detail change requested; another user must approve it.")
                 return redirect("vendors:vendor_detail", pk=vendor.pk)
@@ -180,7 +181,7 @@ class ContractCreateView(PermissionRequiredPageMixin, View):
             try:
                 contract = services.contract_create(actor=request.user, **form.cleaned_data)
             except DomainError as exc:
-                form.add_domain_error(exc)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, f"Contract {contract.reference} created as a draft. Import its rate card next.")
                 return redirect("vendors:contract_detail", pk=contract.pk)

@@ -8,10 +8,3 @@ class PayablesConfig(AppConfig):
     label = "payables"
     verbose_name = "Payables"
 
-    def ready(self):
-        from settlement_ops.services import BALANCE_CHECKS
-
-        from .selectors import invoice_lines_integrity
-
-        if invoice_lines_integrity not in BALANCE_CHECKS:
-            BALANCE_CHECKS.append(invoice_lines_integrity)

@@ -10,6 +10,7 @@ from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
 
 from settlement_ops.errors import DomainError
+from settlement_ops.forms import add_domain_error
 from settlement_ops.permissions import PermissionRequiredPageMixin
 from vendors.models import Vendor
 
@@ -95,7 +96,7 @@ class InvoiceUploadView(PermissionRequiredPageMixin, TemplateView):
                                                  "credited_invoice_number")},
             )
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            add_domain_error(form, exc)
             return render(request, self.template_name, self.get_context_data(form=form), status=400)
         return redirect("payables:import_detail", pk=job.pk)
 
@@ -162,7 +163,7 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
                 headers = detect_headers(content=data["sample"].read(), filename=data["sample"].name, delimiter=data["delimiter"],
                                          header_row=data["header_row"])
             except DomainError as exc:
-                form.add_error("sample", exc.message)
+                add_domain_error(form, exc, fields=("sample",))
                 return render(request, self.template_name, self.get_context_data(form=form), status=400)
             messages.info(request, f"Read {len(headers)} column names from the sample; pick them below and save.")
             return render(request, self.template_name, self.get_context_data(form=form, headers=headers))
@@ -170,8 +171,7 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
             services.mapping_save(actor=request.user, vendor=self.vendor, columns=form.columns(), delimiter=data["delimiter"],
                                   decimal_separator=data["decimal_separator"], date_format=data["date_format"], header_row=data["header_row"])
         except DomainError as exc:
-            field = f"col_{exc.field}" if f"col_{exc.field}" in form.fields else (exc.field if exc.field in form.fields else None)
-            form.add_error(field, exc.message)
+            add_domain_error(form, exc, fields=(f"col_{exc.field}", exc.field))
             return render(request, self.template_name, self.get_context_data(form=form), status=400)
         messages.success(request, f"Column mapping of {self.vendor.code} saved; upload its invoices now.")
         return redirect(reverse("payables:invoice_upload") + f"?vendor={self.vendor.pk}")
@@ -348,7 +348,7 @@ class RunPrepareView(PermissionRequiredPageMixin, TemplateView):
             run = services.payment_run_prepare(actor=request.user, market=data["market"], currency=data["market"].currency,
                                                pay_date=data["pay_date"], bank_change_days=data["bank_change_days"])
         except DomainError as exc:
-            form.add_error(None, exc.message)
+            add_domain_error(form, exc)
             return render(request, self.template_name, self.get_context_data(form=form), status=400)
         messages.success(request, f"Payment run {run.number} prepared; another person approves it.")
         return redirect("payables:run_detail", pk=run.pk)

@@ -8,11 +8,3 @@ class ReceivablesConfig(AppConfig):
     label = "receivables"
     verbose_name = "Receivables"
 
-    def ready(self):
-        from settlement_ops.services import BALANCE_CHECKS
-
-        from .services import balance_problems
-
-        # The nightly ledger check proves the invoice and receipt open amounts tie to the ledger.
-        if balance_problems not in BALANCE_CHECKS:
-            BALANCE_CHECKS.append(balance_problems)

@@ -1,5 +1,7 @@
-"""Seller portal pages for statements, invoices (with PDF) and payments. Every queryset is the
-signed-in user's seller's: another seller's statement or invoice is a 404 like a missing one."""
+"""Seller portal pages for statements, invoices (with PDF) and payments. Every queryset comes
+from the same caller-scoped selectors the API's `get_queryset` uses (selectors.statements_for,
+invoices_for, ...), so both doors show a seller user only their own seller's rows: another
+seller's statement or invoice is a 404 like a missing one."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
@@ -12,7 +14,7 @@ from sellers.permissions import SellerPortalMixin
 from . import exports, selectors
 from .documents import labels_for, vat_summary
 from .filters import PortalInvoiceFilter
-from .models import Invoice, Receipt, Statement
+from .models import Receipt, Statement
 from .views import pdf_response
 
 
@@ -23,7 +25,7 @@ class PortalStatementListView(SellerPortalMixin, FilterView):
     paginate_by = 24
 
     def get_queryset(self):
-        return Statement.objects.filter(seller=self.seller).order_by("-period_end")
+        return selectors.statements_for(self.request.user).order_by("-period_end")
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "seller": self.seller}
@@ -34,7 +36,7 @@ class PortalStatementDetailView(SellerPortalMixin, DetailView):
     context_object_name = "statement"
 
     def get_queryset(self):
-        return Statement.objects.filter(seller=self.seller)
+        return selectors.statements_for(self.request.user)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -45,7 +47,7 @@ class PortalStatementDetailView(SellerPortalMixin, DetailView):
 
 class PortalStatementExportView(SellerPortalMixin, View):
     def get(self, request, pk):
-        return exports.statement_workbook(get_object_or_404(Statement.objects.filter(seller=self.seller), pk=pk))
+        return exports.statement_workbook(get_object_or_404(selectors.statements_for(request.user), pk=pk))
 
 
 class PortalInvoiceListView(SellerPortalMixin, FilterView):
@@ -54,7 +56,7 @@ class PortalInvoiceListView(SellerPortalMixin, FilterView):
     paginate_by = 50
 
     def get_queryset(self):
-        return Invoice.objects.filter(seller=self.seller).order_by("-issue_date", "-id")
+        return selectors.invoices_for(self.request.user).order_by("-issue_date", "-id")
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "seller": self.seller}
@@ -65,7 +67,7 @@ class PortalInvoiceDetailView(SellerPortalMixin, DetailView):
     context_object_name = "invoice"
 
     def get_queryset(self):
-        return Invoice.objects.filter(seller=self.seller).select_related("market", "credited_invoice")
+        return selectors.invoices_for(self.request.user)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -78,7 +80,7 @@ class PortalInvoiceDetailView(SellerPortalMixin, DetailView):
 
 class PortalInvoicePdfView(SellerPortalMixin, View):
     def get(self, request, pk):
-        return pdf_response(get_object_or_404(Invoice.objects.filter(seller=self.seller), pk=pk))
+        return pdf_response(get_object_or_404(selectors.invoices_for(request.user), pk=pk))
 
 
 class PortalPaymentListView(SellerPortalMixin, FilterView):
@@ -88,10 +90,11 @@ class PortalPaymentListView(SellerPortalMixin, FilterView):
     paginate_by = 50
 
     def get_queryset(self):
-        return Receipt.objects.filter(seller=self.seller).exclude(status=Receipt.Status.REVERSED).prefetch_related("applications__invoice").order_by("-value_date", "-id")
+        return (selectors.receipts_for(self.request.user).exclude(status=Receipt.Status.REVERSED)
+                .prefetch_related("applications__invoice").order_by("-value_date", "-id"))
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["seller"] = self.seller
-        ctx["deductions"] = self.seller.payout_deductions.select_related("invoice").order_by("-id")[:50]
+        ctx["deductions"] = selectors.deductions_for(self.request.user).order_by("-id")[:50]
         return ctx

@@ -13,6 +13,7 @@ from django_filters.views import FilterView
 
 from sellers.models import Seller
 from settlement_ops.errors import DomainError
+from settlement_ops.forms import add_domain_error
 from settlement_ops.models import Market
 from settlement_ops.permissions import PermissionRequiredPageMixin
 from settlement_ops.views import query_date
@@ -40,7 +41,7 @@ from .forms import (
     StatementGenerateForm,
     WriteOffForm,
 )
-from .models import CollectionNote, Invoice, Receipt, WriteOff
+from .models import Invoice, Receipt, WriteOff
 from .services import (
     credit_note_issue,
     statement_period,
@@ -91,7 +92,7 @@ class StatementListView(PermissionRequiredPageMixin, FilterView):
             try:
                 statements = statements_generate(actor=request.user, **form.cleaned_data)
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, f"{len(statements)} statement(s) written for {form.cleaned_data['market'].code}.")
                 return redirect("receivables:statement_list")
@@ -267,7 +268,7 @@ class ReceiptListView(PermissionRequiredPageMixin, FilterView):
         try:
             receipt = receipt_record(actor=request.user, source=Receipt.Source.MANUAL, **form.cleaned_data)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            add_domain_error(form, exc)
             return self._rerender(request, receipt_form=form)
         messages.success(request, f"Receipt {receipt.bank_reference} recorded: {receipt.get_status_display().lower()}.")
         return redirect("receivables:receipt_detail", receipt.pk)
@@ -391,23 +392,11 @@ class WorklistView(PermissionRequiredPageMixin, TemplateView):
     permission_required = "receivables.view_collectionnote"
 
     def get_context_data(self, **kwargs):
-        from django.db.models import Count, Max, Min, OuterRef, Subquery, Sum
-
         ctx = super().get_context_data(**kwargs)
         today = timezone.localdate()
         market = Market.objects.filter(pk=self.request.GET.get("market") or "").first()
-        overdue = selectors.open_invoices(market=market).filter(due_date__lt=today)
-        promise = CollectionNote.objects.filter(seller_id=OuterRef("seller_id"), kind="promise", promised_date__gte=today).order_by("promised_date")
-        last_note = CollectionNote.objects.filter(seller_id=OuterRef("seller_id")).order_by("-created_at")
-        rows = (
-            overdue.values("seller_id", "seller__code", "seller__name", "currency", "market_id")
-            .annotate(overdue=Sum("amount_open"), invoices=Count("id"), oldest_due=Min("due_date"), level=Max("dunning_level"),
-                      promised_date=Subquery(promise.values("promised_date")[:1]),
-                      promised_amount=Subquery(promise.values("promised_amount")[:1]),
-                      last_note=Subquery(last_note.values("text")[:1]))
-            .order_by("oldest_due", "seller__code")
-        )
-        ctx.update(rows=rows[:500], markets=Market.objects.all(), market=market, today=today)
+        rows = selectors.collections_worklist(today=today, market=market)
+        ctx.update(rows=rows, markets=Market.objects.all(), market=market, today=today)
         return ctx
 
 
@@ -435,7 +424,7 @@ class SellerCollectionsView(PermissionRequiredPageMixin, TemplateView):
             try:
                 collection_note_add(actor=request.user, seller=seller, **form.cleaned_data)
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, "Saved.")
                 return redirect("receivables:seller_collections", seller.pk)

@@ -197,3 +197,36 @@ def test_run_pages_and_excel_export(client_as, django_capture_on_commit_callback
     line = ChargeLine.objects.get()
     detail = client.get(reverse("billing:shipment_detail", args=[line.shipment_id]))
     assert b"Rating history" in detail.content and b"Current charge" in detail.content
+
+
+@pytest.mark.django_db
+def test_bulk_intake_refuses_json_numbers_with_a_fraction_for_amounts_weights_and_sizes(api_as):
+    # given: 1.5 and 30.0 are JSON numbers, which arrive as binary floats; "1.50" is a decimal string
+    vendor = VendorFactory(market=market("GB"))
+    seller = SellerFactory(market=market("GB"))
+    api = api_as(Role.INTEGRATION)
+    records = [
+        _record(vendor, seller, tracking_number="F1", cod_amount=1.5),
+        _record(vendor, seller, tracking_number="F2", actual_weight_kg=1.5),
+        _record(vendor, seller, tracking_number="F3", length_cm=30.0),
+        _record(vendor, seller, tracking_number="F4", actual_weight_kg="1.50", cod_amount="1.50"),
+        _record(vendor, seller, tracking_number="F5", actual_weight_kg=2, cod_amount=0),  # whole numbers are exact
+        _record(vendor, seller, tracking_number="F6", cod_amount=True),
+    ]
+    # when
+    response = api.post("/api/shipments/bulk/", records, format="json")
+    # then
+    assert response.status_code == 200, response.content
+    body = response.json()
+    reason = 'must be sent as a decimal string such as "1.50", not a JSON number with a fraction'
+    assert body["rejected"] == [
+        {"index": 0, "field": "cod_amount", "reason": reason},
+        {"index": 1, "field": "actual_weight_kg", "reason": reason},
+        {"index": 2, "field": "length_cm", "reason": reason},
+        {"index": 5, "field": "cod_amount", "reason": "must be a number"},
+    ]
+    assert body["accepted"] == 2
+    assert not Shipment.objects.filter(tracking_number__in=["F1", "F2", "F3", "F6"]).exists()
+    strings = Shipment.objects.get(tracking_number="F4")
+    assert (strings.actual_weight_kg, strings.cod_amount) == (D("1.500"), D("1.50"))
+    assert Shipment.objects.get(tracking_number="F5").actual_weight_kg == D("2.000")

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from billing.receivables import selectors
 from billing.receivables.models import Invoice, Statement
 from tests.factories import SellerUserFactory
 from tests.receivables.helpers import World
@@ -74,6 +75,29 @@ def test_api_scopes_every_list_and_object_to_the_callers_seller(api_as, two_sell
     # staff see both
     staff = api_as("finance_specialist")
     assert len(staff.get("/api/receivables/invoices/").json()["results"]) == 2
+
+
+@pytest.mark.parametrize("selector, model, portal_name, api_path", [
+    ("statements_for", Statement, "portal:statement_detail", "/api/receivables/statements/{}/"),
+    ("invoices_for", Invoice, "portal:invoice_detail", "/api/receivables/invoices/{}/"),
+    ("invoices_for", Invoice, "portal:invoice_pdf", "/api/receivables/invoices/{}/pdf/"),
+])
+def test_portal_and_api_scope_through_the_same_selector(client, api_as, two_sellers, monkeypatch, selector, model, portal_name,
+                                                        api_path):
+    # given: the receivables selector both doors should use, watched (it still does the real work)
+    w, mine, theirs, user = two_sellers
+    own, other = model.objects.get(seller=mine), model.objects.get(seller=theirs)
+    callers = []
+    real = getattr(selectors, selector)
+    monkeypatch.setattr(selectors, selector, lambda caller: callers.append(caller.pk) or real(caller))
+    client.force_login(user)
+    api = api_as("seller_user", user=user)
+    # when
+    answers = [(client.get(reverse(portal_name, args=[obj.pk])).status_code, api.get(api_path.format(obj.pk)).status_code)
+               for obj in (own, other)]
+    # then: own object 200 and another seller's 404 through both doors, each scoped by that selector
+    assert answers == [(200, 200), (404, 404)]
+    assert callers == [user.pk] * 4
 
 
 def test_seller_users_cannot_open_staff_pages_or_exports(client, two_sellers):

@@ -121,3 +121,13 @@ def test_history_page_of_an_unknown_model_is_404(client_as):
     client = client_as(Role.AUDITOR)
     assert client.get("/history/sellers/nothing/1/").status_code == 404
     assert client.get("/history/settlement_ops/posting/1/").status_code == 404  # no history kept: immutable
+
+
+def test_ledger_export_covers_only_the_period_asked_for(client_as):
+    post_simple_entry(amount="250.75")  # dated 2026-11-01
+    response = client_as(Role.AUDITOR).get("/ledger/export/?market=GB&date_from=2026-11-02&date_to=2026-11-30")
+    assert response.status_code == 200
+    assert 'filename="ledger_GB_2026-11-02_2026-11-30.xlsx"' in response["Content-Disposition"]
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    assert list(workbook["Postings"].iter_rows(min_row=4, values_only=True)) == []
+    assert workbook["Entries"]["A1"].value.endswith("— 2026-11-02 to 2026-11-30")
