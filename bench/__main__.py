@@ -20,6 +20,7 @@
 
 Prints a table and `name=value` lines and writes bench/results.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,15 @@ def _args(argv=None):
     parser.add_argument("--shipments", type=int, default=1_000_000)
     parser.add_argument("--vendors", type=int, default=20)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="parallel chunk workers (threads)")
-    parser.add_argument("--chunk-size", type=int, default=None, help="shipments per chunk (default: billing.services.CHUNK_SIZE)")
-    parser.add_argument("--audit-lines", type=int, default=None,
-                        help="lines of the audited invoice (default: 200,000 or the shipment count if smaller; 0 skips)")
+    parser.add_argument(
+        "--chunk-size", type=int, default=None, help="shipments per chunk (default: billing.services.CHUNK_SIZE)"
+    )
+    parser.add_argument(
+        "--audit-lines",
+        type=int,
+        default=None,
+        help="lines of the audited invoice (default: 200,000 or the shipment count if smaller; 0 skips)",
+    )
     parser.add_argument("--output", default=str(BENCH_DIR / "results.json"))
     return parser.parse_args(argv)
 
@@ -57,8 +64,11 @@ def main(argv=None) -> int:
     from bench import data, floor, run
 
     vendor = connection.vendor
-    print(f"Benchmark on {vendor} ({connection.settings_dict['NAME']}): {args.shipments:,} shipments, "
-          f"{args.vendors} vendors, {args.workers} workers", flush=True)
+    print(
+        f"Benchmark on {vendor} ({connection.settings_dict['NAME']}): {args.shipments:,} shipments, "
+        f"{args.vendors} vendors, {args.workers} workers",
+        flush=True,
+    )
     t0 = time.perf_counter()
     setup = data.prepare(shipments=args.shipments, vendors=args.vendors)
     generate_s = time.perf_counter() - t0
@@ -70,7 +80,7 @@ def main(argv=None) -> int:
     print(f"  billing run: {run_result['seconds']:.2f}s", flush=True)
 
     n = args.shipments
-    agree = (run_result["base_count"] == floor_result["count"] and run_result["base_sum"] == floor_result["sum"])
+    agree = run_result["base_count"] == floor_result["count"] and run_result["base_sum"] == floor_result["sum"]
     results = {
         "database": vendor,
         "shipments": n,
@@ -86,7 +96,9 @@ def main(argv=None) -> int:
         "billing_floor_s": round(floor_result["seconds"], 3),
         "billing_shipments_per_s": round(n / run_result["seconds"]) if run_result["seconds"] else 0,
         "billing_floor_shipments_per_s": round(n / floor_result["seconds"]) if floor_result["seconds"] else 0,
-        "billing_vs_floor_ratio": round(run_result["seconds"] / floor_result["seconds"], 2) if floor_result["seconds"] else 0,
+        "billing_vs_floor_ratio": round(run_result["seconds"] / floor_result["seconds"], 2)
+        if floor_result["seconds"]
+        else 0,
         "billing_rated": run_result["rated"],
         "billing_exceptions": run_result["exceptions"],
         "billing_base_total": str(run_result["base_sum"]),
@@ -109,8 +121,10 @@ def main(argv=None) -> int:
         audit = payables_audit.measure(lines=audit_lines, workers=args.workers)
         results.update({key: value for key, value in audit.items() if key.startswith("audit_")})
         audit_ok = bool(audit.get("audit_totals_agree", True))
-        print(f"  audit: {audit['audit_lines_per_s']:,} lines/s, floor {audit['audit_floor_lines_per_s']:,} lines/s, "
-              f"audit / floor = {audit['audit_vs_floor_ratio']}x\n")
+        print(
+            f"  audit: {audit['audit_lines_per_s']:,} lines/s, floor {audit['audit_floor_lines_per_s']:,} lines/s, "
+            f"audit / floor = {audit['audit_vs_floor_ratio']}x\n"
+        )
     for key, value in results.items():
         print(f"{key}={value}")
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
@@ -123,7 +137,11 @@ def main(argv=None) -> int:
 def _print_table(r: dict) -> None:
     rows = [
         ("", "seconds", "shipments/s"),
-        ("floor (one SQL statement, base charge)", f"{r['billing_floor_s']:.2f}", f"{r['billing_floor_shipments_per_s']:,}"),
+        (
+            "floor (one SQL statement, base charge)",
+            f"{r['billing_floor_s']:.2f}",
+            f"{r['billing_floor_shipments_per_s']:,}",
+        ),
         ("billing run (end to end)", f"{r['billing_run_s']:.2f}", f"{r['billing_shipments_per_s']:,}"),
         ("  plan chunks", f"{r['billing_plan_s']:.2f}", ""),
         (f"  rate {r['chunks']} chunks on {r['workers']} workers", f"{r['billing_rate_s']:.2f}", ""),
@@ -132,10 +150,14 @@ def _print_table(r: dict) -> None:
     print()
     for label, seconds, rate in rows:
         print(f"{label:<44}{seconds:>10}{rate:>16}")
-    print(f"\nrun / floor = {r['billing_vs_floor_ratio']}x   totals agree: {r['billing_totals_agree']}   "
-          f"ledger balanced: {r['billing_ledger_balanced']}   rated once: {r['billing_rated_once']}")
-    print(f"base charges: run {r['billing_base_total']} / floor {r['billing_floor_base_total']}   "
-          f"rated {r['billing_rated']:,}, exceptions {r['billing_exceptions']:,}\n")
+    print(
+        f"\nrun / floor = {r['billing_vs_floor_ratio']}x   totals agree: {r['billing_totals_agree']}   "
+        f"ledger balanced: {r['billing_ledger_balanced']}   rated once: {r['billing_rated_once']}"
+    )
+    print(
+        f"base charges: run {r['billing_base_total']} / floor {r['billing_floor_base_total']}   "
+        f"rated {r['billing_rated']:,}, exceptions {r['billing_exceptions']:,}\n"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Benchmark data in market ZZ: master data through the ORM, shipments by one INSERT ... SELECT."""
+
 from __future__ import annotations
 
 import contextlib
@@ -31,18 +32,29 @@ SHIPMENT = Shipment._meta.db_table
 RUN = BillingRun._meta.db_table
 SHIPMENT_EVENT = ShipmentEvent._meta.db_table
 # Tables holding a run's rows (keyed by run_id), then the runs and shipments themselves.
-RUN_TABLES = [m._meta.db_table for m in (RatingException, BillingRunEntry, ChargeLine, ChargeLineTotal, BillingRunChunk)]
+RUN_TABLES = [
+    m._meta.db_table for m in (RatingException, BillingRunEntry, ChargeLine, ChargeLineTotal, BillingRunChunk)
+]
 BILLING_TABLES = [*RUN_TABLES, RUN, SHIPMENT_EVENT, SHIPMENT]
 # Every table both contestants read.
-READ_TABLES = [m._meta.db_table for m in (Shipment, Contract, ContractVersion, RateLine, Surcharge, SellerFeeSchedule,
-                                          SellerFeeLine, ChargeLine)]
+READ_TABLES = [
+    m._meta.db_table
+    for m in (Shipment, Contract, ContractVersion, RateLine, Surcharge, SellerFeeSchedule, SellerFeeLine, ChargeLine)
+]
 
 
 def _market() -> Market:
     market, _ = Market.objects.get_or_create(
         code=MARKET,
-        defaults=dict(name="Benchmark", currency="GBP", vat_standard_rate=D("20.00"), timezone="UTC", language="en",
-                      invoice_prefix="ZZ", is_active=False),
+        defaults=dict(
+            name="Benchmark",
+            currency="GBP",
+            vat_standard_rate=D("20.00"),
+            timezone="UTC",
+            language="en",
+            invoice_prefix="ZZ",
+            is_active=False,
+        ),
     )
     return market
 
@@ -77,7 +89,10 @@ def _reset(market: Market) -> None:
         for table in RUN_TABLES:
             cursor.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT id FROM {RUN} WHERE market_id = %s)", [MARKET])
         cursor.execute(f"DELETE FROM {RUN} WHERE market_id = %s", [MARKET])
-        cursor.execute(f"DELETE FROM {SHIPMENT_EVENT} WHERE shipment_id IN (SELECT id FROM {SHIPMENT} WHERE market_id = %s)", [MARKET])
+        cursor.execute(
+            f"DELETE FROM {SHIPMENT_EVENT} WHERE shipment_id IN (SELECT id FROM {SHIPMENT} WHERE market_id = %s)",
+            [MARKET],
+        )
         cursor.execute(f"DELETE FROM {SHIPMENT} WHERE market_id = %s", [MARKET])
 
 
@@ -87,7 +102,8 @@ def _masters(market: Market, vendor_count: int, valid_from) -> tuple[list[int], 
     vendor_ids = []
     for k in range(vendor_count):
         vendor, created = Vendor.objects.get_or_create(
-            code=f"BENCH-V{k + 1:02d}", defaults=dict(market=market, legal_name=f"Bench Carrier {k + 1}", vendor_type="last_mile"),
+            code=f"BENCH-V{k + 1:02d}",
+            defaults=dict(market=market, legal_name=f"Bench Carrier {k + 1}", vendor_type="last_mile"),
         )
         vendor_ids.append(vendor.pk)
         if not created and Contract.objects.filter(vendor=vendor).exists():
@@ -96,50 +112,118 @@ def _masters(market: Market, vendor_count: int, valid_from) -> tuple[list[int], 
         for service in SERVICES:
             express = D("1.10") if service == "express" else D("0")
             contract = Contract.objects.create(
-                reference=f"BENCH-{k + 1:02d}-{service}", vendor=vendor, market=market, service_level=service, currency="GBP",
-                valid_from=valid_from, status=Contract.Status.ACTIVE, author=author, approved_by=approver,
+                reference=f"BENCH-{k + 1:02d}-{service}",
+                vendor=vendor,
+                market=market,
+                service_level=service,
+                currency="GBP",
+                valid_from=valid_from,
+                status=Contract.Status.ACTIVE,
+                author=author,
+                approved_by=approver,
             )
             version = ContractVersion.objects.create(
-                contract=contract, number=1, effective_from=valid_from, status=ContractVersion.Status.ACTIVE,
-                created_by=author, approved_by=approver, activated_at=datetime(valid_from.year, valid_from.month, valid_from.day, tzinfo=UTC),
+                contract=contract,
+                number=1,
+                effective_from=valid_from,
+                status=ContractVersion.Status.ACTIVE,
+                created_by=author,
+                approved_by=approver,
+                activated_at=datetime(valid_from.year, valid_from.month, valid_from.day, tzinfo=UTC),
             )
             lines = []
             for i, origin in enumerate(ZONES):
                 for j, destination in enumerate(ZONES):
                     lane = D(abs(i - j)) * D("0.15")
-                    lines.append(RateLine(version=version, service_level=service, origin_zone=origin, destination_zone=destination,
-                                          weight_from_kg=D("0"), weight_to_kg=D("5"), base_price=D("3.20") + bump + lane + express,
-                                          price_per_additional_kg=D("0.55"), additional_step_kg=D("0.5"), minimum_charge=D("3.50")))
-                    lines.append(RateLine(version=version, service_level=service, origin_zone=origin, destination_zone=destination,
-                                          weight_from_kg=D("5"), weight_to_kg=D("30"), base_price=D("7.50") + bump + lane + express,
-                                          price_per_additional_kg=D("0.4125"), additional_step_kg=D("1"), minimum_charge=D("9.00")))
+                    lines.append(
+                        RateLine(
+                            version=version,
+                            service_level=service,
+                            origin_zone=origin,
+                            destination_zone=destination,
+                            weight_from_kg=D("0"),
+                            weight_to_kg=D("5"),
+                            base_price=D("3.20") + bump + lane + express,
+                            price_per_additional_kg=D("0.55"),
+                            additional_step_kg=D("0.5"),
+                            minimum_charge=D("3.50"),
+                        )
+                    )
+                    lines.append(
+                        RateLine(
+                            version=version,
+                            service_level=service,
+                            origin_zone=origin,
+                            destination_zone=destination,
+                            weight_from_kg=D("5"),
+                            weight_to_kg=D("30"),
+                            base_price=D("7.50") + bump + lane + express,
+                            price_per_additional_kg=D("0.4125"),
+                            additional_step_kg=D("1"),
+                            minimum_charge=D("9.00"),
+                        )
+                    )
             RateLine.objects.bulk_create(lines)
-            Surcharge.objects.bulk_create([
-                Surcharge(version=version, kind="fuel", percent=D("12.5") + bump),
-                Surcharge(version=version, kind="remote_area", flat_amount=D("2.50"), zone=ZONES[-1]),
-                Surcharge(version=version, kind="oversize", flat_amount=D("5.00"), dimension_threshold_cm=D("55")),
-                Surcharge(version=version, kind="cod", percent=D("1.5"), minimum_amount=D("1.00")),
-                Surcharge(version=version, kind="returns", flat_amount=D("1.50")),
-            ])
+            Surcharge.objects.bulk_create(
+                [
+                    Surcharge(version=version, kind="fuel", percent=D("12.5") + bump),
+                    Surcharge(version=version, kind="remote_area", flat_amount=D("2.50"), zone=ZONES[-1]),
+                    Surcharge(version=version, kind="oversize", flat_amount=D("5.00"), dimension_threshold_cm=D("55")),
+                    Surcharge(version=version, kind="cod", percent=D("1.5"), minimum_amount=D("1.00")),
+                    Surcharge(version=version, kind="returns", flat_amount=D("1.50")),
+                ]
+            )
     seller_ids = []
     existing = {s.code: s.pk for s in Seller.objects.filter(code__startswith="BENCH-S")}
-    missing = [Seller(market=market, code=f"BENCH-S{n:04d}", name=f"Bench Seller {n}", legal_name=f"Bench Seller {n} Ltd",
-                      email=f"bench{n}@seller.example") for n in range(1, SELLERS + 1) if f"BENCH-S{n:04d}" not in existing]
+    missing = [
+        Seller(
+            market=market,
+            code=f"BENCH-S{n:04d}",
+            name=f"Bench Seller {n}",
+            legal_name=f"Bench Seller {n} Ltd",
+            email=f"bench{n}@seller.example",
+        )
+        for n in range(1, SELLERS + 1)
+        if f"BENCH-S{n:04d}" not in existing
+    ]
     Seller.objects.bulk_create(missing)
     seller_ids = list(Seller.objects.filter(code__startswith="BENCH-S").order_by("code").values_list("pk", flat=True))
     for service in SERVICES:
         if SellerFeeSchedule.objects.filter(market=market, service_level=service, status="active").exists():
             continue
         schedule = SellerFeeSchedule.objects.create(
-            market=market, service_level=service, name=f"Bench {service}", currency="GBP", valid_from=valid_from,
-            vat_rate=D("20.00"), cod_fee_percent=D("1.5"), cod_fee_minimum=D("0.50"), returns_fee=D("2.00"),
+            market=market,
+            service_level=service,
+            name=f"Bench {service}",
+            currency="GBP",
+            valid_from=valid_from,
+            vat_rate=D("20.00"),
+            cod_fee_percent=D("1.5"),
+            cod_fee_minimum=D("0.50"),
+            returns_fee=D("2.00"),
         )
-        SellerFeeLine.objects.bulk_create([
-            SellerFeeLine(schedule=schedule, weight_from_kg=D("0"), weight_to_kg=D("2"), base_fee=D("4.99"), minimum_fee=D("0")),
-            SellerFeeLine(schedule=schedule, weight_from_kg=D("2"), weight_to_kg=D("30"), base_fee=D("5.99"),
-                          fee_per_additional_step=D("0.35"), additional_step_kg=D("1")),
-        ])
-    rate_lines = RateLine.objects.filter(version__contract__market=market, version__contract__vendor_id__in=vendor_ids).count()
+        SellerFeeLine.objects.bulk_create(
+            [
+                SellerFeeLine(
+                    schedule=schedule,
+                    weight_from_kg=D("0"),
+                    weight_to_kg=D("2"),
+                    base_fee=D("4.99"),
+                    minimum_fee=D("0"),
+                ),
+                SellerFeeLine(
+                    schedule=schedule,
+                    weight_from_kg=D("2"),
+                    weight_to_kg=D("30"),
+                    base_fee=D("5.99"),
+                    fee_per_additional_step=D("0.35"),
+                    additional_step_kg=D("1"),
+                ),
+            ]
+        )
+    rate_lines = RateLine.objects.filter(
+        version__contract__market=market, version__contract__vendor_id__in=vendor_ids
+    ).count()
     return vendor_ids, seller_ids, rate_lines
 
 
@@ -161,7 +245,7 @@ def _generate(n: int, vendor_ids: list[int], seller_ids: list[int], business_dat
             is_return, revision, created_at, updated_at)
         SELECT %(market)s, vm.id, sm.id, 'BN' || g.i,
             CASE WHEN (g.i / 7) % 4 = 0 THEN 'express' ELSE 'standard' END,
-            {zones.format(x='(g.i / 3) % 5')}, {zones.format(x='(g.i * 11 / 5) % 5')},
+            {zones.format(x="(g.i / 3) % 5")}, {zones.format(x="(g.i * 11 / 5) % 5")},
             CAST((1 + (g.i * 7919) % 2999) / 100.0 AS NUMERIC(10, 3)),
             CASE WHEN g.i % 5 = 0 THEN 10 + g.i % 50 END,
             CASE WHEN g.i % 5 = 0 THEN 10 + (g.i * 3) % 40 END,
@@ -179,7 +263,9 @@ def _generate(n: int, vendor_ids: list[int], seller_ids: list[int], business_dat
     with connection.cursor() as cursor:
         _map_table(cursor, "bench_vendor_map", vendor_ids)
         _map_table(cursor, "bench_seller_map", seller_ids)
-        cursor.execute(sql, {"n": n, "d": business_date, "market": MARKET, "vendors": len(vendor_ids), "sellers": len(seller_ids)})
+        cursor.execute(
+            sql, {"n": n, "d": business_date, "market": MARKET, "vendors": len(vendor_ids), "sellers": len(seller_ids)}
+        )
         cursor.execute(f"ANALYZE {SHIPMENT}")
 
 

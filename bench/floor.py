@@ -1,5 +1,6 @@
 """The floor: ONE hand-written set-based statement that computes and materialises the base charge
 (freight) of every benchmark shipment — what a billing run cannot beat."""
+
 from __future__ import annotations
 
 import time
@@ -15,8 +16,10 @@ from . import MARKET
 SHIPMENT = Shipment._meta.db_table
 # Written by hand, independently of billing.rating: the floor is what that code is measured
 # against (and checked against: same count and sum of base charges).
-_KG = ("GREATEST(s.actual_weight_kg, CASE WHEN s.length_cm IS NULL OR s.width_cm IS NULL OR s.height_cm IS NULL THEN 0 "
-       "ELSE CEIL(s.length_cm * s.width_cm * s.height_cm * 1000.0 / c.volumetric_divisor) / 1000.0 END)")
+_KG = (
+    "GREATEST(s.actual_weight_kg, CASE WHEN s.length_cm IS NULL OR s.width_cm IS NULL OR s.height_cm IS NULL THEN 0 "
+    "ELSE CEIL(s.length_cm * s.width_cm * s.height_cm * 1000.0 / c.volumetric_divisor) / 1000.0 END)"
+)
 FLOOR_SQL = f"""
         CREATE TEMP TABLE bench_floor AS
         SELECT s.id AS shipment_id,

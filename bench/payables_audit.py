@@ -19,6 +19,7 @@ Statistics of the tables both read are refreshed first (ANALYZE), so neither run
 estimates left by the bulk load. Prints audit_lines_per_s=…, audit_floor_lines_per_s=…,
 audit_vs_floor_ratio=… (audit / floor time) and audit_totals_agree=….
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,12 @@ def _tables() -> dict[str, str]:
     from billing.models import ChargeLine, Shipment
     from billing.payables.models import VendorInvoice, VendorInvoiceLine
 
-    return {"line": VendorInvoiceLine._meta.db_table, "invoice": VendorInvoice._meta.db_table,
-            "shipment": Shipment._meta.db_table, "charge_line": ChargeLine._meta.db_table}
+    return {
+        "line": VendorInvoiceLine._meta.db_table,
+        "invoice": VendorInvoice._meta.db_table,
+        "shipment": Shipment._meta.db_table,
+        "charge_line": ChargeLine._meta.db_table,
+    }
 
 
 def _invoice_lines_sql(invoice_id: int, vendor_id: int) -> str:
@@ -99,8 +104,13 @@ def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> 
     Shipment.objects.filter(vendor=vendor).update(status=Shipment.Status.DELIVERED)
     VendorInvoice.objects.filter(vendor=vendor, number="BENCH-AUDIT").delete()
     with transaction.atomic():
-        invoice = VendorInvoice.objects.create(vendor=vendor, market_id=MARKET, number="BENCH-AUDIT", invoice_date=date.today(),
-                                               currency=vendor.market.currency)
+        invoice = VendorInvoice.objects.create(
+            vendor=vendor,
+            market_id=MARKET,
+            number="BENCH-AUDIT",
+            invoice_date=date.today(),
+            currency=vendor.market.currency,
+        )
         with connection.cursor() as cursor:
             cursor.execute(_invoice_lines_sql(invoice.pk, vendor.pk))
             count = cursor.rowcount
@@ -110,8 +120,12 @@ def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> 
                 "flag_unknown_tracking, flag_duplicate_in_invoice, flag_duplicate_other_invoice, flag_not_rated, flag_over_tolerance, "
                 "flag_weight_mismatch, flag_surcharge_not_in_contract, flag_expired_contract, flag_not_delivered, decision, "
                 "approved_net, approved_vat, reason) "
-                + " UNION ALL ".join(f"SELECT {invoice.pk}, {count + 2 + i}, 'BENCH-UNKNOWN-{i}', 1,0,0,0,0,0,0,1,0,1,"
-                                     "FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,'pending',0,0,''" for i in range(10)))
+                + " UNION ALL ".join(
+                    f"SELECT {invoice.pk}, {count + 2 + i}, 'BENCH-UNKNOWN-{i}', 1,0,0,0,0,0,0,1,0,1,"
+                    "FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,'pending',0,0,''"
+                    for i in range(10)
+                )
+            )
         VendorInvoice.objects.filter(pk=invoice.pk).update(line_count=count + 10)
     total = count + 10
     with connection.cursor() as cursor:
@@ -125,7 +139,9 @@ def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> 
         cursor.execute("DROP TABLE payables_bench_floor")
     steps = []
     started = time.perf_counter()
-    audited = invoice_audit(invoice_id=invoice.pk, progress=lambda step, of: steps.append((step, of, time.perf_counter() - started)))
+    audited = invoice_audit(
+        invoice_id=invoice.pk, progress=lambda step, of: steps.append((step, of, time.perf_counter() - started))
+    )
     audit_s = time.perf_counter() - started
     flagged, pending = audited.flagged_count, audited.pending_count
     matched = audited.lines.filter(expected_net__isnull=False).aggregate(n=Count("id"), net=Sum("expected_net"))

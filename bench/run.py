@@ -1,5 +1,6 @@
 """A real billing run of market ZZ, chunks rated in parallel through `billing_chunk_rate` (the
 function `billing_chunk_task` calls), then posted by `billing_run_post`."""
+
 from __future__ import annotations
 
 import time
@@ -32,7 +33,9 @@ def measure(*, business_date, workers: int, chunk_size: int | None) -> dict:
         services.CHUNK_SIZE = chunk_size
     market = Market.objects.get(pk=MARKET)
     started = time.perf_counter()
-    run = services.billing_run_start(market=market, business_date=business_date, trigger=BillingRun.Trigger.COMMAND, enqueue=False)
+    run = services.billing_run_start(
+        market=market, business_date=business_date, trigger=BillingRun.Trigger.COMMAND, enqueue=False
+    )
     planned = time.perf_counter()
     chunk_ids = list(run.chunks.order_by("seq").values_list("pk", flat=True))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -48,8 +51,11 @@ def measure(*, business_date, workers: int, chunk_size: int | None) -> dict:
     entries = list(BillingRunEntry.objects.filter(run=run).values_list("entry_id", flat=True))
     # Each entry's postings summed per currency in the database (exact NUMERIC): all must be zero.
     unbalanced = (
-        Posting.objects.filter(entry_id__in=entries).values("entry_id", "currency").annotate(total=Sum("amount"))
-        .exclude(total=0).count()
+        Posting.objects.filter(entry_id__in=entries)
+        .values("entry_id", "currency")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+        .count()
     )
     return {
         "seconds": finished - started,

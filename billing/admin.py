@@ -1,5 +1,6 @@
 """Admin: shipments (with a CSV import that goes through the same intake as the API), seller fee
 schedules, and read-only billing runs and charge lines."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
@@ -11,12 +12,23 @@ from settlement_ops.admin import ReadOnlyAdmin
 from settlement_ops.errors import DomainError
 
 from .intake import MAX_CSV_BYTES, parse_shipments_csv, shipments_intake
-from .models import BillingRun, ChargeLine, ChargeLineTotal, RatingException, SellerFeeLine, SellerFeeSchedule, Shipment, ShipmentEvent
+from .models import (
+    BillingRun,
+    ChargeLine,
+    ChargeLineTotal,
+    RatingException,
+    SellerFeeLine,
+    SellerFeeSchedule,
+    Shipment,
+    ShipmentEvent,
+)
 
 
 class ShipmentImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV with a header row: tracking_number, vendor, seller, service, origin_zone, "
-                                     "destination_zone, actual_weight_kg, length_cm, width_cm, height_cm, cod_amount, ship_date, ...")
+    file = forms.FileField(
+        help_text="CSV with a header row: tracking_number, vendor, seller, service, origin_zone, "
+        "destination_zone, actual_weight_kg, length_cm, width_cm, height_cm, cod_amount, ship_date, ..."
+    )
 
 
 class ShipmentEventInline(admin.TabularInline):
@@ -27,7 +39,17 @@ class ShipmentEventInline(admin.TabularInline):
 
 @admin.register(Shipment)
 class ShipmentAdmin(admin.ModelAdmin):
-    list_display = ["tracking_number", "vendor", "seller", "market", "service_level", "actual_weight_kg", "ship_date", "status", "revision"]
+    list_display = [
+        "tracking_number",
+        "vendor",
+        "seller",
+        "market",
+        "service_level",
+        "actual_weight_kg",
+        "ship_date",
+        "status",
+        "revision",
+    ]
     list_filter = ["market", "status", "service_level"]
     search_fields = ["tracking_number"]
     raw_id_fields = ["vendor", "seller"]
@@ -36,7 +58,9 @@ class ShipmentAdmin(admin.ModelAdmin):
     change_list_template = "billing/admin_shipment_changelist.html"
 
     def get_urls(self):
-        return [path("import-csv/", self.admin_site.admin_view(self.import_csv), name="billing_shipment_import")] + super().get_urls()
+        return [
+            path("import-csv/", self.admin_site.admin_view(self.import_csv), name="billing_shipment_import")
+        ] + super().get_urls()
 
     def import_csv(self, request):
         if not request.user.has_perm("billing.add_shipment"):
@@ -48,13 +72,23 @@ class ShipmentAdmin(admin.ModelAdmin):
             try:
                 if upload.size > MAX_CSV_BYTES:
                     raise DomainError("The file is larger than 20 MB.", field="file")
-                result = shipments_intake(records=parse_shipments_csv(upload.read()), actor=request.user, source="admin")
-                messages.success(request, f"{result.accepted} shipment(s) accepted ({result.created} new, {result.updated} updated), "
-                                          f"{len(result.rejected)} rejected.")
+                result = shipments_intake(
+                    records=parse_shipments_csv(upload.read()), actor=request.user, source="admin"
+                )
+                messages.success(
+                    request,
+                    f"{result.accepted} shipment(s) accepted ({result.created} new, {result.updated} updated), "
+                    f"{len(result.rejected)} rejected.",
+                )
             except DomainError as error:
                 messages.error(request, error.message)
-        context = {**self.admin_site.each_context(request), "form": form, "result": result, "opts": self.model._meta,
-                   "title": "Import shipments (CSV)"}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "result": result,
+            "opts": self.model._meta,
+            "title": "Import shipments (CSV)",
+        }
         return TemplateResponse(request, "billing/admin_shipment_import.html", context)
 
 
@@ -72,7 +106,16 @@ class SellerFeeScheduleAdmin(SimpleHistoryAdmin):
 
 @admin.register(BillingRun)
 class BillingRunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "market", "business_date", "status", "shipments_rated", "exception_count", "vendor_net_total", "seller_net_total"]
+    list_display = [
+        "id",
+        "market",
+        "business_date",
+        "status",
+        "shipments_rated",
+        "exception_count",
+        "vendor_net_total",
+        "seller_net_total",
+    ]
     list_filter = ["market", "status"]
 
 
@@ -86,7 +129,17 @@ class ChargeLineAdmin(ReadOnlyAdmin):
 
 @admin.register(ChargeLineTotal)
 class ChargeLineTotalAdmin(ReadOnlyAdmin):
-    list_display = ["run", "chunk", "vendor", "seller", "service_level", "line_count", "vendor_net", "seller_net", "seller_vat"]
+    list_display = [
+        "run",
+        "chunk",
+        "vendor",
+        "seller",
+        "service_level",
+        "line_count",
+        "vendor_net",
+        "seller_net",
+        "seller_vat",
+    ]
     list_filter = ["service_level"]
     raw_id_fields = ["run", "chunk", "vendor", "seller"]
     show_full_result_count = False

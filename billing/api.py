@@ -1,4 +1,5 @@
 """Billing API: shipment intake (JSON and CSV), shipments, billing runs, charge lines, exceptions."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -31,9 +32,26 @@ class ShipmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Shipment
         fields = [
-            "id", "tracking_number", "vendor", "seller", "market", "service", "origin_zone", "destination_zone",
-            "actual_weight_kg", "length_cm", "width_cm", "height_cm", "cod_amount", "ship_date", "delivered_date",
-            "status", "is_return", "revision", "created_at", "updated_at",
+            "id",
+            "tracking_number",
+            "vendor",
+            "seller",
+            "market",
+            "service",
+            "origin_zone",
+            "destination_zone",
+            "actual_weight_kg",
+            "length_cm",
+            "width_cm",
+            "height_cm",
+            "cod_amount",
+            "ship_date",
+            "delivered_date",
+            "status",
+            "is_return",
+            "revision",
+            "created_at",
+            "updated_at",
         ]
 
 
@@ -46,12 +64,44 @@ class ChargeLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = ChargeLine
         fields = [
-            "id", "run", "shipment", "tracking_number", "generation", "kind", "shipment_revision", "market", "vendor",
-            "vendor_code", "seller", "seller_code", "service_level", "ship_date", "currency", "contract_version", "rate_line",
-            "seller_fee_schedule", "chargeable_weight_kg", "seller_chargeable_weight_kg", "vendor_base", "vendor_fuel",
-            "vendor_remote", "vendor_oversize", "vendor_cod", "vendor_peak", "vendor_returns", "vendor_net", "vendor_vat",
-            "vendor_gross", "seller_base", "seller_cod", "seller_returns", "seller_net", "seller_vat", "seller_gross",
-            "margin", "created_at",
+            "id",
+            "run",
+            "shipment",
+            "tracking_number",
+            "generation",
+            "kind",
+            "shipment_revision",
+            "market",
+            "vendor",
+            "vendor_code",
+            "seller",
+            "seller_code",
+            "service_level",
+            "ship_date",
+            "currency",
+            "contract_version",
+            "rate_line",
+            "seller_fee_schedule",
+            "chargeable_weight_kg",
+            "seller_chargeable_weight_kg",
+            "vendor_base",
+            "vendor_fuel",
+            "vendor_remote",
+            "vendor_oversize",
+            "vendor_cod",
+            "vendor_peak",
+            "vendor_returns",
+            "vendor_net",
+            "vendor_vat",
+            "vendor_gross",
+            "seller_base",
+            "seller_cod",
+            "seller_returns",
+            "seller_net",
+            "seller_vat",
+            "seller_gross",
+            "margin",
+            "created_at",
         ]
 
 
@@ -79,9 +129,24 @@ class BillingRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = BillingRun
         fields = [
-            "id", "market", "business_date", "status", "trigger", "currency", "max_shipment_id", "chunk_count",
-            "shipments_rated", "exception_count", "vendor_net_total", "seller_net_total", "seller_vat_total", "error",
-            "created_at", "started_at", "finished_at", "progress",
+            "id",
+            "market",
+            "business_date",
+            "status",
+            "trigger",
+            "currency",
+            "max_shipment_id",
+            "chunk_count",
+            "shipments_rated",
+            "exception_count",
+            "vendor_net_total",
+            "seller_net_total",
+            "seller_vat_total",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "progress",
         ]
 
     def get_progress(self, run) -> dict:
@@ -96,11 +161,20 @@ class BillingRunStartSerializer(serializers.Serializer):
 INTAKE_RESULT = inline_serializer(
     "ShipmentIntakeResult",
     fields={
-        "accepted": serializers.IntegerField(), "created": serializers.IntegerField(), "updated": serializers.IntegerField(),
+        "accepted": serializers.IntegerField(),
+        "created": serializers.IntegerField(),
+        "updated": serializers.IntegerField(),
         "unchanged": serializers.IntegerField(),
-        "rejected": serializers.ListField(child=inline_serializer("ShipmentRejection", fields={
-            "index": serializers.IntegerField(), "field": serializers.CharField(), "reason": serializers.CharField(),
-        })),
+        "rejected": serializers.ListField(
+            child=inline_serializer(
+                "ShipmentRejection",
+                fields={
+                    "index": serializers.IntegerField(),
+                    "field": serializers.CharField(),
+                    "reason": serializers.CharField(),
+                },
+            )
+        ),
     },
 )
 
@@ -128,7 +202,9 @@ class ShipmentIntakeRecordSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Shipment.Status.choices, required=False)
     status_at = serializers.DateTimeField(required=False)
     events = inline_serializer(
-        "ShipmentIntakeEvent", many=True, required=False,
+        "ShipmentIntakeEvent",
+        many=True,
+        required=False,
         fields={"status": serializers.ChoiceField(choices=Shipment.Status.choices), "at": serializers.DateTimeField()},
     )
 
@@ -141,7 +217,11 @@ class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     (vendor, tracking number)."""
 
     filterset_fields = ["market", "vendor", "seller", "status", "ship_date", "tracking_number"]
-    required_permissions = {"read": "billing.view_shipment", "bulk": "billing.add_shipment", "upload": "billing.add_shipment"}
+    required_permissions = {
+        "read": "billing.view_shipment",
+        "bulk": "billing.add_shipment",
+        "upload": "billing.add_shipment",
+    }
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
@@ -187,7 +267,11 @@ class BillingRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadO
 
     serializer_class = BillingRunSerializer
     filterset_fields = ["market", "status", "business_date"]
-    required_permissions = {"read": "billing.view_billingrun", "create": "billing.start_billingrun", "resume": "billing.start_billingrun"}
+    required_permissions = {
+        "read": "billing.view_billingrun",
+        "create": "billing.start_billingrun",
+        "resume": "billing.start_billingrun",
+    }
 
     def get_queryset(self):
         return selectors.runs_list()
@@ -197,8 +281,10 @@ class BillingRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadO
         data = BillingRunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         run = services.billing_run_start(
-            market=data.validated_data["market"], business_date=data.validated_data["business_date"],
-            actor=request.user, trigger=BillingRun.Trigger.API,
+            market=data.validated_data["market"],
+            business_date=data.validated_data["business_date"],
+            actor=request.user,
+            trigger=BillingRun.Trigger.API,
         )
         run.refresh_from_db()
         return Response(BillingRunSerializer(run).data, status=status.HTTP_201_CREATED)
@@ -240,4 +326,3 @@ def register_routes(router) -> None:
     router.register("billing-runs", BillingRunViewSet, basename="billingrun")
     router.register("charge-lines", ChargeLineViewSet, basename="chargeline")
     router.register("rating-exceptions", RatingExceptionViewSet, basename="ratingexception")
-

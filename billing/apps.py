@@ -3,4 +3,3 @@ from django.apps import AppConfig
 
 class BillingConfig(AppConfig):
     name = "billing"
-

@@ -5,9 +5,10 @@ nightly billing run (`make demo` runs it) rates almost all of them; a few are bu
 the exception list: a missing weight, a service no contract covers, and parcels heavier than
 any bracket. Written with bulk_create in batches, fast enough for 100k shipments.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal as D
 
 from vendors.demo import DEMO_SERVICES, DEMO_ZONES
@@ -18,15 +19,40 @@ from .services import billing_run_start
 BATCH = 5000
 # Seller fee brackets per currency: (from, to, base fee, fee per step, step kg, minimum).
 FEES = {
-    "GBP": [("0", "2", "7.49", "0", "1", "0"), ("2", "10", "10.49", "2.40", "1", "0"), ("10", "30", "24.99", "1.20", "1", "0")],
-    "EUR": [("0", "2", "8.49", "0", "1", "0"), ("2", "10", "11.99", "2.75", "1", "0"), ("10", "30", "28.99", "1.40", "1", "0")],
-    "IDR": [("0", "2", "21000", "0", "1", "0"), ("2", "10", "29000", "6700", "1", "0"), ("10", "30", "70000", "3400", "1", "0")],
-    "VND": [("0", "2", "48000", "0", "1", "0"), ("2", "10", "67000", "15400", "1", "0"), ("10", "30", "160000", "7700", "1", "0")],
+    "GBP": [
+        ("0", "2", "7.49", "0", "1", "0"),
+        ("2", "10", "10.49", "2.40", "1", "0"),
+        ("10", "30", "24.99", "1.20", "1", "0"),
+    ],
+    "EUR": [
+        ("0", "2", "8.49", "0", "1", "0"),
+        ("2", "10", "11.99", "2.75", "1", "0"),
+        ("10", "30", "28.99", "1.40", "1", "0"),
+    ],
+    "IDR": [
+        ("0", "2", "21000", "0", "1", "0"),
+        ("2", "10", "29000", "6700", "1", "0"),
+        ("10", "30", "70000", "3400", "1", "0"),
+    ],
+    "VND": [
+        ("0", "2", "48000", "0", "1", "0"),
+        ("2", "10", "67000", "15400", "1", "0"),
+        ("10", "30", "160000", "7700", "1", "0"),
+    ],
 }
 # COD fee percent and minimum, returns fee, per currency.
-EXTRAS = {"GBP": ("1.5", "0.50", "2.50"), "EUR": ("1.5", "0.60", "2.90"), "IDR": ("2", "2000", "8000"), "VND": ("2", "5000", "20000")}
-COD_VALUES = {"GBP": ["19.99", "35.00", "74.50"], "EUR": ["24.90", "39.00", "89.00"], "IDR": ["150000", "275000", "499000"],
-              "VND": ["350000", "590000", "1250000"]}
+EXTRAS = {
+    "GBP": ("1.5", "0.50", "2.50"),
+    "EUR": ("1.5", "0.60", "2.90"),
+    "IDR": ("2", "2000", "8000"),
+    "VND": ("2", "5000", "20000"),
+}
+COD_VALUES = {
+    "GBP": ["19.99", "35.00", "74.50"],
+    "EUR": ["24.90", "39.00", "89.00"],
+    "IDR": ["150000", "275000", "499000"],
+    "VND": ["350000", "590000", "1250000"],
+}
 EXPRESS_UPLIFT = D("1.35")
 
 
@@ -38,13 +64,26 @@ def _fee_schedules(market, valid_from) -> None:
         places = D("1") if market.currency in ("IDR", "VND") else D("0.01")
         cod_percent, cod_minimum, returns_fee = EXTRAS[market.currency]
         schedule = SellerFeeSchedule.objects.create(
-            market=market, service_level=service, name=f"{market.code} {service} seller fees", currency=market.currency,
-            valid_from=valid_from, vat_rate=market.vat_standard_rate, cod_fee_percent=D(cod_percent),
-            cod_fee_minimum=D(cod_minimum), returns_fee=D(returns_fee),
+            market=market,
+            service_level=service,
+            name=f"{market.code} {service} seller fees",
+            currency=market.currency,
+            valid_from=valid_from,
+            vat_rate=market.vat_standard_rate,
+            cod_fee_percent=D(cod_percent),
+            cod_fee_minimum=D(cod_minimum),
+            returns_fee=D(returns_fee),
         )
         SellerFeeLine.objects.bulk_create(
-            SellerFeeLine(schedule=schedule, weight_from_kg=D(f), weight_to_kg=D(t), base_fee=(D(b) * uplift).quantize(places),
-                          fee_per_additional_step=(D(p) * uplift).quantize(places), additional_step_kg=D(s), minimum_fee=D(m))
+            SellerFeeLine(
+                schedule=schedule,
+                weight_from_kg=D(f),
+                weight_to_kg=D(t),
+                base_fee=(D(b) * uplift).quantize(places),
+                fee_per_additional_step=(D(p) * uplift).quantize(places),
+                additional_step_kg=D(s),
+                minimum_fee=D(m),
+            )
             for f, t, b, p, s, m in FEES[market.currency]
         )
 
@@ -68,15 +107,29 @@ def _shipment(ctx, market, index: int) -> tuple[Shipment, list]:
     elif roll < 0.010:
         weight = D(rng.randint(31000, 45000)) / D(1000)  # heavier than any bracket -> "no matching bracket"
     returned = rng.random() < 0.05
-    status = Shipment.Status.RETURNED if returned else rng.choice([Shipment.Status.DELIVERED] * 8 + [Shipment.Status.IN_TRANSIT])
-    picked = datetime.combine(ship_date, time(9, rng.randint(0, 59)), tzinfo=dt_timezone.utc)
+    status = (
+        Shipment.Status.RETURNED
+        if returned
+        else rng.choice([Shipment.Status.DELIVERED] * 8 + [Shipment.Status.IN_TRANSIT])
+    )
+    picked = datetime.combine(ship_date, time(9, rng.randint(0, 59)), tzinfo=UTC)
     shipment = Shipment(
-        market=market, vendor=vendor, seller=seller, tracking_number=f"{vendor.code.replace('-', '')}{index:09d}",
-        service_level=service, origin_zone=rng.choice(zones[:-1]), destination_zone=rng.choice(zones),
-        actual_weight_kg=weight, length_cm=dims[0], width_cm=dims[1], height_cm=dims[2],
+        market=market,
+        vendor=vendor,
+        seller=seller,
+        tracking_number=f"{vendor.code.replace('-', '')}{index:09d}",
+        service_level=service,
+        origin_zone=rng.choice(zones[:-1]),
+        destination_zone=rng.choice(zones),
+        actual_weight_kg=weight,
+        length_cm=dims[0],
+        width_cm=dims[1],
+        height_cm=dims[2],
         cod_amount=D(rng.choice(COD_VALUES[market.currency])) if rng.random() < 0.2 else D("0"),
-        ship_date=ship_date, delivered_date=ship_date + timedelta(days=2) if status != Shipment.Status.IN_TRANSIT else None,
-        status=status, is_return=returned,
+        ship_date=ship_date,
+        delivered_date=ship_date + timedelta(days=2) if status != Shipment.Status.IN_TRANSIT else None,
+        status=status,
+        is_return=returned,
     )
     events = [(Shipment.Status.PICKED_UP, picked), (Shipment.Status.IN_TRANSIT, picked + timedelta(hours=6))]
     if status != Shipment.Status.IN_TRANSIT:
@@ -103,7 +156,9 @@ def seed(ctx) -> None:
         if len(pending_shipments) >= BATCH:
             _flush(pending_shipments, pending_events)
     _flush(pending_shipments, pending_events)
-    ctx.lines.append(f"Shipments: {ctx.shipments} across {len(markets)} markets (a few are rating exceptions on purpose)")
+    ctx.lines.append(
+        f"Shipments: {ctx.shipments} across {len(markets)} markets (a few are rating exceptions on purpose)"
+    )
 
 
 def _flush(shipments: list, events: list) -> None:
@@ -111,8 +166,13 @@ def _flush(shipments: list, events: list) -> None:
         return
     created = Shipment.objects.bulk_create(shipments)
     ShipmentEvent.objects.bulk_create(
-        (ShipmentEvent(shipment_id=s.pk, status=status, occurred_at=at) for s, evs in zip(created, events) for status, at in evs),
-        batch_size=BATCH, ignore_conflicts=True,
+        (
+            ShipmentEvent(shipment_id=s.pk, status=status, occurred_at=at)
+            for s, evs in zip(created, events, strict=True)
+            for status, at in evs
+        ),
+        batch_size=BATCH,
+        ignore_conflicts=True,
     )
     shipments.clear()
     events.clear()
@@ -132,6 +192,8 @@ def history(ctx) -> None:
         for business_date in (month_end, yesterday):
             if BillingRun.objects.filter(market=market, business_date=business_date).exists():
                 continue
-            billing_run_start(market=market, business_date=business_date, actor=actor, trigger=BillingRun.Trigger.COMMAND)
+            billing_run_start(
+                market=market, business_date=business_date, actor=actor, trigger=BillingRun.Trigger.COMMAND
+            )
     rated = ChargeLine.objects.count()
     ctx.lines.append(f"Billing runs rated the demo history: {rated} charge lines")

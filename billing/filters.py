@@ -26,10 +26,16 @@ class ShipmentFilter(django_filters.FilterSet):
     vendor = django_filters.ModelChoiceFilter(queryset=Vendor.objects.order_by("code"))
     status = django_filters.ChoiceFilter(choices=Shipment.Status.choices)
     rated = django_filters.ChoiceFilter(
-        method="rated_filter", label="Rating", choices=[("yes", "Rated"), ("no", "Not rated"), ("exception", "Exception")]
+        method="rated_filter",
+        label="Rating",
+        choices=[("yes", "Rated"), ("no", "Not rated"), ("exception", "Exception")],
     )
-    date_from = django_filters.DateFilter(field_name="ship_date", lookup_expr="gte", widget=DATE_INPUT, label="Shipped from")
-    date_to = django_filters.DateFilter(field_name="ship_date", lookup_expr="lte", widget=DATE_INPUT, label="Shipped to")
+    date_from = django_filters.DateFilter(
+        field_name="ship_date", lookup_expr="gte", widget=DATE_INPUT, label="Shipped from"
+    )
+    date_to = django_filters.DateFilter(
+        field_name="ship_date", lookup_expr="lte", widget=DATE_INPUT, label="Shipped to"
+    )
 
     class Meta:
         model = Shipment
@@ -45,7 +51,9 @@ class ShipmentFilter(django_filters.FilterSet):
 class ExceptionFilter(django_filters.FilterSet):
     code = django_filters.ChoiceFilter(choices=RatingException.Code.choices, label="Reason")
     vendor = django_filters.ModelChoiceFilter(queryset=Vendor.objects.order_by("code"))
-    q = django_filters.CharFilter(field_name="shipment__tracking_number", lookup_expr="icontains", label="Tracking number")
+    q = django_filters.CharFilter(
+        field_name="shipment__tracking_number", lookup_expr="icontains", label="Tracking number"
+    )
 
     class Meta:
         model = RatingException

@@ -11,13 +11,13 @@ Rules (issue 3):
 
 The per-record loop here is validation of one request (at most MAX_RECORDS); the writes are bulk.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -43,11 +43,33 @@ STATUS_VALUES = {value for value, _ in Shipment.Status.choices}
 FLOAT_REASON = 'must be sent as a decimal string such as "1.50", not a JSON number with a fraction'
 
 CSV_COLUMNS = [
-    "tracking_number", "vendor", "seller", "market", "service", "origin_zone", "destination_zone",
-    "actual_weight_kg", "length_cm", "width_cm", "height_cm", "cod_amount", "currency", "ship_date",
-    "delivered_date", "status", "status_at",
+    "tracking_number",
+    "vendor",
+    "seller",
+    "market",
+    "service",
+    "origin_zone",
+    "destination_zone",
+    "actual_weight_kg",
+    "length_cm",
+    "width_cm",
+    "height_cm",
+    "cod_amount",
+    "currency",
+    "ship_date",
+    "delivered_date",
+    "status",
+    "status_at",
 ]
-REQUIRED_CSV_COLUMNS = {"tracking_number", "vendor", "seller", "service", "origin_zone", "destination_zone", "ship_date"}
+REQUIRED_CSV_COLUMNS = {
+    "tracking_number",
+    "vendor",
+    "seller",
+    "service",
+    "origin_zone",
+    "destination_zone",
+    "ship_date",
+}
 
 
 @dataclass
@@ -60,8 +82,11 @@ class IntakeResult:
 
     def as_dict(self) -> dict:
         return {
-            "accepted": self.accepted, "created": self.created, "updated": self.updated,
-            "unchanged": self.unchanged, "rejected": self.rejected,
+            "accepted": self.accepted,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
         }
 
 
@@ -133,7 +158,7 @@ def _moment(value, name: str) -> datetime:
     if moment is None:
         raise _Reject(name, f"{value!r} is not an ISO 8601 date-time")
     if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=dt_timezone.utc)  # naive times are UTC
+        moment = moment.replace(tzinfo=UTC)  # naive times are UTC
     return moment
 
 
@@ -243,8 +268,18 @@ def _same(a, b) -> bool:
 
 
 UPDATABLE_FIELDS = [
-    "market_id", "seller_id", "service_level", "origin_zone", "destination_zone", "actual_weight_kg", "length_cm",
-    "width_cm", "height_cm", "cod_amount", "ship_date", "delivered_date",
+    "market_id",
+    "seller_id",
+    "service_level",
+    "origin_zone",
+    "destination_zone",
+    "actual_weight_kg",
+    "length_cm",
+    "width_cm",
+    "height_cm",
+    "cod_amount",
+    "ship_date",
+    "delivered_date",
 ]
 
 
@@ -261,7 +296,9 @@ def shipments_intake(*, records, actor=None, source: str = "api") -> IntakeResul
     if not isinstance(records, list):
         raise DomainError("Send a JSON list of shipments.", code="not_a_list", field="records")
     if len(records) > MAX_RECORDS:
-        raise DomainError(f"At most {MAX_RECORDS} shipments per request; split the batch.", code="too_many", field="records")
+        raise DomainError(
+            f"At most {MAX_RECORDS} shipments per request; split the batch.", code="too_many", field="records"
+        )
     lookups = _Lookups(records)
     result = IntakeResult()
     cleaned: dict[tuple[int, str], tuple[int, dict]] = {}
@@ -273,10 +310,13 @@ def shipments_intake(*, records, actor=None, source: str = "api") -> IntakeResul
             continue
         key = (item["values"]["vendor_id"], item["values"]["tracking_number"])
         if key in cleaned:
-            result.rejected.append({
-                "index": index, "field": "tracking_number",
-                "reason": f"duplicate of record {cleaned[key][0]} in this request (same vendor and tracking number)",
-            })
+            result.rejected.append(
+                {
+                    "index": index,
+                    "field": "tracking_number",
+                    "reason": f"duplicate of record {cleaned[key][0]} in this request (same vendor and tracking number)",
+                }
+            )
             continue
         cleaned[key] = (index, item)
     if cleaned:
@@ -293,9 +333,16 @@ def shipments_intake(*, records, actor=None, source: str = "api") -> IntakeResul
         result.accepted = len(cleaned)
     result.rejected.sort(key=lambda r: r["index"])
     audit_record(
-        kind=AuditEvent.Kind.ACTION, actor=actor, action="shipments_intake",
-        detail={"source": source, "accepted": result.accepted, "created": result.created,
-                "updated": result.updated, "rejected": len(result.rejected)},
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="shipments_intake",
+        detail={
+            "source": source,
+            "accepted": result.accepted,
+            "created": result.created,
+            "updated": result.updated,
+            "rejected": len(result.rejected),
+        },
     )
     return result
 
@@ -306,12 +353,13 @@ def _upsert(cleaned) -> tuple[int, int, int]:
     existing: dict[tuple[int, str], Shipment] = {}
     keys = list(by_key)
     for start in range(0, len(keys), 2000):
-        part = keys[start:start + 2000]
+        part = keys[start : start + 2000]
         vendor_ids = {k[0] for k in part}
         trackings = {k[1] for k in part}
         rows = (
             Shipment.objects.filter(vendor_id__in=vendor_ids, tracking_number__in=trackings)
-            .order_by("pk").select_for_update()
+            .order_by("pk")
+            .select_for_update()
         )
         for shipment in rows:
             key = (shipment.vendor_id, shipment.tracking_number)
@@ -327,9 +375,13 @@ def _upsert(cleaned) -> tuple[int, int, int]:
         if shipment is None:
             to_create.append(Shipment(**values, status=status or Shipment.Status.CREATED, is_return=returned))
             continue
-        rating_changed = any(not _same(getattr(shipment, f), values.get(f)) for f in Shipment.RATING_FIELDS if f != "is_return")
+        rating_changed = any(
+            not _same(getattr(shipment, f), values.get(f)) for f in Shipment.RATING_FIELDS if f != "is_return"
+        )
         rating_changed |= returned and not shipment.is_return
-        other_changed = not _same(shipment.delivered_date, values["delivered_date"]) or (status and status != shipment.status)
+        other_changed = not _same(shipment.delivered_date, values["delivered_date"]) or (
+            status and status != shipment.status
+        )
         if not rating_changed and not other_changed:
             unchanged += 1
             continue
@@ -350,7 +402,7 @@ def _upsert(cleaned) -> tuple[int, int, int]:
     # Events of created shipments need their new ids: fetch them once.
     if to_create:
         for start in range(0, len(to_create), 2000):
-            part = to_create[start:start + 2000]
+            part = to_create[start : start + 2000]
             for shipment in Shipment.objects.filter(
                 vendor_id__in={s.vendor_id for s in part}, tracking_number__in={s.tracking_number for s in part}
             ).only("id", "vendor_id", "tracking_number"):
@@ -372,7 +424,9 @@ def parse_shipments_csv(data: bytes) -> list[dict]:
     The header names the columns (CSV_COLUMNS; `service_level` is accepted for `service`).
     """
     if len(data) > MAX_CSV_BYTES:
-        raise DomainError(f"The file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB.", code="file_too_large", field="file")
+        raise DomainError(
+            f"The file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB.", code="file_too_large", field="file"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -388,7 +442,11 @@ def parse_shipments_csv(data: bytes) -> list[dict]:
     records = []
     for raw in reader:
         values = list(raw.values())
-        record = {name: (value.strip() if isinstance(value, str) else "") for name, value in zip(header, values) if name}
+        record = {
+            name: (value.strip() if isinstance(value, str) else "")
+            for name, value in zip(header, values, strict=False)
+            if name
+        }
         records.append(record)
     if len(records) > MAX_RECORDS:
         raise DomainError(f"At most {MAX_RECORDS} shipments per file; split the file.", code="too_many", field="file")

@@ -15,6 +15,7 @@ What later apps build on (payables = vendor invoice audit and AP, receivables = 
   lines and exceptions in one transaction; ``BillingRunEntry`` links a run and vendor to its
   ledger entry (one per run and vendor).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -53,8 +54,18 @@ class Shipment(models.Model):
 
     # Fields whose change makes a rated shipment need re-rating (bumps `revision`).
     RATING_FIELDS = (
-        "market_id", "seller_id", "service_level", "origin_zone", "destination_zone", "actual_weight_kg",
-        "length_cm", "width_cm", "height_cm", "cod_amount", "ship_date", "is_return",
+        "market_id",
+        "seller_id",
+        "service_level",
+        "origin_zone",
+        "destination_zone",
+        "actual_weight_kg",
+        "length_cm",
+        "width_cm",
+        "height_cm",
+        "cod_amount",
+        "ship_date",
+        "is_return",
     )
 
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
@@ -86,7 +97,8 @@ class Shipment(models.Model):
                 condition=Q(actual_weight_kg__isnull=True) | Q(actual_weight_kg__gt=0), name="shipment_weight_positive"
             ),
             models.CheckConstraint(
-                condition=(Q(length_cm__isnull=True) | Q(length_cm__gt=0)) & (Q(width_cm__isnull=True) | Q(width_cm__gt=0))
+                condition=(Q(length_cm__isnull=True) | Q(length_cm__gt=0))
+                & (Q(width_cm__isnull=True) | Q(width_cm__gt=0))
                 & (Q(height_cm__isnull=True) | Q(height_cm__gt=0)),
                 name="shipment_dimensions_positive",
             ),
@@ -164,13 +176,19 @@ class SellerFeeSchedule(models.Model):
         ordering = ["market", "service_level", "-valid_from"]
         constraints = [
             models.UniqueConstraint(
-                fields=["market", "service_level", "valid_from"], condition=Q(status="active"),
+                fields=["market", "service_level", "valid_from"],
+                condition=Q(status="active"),
                 name="seller_fee_schedule_one_active_per_start",
             ),
-            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="seller_fee_schedule_range"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="seller_fee_schedule_range"
+            ),
             models.CheckConstraint(condition=Q(volumetric_divisor__gt=0), name="seller_fee_schedule_divisor_positive"),
             models.CheckConstraint(
-                condition=Q(vat_rate__gte=0) & Q(cod_fee_percent__gte=0) & Q(cod_fee_minimum__gte=0) & Q(returns_fee__gte=0),
+                condition=Q(vat_rate__gte=0)
+                & Q(cod_fee_percent__gte=0)
+                & Q(cod_fee_minimum__gte=0)
+                & Q(returns_fee__gte=0),
                 name="seller_fee_schedule_non_negative",
             ),
         ]
@@ -246,7 +264,9 @@ class BillingRun(models.Model):
     seller_net_total = money_field()
     seller_vat_total = money_field()
     error = models.TextField(blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -259,7 +279,9 @@ class BillingRun(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["market"], condition=Q(status__in=["pending", "running", "posting"]), name="billing_run_one_active_per_market"
+                fields=["market"],
+                condition=Q(status__in=["pending", "running", "posting"]),
+                name="billing_run_one_active_per_market",
             ),
         ]
         indexes = [models.Index(fields=["market", "business_date"])]
@@ -278,9 +300,18 @@ class BillingRun(models.Model):
             done=Count("id", filter=Q(status="done")), rated=Sum("rated_count"), exceptions=Sum("exception_count")
         )
         done = agg["done"] or 0
-        percent = 100 if self.status == self.Status.COMPLETED else (int(100 * done / self.chunk_count) if self.chunk_count else 0)
-        return {"done": done, "total": self.chunk_count, "percent": percent, "rated": agg["rated"] or 0,
-                "exceptions": agg["exceptions"] or 0}
+        percent = (
+            100
+            if self.status == self.Status.COMPLETED
+            else (int(100 * done / self.chunk_count) if self.chunk_count else 0)
+        )
+        return {
+            "done": done,
+            "total": self.chunk_count,
+            "percent": percent,
+            "rated": agg["rated"] or 0,
+            "exceptions": agg["exceptions"] or 0,
+        }
 
     @property
     def margin_total(self) -> Decimal:
@@ -310,7 +341,9 @@ class BillingRunChunk(models.Model):
         ordering = ["run", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["run", "seq"], name="billing_chunk_unique_seq"),
-            models.CheckConstraint(condition=Q(last_shipment_id__gte=F("first_shipment_id")), name="billing_chunk_range"),
+            models.CheckConstraint(
+                condition=Q(last_shipment_id__gte=F("first_shipment_id")), name="billing_chunk_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -343,8 +376,17 @@ class ChargeLine(models.Model):
     }
     # Every amount column, in table order (the rating statement writes them all).
     AMOUNT_COLUMNS = [
-        "vendor_base", *SURCHARGE_COLUMNS.values(), "vendor_net", "vendor_vat", "vendor_gross",
-        "seller_base", "seller_cod", "seller_returns", "seller_net", "seller_vat", "seller_gross",
+        "vendor_base",
+        *SURCHARGE_COLUMNS.values(),
+        "vendor_net",
+        "vendor_vat",
+        "vendor_gross",
+        "seller_base",
+        "seller_cod",
+        "seller_returns",
+        "seller_net",
+        "seller_vat",
+        "seller_gross",
     ]
 
     # Foreign keys without database constraints: the rating statement copies every id from the
@@ -354,8 +396,12 @@ class ChargeLine(models.Model):
     # `make bench`). `charge_lines_integrity` (registered with the nightly ledger check) proves
     # every line still points at its run, shipment and vendor. Single-column indexes are left out
     # where the composite indexes below serve the queries.
-    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="charge_lines", db_index=False, db_constraint=False)
-    chunk = models.ForeignKey(BillingRunChunk, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    run = models.ForeignKey(
+        BillingRun, on_delete=models.PROTECT, related_name="charge_lines", db_index=False, db_constraint=False
+    )
+    chunk = models.ForeignKey(
+        BillingRunChunk, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     shipment = models.ForeignKey(
         Shipment, on_delete=models.PROTECT, related_name="charge_lines", db_index=False, db_constraint=False
     )
@@ -364,15 +410,21 @@ class ChargeLine(models.Model):
     shipment_revision = models.PositiveIntegerField()
     # Denormalised from the shipment so totals by vendor, seller and service need no join.
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
-    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="charge_lines", db_index=False, db_constraint=False)
-    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="charge_lines", db_index=False, db_constraint=False)
+    vendor = models.ForeignKey(
+        Vendor, on_delete=models.PROTECT, related_name="charge_lines", db_index=False, db_constraint=False
+    )
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, related_name="charge_lines", db_index=False, db_constraint=False
+    )
     service_level = models.CharField(max_length=30)
     ship_date = models.DateField()
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     contract_version = models.ForeignKey(
         ContractVersion, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
-    rate_line = models.ForeignKey(RateLine, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    rate_line = models.ForeignKey(
+        RateLine, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     seller_fee_schedule = models.ForeignKey(
         SellerFeeSchedule, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
@@ -432,8 +484,12 @@ class ChargeLineTotal(models.Model):
     every run's totals still equal its lines. Keys without database constraints, like the lines.
     """
 
-    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="line_totals", db_index=False, db_constraint=False)
-    chunk = models.ForeignKey(BillingRunChunk, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    run = models.ForeignKey(
+        BillingRun, on_delete=models.PROTECT, related_name="line_totals", db_index=False, db_constraint=False
+    )
+    chunk = models.ForeignKey(
+        BillingRunChunk, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     service_level = models.CharField(max_length=30)

@@ -32,6 +32,7 @@ Public functions:
     find_schedule(market_code=, service_level=, ship_date=) -> SellerFeeSchedule       rule 1
     seller_fee(shipment, *, schedule, lines) -> SellerFee                        (pure) rules 2-8
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,20 +80,35 @@ def seller_fee(shipment: ShipmentAttrs, *, schedule: SellerFeeSchedule, lines) -
     line = find_bracket(lines, chargeable)
     if line is None:
         raise RatingError(
-            f"No seller fee line in {schedule.name!r} at {chargeable} kg.", code="no_seller_fee_line",
+            f"No seller fee line in {schedule.name!r} at {chargeable} kg.",
+            code="no_seller_fee_line",
         )
     base, _steps, _minimum_applied = bracket_amount(
-        base=line.base_fee, per_step=line.fee_per_additional_step, step_kg=line.additional_step_kg,
-        weight_from_kg=line.weight_from_kg, minimum=line.minimum_fee, chargeable_kg=chargeable, currency=currency,
+        base=line.base_fee,
+        per_step=line.fee_per_additional_step,
+        step_kg=line.additional_step_kg,
+        weight_from_kg=line.weight_from_kg,
+        minimum=line.minimum_fee,
+        chargeable_kg=chargeable,
+        currency=currency,
     )
     cod = ZERO
     if shipment.cod_value > 0:
-        cod = quantize(max(percent_of(shipment.cod_value, schedule.cod_fee_percent), schedule.cod_fee_minimum), currency)
+        cod = quantize(
+            max(percent_of(shipment.cod_value, schedule.cod_fee_percent), schedule.cod_fee_minimum), currency
+        )
     returns = quantize(schedule.returns_fee, currency) if shipment.is_returned else ZERO
     vat = quantize(percent_of(base + cod + returns, schedule.vat_rate), currency)
     return SellerFee(
-        currency=currency, schedule_id=schedule.pk, line_id=line.pk, chargeable_weight_kg=chargeable,
-        vat_rate=schedule.vat_rate, base=base, cod=cod, returns=returns, vat=vat,
+        currency=currency,
+        schedule_id=schedule.pk,
+        line_id=line.pk,
+        chargeable_weight_kg=chargeable,
+        vat_rate=schedule.vat_rate,
+        base=base,
+        cod=cod,
+        returns=returns,
+        vat=vat,
     )
 
 
@@ -100,7 +116,9 @@ def find_schedule(*, market_code: str, service_level: str, ship_date: date) -> S
     """Rule 1 (without the currency check). Raises RatingError(code="no_seller_fee")."""
     schedule = (
         SellerFeeSchedule.objects.filter(
-            market_id=market_code, service_level=service_level, status=SellerFeeSchedule.Status.ACTIVE,
+            market_id=market_code,
+            service_level=service_level,
+            status=SellerFeeSchedule.Status.ACTIVE,
             valid_from__lte=ship_date,
         )
         .order_by("-valid_from")
@@ -108,14 +126,19 @@ def find_schedule(*, market_code: str, service_level: str, ship_date: date) -> S
     )
     if schedule is None or (schedule.valid_to is not None and ship_date > schedule.valid_to):
         raise RatingError(
-            f"No seller fee schedule in {market_code} for service {service_level!r} on {ship_date}.", code="no_seller_fee",
+            f"No seller fee schedule in {market_code} for service {service_level!r} on {ship_date}.",
+            code="no_seller_fee",
         )
     return schedule
 
 
 def seller_rate(shipment: ShipmentAttrs) -> SellerFee:
     """The seller fee of one shipment from the database (rules 1-8). Raises RatingError."""
-    schedule = find_schedule(market_code=shipment.market, service_level=shipment.service_level, ship_date=shipment.ship_date)
+    schedule = find_schedule(
+        market_code=shipment.market, service_level=shipment.service_level, ship_date=shipment.ship_date
+    )
     if schedule.currency != Market.objects.values_list("currency", flat=True).get(pk=shipment.market):
-        raise RatingError(f"Seller fee schedule {schedule.name!r} is not in the market currency.", code="currency_mismatch")
+        raise RatingError(
+            f"Seller fee schedule {schedule.name!r} is not in the market currency.", code="currency_mismatch"
+        )
     return seller_fee(shipment, schedule=schedule, lines=list(SellerFeeLine.objects.filter(schedule=schedule)))

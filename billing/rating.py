@@ -29,6 +29,7 @@ shipment revision (its data changed) or with another contract version than the o
 a retried or concurrent chunk can never rate a shipment twice: the second insert violates the
 constraint and its transaction rolls back.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,7 +63,16 @@ ACTIVE_VERSION = ContractVersion.Status.ACTIVE.value
 ACTIVE_SCHEDULE = SellerFeeSchedule.Status.ACTIVE.value
 AMOUNT_COLUMNS = ChargeLine.AMOUNT_COLUMNS
 SURCHARGE_COLUMNS = ChargeLine.SURCHARGE_COLUMNS  # kind -> vendor amount column, in SURCHARGE_ORDER
-SURCHARGE_PIVOT_FIELDS = ["id", "percent", "flat_amount", "minimum_amount", "valid_from", "valid_to", "zone", "dimension_threshold_cm"]
+SURCHARGE_PIVOT_FIELDS = [
+    "id",
+    "percent",
+    "flat_amount",
+    "minimum_amount",
+    "valid_from",
+    "valid_to",
+    "zone",
+    "dimension_threshold_cm",
+]
 
 
 @dataclass
@@ -81,7 +91,9 @@ def _weight_sql(divisor: str) -> str:
     return f"GREATEST(sh.actual_weight_kg, {volumetric})"
 
 
-def _bracket_price(base: str, per_step: str, step: str, weight_from: str, minimum: str, weight: str, currency: str) -> str:
+def _bracket_price(
+    base: str, per_step: str, step: str, weight_from: str, minimum: str, weight: str, currency: str
+) -> str:
     """vendors.pricing rule 5 (`bracket_amount`): round(max(base + CEIL((W - from) / step) x per_step, minimum))."""
     return round_sql(f"GREATEST({base} + CEIL(({weight} - {weight_from}) / {step}) * {per_step}, {minimum})", currency)
 
@@ -124,10 +136,15 @@ RATE_LINES_CTE = f"""
 def _surcharges_cte(slots: dict[str, int]) -> str:
     """One row per active version: its surcharges side by side, `<kind><n>_<field>` for the n-th
     surcharge of each kind (by id), so a shipment finds all of them with one join."""
-    columns = ", ".join(
-        f"MAX(CASE WHEN x.kind = '{kind}' AND x.slot = {n} THEN x.{name} END) AS {kind}{n}_{name}"
-        for kind in SURCHARGE_ORDER for n in range(1, slots.get(kind, 0) + 1) for name in SURCHARGE_PIVOT_FIELDS
-    ) or "NULL AS none"
+    columns = (
+        ", ".join(
+            f"MAX(CASE WHEN x.kind = '{kind}' AND x.slot = {n} THEN x.{name} END) AS {kind}{n}_{name}"
+            for kind in SURCHARGE_ORDER
+            for n in range(1, slots.get(kind, 0) + 1)
+            for name in SURCHARGE_PIVOT_FIELDS
+        )
+        or "NULL AS none"
+    )
     return f"""
     sv AS (
         SELECT x.version_id, {columns}
@@ -173,9 +190,9 @@ def _rated_cte(currency: str, rerating: bool) -> str:
     r AS (
         SELECT b.*,
             rl.id AS rate_line_id,
-            {_bracket_price('rl.base_price', 'rl.price_per_additional_kg', 'rl.additional_step_kg', 'rl.weight_from_kg', 'rl.minimum_charge', 'b.vendor_kg', currency)} AS freight,
+            {_bracket_price("rl.base_price", "rl.price_per_additional_kg", "rl.additional_step_kg", "rl.weight_from_kg", "rl.minimum_charge", "b.vendor_kg", currency)} AS freight,
             fl.id AS seller_line_id,
-            {_bracket_price('fl.base_fee', 'fl.fee_per_additional_step', 'fl.additional_step_kg', 'fl.weight_from_kg', 'fl.minimum_fee', 'b.seller_kg', currency)} AS seller_base,
+            {_bracket_price("fl.base_fee", "fl.fee_per_additional_step", "fl.additional_step_kg", "fl.weight_from_kg", "fl.minimum_fee", "b.seller_kg", currency)} AS seller_base,
             CASE
                 WHEN b.actual_weight_kg IS NULL THEN 'missing_weight'
                 WHEN b.contract_id IS NULL THEN 'no_contract'
@@ -243,8 +260,11 @@ def _surcharge_sql(kind: str, n: int, currency: str) -> str:
         f"GREATEST(CASE WHEN {s}percent IS NOT NULL THEN {s}percent * {base} * 0.01 ELSE {s}flat_amount END, {s}minimum_amount)",
         currency,
     )
-    applies = [f"{s}id IS NOT NULL", f"({s}valid_from IS NULL OR {s}valid_from <= t.ship_date)",
-               f"({s}valid_to IS NULL OR t.ship_date <= {s}valid_to)"] + ([condition] if condition else [])
+    applies = [
+        f"{s}id IS NOT NULL",
+        f"({s}valid_from IS NULL OR {s}valid_from <= t.ship_date)",
+        f"({s}valid_to IS NULL OR t.ship_date <= {s}valid_to)",
+    ] + ([condition] if condition else [])
     return f"CASE WHEN {' AND '.join(applies)} THEN {amount} ELSE 0 END"
 
 
@@ -284,8 +304,8 @@ def _lines_select(currency: str, slots: dict[str, int], rerating: bool) -> str:
         y.version_id, y.rate_line_id, y.schedule_id, y.vendor_kg, y.seller_kg, {", ".join(amounts.values())}, %(now)s
     FROM (
         SELECT n.*,
-            {round_sql('n.vendor_net * n.vat_rate * 0.01', currency)} AS vendor_vat,
-            {round_sql('n.seller_net * n.seller_vat_rate * 0.01', currency)} AS seller_vat
+            {round_sql("n.vendor_net * n.vat_rate * 0.01", currency)} AS vendor_vat,
+            {round_sql("n.seller_net * n.seller_vat_rate * 0.01", currency)} AS seller_vat
         FROM (
             SELECT x.*, {vendor_net} AS vendor_net, x.seller_base + x.seller_cod + x.seller_returns AS seller_net
             FROM (
@@ -311,7 +331,9 @@ CHARGE_LINE_INSERT = f"""
         chargeable_weight_kg, seller_chargeable_weight_kg, {", ".join(AMOUNT_COLUMNS)}, created_at
     )"""
 # The chunk's new lines summed per vendor, seller and service (billing.models.ChargeLineTotal).
-TOTAL_COLUMNS = "run_id, chunk_id, vendor_id, seller_id, service_level, line_count, vendor_net, vendor_vat, seller_net, seller_vat"
+TOTAL_COLUMNS = (
+    "run_id, chunk_id, vendor_id, seller_id, service_level, line_count, vendor_net, vendor_vat, seller_net, seller_vat"
+)
 TOTAL_SUMS = "COUNT(*), SUM(vendor_net), SUM(vendor_vat), SUM(seller_net), SUM(seller_vat)"
 TOTAL_GROUP = "GROUP BY vendor_id, seller_id, service_level"
 EXCEPTION_INSERT = f"""
@@ -349,13 +371,28 @@ def _rating_statement(currency: str, slots: tuple[tuple[str, int], ...], reratin
     SELECT COALESCE(SUM(line_count), 0) FROM totals"""
 
 
-def rate_chunk(*, run_id: int, chunk_id: int, market_code: str, currency: str, business_date: date,
-               first_id: int, last_id: int, watermark: int) -> ChunkOutcome:
+def rate_chunk(
+    *,
+    run_id: int,
+    chunk_id: int,
+    market_code: str,
+    currency: str,
+    business_date: date,
+    first_id: int,
+    last_id: int,
+    watermark: int,
+) -> ChunkOutcome:
     """Rate the eligible shipments of [first_id, last_id] and write their charge lines and
     exceptions. Must run inside the chunk's transaction (the caller commits or rolls back)."""
     params = {
-        "market": market_code, "first": first_id, "last": last_id, "business_date": business_date,
-        "watermark": watermark, "run": run_id, "chunk": chunk_id, "now": timezone.now(),
+        "market": market_code,
+        "first": first_id,
+        "last": last_id,
+        "business_date": business_date,
+        "watermark": watermark,
+        "run": run_id,
+        "chunk": chunk_id,
+        "now": timezone.now(),
     }
     with connection.cursor() as cursor:
         cursor.execute(RERATING_SQL, [first_id, last_id])
@@ -392,8 +429,13 @@ def chunk_ranges(*, market_code: str, business_date: date, watermark: int, size:
     aggregate, no sort or window over every candidate); consecutive bands are then joined into
     chunks here, so a chunk holds between 15/16 of `size` and `size` candidates where ids are dense.
     """
-    params = {"market": market_code, "business_date": business_date, "watermark": watermark,
-              "band": max(1, size // 16), "rerate_from": rerate_from}
+    params = {
+        "market": market_code,
+        "business_date": business_date,
+        "watermark": watermark,
+        "band": max(1, size // 16),
+        "rerate_from": rerate_from,
+    }
     with connection.cursor() as cursor:
         cursor.execute(CHUNK_BANDS_SQL if rerate_from is None else CHUNK_BANDS_RERATE_SQL, params)
         bands = sorted(cursor.fetchall())

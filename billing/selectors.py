@@ -1,4 +1,5 @@
 """Billing reads shared by pages, API and exports."""
+
 from __future__ import annotations
 
 from django.db import connection
@@ -14,8 +15,17 @@ def _sum(field: str):
     return Coalesce(Sum(field), ZERO)
 
 
-def shipments_search(*, market=None, vendor=None, seller=None, q: str | None = None, status=None, rated=None,
-                     date_from=None, date_to=None):
+def shipments_search(
+    *,
+    market=None,
+    vendor=None,
+    seller=None,
+    q: str | None = None,
+    status=None,
+    rated=None,
+    date_from=None,
+    date_to=None,
+):
     """Shipments filtered for the search page and API; `rated` "yes"/"no"/"exception"."""
     qs = Shipment.objects.select_related("vendor", "seller", "market")
     if market:
@@ -25,7 +35,11 @@ def shipments_search(*, market=None, vendor=None, seller=None, q: str | None = N
     if seller:
         qs = qs.filter(seller=seller)
     if q:
-        qs = qs.filter(tracking_number__iexact=q.strip()) if len(q.strip()) > 5 else qs.filter(tracking_number__icontains=q.strip())
+        qs = (
+            qs.filter(tracking_number__iexact=q.strip())
+            if len(q.strip()) > 5
+            else qs.filter(tracking_number__icontains=q.strip())
+        )
     if status:
         qs = qs.filter(status=status)
     if date_from:
@@ -61,8 +75,11 @@ def run_totals(run: BillingRun, *, by=("vendor_id", "vendor__code", "service_lev
         ChargeLineTotal.objects.filter(run=run)
         .values(*by)
         .annotate(
-            shipments=Coalesce(Sum("line_count"), 0), vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"),
-            seller_net=_sum("seller_net"), seller_vat=_sum("seller_vat"),
+            shipments=Coalesce(Sum("line_count"), 0),
+            vendor_net=_sum("vendor_net"),
+            vendor_vat=_sum("vendor_vat"),
+            seller_net=_sum("seller_net"),
+            seller_vat=_sum("seller_vat"),
         )
         .order_by(*by)
     )
@@ -70,8 +87,11 @@ def run_totals(run: BillingRun, *, by=("vendor_id", "vendor__code", "service_lev
 
 def run_grand_total(run: BillingRun) -> dict:
     return ChargeLineTotal.objects.filter(run=run).aggregate(
-        shipments=Coalesce(Sum("line_count"), 0), vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"),
-        seller_net=_sum("seller_net"), seller_vat=_sum("seller_vat"),
+        shipments=Coalesce(Sum("line_count"), 0),
+        vendor_net=_sum("vendor_net"),
+        vendor_vat=_sum("vendor_vat"),
+        seller_net=_sum("seller_net"),
+        seller_vat=_sum("seller_vat"),
     )
 
 
@@ -94,7 +114,9 @@ def run_charge_lines(run):
     """A run's charge lines (`run` a run or its id). Charge lines have no index on their run (each
     index slows every run down): a run's lines lie within its chunks' shipment id ranges, which
     the unique (shipment, generation) index finds."""
-    bounds = BillingRunChunk.objects.filter(run=run).aggregate(first=Min("first_shipment_id"), last=Max("last_shipment_id"))
+    bounds = BillingRunChunk.objects.filter(run=run).aggregate(
+        first=Min("first_shipment_id"), last=Max("last_shipment_id")
+    )
     lines = ChargeLine.objects.filter(run=run)
     if bounds["first"] is not None:
         lines = lines.filter(shipment_id__gte=bounds["first"], shipment_id__lte=bounds["last"])
@@ -117,9 +139,14 @@ def charge_lines(*, run=None, shipment=None, vendor=None, seller=None, kind=None
 def shipment_history(shipment: Shipment) -> dict:
     """Every rating of a shipment (original and deltas, oldest first), its current charge (the
     sum of its lines) and the exceptions runs raised for it."""
-    lines = list(ChargeLine.objects.filter(shipment=shipment).select_related("run", "contract_version").order_by("generation"))
+    lines = list(
+        ChargeLine.objects.filter(shipment=shipment).select_related("run", "contract_version").order_by("generation")
+    )
     current = ChargeLine.objects.filter(shipment=shipment).aggregate(
-        vendor_net=_sum("vendor_net"), vendor_vat=_sum("vendor_vat"), seller_net=_sum("seller_net"), seller_vat=_sum("seller_vat"),
+        vendor_net=_sum("vendor_net"),
+        vendor_vat=_sum("vendor_vat"),
+        seller_net=_sum("seller_net"),
+        seller_vat=_sum("seller_vat"),
     )
     exceptions = list(RatingException.objects.filter(shipment=shipment).select_related("run").order_by("-run_id"))
     return {"lines": lines, "current": current, "exceptions": exceptions}
@@ -164,7 +191,9 @@ def charge_lines_integrity() -> list[str]:
         cursor.execute(BROKEN_LINES_SQL)
         broken = cursor.fetchone()[0]
         if broken:
-            problems.append(f"{broken} charge line(s) point at a missing run or shipment, or disagree with their shipment")
+            problems.append(
+                f"{broken} charge line(s) point at a missing run or shipment, or disagree with their shipment"
+            )
         cursor.execute(BROKEN_TOTALS_SQL)
         broken = cursor.fetchone()[0]
         if broken:

@@ -29,6 +29,7 @@ The vendor cost is accrued net: input VAT is recognised by AP when the vendor's 
 audited and the accrual is moved to the vendor payable. The seller fee is the platform's sale, so
 output VAT is due on it when the service is rendered; AR invoices from these charge lines.
 """
+
 from __future__ import annotations
 
 import logging
@@ -108,7 +109,9 @@ def billing_run_start(
     Raises DomainError for a business date in the future (market time).
     """
     if business_date > market.local_date():
-        raise DomainError(f"{business_date} is in the future in {market.code}.", code="future_date", field="business_date")
+        raise DomainError(
+            f"{business_date} is in the future in {market.code}.", code="future_date", field="business_date"
+        )
     active = BillingRun.objects.select_for_update().filter(market=market, status__in=BillingRun.ACTIVE_STATUSES).first()
     if active is not None:
         return active
@@ -116,15 +119,23 @@ def billing_run_start(
     try:
         with transaction.atomic():
             run = BillingRun.objects.create(
-                market=market, business_date=business_date, trigger=trigger, currency=market.currency,
-                max_shipment_id=watermark, started_by=actor if getattr(actor, "pk", None) else None,
-                started_at=timezone.now(), status=BillingRun.Status.RUNNING,
+                market=market,
+                business_date=business_date,
+                trigger=trigger,
+                currency=market.currency,
+                max_shipment_id=watermark,
+                started_by=actor if getattr(actor, "pk", None) else None,
+                started_at=timezone.now(),
+                status=BillingRun.Status.RUNNING,
             )
     except IntegrityError:
         # Another transaction started the market's run between our check and insert.
         raise ConflictError(f"A billing run of {market.code} is already active.", code="run_active") from None
     ranges = rating.chunk_ranges(
-        market_code=market.code, business_date=business_date, watermark=watermark, size=CHUNK_SIZE,
+        market_code=market.code,
+        business_date=business_date,
+        watermark=watermark,
+        size=CHUNK_SIZE,
         rerate_from=_rerate_from(market),
     )
     chunks = BillingRunChunk.objects.bulk_create(
@@ -134,7 +145,10 @@ def billing_run_start(
     run.chunk_count = len(chunks)
     run.save(update_fields=["chunk_count"])
     audit_record(
-        kind=AuditEvent.Kind.ACTION, actor=actor, action="billing_run_start", obj=run,
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="billing_run_start",
+        obj=run,
         detail={"market": market.code, "business_date": str(business_date), "chunks": len(chunks), "trigger": trigger},
     )
     if enqueue:
@@ -148,8 +162,10 @@ def billing_run_start(
 def _lock_chunk(chunk_id: int) -> BillingRunChunk | None:
     # Another worker holding this chunk is rating it: let it.
     return (
-        BillingRunChunk.objects.select_related("run").filter(pk=chunk_id)
-        .select_for_update(skip_locked=True, of=("self",)).first()
+        BillingRunChunk.objects.select_related("run")
+        .filter(pk=chunk_id)
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
     )
 
 
@@ -164,18 +180,30 @@ def billing_chunk_rate(*, chunk_id: int, post_when_done: bool = True) -> str:
             if chunk is None:
                 return "skipped"
             run = chunk.run
-            if chunk.status == BillingRunChunk.Status.DONE or run.status not in (BillingRun.Status.RUNNING, BillingRun.Status.PENDING):
+            if chunk.status == BillingRunChunk.Status.DONE or run.status not in (
+                BillingRun.Status.RUNNING,
+                BillingRun.Status.PENDING,
+            ):
                 return "skipped"
             outcome = rating.rate_chunk(
-                run_id=run.pk, chunk_id=chunk.pk, market_code=run.market_id, currency=run.currency,
-                business_date=run.business_date, first_id=chunk.first_shipment_id, last_id=chunk.last_shipment_id,
+                run_id=run.pk,
+                chunk_id=chunk.pk,
+                market_code=run.market_id,
+                currency=run.currency,
+                business_date=run.business_date,
+                first_id=chunk.first_shipment_id,
+                last_id=chunk.last_shipment_id,
                 watermark=run.max_shipment_id,
             )
             # Progress is counted from the chunk rows, not bumped on the run row: a shared hot row
             # would serialise the chunks' commits.
             BillingRunChunk.objects.filter(pk=chunk.pk).update(
-                status=BillingRunChunk.Status.DONE, attempts=F("attempts") + 1, rated_count=outcome.rated,
-                exception_count=outcome.exceptions, error="", finished_at=timezone.now(),
+                status=BillingRunChunk.Status.DONE,
+                attempts=F("attempts") + 1,
+                rated_count=outcome.rated,
+                exception_count=outcome.exceptions,
+                error="",
+                finished_at=timezone.now(),
             )
             if post_when_done:
                 transaction.on_commit(partial(_post_if_complete, run.pk))
@@ -223,7 +251,10 @@ class _Accounts:
         self.sellers = {
             a.party_id: a
             for a in Account.objects.filter(
-                market=market, kind=AccountKind.SELLER_RECEIVABLE, currency=market.currency, party_type="seller",
+                market=market,
+                kind=AccountKind.SELLER_RECEIVABLE,
+                currency=market.currency,
+                party_type="seller",
                 party_id__in=set(seller_ids),
             )
         }
@@ -252,7 +283,11 @@ def _entry_lines(accounts: _Accounts, vendor_id: int, rows) -> tuple[list[Postin
     lines: list[PostingLine] = []
     if vendor_net:
         lines.append(PostingLine(accounts(AccountKind.LOGISTICS_COST), vendor_net, "Rated logistics cost"))
-        lines.append(PostingLine(accounts(AccountKind.ACCRUED_LOGISTICS_COST, vendor_id), -vendor_net, "Accrued, not yet invoiced"))
+        lines.append(
+            PostingLine(
+                accounts(AccountKind.ACCRUED_LOGISTICS_COST, vendor_id), -vendor_net, "Accrued, not yet invoiced"
+            )
+        )
     seller_net_total = seller_vat_total = Decimal(0)
     for row in rows:
         net = quantize(row["seller_net"] or 0, currency)
@@ -265,8 +300,12 @@ def _entry_lines(accounts: _Accounts, vendor_id: int, rows) -> tuple[list[Postin
         lines.append(PostingLine(accounts(AccountKind.LOGISTICS_REVENUE), -seller_net_total, "Logistics fees"))
     if seller_vat_total:
         lines.append(PostingLine(accounts(AccountKind.VAT_OUTPUT), -seller_vat_total, "VAT on logistics fees"))
-    totals = {"vendor_net": vendor_net, "seller_net": seller_net_total, "seller_vat": seller_vat_total,
-              "line_count": sum(r["lines"] for r in rows)}
+    totals = {
+        "vendor_net": vendor_net,
+        "seller_net": seller_net_total,
+        "seller_vat": seller_vat_total,
+        "line_count": sum(r["lines"] for r in rows),
+    }
     return lines, totals
 
 
@@ -290,7 +329,9 @@ def billing_run_post(*, run_id: int) -> BillingRun:
             ChargeLineTotal.objects.filter(run=run)
             .values("vendor_id", "seller_id")
             .annotate(
-                vendor_net=Sum("vendor_net"), seller_net=Sum("seller_net"), seller_vat=Sum("seller_vat"),
+                vendor_net=Sum("vendor_net"),
+                seller_net=Sum("seller_net"),
+                seller_vat=Sum("seller_vat"),
                 lines=Sum("line_count"),
             )
             .order_by("vendor_id", "seller_id")
@@ -307,14 +348,24 @@ def billing_run_post(*, run_id: int) -> BillingRun:
             if len(lines) < 2:
                 continue  # every amount of this vendor nets to zero (e.g. a no-change re-rating)
             entry = ledger_post(
-                market=run.market, entry_date=run.business_date, lines=lines,
-                idempotency_key=f"billing_run:{run.pk}:vendor:{vendor_id}", source_type="billing_run",
-                source_id=str(run.pk), description=f"Billing run {run.pk} {run.market_id} {run.business_date}: vendor {vendor_id}",
+                market=run.market,
+                entry_date=run.business_date,
+                lines=lines,
+                idempotency_key=f"billing_run:{run.pk}:vendor:{vendor_id}",
+                source_type="billing_run",
+                source_id=str(run.pk),
+                description=f"Billing run {run.pk} {run.market_id} {run.business_date}: vendor {vendor_id}",
             )
             BillingRunEntry.objects.get_or_create(
-                run=run, vendor_id=vendor_id,
-                defaults={"entry": entry, "line_count": vendor_totals["line_count"], "vendor_net": vendor_totals["vendor_net"],
-                          "seller_net": vendor_totals["seller_net"], "seller_vat": vendor_totals["seller_vat"]},
+                run=run,
+                vendor_id=vendor_id,
+                defaults={
+                    "entry": entry,
+                    "line_count": vendor_totals["line_count"],
+                    "vendor_net": vendor_totals["vendor_net"],
+                    "seller_net": vendor_totals["seller_net"],
+                    "seller_vat": vendor_totals["seller_vat"],
+                },
             )
         counts = run.chunks.aggregate(rated=Sum("rated_count"), exceptions=Sum("exception_count"))
         run.shipments_rated = counts["rated"] or 0
@@ -326,8 +377,16 @@ def billing_run_post(*, run_id: int) -> BillingRun:
         run.finished_at = timezone.now()
         run.chunks_done = run.chunk_count
         run.save()
-        audit_record(kind=AuditEvent.Kind.ACTION, action="billing_run_post", obj=run,
-                     detail={"entries": len(by_vendor), "vendor_net": str(totals["vendor_net"]), "seller_net": str(totals["seller_net"])})
+        audit_record(
+            kind=AuditEvent.Kind.ACTION,
+            action="billing_run_post",
+            obj=run,
+            detail={
+                "entries": len(by_vendor),
+                "vendor_net": str(totals["vendor_net"]),
+                "seller_net": str(totals["seller_net"]),
+            },
+        )
     return run
 
 
@@ -341,18 +400,30 @@ def billing_run_resume(*, run: BillingRun, actor=None) -> BillingRun:
     if run.status == BillingRun.Status.COMPLETED:
         return run
     if run.status == BillingRun.Status.FAILED:
-        if BillingRun.objects.filter(market=run.market_id, status__in=BillingRun.ACTIVE_STATUSES).exclude(pk=run.pk).exists():
+        if (
+            BillingRun.objects.filter(market=run.market_id, status__in=BillingRun.ACTIVE_STATUSES)
+            .exclude(pk=run.pk)
+            .exists()
+        ):
             raise ConflictError("Another run of this market is active; resume it instead.", code="run_active")
         run.status = BillingRun.Status.RUNNING
         run.error = ""
         run.save(update_fields=["status", "error"])
-        run.chunks.filter(status=BillingRunChunk.Status.FAILED).update(status=BillingRunChunk.Status.PENDING, attempts=0)
+        run.chunks.filter(status=BillingRunChunk.Status.FAILED).update(
+            status=BillingRunChunk.Status.PENDING, attempts=0
+        )
     open_chunks = list(run.chunks.exclude(status=BillingRunChunk.Status.DONE).values_list("pk", flat=True))
     if open_chunks:
         _enqueue_chunks(open_chunks)
     else:
         _enqueue_post(run.pk)
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="billing_run_resume", obj=run, detail={"chunks": len(open_chunks)})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="billing_run_resume",
+        obj=run,
+        detail={"chunks": len(open_chunks)},
+    )
     return run
 
 
@@ -369,46 +440,80 @@ def billing_runs_dispatch(*, now=None, markets=None, trigger: str = BillingRun.T
             if active.started_at and now - active.started_at > STALL_AFTER:
                 touched.append(billing_run_resume(run=active))
             continue
-        if trigger == BillingRun.Trigger.SCHEDULE and BillingRun.objects.filter(market=market, business_date=business_date).exists():
+        if (
+            trigger == BillingRun.Trigger.SCHEDULE
+            and BillingRun.objects.filter(market=market, business_date=business_date).exists()
+        ):
             continue
         touched.append(billing_run_start(market=market, business_date=business_date, trigger=trigger))
     return touched
 
 
-
 @transaction.atomic(durable=True)
-def seller_fee_schedule_create(*, market: Market, service_level: str, name: str, valid_from: date, lines,
-                               valid_to: date | None = None, volumetric_divisor: int = 5000,
-                               cod_fee_percent: Decimal = Decimal("0"), cod_fee_minimum: Decimal = Decimal("0"),
-                               returns_fee: Decimal = Decimal("0"), actor=None) -> SellerFeeSchedule:
+def seller_fee_schedule_create(
+    *,
+    market: Market,
+    service_level: str,
+    name: str,
+    valid_from: date,
+    lines,
+    valid_to: date | None = None,
+    volumetric_divisor: int = 5000,
+    cod_fee_percent: Decimal = Decimal("0"),
+    cod_fee_minimum: Decimal = Decimal("0"),
+    returns_fee: Decimal = Decimal("0"),
+    actor=None,
+) -> SellerFeeSchedule:
     """Publish a seller fee schedule for a market and service.
 
     `lines`: [(weight_from_kg, weight_to_kg, base_fee, fee_per_additional_step, additional_step_kg,
     minimum_fee)], brackets (from, to] that must not overlap. Raises DomainError when the schedule
     overlaps an active one of the same market and service in time, or brackets overlap.
     """
-    overlapping = SellerFeeSchedule.objects.select_for_update().filter(
-        market=market, service_level=service_level, status=SellerFeeSchedule.Status.ACTIVE,
-    ).exclude(valid_to__lt=valid_from)
+    overlapping = (
+        SellerFeeSchedule.objects.select_for_update()
+        .filter(
+            market=market,
+            service_level=service_level,
+            status=SellerFeeSchedule.Status.ACTIVE,
+        )
+        .exclude(valid_to__lt=valid_from)
+    )
     if valid_to is not None:
         overlapping = overlapping.exclude(valid_from__gt=valid_to)
     if overlapping.exists():
         raise DomainError(
             f"An active {service_level} fee schedule of {market.code} already covers part of this period; retire it first.",
-            code="overlap", field="valid_from",
+            code="overlap",
+            field="valid_from",
         )
     brackets = sorted(lines, key=lambda line: Decimal(line[0]))
     for (_a_from, a_to, *_), (b_from, *_rest) in zip(brackets, brackets[1:], strict=False):
         if Decimal(b_from) < Decimal(a_to):
             raise DomainError(f"Brackets overlap at {b_from} kg.", code="overlap", field="lines")
     schedule = SellerFeeSchedule.objects.create(
-        market=market, service_level=service_level, name=name, currency=market.currency, valid_from=valid_from,
-        valid_to=valid_to, volumetric_divisor=volumetric_divisor, vat_rate=market.vat_standard_rate,
-        cod_fee_percent=cod_fee_percent, cod_fee_minimum=cod_fee_minimum, returns_fee=returns_fee,
+        market=market,
+        service_level=service_level,
+        name=name,
+        currency=market.currency,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        volumetric_divisor=volumetric_divisor,
+        vat_rate=market.vat_standard_rate,
+        cod_fee_percent=cod_fee_percent,
+        cod_fee_minimum=cod_fee_minimum,
+        returns_fee=returns_fee,
     )
     SellerFeeLine.objects.bulk_create(
-        SellerFeeLine(schedule=schedule, weight_from_kg=f, weight_to_kg=t, base_fee=b, fee_per_additional_step=p,
-                      additional_step_kg=s, minimum_fee=m)
+        SellerFeeLine(
+            schedule=schedule,
+            weight_from_kg=f,
+            weight_to_kg=t,
+            base_fee=b,
+            fee_per_additional_step=p,
+            additional_step_kg=s,
+            minimum_fee=m,
+        )
         for f, t, b, p, s, m in brackets
     )
     audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="seller_fee_schedule_create", obj=schedule)

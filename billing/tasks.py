@@ -1,5 +1,6 @@
 """Billing jobs. Thin: each re-fetches by id and calls one service; state lives in the database,
 so a redelivered message (acks_late) re-runs an idempotent step."""
+
 from celery import shared_task
 from django.conf import settings
 
@@ -34,7 +35,13 @@ def billing_run_all_markets_task() -> list[dict]:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         runs = [BillingRun.objects.get(pk=run.pk) for run in runs]
     return [
-        {"run": run.pk, "market": run.market_id, "business_date": str(run.business_date), "status": run.status,
-         "rated": run.shipments_rated, "exceptions": run.exception_count}
+        {
+            "run": run.pk,
+            "market": run.market_id,
+            "business_date": str(run.business_date),
+            "status": run.status,
+            "rated": run.shipments_rated,
+            "exceptions": run.exception_count,
+        }
         for run in runs
     ]

@@ -16,8 +16,11 @@ urlpatterns = [
 ]
 
 NAV = [
-    ("Billing", [
-        ("Billing runs", "billing:run_list", "billing.view_billingrun"),
-        ("Shipments", "billing:shipment_list", "billing.view_shipment"),
-    ]),
+    (
+        "Billing",
+        [
+            ("Billing runs", "billing:run_list", "billing.view_billingrun"),
+            ("Shipments", "billing:shipment_list", "billing.view_shipment"),
+        ],
+    ),
 ]

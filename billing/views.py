@@ -1,6 +1,7 @@
 """Billing pages: runs (list, detail with totals, exceptions and progress, start, resume, Excel),
 shipment search and shipment detail with its full rating history. Thin: read through selectors,
 change state through services."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -58,8 +59,13 @@ class RunDetailView(PermissionRequiredPageMixin, DetailView):
         exception_filter = ExceptionFilter(self.request.GET, queryset=selectors.run_exceptions(run), prefix="ex")
         page = Paginator(exception_filter.qs, 50).get_page(self.request.GET.get("ex_page"))
         ctx.update(
-            totals=totals, grand=grand, progress=run.progress(), exception_counts=selectors.run_exception_counts(run),
-            filter=exception_filter, exceptions_page=page, entries=run.entries.select_related("vendor", "entry"),
+            totals=totals,
+            grand=grand,
+            progress=run.progress(),
+            exception_counts=selectors.run_exception_counts(run),
+            filter=exception_filter,
+            exceptions_page=page,
+            entries=run.entries.select_related("vendor", "entry"),
             by_seller=selectors.run_totals(run, by=("seller_id", "seller__code"))[:50],
         )
         return ctx
@@ -140,4 +146,3 @@ class ShipmentDetailView(PermissionRequiredPageMixin, DetailView):
         if self.request.user.has_perm("billing.view_chargeline"):
             ctx["history"] = selectors.shipment_history(self.object)
         return ctx
-

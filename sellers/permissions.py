@@ -1,4 +1,5 @@
 """Seller portal access: a seller user sees only their own seller's data."""
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 

@@ -1,4 +1,5 @@
 """API plumbing shared by every app: JSON error bodies, idempotency keys, route registration."""
+
 from __future__ import annotations
 
 import hashlib
@@ -97,19 +98,19 @@ class IdempotentMixin:
             if record.request_hash != fingerprint:
                 raise DomainError(
                     "This Idempotency-Key was used with a different request.", code="idempotency_key_reused", status=422
-                )
+                ) from None
             if record.status == IdempotencyRecord.Status.IN_PROGRESS:
                 if timezone.now() - record.created_at < IDEMPOTENCY_STALE_AFTER:
                     raise DomainError(
                         "A request with this Idempotency-Key is still being processed.",
                         code="idempotency_in_progress",
                         status=409,
-                    )
+                    ) from None
                 IdempotencyRecord.objects.filter(pk=record.pk).update(created_at=timezone.now())
             else:
                 response = Response(record.response_body, status=record.response_status)
                 response["Idempotent-Replayed"] = "true"
-                raise _IdempotentReplay(response)
+                raise _IdempotentReplay(response) from None
         self._idempotency_record = record
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -130,12 +131,22 @@ class IdempotentMixin:
 
 # --- Kernel endpoints ------------------------------------------------------------------------------
 
+
 class MarketSerializer(serializers.ModelSerializer):
     class Meta:
         model = Market
         fields = [
-            "code", "name", "currency", "vat_standard_rate", "vat_reduced_rate", "timezone", "language",
-            "payment_terms_days", "invoice_prefix", "gapless_invoice_numbers", "statement_cycle",
+            "code",
+            "name",
+            "currency",
+            "vat_standard_rate",
+            "vat_reduced_rate",
+            "timezone",
+            "language",
+            "payment_terms_days",
+            "invoice_prefix",
+            "gapless_invoice_numbers",
+            "statement_cycle",
         ]
 
 
@@ -167,8 +178,16 @@ class JournalEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = JournalEntry
         fields = [
-            "id", "market", "entry_date", "description", "source_type", "source_id", "idempotency_key",
-            "reverses", "created_at", "postings",
+            "id",
+            "market",
+            "entry_date",
+            "description",
+            "source_type",
+            "source_id",
+            "idempotency_key",
+            "reverses",
+            "created_at",
+            "postings",
         ]
 
 
@@ -206,4 +225,3 @@ def register_routes(router) -> None:
     router.register("markets", MarketViewSet, basename="market")
     router.register("fx-rates", FxRateViewSet, basename="fxrate")
     router.register("journal-entries", JournalEntryViewSet, basename="journalentry")
-

@@ -1,4 +1,5 @@
 """Database helpers: retry on serialization failures and deadlocks."""
+
 import functools
 import random
 import time

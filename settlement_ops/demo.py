@@ -1,6 +1,7 @@
 """Demo data of the kernel: users of every role, FX rates. Area apps add theirs in `<app>/demo.py`
 with a `seed(ctx)` function (and `history(ctx)` for a past played through the services);
 `manage.py seed_demo` finds them by app label and calls them phase by phase (its PHASES)."""
+
 from __future__ import annotations
 
 import random
@@ -56,7 +57,9 @@ class DemoContext:
 
 
 def make_user(username: str, first_name: str, role: str, *, email: str | None = None) -> User:
-    user, created = User.objects.get_or_create(username=username, defaults={"first_name": first_name, "email": email or f"{username}@settlement.example"})
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"first_name": first_name, "email": email or f"{username}@settlement.example"}
+    )
     if created:
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
@@ -65,7 +68,9 @@ def make_user(username: str, first_name: str, role: str, *, email: str | None = 
 
 
 def seed(ctx: DemoContext) -> None:
-    admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@settlement.example"})
+    admin, created = User.objects.get_or_create(
+        username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@settlement.example"}
+    )
     if created:
         admin.set_password(DEMO_PASSWORD)
         admin.save(update_fields=["password"])
@@ -73,7 +78,10 @@ def seed(ctx: DemoContext) -> None:
     for username, first_name, role in DEMO_USERS:
         ctx.users[username] = make_user(username, first_name, role)
     token, _ = Token.objects.get_or_create(user=ctx.users["integration"])
-    ctx.lines.append(f"Staff users (password {DEMO_PASSWORD}): admin, " + ", ".join(u for u, _, _ in DEMO_USERS if u != "integration"))
+    ctx.lines.append(
+        f"Staff users (password {DEMO_PASSWORD}): admin, "
+        + ", ".join(u for u, _, _ in DEMO_USERS if u != "integration")
+    )
     ctx.lines.append(f"API token of user 'integration': {token.key}")
 
     rates = []
@@ -81,5 +89,12 @@ def seed(ctx: DemoContext) -> None:
         day = ctx.today - timedelta(days=days_back)
         for currency, base in FX_BASE.items():
             wobble = Decimal(1) + Decimal(ctx.rng.randint(-150, 150)) / Decimal(10000)
-            rates.append(FxRate(rate_date=day, currency=currency, rate=(base * wobble).quantize(Decimal("0.000000000001")), source="demo"))
+            rates.append(
+                FxRate(
+                    rate_date=day,
+                    currency=currency,
+                    rate=(base * wobble).quantize(Decimal("0.000000000001")),
+                    source="demo",
+                )
+            )
     FxRate.objects.bulk_create(rates, ignore_conflicts=True)

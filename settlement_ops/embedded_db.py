@@ -14,6 +14,7 @@ speed. Production always names its server with DATABASE_URL.
 
 Importing this module starts nothing and needs no Django: settings read `DEFAULT_URL` from it.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -151,10 +152,21 @@ def start() -> str:
             SOCKET_DIR.mkdir(parents=True, exist_ok=True)
             if os.geteuid() == 0:
                 _prepare_root_permissions()
-            result = _run_as_server([
-                _bin("pg_ctl"), "start", "-D", str(PGDATA), "-l", str(LOG), "-w", "-t", "60",
-                "-o", f"-k {SOCKET_DIR}",
-            ])
+            result = _run_as_server(
+                [
+                    _bin("pg_ctl"),
+                    "start",
+                    "-D",
+                    str(PGDATA),
+                    "-l",
+                    str(LOG),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-k {SOCKET_DIR}",
+                ]
+            )
             if result.returncode != 0:
                 log = LOG.read_text()[-3000:] if LOG.exists() else ""
                 raise RuntimeError(f"The embedded PostgreSQL did not start:\n{result.stdout}{result.stderr}\n{log}")

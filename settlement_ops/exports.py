@@ -3,14 +3,15 @@
 Workbooks stream at constant memory (xlsxwriter constant_memory, rows written in order) to a temp
 file that is unlinked once open, so a large export costs disk, not RAM.
 """
+
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Iterable
 
 import xlsxwriter
 from django.http import FileResponse
@@ -73,7 +74,12 @@ def _write_cell(ws, row: int, col: int, value, column: Column, fmt: _Formats) ->
     elif column.kind == "int" and isinstance(value, int):
         ws.write_number(row, col, value, fmt.int)
     elif isinstance(value, datetime):
-        ws.write_datetime(row, col, timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value, fmt.datetime)
+        ws.write_datetime(
+            row,
+            col,
+            timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value,
+            fmt.datetime,
+        )
     elif isinstance(value, date):
         ws.write_datetime(row, col, datetime(value.year, value.month, value.day), fmt.date)
     elif isinstance(value, (int, Decimal)):
@@ -83,7 +89,9 @@ def _write_cell(ws, row: int, col: int, value, column: Column, fmt: _Formats) ->
 
 
 def write_workbook(path: str, sheets: list[Sheet]) -> None:
-    workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
+    workbook = xlsxwriter.Workbook(
+        path, {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False}
+    )
     fmt = _Formats(workbook)
     for sheet in sheets:
         ws = workbook.add_worksheet(sheet.name[:31])
@@ -100,7 +108,7 @@ def write_workbook(path: str, sheets: list[Sheet]) -> None:
         header_row = row
         for values in sheet.rows:
             row += 1
-            for col, (value, column) in enumerate(zip(values, sheet.columns)):
+            for col, (value, column) in enumerate(zip(values, sheet.columns, strict=False)):
                 _write_cell(ws, row, col, value, column, fmt)
         ws.freeze_panes(header_row + 1, 0)
         if row > header_row:
@@ -114,7 +122,7 @@ def workbook_response(*, filename: str, sheets: list[Sheet]) -> FileResponse:
     os.close(handle)
     try:
         write_workbook(path, sheets)
-        stream = open(path, "rb")
+        stream = open(path, "rb")  # noqa: SIM115 - FileResponse closes it when the response is done
     finally:
         os.unlink(path)
     return FileResponse(
@@ -127,44 +135,101 @@ def workbook_response(*, filename: str, sheets: list[Sheet]) -> FileResponse:
 
 # --- The ledger ------------------------------------------------------------------------------------
 
+
 def ledger_workbook(*, market, date_from: date | None = None, date_to: date | None = None) -> FileResponse:
     """Journal, postings and trial balance of a market and period, for auditors: amounts as
     numbers in each currency's minor units, so the trial balance re-computes from the postings.
     None for a date means from the first entry / up to today."""
     period = f"{date_from or 'start'} to {date_to or 'today'}"
-    entries = selectors.journal_entries(market=market, date_from=date_from, date_to=date_to).order_by("entry_date", "id")
+    entries = selectors.journal_entries(market=market, date_from=date_from, date_to=date_to).order_by(
+        "entry_date", "id"
+    )
     postings = (
         selectors.postings_filter(market=market, date_from=date_from, as_of=date_to)
-        .select_related("account", "entry").order_by("entry_date", "entry_id", "id")
+        .select_related("account", "entry")
+        .order_by("entry_date", "entry_id", "id")
     )
     sheets = [
         Sheet(
             "Entries",
-            [Column("Entry", "int", 8), Column("Date", "date", 12), Column("Description", width=48),
-             Column("Source", width=16), Column("Source id", width=14), Column("Reverses", "int", 10),
-             Column("Created by", width=16), Column("Created at", "datetime", 20)],
-            ((e.pk, e.entry_date, e.description, e.source_type, e.source_id, e.reverses_id,
-              getattr(e.created_by, "username", ""), e.created_at) for e in entries.iterator(chunk_size=2000)),
+            [
+                Column("Entry", "int", 8),
+                Column("Date", "date", 12),
+                Column("Description", width=48),
+                Column("Source", width=16),
+                Column("Source id", width=14),
+                Column("Reverses", "int", 10),
+                Column("Created by", width=16),
+                Column("Created at", "datetime", 20),
+            ],
+            (
+                (
+                    e.pk,
+                    e.entry_date,
+                    e.description,
+                    e.source_type,
+                    e.source_id,
+                    e.reverses_id,
+                    getattr(e.created_by, "username", ""),
+                    e.created_at,
+                )
+                for e in entries.iterator(chunk_size=2000)
+            ),
             header_lines=[f"Journal — {market} — {period}"],
         ),
         Sheet(
             "Postings",
-            [Column("Entry", "int", 8), Column("Date", "date", 12), Column("Account", width=14),
-             Column("Account name", width=36), Column("Party", width=14), Column("Currency", width=9),
-             Column("Debit", "money", 16), Column("Credit", "money", 16), Column("Memo", width=30)],
-            ((p.entry_id, p.entry_date, p.account.code, p.account.name,
-              f"{p.party_type} {p.party_id}" if p.party_type else "", p.currency,
-              Money(p.debit, p.currency), Money(p.credit, p.currency), p.memo)
-             for p in postings.iterator(chunk_size=5000)),
+            [
+                Column("Entry", "int", 8),
+                Column("Date", "date", 12),
+                Column("Account", width=14),
+                Column("Account name", width=36),
+                Column("Party", width=14),
+                Column("Currency", width=9),
+                Column("Debit", "money", 16),
+                Column("Credit", "money", 16),
+                Column("Memo", width=30),
+            ],
+            (
+                (
+                    p.entry_id,
+                    p.entry_date,
+                    p.account.code,
+                    p.account.name,
+                    f"{p.party_type} {p.party_id}" if p.party_type else "",
+                    p.currency,
+                    Money(p.debit, p.currency),
+                    Money(p.credit, p.currency),
+                    p.memo,
+                )
+                for p in postings.iterator(chunk_size=5000)
+            ),
             header_lines=[f"Postings — {market} — {period}"],
         ),
         Sheet(
             "Trial balance",
-            [Column("Account", width=14), Column("Name", width=40), Column("Currency", width=9),
-             Column("Debits", "money", 16), Column("Credits", "money", 16), Column("Net", "money", 16)],
-            ((a.code, a.name, a.currency, Money(a.debits, a.currency), Money(-a.credits, a.currency), Money(a.net, a.currency))
-             for a in selectors.trial_balance(market=market, as_of=date_to)),
+            [
+                Column("Account", width=14),
+                Column("Name", width=40),
+                Column("Currency", width=9),
+                Column("Debits", "money", 16),
+                Column("Credits", "money", 16),
+                Column("Net", "money", 16),
+            ],
+            (
+                (
+                    a.code,
+                    a.name,
+                    a.currency,
+                    Money(a.debits, a.currency),
+                    Money(-a.credits, a.currency),
+                    Money(a.net, a.currency),
+                )
+                for a in selectors.trial_balance(market=market, as_of=date_to)
+            ),
             header_lines=[f"Trial balance — {market} — as of {date_to or 'today'}"],
         ),
     ]
-    return workbook_response(filename=f"ledger_{market.code}_{date_from or 'start'}_{date_to or 'today'}.xlsx", sheets=sheets)
+    return workbook_response(
+        filename=f"ledger_{market.code}_{date_from or 'start'}_{date_to or 'today'}.xlsx", sheets=sheets
+    )

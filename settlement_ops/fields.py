@@ -1,4 +1,5 @@
 """Model field shapes shared by every app, so money and weights are stored the same way everywhere."""
+
 from decimal import Decimal
 
 from django.db import models

@@ -21,7 +21,9 @@ class JournalEntryFilter(django_filters.FilterSet):
 class AuditEventFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=AuditEvent.Kind.choices)
     username = django_filters.CharFilter(lookup_expr="icontains")
-    date_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", widget=DATE_INPUT, label="From")
+    date_from = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", widget=DATE_INPUT, label="From"
+    )
     date_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", widget=DATE_INPUT, label="To")
 
     class Meta:

@@ -1,4 +1,5 @@
 """The financial kernel's data: markets, FX, the double-entry ledger, number sequences, audit log."""
+
 from __future__ import annotations
 
 import zoneinfo
@@ -174,9 +175,7 @@ class JournalEntry(models.Model):
     source_type = models.CharField(max_length=50, help_text="e.g. billing_run, vendor_invoice")
     source_id = models.CharField(max_length=64)
     idempotency_key = models.CharField(max_length=200, unique=True)
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
-    )
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -9,6 +9,7 @@ The rule exists twice, in the two languages that apply it: `quantize()` for Pyth
 `round_sql()` for set-based SQL (PostgreSQL NUMERIC). `tests/billing/test_rating_parity.py` proves
 them equal, half-way cases included.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

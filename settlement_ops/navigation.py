@@ -1,6 +1,7 @@
 """Area apps and their navigation. Each area app may have `urls.py` (pages, with app_name and a
 NAV list of (section, [(label, url name, permission)])), `api.py` (register_routes(router)) and
 `portal_urls.py` (seller portal pages: `urlpatterns`, named in the one `portal` namespace)."""
+
 from importlib import import_module
 
 from django.apps import apps
@@ -10,13 +11,16 @@ from django.utils.module_loading import module_has_submodule
 AREA_APPS = ["vendors", "billing", "payables", "receivables", "sellers", "compensation", "risk"]
 
 KERNEL_NAV = [
-    ("Ledger", [
-        ("Trial balance", "trial_balance", "settlement_ops.view_account"),
-        ("Journal", "journal_list", "settlement_ops.view_journalentry"),
-        ("Markets", "markets", "settlement_ops.view_market"),
-        ("FX rates", "fx_rates", "settlement_ops.view_fxrate"),
-        ("Audit log", "audit_log", "settlement_ops.view_auditevent"),
-    ]),
+    (
+        "Ledger",
+        [
+            ("Trial balance", "trial_balance", "settlement_ops.view_account"),
+            ("Journal", "journal_list", "settlement_ops.view_journalentry"),
+            ("Markets", "markets", "settlement_ops.view_market"),
+            ("FX rates", "fx_rates", "settlement_ops.view_fxrate"),
+            ("Audit log", "audit_log", "settlement_ops.view_auditevent"),
+        ],
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
 """Access control for pages and API: permission strings checked per view, refusals logged."""
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -34,7 +35,11 @@ class PermissionRequiredPageMixin(LoginRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        perms = (self.permission_required,) if isinstance(self.permission_required, str) else tuple(self.permission_required)
+        perms = (
+            (self.permission_required,)
+            if isinstance(self.permission_required, str)
+            else tuple(self.permission_required)
+        )
         if not perms or not _has_all(request.user, ("settlement_ops.access_staff_pages", *perms)):
             log_refusal(request, "page")
             raise PermissionDenied

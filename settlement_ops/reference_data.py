@@ -3,6 +3,7 @@
 Written by migration 0002 and re-ensured after every migrate/flush (post_migrate), without
 overwriting what finance has changed since.
 """
+
 from decimal import Decimal
 
 MARKETS = [
@@ -27,8 +28,14 @@ def ensure_reference_data(Market, ApprovalLimit) -> None:
         Market.objects.get_or_create(
             code=code,
             defaults=dict(
-                name=name, currency=currency, vat_standard_rate=Decimal(vat), vat_reduced_rate=Decimal(reduced),
-                timezone=tz, language=lang, payment_terms_days=terms, invoice_prefix=prefix,
+                name=name,
+                currency=currency,
+                vat_standard_rate=Decimal(vat),
+                vat_reduced_rate=Decimal(reduced),
+                timezone=tz,
+                language=lang,
+                payment_terms_days=terms,
+                invoice_prefix=prefix,
             ),
         )
     for role, action, by_currency in APPROVAL_LIMITS:
@@ -36,4 +43,3 @@ def ensure_reference_data(Market, ApprovalLimit) -> None:
             ApprovalLimit.objects.get_or_create(
                 role=role, action=action, currency=currency, defaults={"max_amount": Decimal(amount)}
             )
-

@@ -4,6 +4,7 @@
 ("app_label.codename"). `sync_roles()` (run after every migrate) makes each group hold exactly
 the union of what the apps declare, so a permission change is a code change with history.
 """
+
 from importlib import import_module
 
 from django.apps import apps
@@ -69,10 +70,7 @@ def collect_role_permissions() -> dict[str, set[str]]:
 
 def sync_roles(**_kwargs) -> None:
     wanted = collect_role_permissions()
-    by_name = {
-        f"{p.content_type.app_label}.{p.codename}": p
-        for p in Permission.objects.select_related("content_type")
-    }
+    by_name = {f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")}
     for role, perms in wanted.items():
         group, _ = Group.objects.get_or_create(name=role)
         # Permissions of apps not migrated yet are skipped; the next post_migrate adds them.

@@ -1,4 +1,5 @@
 """Kernel reads: balances derived from postings, FX conversion, journal queries."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -16,8 +17,14 @@ ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=20, decimal_plac
 
 
 def postings_filter(
-    *, market=None, kind: str | None = None, party_type: str | None = None, party_id: int | None = None,
-    account: Account | None = None, currency: str | None = None, date_from: date | None = None,
+    *,
+    market=None,
+    kind: str | None = None,
+    party_type: str | None = None,
+    party_id: int | None = None,
+    account: Account | None = None,
+    currency: str | None = None,
+    date_from: date | None = None,
     as_of: date | None = None,
 ):
     qs = Posting.objects.all()
@@ -95,7 +102,12 @@ def fx_rate_on(*, currency: str, on: date) -> Decimal:
     """Rate of 1 unit of `currency` in the reporting currency: the latest on or before `on`."""
     if currency == settings.REPORTING_CURRENCY:
         return Decimal(1)
-    rate = FxRate.objects.filter(currency=currency, rate_date__lte=on).order_by("-rate_date").values_list("rate", flat=True).first()
+    rate = (
+        FxRate.objects.filter(currency=currency, rate_date__lte=on)
+        .order_by("-rate_date")
+        .values_list("rate", flat=True)
+        .first()
+    )
     if rate is None:
         raise DomainError(f"No FX rate for {currency} on or before {on}", code="missing_fx_rate", field="currency")
     return rate
@@ -148,11 +160,13 @@ def change_history(obj, *, limit: int = 200) -> list[dict]:
             fields = [{"field": c.field, "before": c.old, "after": c.new} for c in delta.changes]
         else:
             fields = []
-        changes.append({
-            "when": record.history_date,
-            "who": getattr(record.history_user, "username", "") or "system",
-            "type": {"+": "created", "~": "changed", "-": "deleted"}[record.history_type],
-            "reason": record.history_change_reason or "",
-            "fields": fields,
-        })
+        changes.append(
+            {
+                "when": record.history_date,
+                "who": getattr(record.history_user, "username", "") or "system",
+                "type": {"+": "created", "~": "changed", "-": "deleted"}[record.history_type],
+                "reason": record.history_change_reason or "",
+                "fields": fields,
+            }
+        )
     return changes

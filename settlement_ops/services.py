@@ -1,4 +1,5 @@
 """Kernel use cases: ledger posting and reversal, accounts, number sequences, FX, audit log."""
+
 from __future__ import annotations
 
 import csv
@@ -13,15 +14,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .errors import DomainError, PermissionDeniedError
-from .money import MINOR_UNITS, is_quantized, to_decimal
-from .navigation import area_modules
-from .roles import user_roles
-from .selectors import unbalanced_entries
 from .models import (
     ACCOUNT_CHART,
     Account,
-    ApprovalLimit,
     AccountKind,
+    ApprovalLimit,
     AuditEvent,
     FxRate,
     JournalEntry,
@@ -29,12 +26,16 @@ from .models import (
     NumberSequence,
     Posting,
 )
-
+from .money import MINOR_UNITS, is_quantized, to_decimal
+from .navigation import area_modules
+from .roles import user_roles
+from .selectors import unbalanced_entries
 
 logger = logging.getLogger(__name__)
 
 
 # --- Accounts --------------------------------------------------------------------------------
+
 
 def account_for(
     *, market: Market, kind: str, currency: str | None = None, party_type: str = "", party_id: int | None = None
@@ -61,6 +62,7 @@ def account_for(
 
 
 # --- Ledger ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PostingLine:
@@ -166,7 +168,9 @@ def ledger_reverse(*, entry: JournalEntry, reason: str, actor=None, entry_date: 
     """Post the mirror image of an entry. An entry is reversed at most once (idempotent)."""
     if entry.reverses_id is not None:
         raise DomainError("A reversal cannot itself be reversed; post a new entry", code="reversal_of_reversal")
-    lines = [PostingLine(account=p.account, amount=-p.amount, memo=p.memo) for p in entry.postings.select_related("account")]
+    lines = [
+        PostingLine(account=p.account, amount=-p.amount, memo=p.memo) for p in entry.postings.select_related("account")
+    ]
     return ledger_post(
         market=entry.market,
         entry_date=entry_date or entry.market.local_date(),
@@ -181,6 +185,7 @@ def ledger_reverse(*, entry: JournalEntry, reason: str, actor=None, entry_date: 
 
 
 # --- Number sequences --------------------------------------------------------------------------
+
 
 def sequence_next(*, market: Market, kind: str, year: int) -> int:
     """Next gapless number for (market, kind, year). Must run inside the transaction that stores
@@ -256,13 +261,18 @@ def fx_rate_store(*, rate_date: date, currency: str, rate: Decimal, source: str,
     stored, _ = FxRate.objects.update_or_create(
         rate_date=rate_date, currency=currency, defaults={"rate": rate, "source": source}
     )
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="fx_rate_store", obj=stored, detail={"rate": str(rate)})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION, actor=actor, action="fx_rate_store", obj=stored, detail={"rate": str(rate)}
+    )
     return stored
 
 
 # --- Audit log -----------------------------------------------------------------------------------
 
-def audit_record(*, kind: str, actor=None, action: str = "", obj=None, detail=None, request=None, username: str = "") -> AuditEvent:
+
+def audit_record(
+    *, kind: str, actor=None, action: str = "", obj=None, detail=None, request=None, username: str = ""
+) -> AuditEvent:
     ip = None
     if request is not None:
         ip = request.META.get("REMOTE_ADDR")
@@ -280,6 +290,7 @@ def audit_record(*, kind: str, actor=None, action: str = "", obj=None, detail=No
 
 
 # --- Four eyes and approval limits -----------------------------------------------------------------
+
 
 def approval_check(*, actor, action: str, prepared_by, amount=None, currency: str | None = None) -> None:
     """Refuse an approval by the preparer, or above the approver's role limit for the currency.
@@ -319,7 +330,8 @@ def ledger_check() -> dict:
     """Check every entry balances per currency and every registered running balance ties to the
     postings. Records the result in the audit log; returns {"ok", "problems"}."""
     problems = [
-        f"JE{row['entry_id']} does not balance in {row['currency']}: {row['total']}" for row in unbalanced_entries()[:100]
+        f"JE{row['entry_id']} does not balance in {row['currency']}: {row['total']}"
+        for row in unbalanced_entries()[:100]
     ]
     for check in balance_checks():
         problems.extend(check())

@@ -1,5 +1,6 @@
 """Sign-ins, failed sign-ins and sign-outs go to the append-only audit log; reference data is
 re-ensured after migrate and after a test database flush."""
+
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import connection
 from django.dispatch import receiver

@@ -25,7 +25,9 @@ urlpatterns = [
     path("markets/", views.MarketListView.as_view(), name="markets"),
     path("fx-rates/", views.FxRateListView.as_view(), name="fx_rates"),
     path("audit-log/", views.AuditLogView.as_view(), name="audit_log"),
-    path("history/<slug:app_label>/<slug:model_name>/<int:pk>/", views.ChangeHistoryView.as_view(), name="change_history"),
+    path(
+        "history/<slug:app_label>/<slug:model_name>/<int:pk>/", views.ChangeHistoryView.as_view(), name="change_history"
+    ),
     path("portal/", include((portal_urlpatterns(), "portal"))),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),

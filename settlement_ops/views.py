@@ -1,4 +1,5 @@
 """Kernel pages: sign-in, staff home, ledger (trial balance, journal), FX rates, audit log."""
+
 from datetime import date
 
 from django.apps import apps
@@ -101,8 +102,11 @@ class LedgerExportView(PermissionRequiredPageMixin, View):
 
     def get(self, request):
         market = get_object_or_404(Market, pk=request.GET.get("market", "GB"))
-        return ledger_workbook(market=market, date_from=query_date(request.GET.get("date_from")),
-                               date_to=query_date(request.GET.get("date_to")))
+        return ledger_workbook(
+            market=market,
+            date_from=query_date(request.GET.get("date_from")),
+            date_to=query_date(request.GET.get("date_to")),
+        )
 
 
 class MarketListView(PermissionRequiredPageMixin, TemplateView):
@@ -132,7 +136,9 @@ class FxRateListView(PermissionRequiredPageMixin, FilterView):
         form = FxImportForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                count = fx_rates_import(csv_text=form.cleaned_data["file"], source=request.FILES["file"].name, actor=request.user)
+                count = fx_rates_import(
+                    csv_text=form.cleaned_data["file"], source=request.FILES["file"].name, actor=request.user
+                )
             except DomainError as exc:
                 messages.error(request, exc.message)
                 self.object_list = self.get_queryset()
@@ -162,8 +168,12 @@ class ChangeHistoryView(PermissionRequiredPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         obj = get_object_or_404(self.model, pk=kwargs["pk"])
-        return {**super().get_context_data(**kwargs), "object": obj, "verbose_name": self.model._meta.verbose_name,
-                "changes": selectors.change_history(obj)}
+        return {
+            **super().get_context_data(**kwargs),
+            "object": obj,
+            "verbose_name": self.model._meta.verbose_name,
+            "changes": selectors.change_history(obj),
+        }
 
 
 class AuditLogView(PermissionRequiredPageMixin, FilterView):
@@ -174,4 +184,3 @@ class AuditLogView(PermissionRequiredPageMixin, FilterView):
 
     def get_queryset(self):
         return AuditEvent.objects.select_related("actor").order_by("-id")
-

@@ -10,8 +10,9 @@ role gets 403 or 404. Add an entry with each page you build:
 `kwargs` builds the objects a URL needs (called once per test). `expect` maps a role to another
 status for that role (e.g. a redirect).
 """
+
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from settlement_ops.roles import Role as R
 
@@ -157,39 +158,41 @@ def _payment():
     return {"pk": exported_run().payments.first().pk}
 
 
-PAGES.update({
-    "payables:invoice_list": Page(PAYABLES_READ + [R.RISK_ANALYST]),
-    "payables:invoice_export": Page(PAYABLES_EXPORT),
-    "payables:invoice_upload": Page([R.FINANCE_SPECIALIST]),
-    "payables:invoice_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_invoice),
-    "payables:invoice_decide": Page([R.FINANCE_SPECIALIST], kwargs=_invoice, post=True),
-    "payables:invoice_reaudit": Page([R.FINANCE_SPECIALIST], kwargs=_invoice, post=True),
-    "payables:credit_note_approve": Page([R.FINANCE_SPECIALIST], kwargs=_invoice, post=True),
-    "payables:invoice_lines_export": Page(PAYABLES_EXPORT, kwargs=_invoice),
-    "payables:import_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_import),
-    "payables:import_progress": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_import),
-    "payables:mapping_edit": Page([R.FINANCE_SPECIALIST], kwargs=_vendor),
-    "payables:dispute_letter": Page(PAYABLES_EXPORT, kwargs=_vendor),
-    "payables:vendor_statement": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_vendor),
-    "payables:vendor_statement_export": Page(PAYABLES_EXPORT, kwargs=_vendor),
-    "payables:payable_list": Page(PAYABLES_READ + [R.RISK_ANALYST]),
-    "payables:payable_export": Page(PAYABLES_EXPORT),
-    "payables:payable_hold": Page(FINANCE + [R.RISK_ANALYST], kwargs=_payable, post=True),
-    "payables:payable_release": Page(FINANCE + [R.RISK_ANALYST], kwargs=_payable, post=True),
-    "payables:run_list": Page(PAYABLES_READ + [R.RISK_ANALYST]),
-    "payables:run_prepare": Page([R.FINANCE_SPECIALIST]),
-    "payables:run_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_run),
-    "payables:run_approve": Page([R.FINANCE_APPROVER], kwargs=_run, post=True),
-    "payables:run_export": Page([R.FINANCE_SPECIALIST], kwargs=_run, post=True),
-    "payables:run_cancel": Page([R.FINANCE_SPECIALIST], kwargs=_run, post=True),
-    "payables:run_remove_item": Page([R.FINANCE_SPECIALIST], kwargs=_run, post=True),
-    "payables:run_results": Page([R.FINANCE_SPECIALIST], kwargs=_exported_run, post=True),
-    "payables:bank_file": Page(PAYABLES_EXPORT, kwargs=_exported_run),
-    "payables:run_workbook": Page(PAYABLES_EXPORT, kwargs=_run),
-    "payables:payment_mark": Page([R.FINANCE_SPECIALIST], kwargs=_payment, post=True),
-    "payables:remittance": Page(PAYABLES_EXPORT, kwargs=_payment),
-    "payables:payment_lineage": Page(PAYABLES_EXPORT, kwargs=_payment),
-})
+PAGES.update(
+    {
+        "payables:invoice_list": Page(PAYABLES_READ + [R.RISK_ANALYST]),
+        "payables:invoice_export": Page(PAYABLES_EXPORT),
+        "payables:invoice_upload": Page([R.FINANCE_SPECIALIST]),
+        "payables:invoice_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_invoice),
+        "payables:invoice_decide": Page([R.FINANCE_SPECIALIST], kwargs=_invoice, post=True),
+        "payables:invoice_reaudit": Page([R.FINANCE_SPECIALIST], kwargs=_invoice, post=True),
+        "payables:credit_note_approve": Page([R.FINANCE_SPECIALIST], kwargs=_invoice, post=True),
+        "payables:invoice_lines_export": Page(PAYABLES_EXPORT, kwargs=_invoice),
+        "payables:import_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_import),
+        "payables:import_progress": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_import),
+        "payables:mapping_edit": Page([R.FINANCE_SPECIALIST], kwargs=_vendor),
+        "payables:dispute_letter": Page(PAYABLES_EXPORT, kwargs=_vendor),
+        "payables:vendor_statement": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_vendor),
+        "payables:vendor_statement_export": Page(PAYABLES_EXPORT, kwargs=_vendor),
+        "payables:payable_list": Page(PAYABLES_READ + [R.RISK_ANALYST]),
+        "payables:payable_export": Page(PAYABLES_EXPORT),
+        "payables:payable_hold": Page(FINANCE + [R.RISK_ANALYST], kwargs=_payable, post=True),
+        "payables:payable_release": Page(FINANCE + [R.RISK_ANALYST], kwargs=_payable, post=True),
+        "payables:run_list": Page(PAYABLES_READ + [R.RISK_ANALYST]),
+        "payables:run_prepare": Page([R.FINANCE_SPECIALIST]),
+        "payables:run_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_run),
+        "payables:run_approve": Page([R.FINANCE_APPROVER], kwargs=_run, post=True),
+        "payables:run_export": Page([R.FINANCE_SPECIALIST], kwargs=_run, post=True),
+        "payables:run_cancel": Page([R.FINANCE_SPECIALIST], kwargs=_run, post=True),
+        "payables:run_remove_item": Page([R.FINANCE_SPECIALIST], kwargs=_run, post=True),
+        "payables:run_results": Page([R.FINANCE_SPECIALIST], kwargs=_exported_run, post=True),
+        "payables:bank_file": Page(PAYABLES_EXPORT, kwargs=_exported_run),
+        "payables:run_workbook": Page(PAYABLES_EXPORT, kwargs=_run),
+        "payables:payment_mark": Page([R.FINANCE_SPECIALIST], kwargs=_payment, post=True),
+        "payables:remittance": Page(PAYABLES_EXPORT, kwargs=_payment),
+        "payables:payment_lineage": Page(PAYABLES_EXPORT, kwargs=_payment),
+    }
+)
 
 
 # receivables (staff pages and the seller portal's statements, invoices and payments)
@@ -235,37 +238,39 @@ def _ar_write_off():
     return {"pk": write_off_propose(actor=w.clerk, invoice=invoice, reason="gone").pk}
 
 
-PAGES.update({
-    "receivables:statement_list": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2]),
-    "receivables:statements_export": Page(AR_EXPORT),
-    "receivables:statement_detail": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2], kwargs=_ar_statement),
-    "receivables:statement_export": Page(AR_EXPORT, kwargs=_ar_statement),
-    "receivables:invoice_list": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2]),
-    "receivables:invoice_detail": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2], kwargs=_ar_invoice),
-    "receivables:invoice_pdf": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2], kwargs=_ar_invoice),
-    "receivables:invoice_credit_note": Page([R.FINANCE_SPECIALIST], kwargs=_ar_invoice, post=True),
-    "receivables:invoice_write_off": Page([R.FINANCE_SPECIALIST], kwargs=_ar_invoice, post=True),
-    "receivables:receipt_list": Page(AR_READ + [R.SUPPORT_TIER2]),
-    "receivables:receipt_queue": Page(AR_READ + [R.SUPPORT_TIER2]),
-    "receivables:receipts_export": Page(AR_EXPORT),
-    "receivables:receipt_detail": Page(AR_READ + [R.SUPPORT_TIER2], kwargs=_ar_receipt),
-    "receivables:receipt_apply": Page([R.FINANCE_SPECIALIST], kwargs=_ar_receipt, post=True),
-    "receivables:receipt_identify": Page([R.FINANCE_SPECIALIST], kwargs=_ar_receipt, post=True),
-    "receivables:receipt_reverse": Page([R.FINANCE_SPECIALIST], kwargs=_ar_receipt, post=True),
-    "receivables:application_reverse": Page([R.FINANCE_SPECIALIST], kwargs=_ar_application, post=True),
-    "receivables:aging": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2]),
-    "receivables:worklist": Page(AR_READ),
-    "receivables:seller_collections": Page(AR_READ, kwargs=_seller),
-    "receivables:write_off_list": Page(AR_READ),
-    "receivables:write_off_decide": Page([R.FINANCE_APPROVER], kwargs=_ar_write_off, post=True),
-    "portal:statements": Page([R.SELLER_USER]),
-    "portal:statement_detail": Page([], kwargs=_ar_statement),
-    "portal:statement_export": Page([], kwargs=_ar_statement),
-    "portal:invoices": Page([R.SELLER_USER]),
-    "portal:invoice_detail": Page([], kwargs=_ar_invoice),
-    "portal:invoice_pdf": Page([], kwargs=_ar_invoice),
-    "portal:payments": Page([R.SELLER_USER]),
-})
+PAGES.update(
+    {
+        "receivables:statement_list": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2]),
+        "receivables:statements_export": Page(AR_EXPORT),
+        "receivables:statement_detail": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2], kwargs=_ar_statement),
+        "receivables:statement_export": Page(AR_EXPORT, kwargs=_ar_statement),
+        "receivables:invoice_list": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2]),
+        "receivables:invoice_detail": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2], kwargs=_ar_invoice),
+        "receivables:invoice_pdf": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2], kwargs=_ar_invoice),
+        "receivables:invoice_credit_note": Page([R.FINANCE_SPECIALIST], kwargs=_ar_invoice, post=True),
+        "receivables:invoice_write_off": Page([R.FINANCE_SPECIALIST], kwargs=_ar_invoice, post=True),
+        "receivables:receipt_list": Page(AR_READ + [R.SUPPORT_TIER2]),
+        "receivables:receipt_queue": Page(AR_READ + [R.SUPPORT_TIER2]),
+        "receivables:receipts_export": Page(AR_EXPORT),
+        "receivables:receipt_detail": Page(AR_READ + [R.SUPPORT_TIER2], kwargs=_ar_receipt),
+        "receivables:receipt_apply": Page([R.FINANCE_SPECIALIST], kwargs=_ar_receipt, post=True),
+        "receivables:receipt_identify": Page([R.FINANCE_SPECIALIST], kwargs=_ar_receipt, post=True),
+        "receivables:receipt_reverse": Page([R.FINANCE_SPECIALIST], kwargs=_ar_receipt, post=True),
+        "receivables:application_reverse": Page([R.FINANCE_SPECIALIST], kwargs=_ar_application, post=True),
+        "receivables:aging": Page(AR_READ + [R.SUPPORT_TIER1, R.SUPPORT_TIER2]),
+        "receivables:worklist": Page(AR_READ),
+        "receivables:seller_collections": Page(AR_READ, kwargs=_seller),
+        "receivables:write_off_list": Page(AR_READ),
+        "receivables:write_off_decide": Page([R.FINANCE_APPROVER], kwargs=_ar_write_off, post=True),
+        "portal:statements": Page([R.SELLER_USER]),
+        "portal:statement_detail": Page([], kwargs=_ar_statement),
+        "portal:statement_export": Page([], kwargs=_ar_statement),
+        "portal:invoices": Page([R.SELLER_USER]),
+        "portal:invoice_detail": Page([], kwargs=_ar_invoice),
+        "portal:invoice_pdf": Page([], kwargs=_ar_invoice),
+        "portal:payments": Page([R.SELLER_USER]),
+    }
+)
 
 
 # billing (shipments and billing runs)
@@ -282,13 +287,15 @@ def _billing_shipment():
 
 
 BILLING_RUN_READERS = FINANCE + [R.AUDITOR, R.RISK_ANALYST]
-PAGES.update({
-    "billing:run_list": Page(BILLING_RUN_READERS),
-    "billing:run_start": Page(FINANCE, post=True),
-    "billing:run_detail": Page(BILLING_RUN_READERS, kwargs=_billing_run),
-    "billing:run_progress": Page(BILLING_RUN_READERS, kwargs=_billing_run),
-    "billing:run_resume": Page(FINANCE, kwargs=_billing_run, post=True),
-    "billing:run_export": Page(FINANCE + [R.AUDITOR], kwargs=_billing_run),
-    "billing:shipment_list": Page(STAFF),
-    "billing:shipment_detail": Page(STAFF, kwargs=_billing_shipment),
-})
+PAGES.update(
+    {
+        "billing:run_list": Page(BILLING_RUN_READERS),
+        "billing:run_start": Page(FINANCE, post=True),
+        "billing:run_detail": Page(BILLING_RUN_READERS, kwargs=_billing_run),
+        "billing:run_progress": Page(BILLING_RUN_READERS, kwargs=_billing_run),
+        "billing:run_resume": Page(FINANCE, kwargs=_billing_run, post=True),
+        "billing:run_export": Page(FINANCE + [R.AUDITOR], kwargs=_billing_run),
+        "billing:shipment_list": Page(STAFF),
+        "billing:shipment_detail": Page(STAFF, kwargs=_billing_shipment),
+    }
+)

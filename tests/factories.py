@@ -1,4 +1,5 @@
 """factory_boy factories shared by every test folder."""
+
 import factory
 from django.contrib.auth.models import Group, User
 
@@ -68,7 +69,12 @@ from decimal import Decimal as _D  # noqa: E402
 from django.utils import timezone as _tz  # noqa: E402
 
 from vendors.models import (  # noqa: E402
-    Contract, ContractVersion, RateLine, Surcharge, VendorBankAccount, VendorBankChangeRequest,
+    Contract,
+    ContractVersion,
+    RateLine,
+    Surcharge,
+    VendorBankAccount,
+    VendorBankChangeRequest,
 )
 
 
@@ -97,10 +103,14 @@ class ContractFactory(factory.django.DjangoModelFactory):
         if create and extracted is not False:
             active = self.status in Contract.EFFECTIVE_STATUSES
             ContractVersion.objects.create(
-                contract=self, number=1, effective_from=self.valid_from, created_by=self.author,
+                contract=self,
+                number=1,
+                effective_from=self.valid_from,
+                created_by=self.author,
                 status=ContractVersion.Status.ACTIVE if active else ContractVersion.Status.DRAFT,
                 approved_by=self.approved_by if active else None,
-                approved_at=_tz.now() if active else None, activated_at=_tz.now() if active else None,
+                approved_at=_tz.now() if active else None,
+                activated_at=_tz.now() if active else None,
             )
 
 
@@ -201,7 +211,11 @@ class ShipmentFactory(factory.django.DjangoModelFactory):
 def _seller_schedule(market):
     schedule = SellerFeeSchedule.objects.filter(market=market, service_level="standard").first()
     return schedule or SellerFeeSchedule.objects.create(
-        market=market, service_level="standard", name="Standard", currency=market.currency, valid_from=_dt.date(2026, 1, 1),
+        market=market,
+        service_level="standard",
+        name="Standard",
+        currency=market.currency,
+        valid_from=_dt.date(2026, 1, 1),
         vat_rate=market.vat_standard_rate,
     )
 
@@ -209,9 +223,15 @@ def _seller_schedule(market):
 def _billing_run(market):
     run = BillingRun.objects.filter(market=market, status=BillingRun.Status.COMPLETED).first()
     if run is None:
-        run = BillingRun.objects.create(market=market, business_date=_dt.date(2026, 3, 31), status=BillingRun.Status.COMPLETED,
-                                        currency=market.currency)
-        BillingRunChunk.objects.create(run=run, seq=1, first_shipment_id=1, last_shipment_id=10**12, status=BillingRunChunk.Status.DONE)
+        run = BillingRun.objects.create(
+            market=market,
+            business_date=_dt.date(2026, 3, 31),
+            status=BillingRun.Status.COMPLETED,
+            currency=market.currency,
+        )
+        BillingRunChunk.objects.create(
+            run=run, seq=1, first_shipment_id=1, last_shipment_id=10**12, status=BillingRunChunk.Status.DONE
+        )
     return run
 
 
@@ -241,8 +261,17 @@ class ChargeLineFactory(factory.django.DjangoModelFactory):
     seller_chargeable_weight_kg = factory.LazyAttribute(lambda o: o.shipment.actual_weight_kg)
     vendor_base = _D("4.50")
     vendor_fuel = _D("0")
-    vendor_net = factory.LazyAttribute(lambda o: o.vendor_base + o.vendor_fuel + o.vendor_remote + o.vendor_oversize + o.vendor_cod
-                                       + o.vendor_peak + o.vendor_returns)
+    vendor_net = factory.LazyAttribute(
+        lambda o: (
+            o.vendor_base
+            + o.vendor_fuel
+            + o.vendor_remote
+            + o.vendor_oversize
+            + o.vendor_cod
+            + o.vendor_peak
+            + o.vendor_returns
+        )
+    )
     vendor_remote = _D("0")
     vendor_oversize = _D("0")
     vendor_cod = _D("0")
@@ -257,8 +286,15 @@ class ChargeLineFactory(factory.django.DjangoModelFactory):
         # As the rating statement does: every line is counted in its chunk's totals.
         line = super()._create(model_class, *args, **kwargs)
         ChargeLineTotal.objects.create(
-            run=line.run, chunk=line.chunk, vendor=line.vendor, seller=line.seller, service_level=line.service_level,
-            line_count=1, vendor_net=line.vendor_net, vendor_vat=line.vendor_vat, seller_net=line.seller_net,
+            run=line.run,
+            chunk=line.chunk,
+            vendor=line.vendor,
+            seller=line.seller,
+            service_level=line.service_level,
+            line_count=1,
+            vendor_net=line.vendor_net,
+            vendor_vat=line.vendor_vat,
+            seller_net=line.seller_net,
             seller_vat=line.seller_vat,
         )
         return line

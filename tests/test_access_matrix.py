@@ -1,4 +1,5 @@
 """Walks every page URL pattern and checks each role is let in or kept out."""
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 

@@ -1,5 +1,6 @@
 """Admin for master data; rate lines and surcharges are edited in draft versions only. Approvals
 happen in the staff pages (services), never here."""
+
 from django.contrib import admin
 from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
@@ -53,7 +54,16 @@ class ContractAdmin(SimpleHistoryAdmin):
     list_display = ["reference", "vendor", "market", "service_level", "valid_from", "valid_to", "status"]
     list_filter = ["market", "status", "service_level"]
     search_fields = ["reference", "vendor__code"]
-    readonly_fields = ["status", "author", "submitted_by", "submitted_at", "approved_by", "approved_at", "terminated_by", "terminated_at"]
+    readonly_fields = [
+        "status",
+        "author",
+        "submitted_by",
+        "submitted_at",
+        "approved_by",
+        "approved_at",
+        "terminated_by",
+        "terminated_at",
+    ]
 
 
 @admin.register(ContractVersion)

@@ -1,5 +1,6 @@
 """REST API for vendors, bank details, contracts, versions, rate lines and quotes. Thin: a
 serializer validates, one service acts, DomainError becomes the JSON error."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -16,8 +17,18 @@ class VendorSerializer(serializers.ModelSerializer):
     class Meta:
         model = Vendor
         fields = [
-            "id", "code", "legal_name", "market", "vendor_type", "vat_number", "contact_name", "contact_email",
-            "contact_phone", "payment_terms_days", "status", "bank_details_changed_at",
+            "id",
+            "code",
+            "legal_name",
+            "market",
+            "vendor_type",
+            "vat_number",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "payment_terms_days",
+            "status",
+            "bank_details_changed_at",
         ]
         read_only_fields = ["bank_details_changed_at"]
         validators = []  # the service checks the code is unused
@@ -26,8 +37,20 @@ class VendorSerializer(serializers.ModelSerializer):
 class VendorBankAccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = VendorBankAccount
-        fields = ["id", "vendor", "account_holder", "iban", "bic", "account_number", "bank_code", "bank_name", "currency",
-                  "status", "created_at", "retired_at"]
+        fields = [
+            "id",
+            "vendor",
+            "account_holder",
+            "iban",
+            "bic",
+            "account_number",
+            "bank_code",
+            "bank_name",
+            "currency",
+            "status",
+            "created_at",
+            "retired_at",
+        ]
 
 
 class BankChangeRequestSerializer(serializers.ModelSerializer):
@@ -37,8 +60,25 @@ class BankChangeRequestSerializer(serializers.ModelSerializer):
     class Meta:
         validators = []  # the service checks the constraints with clear messages
         model = VendorBankChangeRequest
-        fields = ["id", "vendor", "account_holder", "iban", "bic", "account_number", "bank_code", "bank_name", "currency",
-                  "reason", "status", "requested_by", "requested_at", "decided_by", "decided_at", "decision_note", "resulting_account"]
+        fields = [
+            "id",
+            "vendor",
+            "account_holder",
+            "iban",
+            "bic",
+            "account_number",
+            "bank_code",
+            "bank_name",
+            "currency",
+            "reason",
+            "status",
+            "requested_by",
+            "requested_at",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "resulting_account",
+        ]
         read_only_fields = ["status", "requested_at", "decided_at", "decision_note", "resulting_account"]
 
 
@@ -58,12 +98,31 @@ class ContractSerializer(serializers.ModelSerializer):
     class Meta:
         validators = []  # the service checks the constraints with clear messages
         model = Contract
-        fields = ["id", "reference", "vendor", "market", "service_level", "currency", "valid_from", "valid_to",
-                  "payment_terms_days", "volumetric_divisor", "status", "author", "approved_by", "approved_at",
-                  "terminated_at", "termination_reason", "notes"]
+        fields = [
+            "id",
+            "reference",
+            "vendor",
+            "market",
+            "service_level",
+            "currency",
+            "valid_from",
+            "valid_to",
+            "payment_terms_days",
+            "volumetric_divisor",
+            "status",
+            "author",
+            "approved_by",
+            "approved_at",
+            "terminated_at",
+            "termination_reason",
+            "notes",
+        ]
         read_only_fields = ["market", "status", "approved_at", "terminated_at", "termination_reason"]
-        extra_kwargs = {"reference": {"required": False, "allow_blank": True}, "currency": {"required": False},
-                        "payment_terms_days": {"required": False}}
+        extra_kwargs = {
+            "reference": {"required": False, "allow_blank": True},
+            "currency": {"required": False},
+            "payment_terms_days": {"required": False},
+        }
 
 
 class ContractVersionSerializer(serializers.ModelSerializer):
@@ -72,23 +131,55 @@ class ContractVersionSerializer(serializers.ModelSerializer):
     class Meta:
         validators = []  # the service checks the constraints with clear messages
         model = ContractVersion
-        fields = ["id", "contract", "number", "effective_from", "status", "notes", "created_by", "approved_by",
-                  "approved_at", "activated_at", "is_retroactive"]
+        fields = [
+            "id",
+            "contract",
+            "number",
+            "effective_from",
+            "status",
+            "notes",
+            "created_by",
+            "approved_by",
+            "approved_at",
+            "activated_at",
+            "is_retroactive",
+        ]
         read_only_fields = ["number", "status", "created_by", "approved_by", "approved_at", "activated_at"]
 
 
 class RateLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = RateLine
-        fields = ["id", "version", "service_level", "origin_zone", "destination_zone", "weight_from_kg", "weight_to_kg",
-                  "base_price", "price_per_additional_kg", "additional_step_kg", "minimum_charge"]
+        fields = [
+            "id",
+            "version",
+            "service_level",
+            "origin_zone",
+            "destination_zone",
+            "weight_from_kg",
+            "weight_to_kg",
+            "base_price",
+            "price_per_additional_kg",
+            "additional_step_kg",
+            "minimum_charge",
+        ]
 
 
 class SurchargeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Surcharge
-        fields = ["id", "version", "kind", "percent", "flat_amount", "valid_from", "valid_to", "zone",
-                  "dimension_threshold_cm", "minimum_amount"]
+        fields = [
+            "id",
+            "version",
+            "kind",
+            "percent",
+            "flat_amount",
+            "valid_from",
+            "valid_to",
+            "zone",
+            "dimension_threshold_cm",
+            "minimum_amount",
+        ]
 
 
 class RateCardImportSerializer(serializers.Serializer):
@@ -137,6 +228,7 @@ class QuoteSerializer(serializers.Serializer):
 
 
 # --- Viewsets ----------------------------------------------------------------------------------------
+
 
 class VendorViewSet(IdempotentMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Vendor master data; the tax number is validated for the vendor's market. Bank details
@@ -214,7 +306,9 @@ class BankChangeRequestViewSet(IdempotentMixin, mixins.CreateModelMixin, viewset
     def reject(self, request, pk=None):
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        change = services.vendor_bank_change_reject(actor=request.user, change_request=self.get_object(), note=body.validated_data["reason"])
+        change = services.vendor_bank_change_reject(
+            actor=request.user, change_request=self.get_object(), note=body.validated_data["reason"]
+        )
         return Response(self.get_serializer(change).data)
 
 
@@ -259,14 +353,18 @@ class ContractViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     def reject(self, request, pk=None):
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._done(services.contract_reject(actor=request.user, contract=self.get_object(), **body.validated_data))
+        return self._done(
+            services.contract_reject(actor=request.user, contract=self.get_object(), **body.validated_data)
+        )
 
     @extend_schema(request=TerminateSerializer)
     @action(detail=True, methods=["post"])
     def terminate(self, request, pk=None):
         body = TerminateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._done(services.contract_terminate(actor=request.user, contract=self.get_object(), **body.validated_data))
+        return self._done(
+            services.contract_terminate(actor=request.user, contract=self.get_object(), **body.validated_data)
+        )
 
 
 class ContractVersionViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -291,7 +389,10 @@ class ContractVersionViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         version = services.contract_version_create(
-            actor=request.user, contract=data["contract"], effective_from=data["effective_from"], notes=data.get("notes", "")
+            actor=request.user,
+            contract=data["contract"],
+            effective_from=data["effective_from"],
+            notes=data.get("notes", ""),
         )
         return Response(self.get_serializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -301,18 +402,24 @@ class ContractVersionViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.
         body = RateCardImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
-        counts = services.rate_card_import(actor=request.user, version=self.get_object(), content=upload.read(), filename=upload.name)
+        counts = services.rate_card_import(
+            actor=request.user, version=self.get_object(), content=upload.read(), filename=upload.name
+        )
         return Response(counts)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        return Response(self.get_serializer(services.contract_version_submit(actor=request.user, version=self.get_object())).data)
+        return Response(
+            self.get_serializer(services.contract_version_submit(actor=request.user, version=self.get_object())).data
+        )
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        return Response(self.get_serializer(services.contract_version_approve(actor=request.user, version=self.get_object())).data)
+        return Response(
+            self.get_serializer(services.contract_version_approve(actor=request.user, version=self.get_object())).data
+        )
 
     @extend_schema(request=ReasonSerializer)
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser])

@@ -21,8 +21,11 @@ class ContractFilter(django_filters.FilterSet):
     vendor = django_filters.ModelChoiceFilter(queryset=Vendor.objects.order_by("code"))
     status = django_filters.ChoiceFilter(choices=Contract.Status.choices)
     service_level = django_filters.CharFilter(label="Service level")
-    active_on = django_filters.DateFilter(method="filter_active_on", label="Valid on",
-                                          widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}))
+    active_on = django_filters.DateFilter(
+        method="filter_active_on",
+        label="Valid on",
+        widget=django_filters.widgets.forms.DateInput(attrs={"type": "date"}),
+    )
 
     class Meta:
         model = Contract

@@ -2,9 +2,8 @@ from decimal import Decimal
 
 from django import forms
 
-from settlement_ops.money import CURRENCY_CHOICES
-
 from settlement_ops.models import Market
+from settlement_ops.money import CURRENCY_CHOICES
 
 from .models import Vendor
 from .services import MAX_RATE_CARD_BYTES
@@ -20,13 +19,18 @@ class VendorForm(forms.Form):
     code = forms.CharField(max_length=30, help_text="e.g. V-GB-05; cannot be changed later")
     legal_name = forms.CharField(max_length=200)
     vendor_type = forms.ChoiceField(choices=Vendor.Type.choices)
-    vat_number = forms.CharField(max_length=30, required=False, label="Tax / VAT number",
-                                 help_text="Checked for the market: UK/EU VAT, ID NPWP, VN MST")
+    vat_number = forms.CharField(
+        max_length=30,
+        required=False,
+        label="Tax / VAT number",
+        help_text="Checked for the market: UK/EU VAT, ID NPWP, VN MST",
+    )
     contact_name = forms.CharField(max_length=100, required=False)
     contact_email = forms.EmailField(required=False)
     contact_phone = forms.CharField(max_length=40, required=False)
-    payment_terms_days = forms.IntegerField(min_value=0, max_value=365, required=False,
-                                            help_text="Empty = the market's default")
+    payment_terms_days = forms.IntegerField(
+        min_value=0, max_value=365, required=False, help_text="Empty = the market's default"
+    )
     status = forms.ChoiceField(choices=Vendor.Status.choices, initial=Vendor.Status.ACTIVE)
 
     def __init__(self, *args, vendor: Vendor | None = None, **kwargs):
@@ -43,10 +47,14 @@ class BankChangeForm(forms.Form):
     iban = forms.CharField(max_length=42, required=False, label="IBAN")
     bic = forms.CharField(max_length=11, required=False, label="BIC")
     bank_code = forms.CharField(max_length=20, required=False, help_text="Sort code (UK) or local bank code (ID, VN)")
-    account_number = forms.CharField(max_length=34, required=False, help_text="Local account number (UK without IBAN, ID, VN)")
+    account_number = forms.CharField(
+        max_length=34, required=False, help_text="Local account number (UK without IBAN, ID, VN)"
+    )
     bank_name = forms.CharField(max_length=100, required=False)
     currency = forms.ChoiceField(choices=CURRENCY_CHOICES)
-    reason = forms.CharField(max_length=255, required=False, help_text="e.g. vendor letter of 3 March, verified by call-back")
+    reason = forms.CharField(
+        max_length=255, required=False, help_text="e.g. vendor letter of 3 March, verified by call-back"
+    )
 
     def clean(self):
         data = super().clean()
@@ -82,7 +90,9 @@ class VersionForm(forms.Form):
 
 
 class RateCardImportForm(forms.Form):
-    file = forms.FileField(help_text="Excel .xlsx with sheets 'Rate lines' and 'Surcharges' (as the export writes them)")
+    file = forms.FileField(
+        help_text="Excel .xlsx with sheets 'Rate lines' and 'Surcharges' (as the export writes them)"
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -5,6 +5,7 @@ in the service (under a row lock on the vendor) and by PostgreSQL exclusion cons
 created in migration 0003 (no two effective contracts of a vendor/market/service overlap in time;
 no two rate lines of one lane overlap in weight). The rating rule itself is in `vendors/pricing.py`.
 """
+
 from decimal import Decimal
 
 from django.conf import settings
@@ -99,7 +100,9 @@ class VendorBankAccount(BankAccountFields):
     class Meta:
         ordering = ["vendor", "-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["vendor"], condition=Q(status="active"), name="vendor_one_active_bank_account"),
+            models.UniqueConstraint(
+                fields=["vendor"], condition=Q(status="active"), name="vendor_one_active_bank_account"
+            ),
             models.CheckConstraint(condition=~Q(iban="") | ~Q(account_number=""), name="bank_account_has_number"),
         ]
 
@@ -120,7 +123,9 @@ class VendorBankChangeRequest(BankAccountFields):
     reason = models.CharField(max_length=255, blank=True, help_text="Why the details change (vendor letter, ...)")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(max_length=255, blank=True)
     resulting_account = models.OneToOneField(
@@ -132,13 +137,16 @@ class VendorBankChangeRequest(BankAccountFields):
         ordering = ["-requested_at"]
         permissions = [("approve_vendorbankchangerequest", "Can approve or reject bank detail changes")]
         constraints = [
-            models.UniqueConstraint(fields=["vendor"], condition=Q(status="pending"), name="bank_change_one_pending_per_vendor"),
+            models.UniqueConstraint(
+                fields=["vendor"], condition=Q(status="pending"), name="bank_change_one_pending_per_vendor"
+            ),
             models.CheckConstraint(condition=~Q(iban="") | ~Q(account_number=""), name="bank_change_has_number"),
             models.CheckConstraint(
                 condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")), name="bank_change_four_eyes"
             ),
             models.CheckConstraint(
-                condition=Q(status="pending", decided_by__isnull=True) | (~Q(status="pending") & Q(decided_by__isnull=False)),
+                condition=Q(status="pending", decided_by__isnull=True)
+                | (~Q(status="pending") & Q(decided_by__isnull=False)),
                 name="bank_change_decided_iff_not_pending",
             ),
         ]
@@ -184,11 +192,17 @@ class Contract(models.Model):
     volumetric_divisor = models.PositiveIntegerField(default=5000)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
-    terminated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    terminated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     terminated_at = models.DateTimeField(null=True, blank=True)
     termination_reason = models.CharField(max_length=255, blank=True)
     notes = models.TextField(blank=True)
@@ -203,13 +217,17 @@ class Contract(models.Model):
         ]
         indexes = [models.Index(fields=["vendor", "market", "service_level", "status"])]
         constraints = [
-            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="contract_valid_range"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="contract_valid_range"
+            ),
             models.CheckConstraint(condition=Q(volumetric_divisor__gt=0), name="contract_divisor_positive"),
             models.CheckConstraint(
                 condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("author")), name="contract_four_eyes_author"
             ),
             models.CheckConstraint(
-                condition=Q(approved_by__isnull=True) | Q(submitted_by__isnull=True) | ~Q(approved_by=F("submitted_by")),
+                condition=Q(approved_by__isnull=True)
+                | Q(submitted_by__isnull=True)
+                | ~Q(approved_by=F("submitted_by")),
                 name="contract_four_eyes_submitter",
             ),
             models.CheckConstraint(
@@ -250,9 +268,13 @@ class ContractVersion(models.Model):
     notes = models.CharField(max_length=255, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
@@ -262,11 +284,14 @@ class ContractVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contract", "number"], name="contract_version_number_unique"),
             models.UniqueConstraint(
-                fields=["contract", "effective_from"], condition=Q(status="active"), name="contract_version_one_active_per_day"
+                fields=["contract", "effective_from"],
+                condition=Q(status="active"),
+                name="contract_version_one_active_per_day",
             ),
             models.CheckConstraint(condition=Q(number__gte=1), name="contract_version_number_positive"),
             models.CheckConstraint(
-                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")), name="contract_version_four_eyes"
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
+                name="contract_version_four_eyes",
             ),
             models.CheckConstraint(
                 condition=~Q(status="active") | (Q(approved_by__isnull=False) & Q(activated_at__isnull=False)),
@@ -364,12 +389,18 @@ class Surcharge(models.Model):
     version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="surcharges")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     percent = _percent(null=True, blank=True)
-    flat_amount = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, null=True, blank=True)
+    flat_amount = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, null=True, blank=True
+    )
     valid_from = models.DateField(null=True, blank=True, help_text="Inclusive; empty = from the version's start")
     valid_to = models.DateField(null=True, blank=True, help_text="Inclusive; empty = open-ended")
     zone = models.CharField(max_length=30, blank=True, help_text="Remote area: the destination zone it applies to")
     dimension_threshold_cm = models.DecimalField(
-        max_digits=7, decimal_places=1, null=True, blank=True, help_text="Oversize: applies when the longest side exceeds this"
+        max_digits=7,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text="Oversize: applies when the longest side exceeds this",
     )
     minimum_amount = money_field()
 
@@ -382,7 +413,8 @@ class Surcharge(models.Model):
                 name="surcharge_percent_xor_flat",
             ),
             models.CheckConstraint(
-                condition=(Q(percent__isnull=True) | Q(percent__gte=0)) & (Q(flat_amount__isnull=True) | Q(flat_amount__gte=0))
+                condition=(Q(percent__isnull=True) | Q(percent__gte=0))
+                & (Q(flat_amount__isnull=True) | Q(flat_amount__gte=0))
                 & Q(minimum_amount__gte=0),
                 name="surcharge_non_negative",
             ),
@@ -390,9 +422,12 @@ class Surcharge(models.Model):
                 condition=Q(valid_from__isnull=True) | Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
                 name="surcharge_valid_range",
             ),
-            models.CheckConstraint(condition=~Q(kind="remote_area") | ~Q(zone=""), name="surcharge_remote_area_needs_zone"),
             models.CheckConstraint(
-                condition=~Q(kind="oversize") | Q(dimension_threshold_cm__gt=0), name="surcharge_oversize_needs_threshold"
+                condition=~Q(kind="remote_area") | ~Q(zone=""), name="surcharge_remote_area_needs_zone"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="oversize") | Q(dimension_threshold_cm__gt=0),
+                name="surcharge_oversize_needs_threshold",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="peak") | (Q(valid_from__isnull=False) & Q(valid_to__isnull=False)),

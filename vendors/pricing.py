@@ -49,6 +49,7 @@ Public functions:
 The seller fee (billing/pricing.py) prices by the same weight and bracket rules through
 `chargeable_weight`, `find_bracket` and `bracket_amount`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -202,8 +203,14 @@ def find_bracket(lines, chargeable_kg: Decimal):
 
 
 def bracket_amount(
-    *, base: Decimal, per_step: Decimal, step_kg: Decimal, weight_from_kg: Decimal, minimum: Decimal,
-    chargeable_kg: Decimal, currency: str,
+    *,
+    base: Decimal,
+    per_step: Decimal,
+    step_kg: Decimal,
+    weight_from_kg: Decimal,
+    minimum: Decimal,
+    chargeable_kg: Decimal,
+    currency: str,
 ) -> tuple[Decimal, int, bool]:
     """Rule 5 for any weight bracket: (round(max(base + steps x per_step, minimum)), steps,
     minimum applied), steps = CEIL((chargeable_kg - weight_from_kg) / step_kg)."""
@@ -216,8 +223,12 @@ def bracket_amount(
 def freight_amount(rate_line: RateLine, chargeable_kg: Decimal, currency: str) -> tuple[Decimal, int, bool]:
     """Rule 5: (rounded freight, additional steps, minimum applied)."""
     return bracket_amount(
-        base=rate_line.base_price, per_step=rate_line.price_per_additional_kg, step_kg=rate_line.additional_step_kg,
-        weight_from_kg=rate_line.weight_from_kg, minimum=rate_line.minimum_charge, chargeable_kg=chargeable_kg,
+        base=rate_line.base_price,
+        per_step=rate_line.price_per_additional_kg,
+        step_kg=rate_line.additional_step_kg,
+        weight_from_kg=rate_line.weight_from_kg,
+        minimum=rate_line.minimum_charge,
+        chargeable_kg=chargeable_kg,
         currency=currency,
     )
 
@@ -291,7 +302,9 @@ def price(
     if minimum_applied:
         basis += f"; minimum charge {_fmt(line.minimum_charge)} applied"
     quote.lines.append(
-        QuoteLine("freight", f"Freight {_fmt(chargeable)} kg chargeable", freight, currency, version.pk, line.pk, basis=basis)
+        QuoteLine(
+            "freight", f"Freight {_fmt(chargeable)} kg chargeable", freight, currency, version.pk, line.pk, basis=basis
+        )
     )
     order = {kind: index for index, kind in enumerate(SURCHARGE_ORDER)}
     for surcharge in sorted(surcharges, key=lambda s: (order[s.kind], s.pk or 0)):
@@ -309,15 +322,26 @@ def price(
             basis += f"; minimum {_fmt(surcharge.minimum_amount)} applied"
         quote.lines.append(
             QuoteLine(
-                surcharge.kind, surcharge.get_kind_display() + " surcharge", quantize(raw, currency), currency,
-                version.pk, line.pk, surcharge_id=surcharge.pk, basis=basis,
+                surcharge.kind,
+                surcharge.get_kind_display() + " surcharge",
+                quantize(raw, currency),
+                currency,
+                version.pk,
+                line.pk,
+                surcharge_id=surcharge.pk,
+                basis=basis,
             )
         )
     net = quote.net
     quote.lines.append(
         QuoteLine(
-            "vat", f"VAT {_fmt(vat_rate)}%", quantize(percent_of(net, vat_rate), currency), currency,
-            version.pk, line.pk, basis=f"{_fmt(vat_rate)}% of {_fmt(net)}",
+            "vat",
+            f"VAT {_fmt(vat_rate)}%",
+            quantize(percent_of(net, vat_rate), currency),
+            currency,
+            version.pk,
+            line.pk,
+            basis=f"{_fmt(vat_rate)}% of {_fmt(net)}",
         )
     )
     return quote
@@ -347,7 +371,9 @@ def find_contract(*, market_code: str, vendor_id: int, service_level: str, ship_
 
 def find_version(*, market_code: str, vendor_id: int, service_level: str, ship_date: date) -> ContractVersion:
     """Rules 1-2: the contract version in force on the ship date. Raises RatingError."""
-    contract = find_contract(market_code=market_code, vendor_id=vendor_id, service_level=service_level, ship_date=ship_date)
+    contract = find_contract(
+        market_code=market_code, vendor_id=vendor_id, service_level=service_level, ship_date=ship_date
+    )
     version = (
         contract.versions.filter(status=ContractVersion.Status.ACTIVE, effective_from__lte=ship_date)
         .order_by("-effective_from")

@@ -4,12 +4,14 @@ A rate card is a workbook with two sheets, "Rate lines" and "Surcharges", whose 
 resource fields below. The export writes numbers as numbers and dates as dates (through
 settlement_ops.exports) so the same file imports back unchanged (round trip).
 """
+
 from __future__ import annotations
 
 import io
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 
 import tablib
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -114,8 +116,15 @@ class RateLineResource(_VersionResource):
     class Meta:
         model = RateLine
         fields = (
-            "service_level", "origin_zone", "destination_zone", "weight_from_kg", "weight_to_kg", "base_price",
-            "price_per_additional_kg", "additional_step_kg", "minimum_charge",
+            "service_level",
+            "origin_zone",
+            "destination_zone",
+            "weight_from_kg",
+            "weight_to_kg",
+            "base_price",
+            "price_per_additional_kg",
+            "additional_step_kg",
+            "minimum_charge",
         )
         import_id_fields = ()
         force_init_instance = True
@@ -135,7 +144,16 @@ class SurchargeResource(_VersionResource):
 
     class Meta:
         model = Surcharge
-        fields = ("kind", "percent", "flat_amount", "valid_from", "valid_to", "zone", "dimension_threshold_cm", "minimum_amount")
+        fields = (
+            "kind",
+            "percent",
+            "flat_amount",
+            "valid_from",
+            "valid_to",
+            "zone",
+            "dimension_threshold_cm",
+            "minimum_amount",
+        )
         import_id_fields = ()
         force_init_instance = True
         clean_model_instances = True
@@ -207,7 +225,7 @@ def _overlap_problems(dataset: tablib.Dataset) -> dict[int, dict]:
     problems = {}
     for (service, origin, destination), brackets in lanes.items():
         brackets.sort()
-        for (low1, high1, row1), (low2, high2, row2) in zip(brackets, brackets[1:]):
+        for (low1, high1, row1), (low2, high2, row2) in pairwise(brackets):
             if low2 < high1:
                 problems[row2 - 1] = {
                     "weight_from_kg": f"bracket ({low2}, {high2}] overlaps row {row1} ({low1}, {high1}] of {service} {origin}->{destination}"
@@ -238,13 +256,19 @@ def import_rate_card(*, version: ContractVersion, datasets: dict[str, tablib.Dat
             counts[sheet] = 0
             continue
         # Overlapping rows are refused before they reach the database (PostgreSQL would refuse them too).
-        result = resource_class(version, problems.get(sheet)).import_data(dataset, dry_run=False, raise_errors=False, use_transactions=True)
+        result = resource_class(version, problems.get(sheet)).import_data(
+            dataset, dry_run=False, raise_errors=False, use_transactions=True
+        )
         for invalid in result.invalid_rows:
             for field, messages in invalid.error_dict.items():
-                errors.append({
-                    "sheet": sheet, "row": invalid.number + 1, "field": "" if field == NON_FIELD_ERRORS else field,
-                    "message": _first_message(messages),
-                })
+                errors.append(
+                    {
+                        "sheet": sheet,
+                        "row": invalid.number + 1,
+                        "field": "" if field == NON_FIELD_ERRORS else field,
+                        "message": _first_message(messages),
+                    }
+                )
         for number, row_errors in result.row_errors():
             for error in row_errors:
                 errors.append({"sheet": sheet, "row": number + 1, "field": "", "message": str(error.error)})
@@ -260,7 +284,11 @@ def rate_card_sheets(version: ContractVersion) -> list[Sheet]:
     money_places = minor_units(version.contract.currency)
     sheets = []
     for sheet, resource_class, queryset in (
-        (RATE_LINES_SHEET, RateLineResource, version.rate_lines.order_by("service_level", "origin_zone", "destination_zone", "weight_from_kg")),
+        (
+            RATE_LINES_SHEET,
+            RateLineResource,
+            version.rate_lines.order_by("service_level", "origin_zone", "destination_zone", "weight_from_kg"),
+        ),
         (SURCHARGES_SHEET, SurchargeResource, version.surcharges.order_by("kind", "valid_from", "pk")),
     ):
         resource = resource_class(version)
@@ -269,7 +297,18 @@ def rate_card_sheets(version: ContractVersion) -> list[Sheet]:
         for header in dataset.headers:
             field = resource.fields[header]
             if isinstance(field.widget, StrictDecimalWidget):
-                columns.append(Column(header, "number", 16, decimals=3 if "kg" in header or header.endswith("_cm") else 4 if header == "percent" else money_places))
+                columns.append(
+                    Column(
+                        header,
+                        "number",
+                        16,
+                        decimals=3
+                        if "kg" in header or header.endswith("_cm")
+                        else 4
+                        if header == "percent"
+                        else money_places,
+                    )
+                )
             elif isinstance(field.widget, StrictDateWidget):
                 columns.append(Column(header, "date", 12))
             else:

@@ -1,4 +1,5 @@
 """Read queries for vendor pages, the API and exports."""
+
 from __future__ import annotations
 
 from django.db.models import Count, Q
@@ -34,7 +35,9 @@ def bank_change_requests(*, vendor=None, status=None):
 
 
 def contracts_list(*, market=None, vendor=None, status=None, service_level=None):
-    qs = Contract.objects.select_related("vendor", "market", "author", "approved_by").annotate(version_count=Count("versions"))
+    qs = Contract.objects.select_related("vendor", "market", "author", "approved_by").annotate(
+        version_count=Count("versions")
+    )
     if market:
         qs = qs.filter(market=market)
     if vendor:

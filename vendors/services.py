@@ -4,6 +4,7 @@ contract versions (amendments), rate-card import and the nightly expiry.
 Every entry point is one durable transaction. Locks: the vendor row first (it serialises
 everything that must not overlap for that vendor), then the contract, then the version.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -16,14 +17,24 @@ from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import ApprovalLimit, AuditEvent, Market
 from settlement_ops.services import approval_check, audit_record
 
-from .resources import import_rate_card, read_rate_card_workbook
 from .models import Contract, ContractVersion, RateLine, Surcharge, Vendor, VendorBankAccount, VendorBankChangeRequest
+from .resources import import_rate_card, read_rate_card_workbook
 from .validators import validate_bank_details, validate_vat_number
 
-VENDOR_FIELDS = ("legal_name", "vendor_type", "vat_number", "contact_name", "contact_email", "contact_phone", "payment_terms_days", "status")
+VENDOR_FIELDS = (
+    "legal_name",
+    "vendor_type",
+    "vat_number",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "payment_terms_days",
+    "status",
+)
 
 
 # --- Locks (fixed order: vendor, contract, version) -----------------------------------------------
+
 
 def _lock_vendor(vendor_id: int) -> Vendor:
     return Vendor.objects.select_for_update().get(pk=vendor_id)
@@ -45,19 +56,35 @@ def _lock_version(version_id: int) -> ContractVersion:
 
 # --- Vendors --------------------------------------------------------------------------------------
 
+
 @transaction.atomic(durable=True)
-def vendor_create(*, actor, market: Market, code: str, legal_name: str, vendor_type: str, vat_number: str = "",
-                  contact_name: str = "", contact_email: str = "", contact_phone: str = "",
-                  payment_terms_days: int | None = None) -> Vendor:
+def vendor_create(
+    *,
+    actor,
+    market: Market,
+    code: str,
+    legal_name: str,
+    vendor_type: str,
+    vat_number: str = "",
+    contact_name: str = "",
+    contact_email: str = "",
+    contact_phone: str = "",
+    payment_terms_days: int | None = None,
+) -> Vendor:
     """Create a vendor; the tax number is checked for the market. Raises DomainError."""
     if Vendor.objects.filter(code=code).exists():
         raise DomainError(f"Vendor code {code} is already used.", code="duplicate_code", field="code")
     if vendor_type not in Vendor.Type.values:
         raise DomainError(f"Unknown vendor type {vendor_type!r}.", code="invalid", field="vendor_type")
     vendor = Vendor.objects.create(
-        market=market, code=code, legal_name=legal_name, vendor_type=vendor_type,
+        market=market,
+        code=code,
+        legal_name=legal_name,
+        vendor_type=vendor_type,
         vat_number=validate_vat_number(market_code=market.code, value=vat_number),
-        contact_name=contact_name, contact_email=contact_email, contact_phone=contact_phone,
+        contact_name=contact_name,
+        contact_email=contact_email,
+        contact_phone=contact_phone,
         payment_terms_days=market.payment_terms_days if payment_terms_days is None else payment_terms_days,
     )
     audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="vendor_create", obj=vendor)
@@ -78,16 +105,29 @@ def vendor_update(*, actor, vendor: Vendor, **fields) -> Vendor:
     for name, value in fields.items():
         setattr(vendor, name, value)
     vendor.save()
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="vendor_update", obj=vendor, detail={"fields": sorted(fields)})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION, actor=actor, action="vendor_update", obj=vendor, detail={"fields": sorted(fields)}
+    )
     return vendor
 
 
 # --- Bank details (maker-checker) -----------------------------------------------------------------
 
+
 @transaction.atomic(durable=True)
-def vendor_bank_change_request(*, actor, vendor: Vendor, account_holder: str, currency: str, iban: str = "",
-                               bic: str = "", account_number: str = "", bank_code: str = "", bank_name: str = "",
-                               reason: str = "") -> VendorBankChangeRequest:
+def vendor_bank_change_request(
+    *,
+    actor,
+    vendor: Vendor,
+    account_holder: str,
+    currency: str,
+    iban: str = "",
+    bic: str = "",
+    account_number: str = "",
+    bank_code: str = "",
+    bank_name: str = "",
+    reason: str = "",
+) -> VendorBankChangeRequest:
     """Ask for new bank details; they take effect only when another user approves.
 
     Raises DomainError for invalid details, a currency other than the market's, or when a
@@ -99,26 +139,45 @@ def vendor_bank_change_request(*, actor, vendor: Vendor, account_holder: str, cu
     if currency != vendor.market.currency:
         raise DomainError(
             f"Vendors in {vendor.market_id} are paid in {vendor.market.currency}, not {currency}.",
-            code="wrong_currency", field="currency",
+            code="wrong_currency",
+            field="currency",
         )
-    details = validate_bank_details(market_code=vendor.market_id, iban=iban, bic=bic, account_number=account_number, bank_code=bank_code)
-    if vendor.bank_change_requests.filter(status=VendorBankChangeRequest.Status.PENDING).exists():
-        raise ConflictError("A bank detail change for this vendor is already waiting for approval.", code="pending_exists")
-    request = VendorBankChangeRequest.objects.create(
-        vendor=vendor, account_holder=account_holder.strip(), currency=currency, bank_name=bank_name, reason=reason,
-        requested_by=actor, **details,
+    details = validate_bank_details(
+        market_code=vendor.market_id, iban=iban, bic=bic, account_number=account_number, bank_code=bank_code
     )
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="vendor_bank_change_request", obj=request,
-                 detail={"vendor": vendor.code, "account": request.display_number})
+    if vendor.bank_change_requests.filter(status=VendorBankChangeRequest.Status.PENDING).exists():
+        raise ConflictError(
+            "A bank detail change for this vendor is already waiting for approval.", code="pending_exists"
+        )
+    request = VendorBankChangeRequest.objects.create(
+        vendor=vendor,
+        account_holder=account_holder.strip(),
+        currency=currency,
+        bank_name=bank_name,
+        reason=reason,
+        requested_by=actor,
+        **details,
+    )
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="vendor_bank_change_request",
+        obj=request,
+        detail={"vendor": vendor.code, "account": request.display_number},
+    )
     return request
 
 
 def _lock_change_request(request_id: int) -> VendorBankChangeRequest:
     request = VendorBankChangeRequest.objects.get(pk=request_id)
     _lock_vendor(request.vendor_id)
-    request = VendorBankChangeRequest.objects.select_for_update(of=("self",)).select_related("vendor").get(pk=request_id)
+    request = (
+        VendorBankChangeRequest.objects.select_for_update(of=("self",)).select_related("vendor").get(pk=request_id)
+    )
     if not request.is_pending:
-        raise ConflictError(f"This change request is already {request.get_status_display().lower()}.", code="not_pending")
+        raise ConflictError(
+            f"This change request is already {request.get_status_display().lower()}.", code="not_pending"
+        )
     return request
 
 
@@ -134,21 +193,36 @@ def vendor_bank_change_approve(*, actor, change_request: VendorBankChangeRequest
         account.status, account.retired_at = VendorBankAccount.Status.RETIRED, now
         account.save(update_fields=["status", "retired_at"])
     account = VendorBankAccount.objects.create(
-        vendor=request.vendor, account_holder=request.account_holder, iban=request.iban, bic=request.bic,
-        account_number=request.account_number, bank_code=request.bank_code, bank_name=request.bank_name,
+        vendor=request.vendor,
+        account_holder=request.account_holder,
+        iban=request.iban,
+        bic=request.bic,
+        account_number=request.account_number,
+        bank_code=request.bank_code,
+        bank_name=request.bank_name,
         currency=request.currency,
     )
     request.status, request.decided_by, request.decided_at, request.resulting_account = (
-        VendorBankChangeRequest.Status.APPROVED, actor, now, account,
+        VendorBankChangeRequest.Status.APPROVED,
+        actor,
+        now,
+        account,
     )
     request.save(update_fields=["status", "decided_by", "decided_at", "resulting_account"])
     vendor = request.vendor
     vendor.bank_details_changed_at = now
     vendor.save(update_fields=["bank_details_changed_at"])
     audit_record(
-        kind=AuditEvent.Kind.APPROVAL, actor=actor, action="vendor_bank_change_approve", obj=request,
-        detail={"vendor": vendor.code, "new": account.display_number, "old": [a.display_number for a in previous],
-                "requested_by": request.requested_by.username},
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="vendor_bank_change_approve",
+        obj=request,
+        detail={
+            "vendor": vendor.code,
+            "new": account.display_number,
+            "old": [a.display_number for a in previous],
+            "requested_by": request.requested_by.username,
+        },
     )
     return account
 
@@ -161,14 +235,24 @@ def vendor_bank_change_reject(*, actor, change_request: VendorBankChangeRequest,
     if not note.strip():
         raise DomainError("Give a reason for the rejection.", code="required", field="note")
     request.status, request.decided_by, request.decided_at, request.decision_note = (
-        VendorBankChangeRequest.Status.REJECTED, actor, timezone.now(), note.strip(),
+        VendorBankChangeRequest.Status.REJECTED,
+        actor,
+        timezone.now(),
+        note.strip(),
     )
     request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="vendor_bank_change_reject", obj=request, detail={"note": note})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="vendor_bank_change_reject",
+        obj=request,
+        detail={"note": note},
+    )
     return request
 
 
 # --- Contracts ------------------------------------------------------------------------------------
+
 
 def _check_validity(valid_from: date, valid_to: date | None) -> None:
     if valid_to is not None and valid_to < valid_from:
@@ -177,10 +261,16 @@ def _check_validity(valid_from: date, valid_to: date | None) -> None:
 
 def _overlapping(contract: Contract, valid_from: date, valid_to: date | None):
     """Effective contracts of the same vendor, market and service overlapping [valid_from, valid_to]."""
-    qs = Contract.objects.filter(
-        vendor_id=contract.vendor_id, market_id=contract.market_id, service_level=contract.service_level,
-        status__in=Contract.EFFECTIVE_STATUSES,
-    ).exclude(pk=contract.pk).filter(Q(valid_to__isnull=True) | Q(valid_to__gte=valid_from))
+    qs = (
+        Contract.objects.filter(
+            vendor_id=contract.vendor_id,
+            market_id=contract.market_id,
+            service_level=contract.service_level,
+            status__in=Contract.EFFECTIVE_STATUSES,
+        )
+        .exclude(pk=contract.pk)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=valid_from))
+    )
     if valid_to is not None:
         qs = qs.filter(valid_from__lte=valid_to)
     return qs
@@ -196,30 +286,55 @@ def _next_reference(vendor: Vendor, service_level: str) -> str:
 
 
 @transaction.atomic(durable=True)
-def contract_create(*, actor, vendor: Vendor, service_level: str, valid_from: date, valid_to: date | None = None,
-                    currency: str | None = None, payment_terms_days: int | None = None, volumetric_divisor: int = 5000,
-                    reference: str = "", notes: str = "") -> Contract:
+def contract_create(
+    *,
+    actor,
+    vendor: Vendor,
+    service_level: str,
+    valid_from: date,
+    valid_to: date | None = None,
+    currency: str | None = None,
+    payment_terms_days: int | None = None,
+    volumetric_divisor: int = 5000,
+    reference: str = "",
+    notes: str = "",
+) -> Contract:
     """Create a draft contract with its version 1 (effective from valid_from), for rate lines to
     be added or imported. Raises DomainError on a wrong currency, bad dates or divisor."""
     vendor = _lock_vendor(vendor.pk)
     market = vendor.market
     currency = currency or market.currency
     if currency != market.currency:
-        raise DomainError(f"Contracts in {market.code} are in {market.currency}, not {currency}.", code="wrong_currency", field="currency")
+        raise DomainError(
+            f"Contracts in {market.code} are in {market.currency}, not {currency}.",
+            code="wrong_currency",
+            field="currency",
+        )
     service_level = (service_level or "").strip().lower()
     if not service_level:
         raise DomainError("Service level is required.", code="required", field="service_level")
     _check_validity(valid_from, valid_to)
     if not volumetric_divisor or volumetric_divisor <= 0:
-        raise DomainError("Volumetric divisor must be a positive whole number.", code="invalid", field="volumetric_divisor")
+        raise DomainError(
+            "Volumetric divisor must be a positive whole number.", code="invalid", field="volumetric_divisor"
+        )
     reference = reference.strip() or _next_reference(vendor, service_level)
     if Contract.objects.filter(reference=reference).exists():
-        raise DomainError(f"Contract reference {reference} is already used.", code="duplicate_reference", field="reference")
+        raise DomainError(
+            f"Contract reference {reference} is already used.", code="duplicate_reference", field="reference"
+        )
     contract = Contract.objects.create(
-        reference=reference, vendor=vendor, market=market, service_level=service_level, currency=currency,
-        valid_from=valid_from, valid_to=valid_to,
+        reference=reference,
+        vendor=vendor,
+        market=market,
+        service_level=service_level,
+        currency=currency,
+        valid_from=valid_from,
+        valid_to=valid_to,
         payment_terms_days=vendor.payment_terms_days if payment_terms_days is None else payment_terms_days,
-        volumetric_divisor=volumetric_divisor, author=actor, notes=notes,
+        volumetric_divisor=volumetric_divisor,
+        author=actor,
+        notes=notes,
     )
     ContractVersion.objects.create(contract=contract, number=1, effective_from=valid_from, created_by=actor)
     audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="contract_create", obj=contract)
@@ -231,7 +346,10 @@ def contract_submit(*, actor, contract: Contract) -> Contract:
     """Send a draft contract (and its version 1) for review. It needs at least one rate line."""
     contract = _lock_contract(contract.pk)
     if contract.status != Contract.Status.DRAFT:
-        raise ConflictError(f"Only a draft contract can be submitted; this one is {contract.get_status_display().lower()}.", code="bad_status")
+        raise ConflictError(
+            f"Only a draft contract can be submitted; this one is {contract.get_status_display().lower()}.",
+            code="bad_status",
+        )
     version = contract.versions.select_for_update().get(number=1)
     if not version.rate_lines.exists():
         raise DomainError("Add or import rate lines before submitting the contract.", code="no_rate_lines")
@@ -257,13 +375,17 @@ def contract_approve(*, actor, contract: Contract) -> Contract:
     (checked under the vendor lock; PostgreSQL also enforces it with an exclusion constraint)."""
     contract = _lock_contract(contract.pk)
     if contract.status != Contract.Status.IN_REVIEW:
-        raise ConflictError(f"Only a contract in review can be approved; this one is {contract.get_status_display().lower()}.", code="bad_status")
+        raise ConflictError(
+            f"Only a contract in review can be approved; this one is {contract.get_status_display().lower()}.",
+            code="bad_status",
+        )
     _four_eyes(actor=actor, preparers=[contract.author, contract.submitted_by])
     clash = _overlapping(contract, contract.valid_from, contract.valid_to).first()
     if clash is not None:
         raise ConflictError(
             f"Overlaps contract {clash.reference} ({clash.valid_from} to {clash.valid_to or 'open'}) for the same vendor, "
-            f"market and service level.", code="contract_overlap",
+            f"market and service level.",
+            code="contract_overlap",
         )
     now = timezone.now()
     contract.status, contract.approved_by, contract.approved_at = Contract.Status.ACTIVE, actor, now
@@ -273,11 +395,23 @@ def contract_approve(*, actor, contract: Contract) -> Contract:
         with transaction.atomic():
             contract.save(update_fields=["status", "approved_by", "approved_at"])
     except IntegrityError:
-        raise ConflictError("Overlaps another active contract for the same vendor, market and service level.", code="contract_overlap") from None
-    version.status, version.approved_by, version.approved_at, version.activated_at = ContractVersion.Status.ACTIVE, actor, now, now
+        raise ConflictError(
+            "Overlaps another active contract for the same vendor, market and service level.", code="contract_overlap"
+        ) from None
+    version.status, version.approved_by, version.approved_at, version.activated_at = (
+        ContractVersion.Status.ACTIVE,
+        actor,
+        now,
+        now,
+    )
     version.save(update_fields=["status", "approved_by", "approved_at", "activated_at"])
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="contract_approve", obj=contract,
-                 detail={"reference": contract.reference, "author": contract.author.username})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="contract_approve",
+        obj=contract,
+        detail={"reference": contract.reference, "author": contract.author.username},
+    )
     return contract
 
 
@@ -293,7 +427,9 @@ def contract_reject(*, actor, contract: Contract, reason: str) -> Contract:
     contract.status, contract.submitted_by, contract.submitted_at = Contract.Status.DRAFT, None, None
     contract.save(update_fields=["status", "submitted_by", "submitted_at"])
     contract.versions.filter(number=1).update(status=ContractVersion.Status.DRAFT, submitted_by=None, submitted_at=None)
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="contract_reject", obj=contract, detail={"reason": reason})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL, actor=actor, action="contract_reject", obj=contract, detail={"reason": reason}
+    )
     return contract
 
 
@@ -307,14 +443,25 @@ def contract_terminate(*, actor, contract: Contract, end_date: date, reason: str
     if not reason.strip():
         raise DomainError("Give a reason for the termination.", code="required", field="reason")
     if end_date < contract.valid_from:
-        raise DomainError(f"End date cannot be before the contract start {contract.valid_from}.", code="invalid_dates", field="end_date")
+        raise DomainError(
+            f"End date cannot be before the contract start {contract.valid_from}.",
+            code="invalid_dates",
+            field="end_date",
+        )
     if contract.valid_to is not None and end_date > contract.valid_to:
-        raise DomainError(f"End date cannot be after the contract end {contract.valid_to}.", code="invalid_dates", field="end_date")
+        raise DomainError(
+            f"End date cannot be after the contract end {contract.valid_to}.", code="invalid_dates", field="end_date"
+        )
     contract.status, contract.valid_to = Contract.Status.TERMINATED, end_date
     contract.terminated_by, contract.terminated_at, contract.termination_reason = actor, timezone.now(), reason.strip()
     contract.save(update_fields=["status", "valid_to", "terminated_by", "terminated_at", "termination_reason"])
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="contract_terminate", obj=contract,
-                 detail={"end_date": end_date.isoformat(), "reason": reason})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="contract_terminate",
+        obj=contract,
+        detail={"end_date": end_date.isoformat(), "reason": reason},
+    )
     return contract
 
 
@@ -324,11 +471,14 @@ def contracts_expire(*, today: date) -> int:
     ids = list(Contract.objects.filter(status=Contract.Status.ACTIVE, valid_to__lt=today).values_list("pk", flat=True))
     if ids:
         Contract.objects.filter(pk__in=ids).update(status=Contract.Status.EXPIRED)
-        audit_record(kind=AuditEvent.Kind.ACTION, action="contracts_expire", detail={"ids": ids, "today": today.isoformat()})
+        audit_record(
+            kind=AuditEvent.Kind.ACTION, action="contracts_expire", detail={"ids": ids, "today": today.isoformat()}
+        )
     return len(ids)
 
 
 # --- Versions (amendments) ------------------------------------------------------------------------
+
 
 @transaction.atomic(durable=True)
 def contract_version_create(*, actor, contract: Contract, effective_from: date, notes: str = "") -> ContractVersion:
@@ -338,12 +488,16 @@ def contract_version_create(*, actor, contract: Contract, effective_from: date, 
     if contract.status != Contract.Status.ACTIVE:
         raise ConflictError("Only an active contract can be amended.", code="bad_status")
     if not contract.covers(effective_from):
-        raise DomainError("The version must start within the contract's validity.", code="invalid_dates", field="effective_from")
+        raise DomainError(
+            "The version must start within the contract's validity.", code="invalid_dates", field="effective_from"
+        )
     if contract.versions.filter(status__in=[ContractVersion.Status.DRAFT, ContractVersion.Status.IN_REVIEW]).exists():
         raise ConflictError("This contract already has a version being prepared.", code="open_version")
     source = contract.versions.filter(status=ContractVersion.Status.ACTIVE).order_by("-effective_from").first()
     number = (contract.versions.aggregate(m=Max("number"))["m"] or 0) + 1
-    version = ContractVersion.objects.create(contract=contract, number=number, effective_from=effective_from, created_by=actor, notes=notes)
+    version = ContractVersion.objects.create(
+        contract=contract, number=number, effective_from=effective_from, created_by=actor, notes=notes
+    )
     if source is not None:
         RateLine.objects.bulk_create(
             RateLine(version=version, **{f: getattr(r, f) for f in RATE_LINE_FIELDS}) for r in source.rate_lines.all()
@@ -379,13 +533,25 @@ def contract_version_approve(*, actor, version: ContractVersion) -> ContractVers
     if version.contract.status != Contract.Status.ACTIVE:
         raise ConflictError("The contract is no longer active.", code="bad_status")
     _four_eyes(actor=actor, preparers=[version.created_by, version.submitted_by])
-    if version.contract.versions.filter(status=ContractVersion.Status.ACTIVE, effective_from=version.effective_from).exists():
+    if version.contract.versions.filter(
+        status=ContractVersion.Status.ACTIVE, effective_from=version.effective_from
+    ).exists():
         raise ConflictError(f"Another active version already starts on {version.effective_from}.", code="version_clash")
     now = timezone.now()
-    version.status, version.approved_by, version.approved_at, version.activated_at = ContractVersion.Status.ACTIVE, actor, now, now
+    version.status, version.approved_by, version.approved_at, version.activated_at = (
+        ContractVersion.Status.ACTIVE,
+        actor,
+        now,
+        now,
+    )
     version.save(update_fields=["status", "approved_by", "approved_at", "activated_at"])
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="contract_version_approve", obj=version,
-                 detail={"retroactive": version.is_retroactive, "effective_from": version.effective_from.isoformat()})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="contract_version_approve",
+        obj=version,
+        detail={"retroactive": version.is_retroactive, "effective_from": version.effective_from.isoformat()},
+    )
     return version
 
 
@@ -400,17 +566,39 @@ def contract_version_reject(*, actor, version: ContractVersion, reason: str) -> 
     version.status = ContractVersion.Status.REJECTED
     version.notes = f"Rejected: {reason.strip()}"[:255]
     version.save(update_fields=["status", "notes"])
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="contract_version_reject", obj=version, detail={"reason": reason})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="contract_version_reject",
+        obj=version,
+        detail={"reason": reason},
+    )
     return version
 
 
 # --- Rate cards -----------------------------------------------------------------------------------
 
 RATE_LINE_FIELDS = (
-    "service_level", "origin_zone", "destination_zone", "weight_from_kg", "weight_to_kg", "base_price",
-    "price_per_additional_kg", "additional_step_kg", "minimum_charge",
+    "service_level",
+    "origin_zone",
+    "destination_zone",
+    "weight_from_kg",
+    "weight_to_kg",
+    "base_price",
+    "price_per_additional_kg",
+    "additional_step_kg",
+    "minimum_charge",
 )
-SURCHARGE_FIELDS = ("kind", "percent", "flat_amount", "valid_from", "valid_to", "zone", "dimension_threshold_cm", "minimum_amount")
+SURCHARGE_FIELDS = (
+    "kind",
+    "percent",
+    "flat_amount",
+    "valid_from",
+    "valid_to",
+    "zone",
+    "dimension_threshold_cm",
+    "minimum_amount",
+)
 MAX_RATE_CARD_BYTES = 5 * 1024 * 1024
 
 
@@ -425,7 +613,10 @@ def rate_card_import(*, actor, version: ContractVersion, content: bytes, filenam
     """
     version = _lock_version(version.pk)
     if not version.is_editable:
-        raise ConflictError(f"Version {version.number} is {version.get_status_display().lower()}; only a draft can be changed.", code="bad_status")
+        raise ConflictError(
+            f"Version {version.number} is {version.get_status_display().lower()}; only a draft can be changed.",
+            code="bad_status",
+        )
     if len(content) > MAX_RATE_CARD_BYTES:
         raise DomainError("The file is larger than 5 MB.", code="file_too_large", field="file")
     if not filename.lower().endswith(".xlsx"):
@@ -435,6 +626,8 @@ def rate_card_import(*, actor, version: ContractVersion, content: bytes, filenam
     version.surcharges.all().delete()
     counts, errors = import_rate_card(version=version, datasets=datasets)
     if errors:
-        raise DomainError(f"{len(errors)} problem(s) in the file; nothing was imported.", code="bad_rows", errors=errors)
+        raise DomainError(
+            f"{len(errors)} problem(s) in the file; nothing was imported.", code="bad_rows", errors=errors
+        )
     audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="rate_card_import", obj=version, detail=counts)
     return counts

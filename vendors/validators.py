@@ -2,6 +2,7 @@
 
 Each function returns the normalised value or raises DomainError naming the field.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,13 @@ from settlement_ops.errors import DomainError
 # Markets whose vendors are paid by IBAN (SEPA); GB takes an IBAN or sort code + account number.
 IBAN_MARKETS = {"DE", "FR"}
 SEPA_COUNTRIES = {"AT", "BE", "DE", "ES", "FI", "FR", "IE", "IT", "LU", "NL", "PT"}
-TAX_NUMBER_LABEL = {"GB": "UK VAT number", "DE": "EU VAT number", "FR": "EU VAT number", "ID": "NPWP", "VN": "MST (tax code)"}
+TAX_NUMBER_LABEL = {
+    "GB": "UK VAT number",
+    "DE": "EU VAT number",
+    "FR": "EU VAT number",
+    "ID": "NPWP",
+    "VN": "MST (tax code)",
+}
 
 
 def validate_vat_number(*, market_code: str, value: str) -> str:
@@ -37,7 +44,8 @@ def validate_vat_number(*, market_code: str, value: str) -> str:
             if not compact.startswith(market_code):
                 raise DomainError(
                     f"{label} {value!r} must start with {market_code} for a vendor in {market_code}.",
-                    code="invalid_vat_number", field="vat_number",
+                    code="invalid_vat_number",
+                    field="vat_number",
                 )
             return compact
         if market_code == "ID":
@@ -45,11 +53,15 @@ def validate_vat_number(*, market_code: str, value: str) -> str:
         if market_code == "VN":
             return mst.validate(value)
     except StdnumError as exc:
-        raise DomainError(f"{label} {value!r} is not valid: {exc.message}", code="invalid_vat_number", field="vat_number") from None
+        raise DomainError(
+            f"{label} {value!r} is not valid: {exc.message}", code="invalid_vat_number", field="vat_number"
+        ) from None
     return value
 
 
-def validate_bank_details(*, market_code: str, iban: str = "", bic: str = "", account_number: str = "", bank_code: str = "") -> dict:
+def validate_bank_details(
+    *, market_code: str, iban: str = "", bic: str = "", account_number: str = "", bank_code: str = ""
+) -> dict:
     """Check bank details for the vendor's market; returns the normalised fields.
 
     DE/FR: IBAN required (schwifty checks country format and check digits); BIC optional but
@@ -69,9 +81,13 @@ def validate_bank_details(*, market_code: str, iban: str = "", bic: str = "", ac
         if market_code == "GB" and parsed.country_code != "GB":
             raise DomainError("A UK vendor's IBAN must be a GB IBAN.", code="invalid_iban", field="iban")
         if market_code in IBAN_MARKETS and parsed.country_code not in SEPA_COUNTRIES:
-            raise DomainError(f"IBAN country {parsed.country_code} is not a SEPA country.", code="invalid_iban", field="iban")
+            raise DomainError(
+                f"IBAN country {parsed.country_code} is not a SEPA country.", code="invalid_iban", field="iban"
+            )
         if market_code not in IBAN_MARKETS and market_code != "GB":
-            raise DomainError(f"Vendors in {market_code} are paid to a local account, not an IBAN.", code="invalid_iban", field="iban")
+            raise DomainError(
+                f"Vendors in {market_code} are paid to a local account, not an IBAN.", code="invalid_iban", field="iban"
+            )
         result["iban"] = parsed.compact
     elif market_code in IBAN_MARKETS:
         raise DomainError("An IBAN is required for vendors in this market.", code="iban_required", field="iban")
@@ -83,26 +99,45 @@ def validate_bank_details(*, market_code: str, iban: str = "", bic: str = "", ac
         if result["iban"] and parsed_bic.country_code != result["iban"][:2]:
             raise DomainError(
                 f"BIC country {parsed_bic.country_code} does not match the IBAN country {result['iban'][:2]}.",
-                code="invalid_bic", field="bic",
+                code="invalid_bic",
+                field="bic",
             )
         result["bic"] = parsed_bic.compact
     if result["iban"]:
         return result
     if market_code == "GB":
         if not re.fullmatch(r"\d{6}", bank_code):
-            raise DomainError("Sort code must be 6 digits (or give an IBAN).", code="invalid_sort_code", field="bank_code")
+            raise DomainError(
+                "Sort code must be 6 digits (or give an IBAN).", code="invalid_sort_code", field="bank_code"
+            )
         if not re.fullmatch(r"\d{8}", account_number):
-            raise DomainError("UK account number must be 8 digits.", code="invalid_account_number", field="account_number")
+            raise DomainError(
+                "UK account number must be 8 digits.", code="invalid_account_number", field="account_number"
+            )
     elif market_code == "ID":
         if not re.fullmatch(r"\d{3}", bank_code):
-            raise DomainError("Indonesian bank code must be 3 digits (e.g. 014 for BCA).", code="invalid_bank_code", field="bank_code")
+            raise DomainError(
+                "Indonesian bank code must be 3 digits (e.g. 014 for BCA).", code="invalid_bank_code", field="bank_code"
+            )
         if not re.fullmatch(r"\d{10,16}", account_number):
-            raise DomainError("Indonesian account number must be 10 to 16 digits.", code="invalid_account_number", field="account_number")
+            raise DomainError(
+                "Indonesian account number must be 10 to 16 digits.",
+                code="invalid_account_number",
+                field="account_number",
+            )
     elif market_code == "VN":
         if not re.fullmatch(r"[A-Z0-9]{3,11}", bank_code.upper()):
-            raise DomainError("Vietnamese bank code must be the bank's BIC or short code.", code="invalid_bank_code", field="bank_code")
+            raise DomainError(
+                "Vietnamese bank code must be the bank's BIC or short code.",
+                code="invalid_bank_code",
+                field="bank_code",
+            )
         if not re.fullmatch(r"\d{6,19}", account_number):
-            raise DomainError("Vietnamese account number must be 6 to 19 digits.", code="invalid_account_number", field="account_number")
+            raise DomainError(
+                "Vietnamese account number must be 6 to 19 digits.",
+                code="invalid_account_number",
+                field="account_number",
+            )
         bank_code = bank_code.upper()
     else:
         raise DomainError("An IBAN is required.", code="iban_required", field="iban")

@@ -1,5 +1,6 @@
 """Staff pages for vendors, bank details, contracts, rate cards and quotes. Thin: a form, one
 service call, a message."""
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +17,16 @@ from settlement_ops.permissions import PermissionRequiredPageMixin
 from . import pricing, selectors, services
 from .exports import contracts_sheets
 from .filters import ContractFilter, RateLineFilter, VendorFilter
-from .forms import BankChangeForm, ContractForm, QuoteForm, RateCardImportForm, ReasonForm, TerminateForm, VendorForm, VersionForm
+from .forms import (
+    BankChangeForm,
+    ContractForm,
+    QuoteForm,
+    RateCardImportForm,
+    ReasonForm,
+    TerminateForm,
+    VendorForm,
+    VersionForm,
+)
 from .models import Contract, ContractVersion, Vendor, VendorBankChangeRequest
 from .resources import rate_card_sheets
 
@@ -26,6 +36,7 @@ def _perm(user, name: str) -> bool:
 
 
 # --- Vendors and bank details ------------------------------------------------------------------------
+
 
 class VendorListView(PermissionRequiredPageMixin, FilterView):
     template_name = "vendors/vendor_list.html"
@@ -46,8 +57,14 @@ class VendorDetailView(PermissionRequiredPageMixin, DetailView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         user = self.request.user
-        ctx["bank_accounts"] = selectors.vendor_bank_accounts(vendor=self.object) if _perm(user, "view_vendorbankaccount") else None
-        ctx["change_requests"] = selectors.bank_change_requests(vendor=self.object)[:20] if _perm(user, "view_vendorbankchangerequest") else None
+        ctx["bank_accounts"] = (
+            selectors.vendor_bank_accounts(vendor=self.object) if _perm(user, "view_vendorbankaccount") else None
+        )
+        ctx["change_requests"] = (
+            selectors.bank_change_requests(vendor=self.object)[:20]
+            if _perm(user, "view_vendorbankchangerequest")
+            else None
+        )
         ctx["contracts"] = selectors.contracts_list(vendor=self.object) if _perm(user, "view_contract") else None
         ctx["reject_form"] = ReasonForm()
         return ctx
@@ -80,14 +97,19 @@ class VendorEditView(PermissionRequiredPageMixin, View):
     def get(self, request, pk):
         vendor = get_object_or_404(Vendor, pk=pk)
         initial = {name: getattr(vendor, name) for name in services.VENDOR_FIELDS}
-        return render(request, self.template_name, {"form": VendorForm(initial=initial, vendor=vendor), "vendor": vendor})
+        return render(
+            request, self.template_name, {"form": VendorForm(initial=initial, vendor=vendor), "vendor": vendor}
+        )
 
     def post(self, request, pk):
         vendor = get_object_or_404(Vendor, pk=pk)
         form = VendorForm(request.POST, vendor=vendor)
         if form.is_valid():
-            changed = {name: value for name, value in form.cleaned_data.items()
-                       if name in services.VENDOR_FIELDS and value != getattr(vendor, name) and value is not None}
+            changed = {
+                name: value
+                for name, value in form.cleaned_data.items()
+                if name in services.VENDOR_FIELDS and value != getattr(vendor, name) and value is not None
+            }
             try:
                 services.vendor_update(actor=request.user, vendor=vendor, **changed)
             except DomainError as exc:
@@ -134,7 +156,9 @@ class BankChangeDecisionView(PermissionRequiredPageMixin, View):
                 services.vendor_bank_change_approve(actor=request.user, change_request=change)
                 messages.success(request, "Bank details approved; payments now go to the new account.")
             else:
-                services.vendor_bank_change_reject(actor=request.user, change_request=change, note=request.POST.get("reason", ""))
+                services.vendor_bank_change_reject(
+                    actor=request.user, change_request=change, note=request.POST.get("reason", "")
+                )
                 messages.success(request, "Bank detail change rejected.")
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -142,6 +166,7 @@ class BankChangeDecisionView(PermissionRequiredPageMixin, View):
 
 
 # --- Contracts ---------------------------------------------------------------------------------------
+
 
 class ContractListView(PermissionRequiredPageMixin, FilterView):
     template_name = "vendors/contract_list.html"
@@ -160,7 +185,9 @@ class ContractExportView(PermissionRequiredPageMixin, View):
 
     def get(self, request):
         contracts = ContractFilter(request.GET, queryset=selectors.contracts_list()).qs
-        return workbook_response(filename=f"contracts-{timezone.localdate():%Y%m%d}.xlsx", sheets=contracts_sheets(contracts))
+        return workbook_response(
+            filename=f"contracts-{timezone.localdate():%Y%m%d}.xlsx", sheets=contracts_sheets(contracts)
+        )
 
 
 class ContractCreateView(PermissionRequiredPageMixin, View):
@@ -172,7 +199,9 @@ class ContractCreateView(PermissionRequiredPageMixin, View):
         if request.GET.get("vendor"):
             vendor = Vendor.objects.filter(pk=request.GET["vendor"]).select_related("market").first()
             if vendor:
-                initial.update(vendor=vendor, currency=vendor.market.currency, payment_terms_days=vendor.payment_terms_days)
+                initial.update(
+                    vendor=vendor, currency=vendor.market.currency, payment_terms_days=vendor.payment_terms_days
+                )
         return render(request, self.template_name, {"form": ContractForm(initial=initial)})
 
     def post(self, request):
@@ -183,7 +212,9 @@ class ContractCreateView(PermissionRequiredPageMixin, View):
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
-                messages.success(request, f"Contract {contract.reference} created as a draft. Import its rate card next.")
+                messages.success(
+                    request, f"Contract {contract.reference} created as a draft. Import its rate card next."
+                )
                 return redirect("vendors:contract_detail", pk=contract.pk)
         return render(request, self.template_name, {"form": form}, status=400)
 
@@ -196,7 +227,9 @@ class ContractDetailView(PermissionRequiredPageMixin, DetailView):
     context_object_name = "contract"
 
     def get_queryset(self):
-        return Contract.objects.select_related("vendor", "market", "author", "submitted_by", "approved_by", "terminated_by")
+        return Contract.objects.select_related(
+            "vendor", "market", "author", "submitted_by", "approved_by", "terminated_by"
+        )
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -250,6 +283,7 @@ class ContractActionView(PermissionRequiredPageMixin, View):
 
 # --- Versions and rate cards ------------------------------------------------------------------------
 
+
 class RateCardView(PermissionRequiredPageMixin, FilterView):
     """A contract version: its rate lines (filterable, paginated) and surcharges."""
 
@@ -259,7 +293,9 @@ class RateCardView(PermissionRequiredPageMixin, FilterView):
     paginate_by = 100
 
     def dispatch(self, request, *args, **kwargs):
-        self.version = get_object_or_404(ContractVersion.objects.select_related("contract__vendor", "contract__market"), pk=kwargs["pk"])
+        self.version = get_object_or_404(
+            ContractVersion.objects.select_related("contract__vendor", "contract__market"), pk=kwargs["pk"]
+        )
         return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
@@ -269,9 +305,13 @@ class RateCardView(PermissionRequiredPageMixin, FilterView):
         ctx = super().get_context_data(**kwargs)
         user = self.request.user
         ctx.update(
-            version=self.version, contract=self.version.contract, surcharges=selectors.surcharges(version=self.version),
-            can_prepare=_perm(user, "change_contract"), can_approve=_perm(user, "approve_contract"),
-            can_export=_perm(user, "export_contract"), reject_form=ReasonForm(),
+            version=self.version,
+            contract=self.version.contract,
+            surcharges=selectors.surcharges(version=self.version),
+            can_prepare=_perm(user, "change_contract"),
+            can_approve=_perm(user, "approve_contract"),
+            can_export=_perm(user, "export_contract"),
+            reject_form=ReasonForm(),
         )
         return ctx
 
@@ -281,7 +321,9 @@ class RateCardExportView(PermissionRequiredPageMixin, View):
 
     def get(self, request, pk):
         version = get_object_or_404(ContractVersion.objects.select_related("contract"), pk=pk)
-        return workbook_response(filename=f"rate-card-{version.contract.reference}-v{version.number}.xlsx", sheets=rate_card_sheets(version))
+        return workbook_response(
+            filename=f"rate-card-{version.contract.reference}-v{version.number}.xlsx", sheets=rate_card_sheets(version)
+        )
 
 
 class RateCardImportView(PermissionRequiredPageMixin, View):
@@ -302,11 +344,15 @@ class RateCardImportView(PermissionRequiredPageMixin, View):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                counts = services.rate_card_import(actor=request.user, version=version, content=upload.read(), filename=upload.name)
+                counts = services.rate_card_import(
+                    actor=request.user, version=version, content=upload.read(), filename=upload.name
+                )
             except DomainError as exc:
                 form.add_error(None, exc.message)
                 return render(request, self.template_name, self._context(version, form, exc.errors), status=400)
-            messages.success(request, f"Imported {counts['rate_lines']} rate lines and {counts['surcharges']} surcharges.")
+            messages.success(
+                request, f"Imported {counts['rate_lines']} rate lines and {counts['surcharges']} surcharges."
+            )
             return redirect("vendors:rate_card", pk=version.pk)
         return render(request, self.template_name, self._context(version, form), status=400)
 
@@ -322,10 +368,16 @@ class VersionActionView(PermissionRequiredPageMixin, View):
                 messages.success(request, f"Version {version.number} sent for review.")
             elif self.action == "approve":
                 version = services.contract_version_approve(actor=request.user, version=version)
-                note = " It is retroactive: re-rated shipments from its start date get its prices." if version.is_retroactive else ""
+                note = (
+                    " It is retroactive: re-rated shipments from its start date get its prices."
+                    if version.is_retroactive
+                    else ""
+                )
                 messages.success(request, f"Version {version.number} approved and active.{note}")
             elif self.action == "reject":
-                services.contract_version_reject(actor=request.user, version=version, reason=request.POST.get("reason", ""))
+                services.contract_version_reject(
+                    actor=request.user, version=version, reason=request.POST.get("reason", "")
+                )
                 messages.success(request, f"Version {version.number} rejected.")
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -333,6 +385,7 @@ class VersionActionView(PermissionRequiredPageMixin, View):
 
 
 # --- Quote -------------------------------------------------------------------------------------------
+
 
 class QuoteView(PermissionRequiredPageMixin, View):
     """Price a shipment line by line, showing the contract version and rate line used."""

@@ -1,4 +1,5 @@
 """REST endpoints of payables (thin: validate, call one service, render)."""
+
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
@@ -14,7 +15,16 @@ from settlement_ops.models import Market
 from vendors.models import Vendor
 
 from . import selectors, services
-from .models import InvoiceImport, Payable, Payment, PaymentRun, PaymentRunExclusion, VendorDeduction, VendorInvoice, VendorInvoiceLine
+from .models import (
+    InvoiceImport,
+    Payable,
+    Payment,
+    PaymentRun,
+    PaymentRunExclusion,
+    VendorDeduction,
+    VendorInvoice,
+    VendorInvoiceLine,
+)
 
 VIEW_INVOICE = "payables.view_vendorinvoice"
 
@@ -25,8 +35,26 @@ class InvoiceImportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = InvoiceImport
-        fields = ["id", "vendor", "kind", "header", "filename", "sha256", "size", "source", "status", "total_rows", "processed_rows",
-                  "progress_percent", "error_count", "errors", "message", "invoice", "created_at", "finished_at"]
+        fields = [
+            "id",
+            "vendor",
+            "kind",
+            "header",
+            "filename",
+            "sha256",
+            "size",
+            "source",
+            "status",
+            "total_rows",
+            "processed_rows",
+            "progress_percent",
+            "error_count",
+            "errors",
+            "message",
+            "invoice",
+            "created_at",
+            "finished_at",
+        ]
 
 
 class InvoiceUploadSerializer(serializers.Serializer):
@@ -67,9 +95,24 @@ class InvoiceImportViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.Re
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         job = services.invoice_import_create(
-            actor=request.user, vendor=data["vendor"], filename=data["file"].name, content=data["file"].read(), kind=data["kind"],
-            header={k: data.get(k) for k in ("invoice_number", "invoice_date", "currency", "net_total", "vat_total", "gross_total",
-                                             "credited_invoice_number")}, source="api",
+            actor=request.user,
+            vendor=data["vendor"],
+            filename=data["file"].name,
+            content=data["file"].read(),
+            kind=data["kind"],
+            header={
+                k: data.get(k)
+                for k in (
+                    "invoice_number",
+                    "invoice_date",
+                    "currency",
+                    "net_total",
+                    "vat_total",
+                    "gross_total",
+                    "credited_invoice_number",
+                )
+            },
+            source="api",
         )
         return Response(InvoiceImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -80,9 +123,33 @@ class VendorInvoiceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = VendorInvoice
-        fields = ["id", "vendor", "market", "kind", "number", "invoice_date", "currency", "net_total", "vat_total", "gross_total",
-                  "credited_invoice", "status", "line_count", "pending_count", "flagged_count", "expected_total", "approved_total",
-                  "disputed_total", "savings_total", "approved_net", "approved_vat", "accrual_relieved", "audited_at", "approved_at", "entry"]
+        fields = [
+            "id",
+            "vendor",
+            "market",
+            "kind",
+            "number",
+            "invoice_date",
+            "currency",
+            "net_total",
+            "vat_total",
+            "gross_total",
+            "credited_invoice",
+            "status",
+            "line_count",
+            "pending_count",
+            "flagged_count",
+            "expected_total",
+            "approved_total",
+            "disputed_total",
+            "savings_total",
+            "approved_net",
+            "approved_vat",
+            "accrual_relieved",
+            "audited_at",
+            "approved_at",
+            "entry",
+        ]
 
 
 class VendorInvoiceLineSerializer(serializers.ModelSerializer):
@@ -91,10 +158,37 @@ class VendorInvoiceLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = VendorInvoiceLine
-        fields = ["id", "line_no", "tracking_number", "ship_date", "billed_weight_kg", "chargeable_weight_kg", "billed_base",
-                  "billed_fuel", "billed_remote_area", "billed_oversize", "billed_cod", "billed_peak", "billed_returns", "billed_net",
-                  "billed_vat", "billed_gross", "expected_net", "expected_vat", "shipment", "charge_line", "contract_version", "rate_line",
-                  "flags", "decision", "approved_net", "approved_vat", "reason", "decided_by", "decided_at"]
+        fields = [
+            "id",
+            "line_no",
+            "tracking_number",
+            "ship_date",
+            "billed_weight_kg",
+            "chargeable_weight_kg",
+            "billed_base",
+            "billed_fuel",
+            "billed_remote_area",
+            "billed_oversize",
+            "billed_cod",
+            "billed_peak",
+            "billed_returns",
+            "billed_net",
+            "billed_vat",
+            "billed_gross",
+            "expected_net",
+            "expected_vat",
+            "shipment",
+            "charge_line",
+            "contract_version",
+            "rate_line",
+            "flags",
+            "decision",
+            "approved_net",
+            "approved_vat",
+            "reason",
+            "decided_by",
+            "decided_at",
+        ]
 
 
 class VendorInvoiceDecideSerializer(serializers.Serializer):
@@ -106,8 +200,12 @@ class VendorInvoiceDecideSerializer(serializers.Serializer):
 class VendorInvoiceViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = VendorInvoiceSerializer
     filterset_fields = ["vendor", "market", "kind", "status", "number"]
-    required_permissions = {"read": VIEW_INVOICE, "decide": "payables.audit_vendorinvoice",
-                            "approve": "payables.audit_vendorinvoice", "reaudit": "payables.audit_vendorinvoice"}
+    required_permissions = {
+        "read": VIEW_INVOICE,
+        "decide": "payables.audit_vendorinvoice",
+        "approve": "payables.audit_vendorinvoice",
+        "reaudit": "payables.audit_vendorinvoice",
+    }
 
     def get_queryset(self):
         return selectors.invoices_list()
@@ -115,7 +213,9 @@ class VendorInvoiceViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"])
     def lines(self, request, pk=None):
         invoice = self.get_object()
-        page = self.paginate_queryset(selectors.invoice_lines(invoice, flagged_only=request.query_params.get("flagged") == "1"))
+        page = self.paginate_queryset(
+            selectors.invoice_lines(invoice, flagged_only=request.query_params.get("flagged") == "1")
+        )
         return self.get_paginated_response(VendorInvoiceLineSerializer(page, many=True).data)
 
     @extend_schema(request=VendorInvoiceDecideSerializer, responses=VendorInvoiceSerializer)
@@ -123,19 +223,28 @@ class VendorInvoiceViewSet(viewsets.ReadOnlyModelViewSet):
     def decide(self, request, pk=None):
         body = VendorInvoiceDecideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        invoice = services.invoice_lines_decide(actor=request.user, invoice=self.get_object(), line_ids=body.validated_data["lines"],
-                                                decision=body.validated_data["decision"], reason=body.validated_data.get("reason", ""))
+        invoice = services.invoice_lines_decide(
+            actor=request.user,
+            invoice=self.get_object(),
+            line_ids=body.validated_data["lines"],
+            decision=body.validated_data["decision"],
+            reason=body.validated_data.get("reason", ""),
+        )
         return Response(VendorInvoiceSerializer(invoice).data)
 
     @extend_schema(request=None, responses=VendorInvoiceSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        return Response(VendorInvoiceSerializer(services.invoice_approve(actor=request.user, invoice=self.get_object())).data)
+        return Response(
+            VendorInvoiceSerializer(services.invoice_approve(actor=request.user, invoice=self.get_object())).data
+        )
 
     @extend_schema(request=None, responses=VendorInvoiceSerializer)
     @action(detail=True, methods=["post"])
     def reaudit(self, request, pk=None):
-        return Response(VendorInvoiceSerializer(services.invoice_audit(invoice_id=self.get_object().pk, actor=request.user)).data)
+        return Response(
+            VendorInvoiceSerializer(services.invoice_audit(invoice_id=self.get_object().pk, actor=request.user)).data
+        )
 
 
 class PayableSerializer(serializers.ModelSerializer):
@@ -144,8 +253,27 @@ class PayableSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Payable
-        fields = ["id", "vendor", "market", "currency", "kind", "invoice", "deduction", "reference", "amount", "due_date", "status",
-                  "payment_run", "payment", "on_hold", "hold_reason", "held_by", "held_at", "last_rejection_reason", "paid_at"]
+        fields = [
+            "id",
+            "vendor",
+            "market",
+            "currency",
+            "kind",
+            "invoice",
+            "deduction",
+            "reference",
+            "amount",
+            "due_date",
+            "status",
+            "payment_run",
+            "payment",
+            "on_hold",
+            "hold_reason",
+            "held_by",
+            "held_at",
+            "last_rejection_reason",
+            "paid_at",
+        ]
 
 
 class PayablesReasonSerializer(serializers.Serializer):
@@ -155,7 +283,11 @@ class PayablesReasonSerializer(serializers.Serializer):
 class PayableViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = PayableSerializer
     filterset_fields = ["vendor", "market", "status", "kind", "on_hold"]
-    required_permissions = {"read": "payables.view_payable", "hold": "payables.hold_payable", "release": "payables.hold_payable"}
+    required_permissions = {
+        "read": "payables.view_payable",
+        "hold": "payables.hold_payable",
+        "release": "payables.hold_payable",
+    }
 
     def get_queryset(self):
         return selectors.payables_list()
@@ -163,13 +295,17 @@ class PayableViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=PayablesReasonSerializer, responses=PayableSerializer)
     @action(detail=True, methods=["post"])
     def hold(self, request, pk=None):
-        payable = services.payable_hold(actor=request.user, payable=self.get_object(), reason=request.data.get("reason", ""))
+        payable = services.payable_hold(
+            actor=request.user, payable=self.get_object(), reason=request.data.get("reason", "")
+        )
         return Response(PayableSerializer(payable).data)
 
     @extend_schema(request=PayablesReasonSerializer, responses=PayableSerializer)
     @action(detail=True, methods=["post"])
     def release(self, request, pk=None):
-        payable = services.payable_release(actor=request.user, payable=self.get_object(), note=request.data.get("reason", ""))
+        payable = services.payable_release(
+            actor=request.user, payable=self.get_object(), note=request.data.get("reason", "")
+        )
         return Response(PayableSerializer(payable).data)
 
 
@@ -178,7 +314,18 @@ class DeductionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = VendorDeduction
-        fields = ["id", "vendor", "currency", "amount", "reason", "source_type", "source_id", "counter_account_kind", "entry", "created_at"]
+        fields = [
+            "id",
+            "vendor",
+            "currency",
+            "amount",
+            "reason",
+            "source_type",
+            "source_id",
+            "counter_account_kind",
+            "entry",
+            "created_at",
+        ]
         read_only_fields = ["entry", "created_at"]
         extra_kwargs = {"currency": {"required": False}, "counter_account_kind": {"required": False}}
         validators = []  # the service answers a repeated source with the first deduction
@@ -205,8 +352,24 @@ class PaymentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Payment
-        fields = ["id", "run", "vendor", "currency", "amount", "end_to_end_id", "account_holder", "iban", "bic", "account_number",
-                  "bank_code", "status", "rejection_reason", "confirmed_at", "entry", "reversal_entry"]
+        fields = [
+            "id",
+            "run",
+            "vendor",
+            "currency",
+            "amount",
+            "end_to_end_id",
+            "account_holder",
+            "iban",
+            "bic",
+            "account_number",
+            "bank_code",
+            "status",
+            "rejection_reason",
+            "confirmed_at",
+            "entry",
+            "reversal_entry",
+        ]
 
 
 class ExclusionSerializer(serializers.ModelSerializer):
@@ -226,8 +389,24 @@ class RunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PaymentRun
-        fields = ["id", "number", "market", "currency", "pay_date", "bank_change_days", "status", "total_amount", "payment_count",
-                  "prepared_by", "prepared_at", "approved_by", "approved_at", "payments", "exclusions", "bank_file_sha256"]
+        fields = [
+            "id",
+            "number",
+            "market",
+            "currency",
+            "pay_date",
+            "bank_change_days",
+            "status",
+            "total_amount",
+            "payment_count",
+            "prepared_by",
+            "prepared_at",
+            "approved_by",
+            "approved_at",
+            "payments",
+            "exclusions",
+            "bank_file_sha256",
+        ]
 
     def get_bank_file_sha256(self, run) -> str | None:
         bank_file = run.bank_files.first()
@@ -251,8 +430,12 @@ class PaymentRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadO
     filterset_fields = ["market", "status", "currency"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     required_permissions = {
-        "read": "payables.view_paymentrun", "create": "payables.prepare_paymentrun", "approve": "payables.approve_paymentrun",
-        "export": "payables.prepare_paymentrun", "cancel": "payables.prepare_paymentrun", "remove_item": "payables.prepare_paymentrun",
+        "read": "payables.view_paymentrun",
+        "create": "payables.prepare_paymentrun",
+        "approve": "payables.approve_paymentrun",
+        "export": "payables.prepare_paymentrun",
+        "cancel": "payables.prepare_paymentrun",
+        "remove_item": "payables.prepare_paymentrun",
         "results": "payables.prepare_paymentrun",
     }
 
@@ -264,8 +447,13 @@ class PaymentRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadO
         body = RunPrepareSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        run = services.payment_run_prepare(actor=request.user, market=data["market"], currency=data.get("currency") or data["market"].currency,
-                                           pay_date=data["pay_date"], bank_change_days=data["bank_change_days"])
+        run = services.payment_run_prepare(
+            actor=request.user,
+            market=data["market"],
+            currency=data.get("currency") or data["market"].currency,
+            pay_date=data["pay_date"],
+            bank_change_days=data["bank_change_days"],
+        )
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     def _fresh(self, run):
@@ -285,7 +473,11 @@ class PaymentRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadO
     @extend_schema(request=PayablesReasonSerializer, responses=RunSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return self._fresh(services.payment_run_cancel(actor=request.user, run=self.get_object(), reason=request.data.get("reason", "")))
+        return self._fresh(
+            services.payment_run_cancel(
+                actor=request.user, run=self.get_object(), reason=request.data.get("reason", "")
+            )
+        )
 
     @extend_schema(request=RunRemoveSerializer, responses=RunSerializer)
     @action(detail=True, methods=["post"], url_path="remove-item")
@@ -293,8 +485,11 @@ class PaymentRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadO
         body = RunRemoveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         payable = get_object_or_404(Payable, pk=body.validated_data["payable"])
-        return self._fresh(services.payment_run_remove_item(actor=request.user, run=self.get_object(), payable=payable,
-                                                            reason=body.validated_data["reason"]))
+        return self._fresh(
+            services.payment_run_remove_item(
+                actor=request.user, run=self.get_object(), payable=payable, reason=body.validated_data["reason"]
+            )
+        )
 
     @action(detail=True, methods=["post"])
     def results(self, request, pk=None):
@@ -323,8 +518,12 @@ class PaymentViewSet(viewsets.ReadOnlyModelViewSet):
     def mark(self, request, pk=None):
         body = PaymentMarkSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        payment = services.payment_mark(actor=request.user, payment=self.get_object(), status=body.validated_data["status"],
-                                        reason=body.validated_data.get("reason", ""))
+        payment = services.payment_mark(
+            actor=request.user,
+            payment=self.get_object(),
+            status=body.validated_data["status"],
+            reason=body.validated_data.get("reason", ""),
+        )
         return Response(PaymentSerializer(payment).data)
 
 

@@ -7,4 +7,3 @@ class PayablesConfig(AppConfig):
     name = "billing.payables"
     label = "payables"
     verbose_name = "Payables"
-

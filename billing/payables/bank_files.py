@@ -15,6 +15,7 @@ One `P` row per payment, then one trailer `T` row whose amount is the control to
 beneficiary_name column carries the payment count. The bank's result file comes back as CSV
 `end_to_end_id,status,reason` (status paid | rejected).
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,8 +34,20 @@ DEFAULT_DEBTOR_ACCOUNTS = {
     "IDR": {"name": "PT Marketplace Logistik", "account_number": "1234567890", "bank_code": "014"},
     "VND": {"name": "Marketplace Logistics VN", "account_number": "0071000123456", "bank_code": "VCB"},
 }
-CSV_HEADER = ["record", "run", "end_to_end_id", "execution_date", "currency", "amount", "beneficiary_name", "account_number",
-              "bank_code", "iban", "bic", "reference"]
+CSV_HEADER = [
+    "record",
+    "run",
+    "end_to_end_id",
+    "execution_date",
+    "currency",
+    "amount",
+    "beneficiary_name",
+    "account_number",
+    "bank_code",
+    "iban",
+    "bic",
+    "reference",
+]
 
 
 def debtor_account(currency: str) -> dict:
@@ -53,15 +66,21 @@ def sepa_pain001(run, payments) -> bytes:
     from sepaxml import SepaTransfer
 
     debtor = debtor_account("EUR")
-    sepa = SepaTransfer({"name": debtor["name"], "IBAN": debtor["IBAN"], "BIC": debtor["BIC"], "batch": True, "currency": "EUR"},
-                        clean=True)
+    sepa = SepaTransfer(
+        {"name": debtor["name"], "IBAN": debtor["IBAN"], "BIC": debtor["BIC"], "batch": True, "currency": "EUR"},
+        clean=True,
+    )
     for payment in payments:
         if not payment.iban:
             raise DomainError(f"{payment.vendor.code} has no IBAN; SEPA needs one.", code="no_iban")
         cents = int(quantize(payment.amount, "EUR") * 100)
         entry = {
-            "name": payment.account_holder[:70], "IBAN": payment.iban, "amount": cents, "execution_date": run.pay_date,
-            "description": f"{run.number} remittance {payment.end_to_end_id}"[:140], "endtoend_id": payment.end_to_end_id,
+            "name": payment.account_holder[:70],
+            "IBAN": payment.iban,
+            "amount": cents,
+            "execution_date": run.pay_date,
+            "description": f"{run.number} remittance {payment.end_to_end_id}"[:140],
+            "endtoend_id": payment.end_to_end_id,
         }
         if payment.bic:
             entry["BIC"] = payment.bic
@@ -76,11 +95,38 @@ def csv_transfer(run, payments) -> bytes:
     total = Decimal(0)
     for payment in payments:
         total += payment.amount
-        writer.writerow(["P", run.number, payment.end_to_end_id, run.pay_date.isoformat(), run.currency,
-                         _plain(payment.amount, run.currency), payment.account_holder, payment.account_number, payment.bank_code,
-                         payment.iban, payment.bic, f"{run.number} {payment.vendor.code}"])
-    writer.writerow(["T", run.number, "", run.pay_date.isoformat(), run.currency, _plain(total, run.currency), len(payments),
-                     "", "", "", "", ""])
+        writer.writerow(
+            [
+                "P",
+                run.number,
+                payment.end_to_end_id,
+                run.pay_date.isoformat(),
+                run.currency,
+                _plain(payment.amount, run.currency),
+                payment.account_holder,
+                payment.account_number,
+                payment.bank_code,
+                payment.iban,
+                payment.bic,
+                f"{run.number} {payment.vendor.code}",
+            ]
+        )
+    writer.writerow(
+        [
+            "T",
+            run.number,
+            "",
+            run.pay_date.isoformat(),
+            run.currency,
+            _plain(total, run.currency),
+            len(payments),
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
     return out.getvalue().encode("utf-8")
 
 
@@ -93,20 +139,33 @@ def parse_results(content: bytes) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
     if not {"end_to_end_id", "status"} <= set(header):
-        raise DomainError("The result file needs the columns end_to_end_id,status[,reason].", code="bad_header", field="file")
+        raise DomainError(
+            "The result file needs the columns end_to_end_id,status[,reason].", code="bad_header", field="file"
+        )
     rows, errors = [], []
     for number, raw in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
         status = row.get("status", "").lower()
         if status not in ("paid", "rejected"):
-            errors.append({"row": number, "field": "status", "message": f"{row.get('status')!r} is not paid or rejected"})
+            errors.append(
+                {"row": number, "field": "status", "message": f"{row.get('status')!r} is not paid or rejected"}
+            )
             continue
         if status == "rejected" and not row.get("reason"):
             errors.append({"row": number, "field": "reason", "message": "a rejection needs the bank's reason"})
             continue
-        rows.append({"row": number, "end_to_end_id": row.get("end_to_end_id", ""), "status": status, "reason": row.get("reason", "")})
+        rows.append(
+            {
+                "row": number,
+                "end_to_end_id": row.get("end_to_end_id", ""),
+                "status": status,
+                "reason": row.get("reason", ""),
+            }
+        )
     if errors:
-        raise DomainError(f"{len(errors)} row(s) of the result file have errors; nothing was applied.", code="bad_rows", errors=errors)
+        raise DomainError(
+            f"{len(errors)} row(s) of the result file have errors; nothing was applied.", code="bad_rows", errors=errors
+        )
     return rows
 
 

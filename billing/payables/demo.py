@@ -1,5 +1,6 @@
 """Demo vendor invoices built from the rated demo shipments, with deliberate discrepancies, and a
 prepared payment run. Tolerates a database without rated shipments (then it adds nothing)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,8 +15,15 @@ from settlement_ops.money import quantize
 from . import services
 from .models import InvoiceImport, VendorAuditPolicy, VendorInvoice
 
-COLUMNS = {"invoice_number": "Invoice No", "invoice_date": "Invoice Date", "tracking_number": "Tracking", "billed_weight_kg": "Weight kg",
-           "net": "Net", "vat": "VAT", "gross": "Gross"}
+COLUMNS = {
+    "invoice_number": "Invoice No",
+    "invoice_date": "Invoice Date",
+    "tracking_number": "Tracking",
+    "billed_weight_kg": "Weight kg",
+    "net": "Net",
+    "vat": "VAT",
+    "gross": "Gross",
+}
 
 
 def _invoice_csv(number, day, rows):
@@ -26,17 +34,33 @@ def _invoice_csv(number, day, rows):
 
 
 def _rows_for(vendor, limit):
-    shipments = (ChargeLine.objects.filter(vendor=vendor).values("shipment_id", "shipment__tracking_number", "chargeable_weight_kg")
-                 .annotate(net=Sum("vendor_net"), vat=Sum("vendor_vat")).order_by("shipment_id")[:limit])
-    return [(s["shipment__tracking_number"], s["chargeable_weight_kg"], quantize(s["net"], vendor.market.currency),
-             quantize(s["vat"], vendor.market.currency)) for s in shipments]
+    shipments = (
+        ChargeLine.objects.filter(vendor=vendor)
+        .values("shipment_id", "shipment__tracking_number", "chargeable_weight_kg")
+        .annotate(net=Sum("vendor_net"), vat=Sum("vendor_vat"))
+        .order_by("shipment_id")[:limit]
+    )
+    return [
+        (
+            s["shipment__tracking_number"],
+            s["chargeable_weight_kg"],
+            quantize(s["net"], vendor.market.currency),
+            quantize(s["vat"], vendor.market.currency),
+        )
+        for s in shipments
+    ]
 
 
 def _import(actor, vendor, number, day, rows):
     net = sum((r[2] for r in rows), Decimal(0))
     vat = sum((r[3] for r in rows), Decimal(0))
-    job = services.invoice_import_create(actor=actor, vendor=vendor, filename=f"{number}.csv", content=_invoice_csv(number, day, rows),
-                                         header={"net_total": str(net), "vat_total": str(vat), "gross_total": str(net + vat)})
+    job = services.invoice_import_create(
+        actor=actor,
+        vendor=vendor,
+        filename=f"{number}.csv",
+        content=_invoice_csv(number, day, rows),
+        header={"net_total": str(net), "vat_total": str(vat), "gross_total": str(net + vat)},
+    )
     # Run now (the queued task finds the job done and skips it).
     return services.invoice_import_run(job_id=job.pk)
 
@@ -47,12 +71,18 @@ def seed(ctx) -> None:
         return
     day = ctx.today - dt.timedelta(days=35)
     for market in ctx.markets:
-        vendors = [v for v in getattr(ctx, "vendors", {}).get(market.code, []) if ChargeLine.objects.filter(vendor=v).exists()][:2]
+        vendors = [
+            v for v in getattr(ctx, "vendors", {}).get(market.code, []) if ChargeLine.objects.filter(vendor=v).exists()
+        ][:2]
         for index, vendor in enumerate(vendors):
             services.mapping_save(actor=specialist, vendor=vendor, columns=COLUMNS, date_format="%d/%m/%Y")
-            VendorAuditPolicy.objects.get_or_create(vendor=vendor, defaults={
-                "tolerance_amount": Decimal("0.50") if market.currency in ("GBP", "EUR") else Decimal("5000"),
-                "tolerance_percent": Decimal("2")})
+            VendorAuditPolicy.objects.get_or_create(
+                vendor=vendor,
+                defaults={
+                    "tolerance_amount": Decimal("0.50") if market.currency in ("GBP", "EUR") else Decimal("5000"),
+                    "tolerance_percent": Decimal("2"),
+                },
+            )
             rows = _rows_for(vendor, 12)
             if len(rows) < 4:
                 continue
@@ -66,21 +96,32 @@ def seed(ctx) -> None:
             invoice = job.invoice
             if invoice is None or index == 1:
                 continue  # the second vendor's invoice waits in the inbox for review
-            lines = {l.line_no: l for l in invoice.lines.all()}
+            lines = {line.line_no: line for line in invoice.lines.all()}
             try:
-                services.invoice_lines_decide(actor=specialist, invoice=invoice, line_ids=[lines[3].pk], decision="short_paid",
-                                              reason="Billed above the contract rate")
-                pending = [l.pk for l in invoice.lines.filter(decision="pending")]
+                services.invoice_lines_decide(
+                    actor=specialist,
+                    invoice=invoice,
+                    line_ids=[lines[3].pk],
+                    decision="short_paid",
+                    reason="Billed above the contract rate",
+                )
+                pending = [line.pk for line in invoice.lines.filter(decision="pending")]
                 if pending:
-                    services.invoice_lines_decide(actor=specialist, invoice=invoice, line_ids=pending, decision="disputed",
-                                                  reason="Not our parcel, or billed twice")
+                    services.invoice_lines_decide(
+                        actor=specialist,
+                        invoice=invoice,
+                        line_ids=pending,
+                        decision="disputed",
+                        reason="Not our parcel, or billed twice",
+                    )
             except DomainError:
                 continue
     if approver is not None:
         for market in ctx.markets:
             try:
-                run = services.payment_run_prepare(actor=specialist, market=market, currency=market.currency,
-                                                   pay_date=ctx.today + dt.timedelta(days=3))
+                run = services.payment_run_prepare(
+                    actor=specialist, market=market, currency=market.currency, pay_date=ctx.today + dt.timedelta(days=3)
+                )
             except DomainError:
                 continue
             ctx.lines.append(f"Payment run {run.number} prepared by specialist; approve it as approver")

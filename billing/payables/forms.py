@@ -1,8 +1,8 @@
 from django import forms
 from django.conf import settings
 
-from settlement_ops.money import CURRENCY_CHOICES
 from settlement_ops.models import Market
+from settlement_ops.money import CURRENCY_CHOICES
 from vendors.models import Vendor
 
 from .models import InvoiceColumnMapping, VendorInvoice, VendorInvoiceLine
@@ -14,7 +14,9 @@ DATE = forms.DateInput(attrs={"type": "date"})
 class UploadForm(forms.Form):
     vendor = forms.ModelChoiceField(queryset=Vendor.objects.order_by("code"))
     kind = forms.ChoiceField(choices=VendorInvoice.Kind.choices, initial=VendorInvoice.Kind.INVOICE, label="Document")
-    credited_invoice_number = forms.CharField(required=False, max_length=64, help_text="Credit notes: the invoice it corrects")
+    credited_invoice_number = forms.CharField(
+        required=False, max_length=64, help_text="Credit notes: the invoice it corrects"
+    )
     invoice_number = forms.CharField(required=False, max_length=64, help_text="Empty: read from the file")
     invoice_date = forms.DateField(required=False, widget=DATE, help_text="Empty: read from the file")
     currency = forms.ChoiceField(choices=[("", "(contract currency)")] + CURRENCY_CHOICES, required=False)
@@ -48,8 +50,9 @@ class MappingForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, label, required in MAPPING_FIELDS:
-            self.fields[f"col_{name}"] = forms.CharField(label=label, required=False, max_length=100,
-                                                         widget=forms.TextInput(attrs={"list": "headers"}))
+            self.fields[f"col_{name}"] = forms.CharField(
+                label=label, required=False, max_length=100, widget=forms.TextInput(attrs={"list": "headers"})
+            )
             if required:
                 self.fields[f"col_{name}"].help_text = "required"
 
@@ -64,9 +67,13 @@ class PolicyForm(forms.Form):
 
 
 class DecideForm(forms.Form):
-    decision = forms.ChoiceField(choices=[(VendorInvoiceLine.Decision.APPROVED, "Approve (pay billed)"),
-                                          (VendorInvoiceLine.Decision.SHORT_PAID, "Short-pay (pay expected)"),
-                                          (VendorInvoiceLine.Decision.DISPUTED, "Dispute (pay nothing)")])
+    decision = forms.ChoiceField(
+        choices=[
+            (VendorInvoiceLine.Decision.APPROVED, "Approve (pay billed)"),
+            (VendorInvoiceLine.Decision.SHORT_PAID, "Short-pay (pay expected)"),
+            (VendorInvoiceLine.Decision.DISPUTED, "Dispute (pay nothing)"),
+        ]
+    )
     reason = forms.CharField(required=False, max_length=255)
 
 

@@ -1,4 +1,5 @@
 """Row locks of payables, always taken in one order (by primary key) to rule out deadlocks."""
+
 from .models import Payable, PaymentRun, VendorInvoice
 
 

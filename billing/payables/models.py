@@ -9,6 +9,7 @@ vendor payable and a Payable is created, due by the contract's payment terms. Pa
 propose due payables per vendor, net credit notes and deductions, and pay them through a bank
 file; confirmation clears the payables and posts to bank.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -29,11 +30,20 @@ USER = settings.AUTH_USER_MODEL
 
 def _matched(model, **kwargs):
     """A reference the freight audit sets (see VendorInvoiceLine)."""
-    return models.ForeignKey(model, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False,
-                             db_index=False, **kwargs)
+    return models.ForeignKey(
+        model,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        **kwargs,
+    )
 
 
 # --- Intake -------------------------------------------------------------------------------------
+
 
 class InvoiceColumnMapping(models.Model):
     """How one vendor's invoice files are laid out: which column holds which field, the CSV
@@ -50,9 +60,13 @@ class InvoiceColumnMapping(models.Model):
 
     vendor = models.OneToOneField(Vendor, on_delete=models.CASCADE, related_name="invoice_mapping")
     delimiter = models.CharField(max_length=1, default=",", help_text="CSV files: , ; | or tab")
-    decimal_separator = models.CharField(max_length=1, choices=[(".", "Point (1,234.56)"), (",", "Comma (1.234,56)")], default=".")
+    decimal_separator = models.CharField(
+        max_length=1, choices=[(".", "Point (1,234.56)"), (",", "Comma (1.234,56)")], default="."
+    )
     date_format = models.CharField(max_length=12, choices=DateFormat.choices, default=DateFormat.AUTO)
-    header_row = models.PositiveIntegerField(default=1, help_text="Row number holding the column names (rows above are skipped)")
+    header_row = models.PositiveIntegerField(
+        default=1, help_text="Row number holding the column names (rows above are skipped)"
+    )
     # {field name (MAPPING_FIELDS): column header in the vendor's file}
     columns = models.JSONField(default=dict)
     updated_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -111,7 +125,9 @@ class VendorInvoice(models.Model):
     net_total = money_field()
     vat_total = money_field()
     gross_total = money_field()
-    credited_invoice = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes")
+    credited_invoice = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.AUDITING)
     line_count = models.PositiveIntegerField(default=0)
     # Audit summary (gross amounts, written by the audit and by each decision).
@@ -147,10 +163,15 @@ class VendorInvoice(models.Model):
                 | (Q(kind="invoice") & Q(credited_invoice__isnull=True)),
                 name="vendor_invoice_credit_note_references_invoice",
             ),
-            models.CheckConstraint(condition=Q(net_total__gte=0) & Q(vat_total__gte=0), name="vendor_invoice_totals_non_negative"),
-            models.CheckConstraint(condition=Q(gross_total=F("net_total") + F("vat_total")), name="vendor_invoice_gross_is_net_plus_vat"),
             models.CheckConstraint(
-                condition=Q(approved_total=F("approved_net") + F("approved_vat")), name="vendor_invoice_approved_is_net_plus_vat",
+                condition=Q(net_total__gte=0) & Q(vat_total__gte=0), name="vendor_invoice_totals_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(gross_total=F("net_total") + F("vat_total")), name="vendor_invoice_gross_is_net_plus_vat"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_total=F("approved_net") + F("approved_vat")),
+                name="vendor_invoice_approved_is_net_plus_vat",
             ),
             models.CheckConstraint(
                 condition=Q(pending_count__lte=F("line_count")) & Q(flagged_count__lte=F("line_count")),
@@ -171,7 +192,6 @@ class VendorInvoice(models.Model):
     @property
     def is_credit_note(self) -> bool:
         return self.kind == self.Kind.CREDIT_NOTE
-
 
 
 class VendorInvoiceLine(models.Model):
@@ -247,23 +267,36 @@ class VendorInvoiceLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["invoice", "line_no"], name="vendor_invoice_line_unique_row"),
             models.CheckConstraint(
-                condition=~Q(decision__in=["short_paid", "disputed"]) | ~Q(reason=""), name="vendor_invoice_line_reason_required"
+                condition=~Q(decision__in=["short_paid", "disputed"]) | ~Q(reason=""),
+                name="vendor_invoice_line_reason_required",
             ),
             models.CheckConstraint(
-                condition=Q(billed_gross=F("billed_net") + F("billed_vat")), name="vendor_invoice_line_gross_is_net_plus_vat",
+                condition=Q(billed_gross=F("billed_net") + F("billed_vat")),
+                name="vendor_invoice_line_gross_is_net_plus_vat",
             ),
             # Credits come as credit notes, so every billed amount of a line is >= 0 (the import refuses others).
             models.CheckConstraint(
-                condition=Q(billed_base__gte=0) & Q(billed_fuel__gte=0) & Q(billed_remote_area__gte=0) & Q(billed_oversize__gte=0)
-                & Q(billed_cod__gte=0) & Q(billed_peak__gte=0) & Q(billed_returns__gte=0) & Q(billed_net__gte=0)
-                & Q(billed_vat__gte=0) & (Q(billed_weight_kg__isnull=True) | Q(billed_weight_kg__gt=0)),
+                condition=Q(billed_base__gte=0)
+                & Q(billed_fuel__gte=0)
+                & Q(billed_remote_area__gte=0)
+                & Q(billed_oversize__gte=0)
+                & Q(billed_cod__gte=0)
+                & Q(billed_peak__gte=0)
+                & Q(billed_returns__gte=0)
+                & Q(billed_net__gte=0)
+                & Q(billed_vat__gte=0)
+                & (Q(billed_weight_kg__isnull=True) | Q(billed_weight_kg__gt=0)),
                 name="vendor_invoice_line_billed_non_negative",
             ),
             # What a decision pays: nothing while pending or disputed, the billed amount when
             # approved, less than billed when short-paid (the expected charge, below the billed one).
             models.CheckConstraint(
                 condition=(Q(decision__in=["pending", "disputed"]) & Q(approved_net=0) & Q(approved_vat=0))
-                | (Q(decision__in=["auto_approved", "approved"]) & Q(approved_net=F("billed_net")) & Q(approved_vat=F("billed_vat")))
+                | (
+                    Q(decision__in=["auto_approved", "approved"])
+                    & Q(approved_net=F("billed_net"))
+                    & Q(approved_vat=F("billed_vat"))
+                )
                 | (Q(decision="short_paid") & Q(approved_net__lt=F("billed_net"))),
                 name="vendor_invoice_line_decision_amounts",
             ),
@@ -330,7 +363,9 @@ class InvoiceImport(models.Model):
     errors = models.JSONField(default=list, blank=True, help_text="The first problems: [{row, field, message}]")
     message = models.CharField(max_length=500, blank=True)
     detected_headers = models.JSONField(default=list, blank=True)
-    invoice = models.OneToOneField(VendorInvoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="source_import")
+    invoice = models.OneToOneField(
+        VendorInvoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="source_import"
+    )
     uploaded_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -357,6 +392,7 @@ class InvoiceImport(models.Model):
 
 
 # --- Payables -------------------------------------------------------------------------------------
+
 
 class VendorDeduction(models.Model):
     """An amount the platform deducts from a vendor's next payment (e.g. a chargeback of a
@@ -406,8 +442,12 @@ class Payable(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    invoice = models.OneToOneField(VendorInvoice, null=True, blank=True, on_delete=models.PROTECT, related_name="payable")
-    deduction = models.OneToOneField(VendorDeduction, null=True, blank=True, on_delete=models.PROTECT, related_name="payable")
+    invoice = models.OneToOneField(
+        VendorInvoice, null=True, blank=True, on_delete=models.PROTECT, related_name="payable"
+    )
+    deduction = models.OneToOneField(
+        VendorDeduction, null=True, blank=True, on_delete=models.PROTECT, related_name="payable"
+    )
     amount = money_field()
     due_date = models.DateField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
@@ -434,11 +474,13 @@ class Payable(models.Model):
                 name="payable_source_matches_kind",
             ),
             models.CheckConstraint(
-                condition=(Q(status="in_run") & Q(payment_run__isnull=False)) | (~Q(status="in_run") & Q(payment_run__isnull=True)),
+                condition=(Q(status="in_run") & Q(payment_run__isnull=False))
+                | (~Q(status="in_run") & Q(payment_run__isnull=True)),
                 name="payable_in_run_iff_run",
             ),
             models.CheckConstraint(
-                condition=Q(on_hold=False) | (~Q(hold_reason="") & Q(held_at__isnull=False)), name="payable_hold_has_reason",
+                condition=Q(on_hold=False) | (~Q(hold_reason="") & Q(held_at__isnull=False)),
+                name="payable_hold_has_reason",
             ),
             # A hold is set on an open payable only (not one in a run, not a paid one).
             models.CheckConstraint(condition=Q(on_hold=False) | Q(status="open"), name="payable_held_only_when_open"),
@@ -462,6 +504,7 @@ class Payable(models.Model):
 
 # --- Payment runs -----------------------------------------------------------------------------------
 
+
 class PaymentRun(models.Model):
     """A proposal to pay due payables of one market and currency on a pay date.
 
@@ -482,7 +525,9 @@ class PaymentRun(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     pay_date = models.DateField()
-    bank_change_days = models.PositiveIntegerField(default=14, help_text="Exclude vendors whose bank details changed in the last N days")
+    bank_change_days = models.PositiveIntegerField(
+        default=14, help_text="Exclude vendors whose bank details changed in the last N days"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     total_amount = money_field()
     payment_count = models.PositiveIntegerField(default=0)
@@ -502,7 +547,9 @@ class PaymentRun(models.Model):
             ("approve_paymentrun", "Can approve payment runs"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("prepared_by")), name="payment_run_four_eyes"),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("prepared_by")), name="payment_run_four_eyes"
+            ),
             models.CheckConstraint(
                 condition=~Q(status__in=["approved", "exported", "completed"]) | Q(approved_by__isnull=False),
                 name="payment_run_approved_needs_approver",
@@ -553,7 +600,9 @@ class Payment(models.Model):
     confirmed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     confirmed_at = models.DateTimeField(null=True, blank=True)
     entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    reversal_entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reversal_entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     remittance_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -561,7 +610,9 @@ class Payment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "vendor"], name="payment_one_per_vendor_and_run"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
-            models.CheckConstraint(condition=~Q(status="rejected") | ~Q(rejection_reason=""), name="payment_rejection_has_reason"),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(rejection_reason=""), name="payment_rejection_has_reason"
+            ),
             models.CheckConstraint(
                 condition=(~Q(status__in=["paid", "rejected"]) | Q(confirmed_at__isnull=False))
                 & (~Q(status="paid") | Q(entry__isnull=False)),

@@ -4,16 +4,17 @@ Files are read as a stream (csv.reader over the decoded text, openpyxl in read-o
 yield one row at a time, so a 200,000-line file never sits in memory as Python objects. Values
 are cleaned here (decimal comma, the usual date formats); the import decides what is missing.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Iterator
 
 from django.conf import settings
 
@@ -63,7 +64,11 @@ class FileLayout:
 def check_upload(*, filename: str, size: int, head: bytes) -> str:
     """Size and type limits before any parsing. Returns "csv" or "xlsx"."""
     if size > settings.MAX_UPLOAD_BYTES:
-        raise DomainError(f"The file is larger than {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB.", code="file_too_large", field="file")
+        raise DomainError(
+            f"The file is larger than {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
+            code="file_too_large",
+            field="file",
+        )
     if size == 0:
         raise DomainError("The file is empty.", code="empty_file", field="file")
     name = filename.lower()
@@ -125,11 +130,15 @@ def layout_for(mapping: InvoiceColumnMapping, headers: list) -> FileLayout:
                 errors.append({"row": mapping.header_row, "field": field, "message": "is not mapped to a column"})
             continue
         if _norm(wanted) not in position:
-            errors.append({"row": mapping.header_row, "field": field, "message": f"column {wanted!r} is not in the file's header"})
+            errors.append(
+                {"row": mapping.header_row, "field": field, "message": f"column {wanted!r} is not in the file's header"}
+            )
             continue
         index[field] = position[_norm(wanted)]
     if errors:
-        raise DomainError("The file's header does not match the vendor's column mapping.", code="bad_header", errors=errors)
+        raise DomainError(
+            "The file's header does not match the vendor's column mapping.", code="bad_header", errors=errors
+        )
     return FileLayout(index=index, headers=[str(h or "").strip() for h in headers])
 
 
@@ -185,7 +194,11 @@ def read_date(value, date_format: str) -> date | None:
             return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    shown = "YYYY-MM-DD, DD/MM/YYYY, DD.MM.YYYY or YYYYMMDD" if date_format == "auto" else InvoiceColumnMapping.DateFormat(date_format).label
+    shown = (
+        "YYYY-MM-DD, DD/MM/YYYY, DD.MM.YYYY or YYYYMMDD"
+        if date_format == "auto"
+        else InvoiceColumnMapping.DateFormat(date_format).label
+    )
     raise CellError(f"{text!r} is not a date ({shown})")
 
 

@@ -1,24 +1,43 @@
 from settlement_ops.roles import Role
 
 _READ = [
-    "payables.view_vendorinvoice", "payables.view_vendorinvoiceline", "payables.view_invoiceimport", "payables.view_payable",
-    "payables.view_paymentrun", "payables.view_payment", "payables.view_vendordeduction", "payables.view_bankfile",
-    "payables.view_invoicecolumnmapping", "payables.view_vendorauditpolicy",
+    "payables.view_vendorinvoice",
+    "payables.view_vendorinvoiceline",
+    "payables.view_invoiceimport",
+    "payables.view_payable",
+    "payables.view_paymentrun",
+    "payables.view_payment",
+    "payables.view_vendordeduction",
+    "payables.view_bankfile",
+    "payables.view_invoicecolumnmapping",
+    "payables.view_vendorauditpolicy",
 ]
 _EXPORT = ["payables.export_payables"]
 
 ROLE_PERMISSIONS = {
     # Prepares: uploads and audits invoices, keeps mappings and tolerances, prepares, sends and
     # confirms payment runs, records deductions, holds payables.
-    Role.FINANCE_SPECIALIST: _READ + _EXPORT + [
-        "payables.import_vendorinvoice", "payables.audit_vendorinvoice", "payables.change_invoicecolumnmapping",
-        "payables.change_vendorauditpolicy", "payables.prepare_paymentrun", "payables.add_vendordeduction", "payables.hold_payable",
+    Role.FINANCE_SPECIALIST: _READ
+    + _EXPORT
+    + [
+        "payables.import_vendorinvoice",
+        "payables.audit_vendorinvoice",
+        "payables.change_invoicecolumnmapping",
+        "payables.change_vendorauditpolicy",
+        "payables.prepare_paymentrun",
+        "payables.add_vendordeduction",
+        "payables.hold_payable",
     ],
     # Approves payment runs (four eyes, limits) and may hold/release payables.
     Role.FINANCE_APPROVER: _READ + _EXPORT + ["payables.approve_paymentrun", "payables.hold_payable"],
     Role.AUDITOR: _READ + _EXPORT,
     Role.RISK_ANALYST: _READ + ["payables.hold_payable"],
     # Pushes invoice files through the API and reads the outcome.
-    Role.INTEGRATION: ["payables.view_vendorinvoice", "payables.view_invoiceimport", "payables.import_vendorinvoice",
-                       "payables.view_vendordeduction", "payables.add_vendordeduction"],
+    Role.INTEGRATION: [
+        "payables.view_vendorinvoice",
+        "payables.view_invoiceimport",
+        "payables.import_vendorinvoice",
+        "payables.view_vendordeduction",
+        "payables.add_vendordeduction",
+    ],
 }

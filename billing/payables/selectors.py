@@ -1,4 +1,5 @@
 """Reads shared by pages, API and exports."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,14 @@ from settlement_ops.models import AccountKind
 from settlement_ops.selectors import balance
 
 from .models import (
-    InvoiceImport, Payable, Payment, PaymentRun, PaymentRunItem, VendorDeduction, VendorInvoice, VendorInvoiceLine,
+    InvoiceImport,
+    Payable,
+    Payment,
+    PaymentRun,
+    PaymentRunItem,
+    VendorDeduction,
+    VendorInvoice,
+    VendorInvoiceLine,
 )
 
 
@@ -35,7 +43,9 @@ def imports_list():
 
 
 def payables_list():
-    return Payable.objects.select_related("vendor", "invoice", "deduction", "payment_run", "held_by").order_by("due_date", "id")
+    return Payable.objects.select_related("vendor", "invoice", "deduction", "payment_run", "held_by").order_by(
+        "due_date", "id"
+    )
 
 
 def runs_list():
@@ -43,8 +53,10 @@ def runs_list():
 
 
 def disputed_lines(*, vendor, invoice: VendorInvoice | None = None):
-    qs = VendorInvoiceLine.objects.filter(invoice__vendor=vendor, decision__in=[VendorInvoiceLine.Decision.DISPUTED,
-                                                                               VendorInvoiceLine.Decision.SHORT_PAID])
+    qs = VendorInvoiceLine.objects.filter(
+        invoice__vendor=vendor,
+        decision__in=[VendorInvoiceLine.Decision.DISPUTED, VendorInvoiceLine.Decision.SHORT_PAID],
+    )
     if invoice is not None:
         qs = qs.filter(invoice=invoice)
     return qs.select_related("invoice", "decided_by").order_by("invoice__invoice_date", "invoice_id", "line_no")
@@ -65,29 +77,63 @@ def vendor_statement(vendor, *, currency: str | None = None) -> dict:
     the platform owes, positive), and the vendor payable balance of the ledger beside it."""
     currency = currency or vendor.market.currency
     rows: list[StatementRow] = []
-    for inv in VendorInvoice.objects.filter(vendor=vendor, currency=currency, status=VendorInvoice.Status.APPROVED, entry__isnull=False):
+    for inv in VendorInvoice.objects.filter(
+        vendor=vendor, currency=currency, status=VendorInvoice.Status.APPROVED, entry__isnull=False
+    ):
         if inv.is_credit_note:
-            rows.append(StatementRow(inv.approved_at.date(), "Credit note", inv.number, f"Credits {inv.credited_invoice.number}", -inv.gross_total))
+            rows.append(
+                StatementRow(
+                    inv.approved_at.date(),
+                    "Credit note",
+                    inv.number,
+                    f"Credits {inv.credited_invoice.number}",
+                    -inv.gross_total,
+                )
+            )
         else:
-            rows.append(StatementRow(inv.approved_at.date(), "Invoice", inv.number,
-                                     f"Billed {inv.gross_total}, approved {inv.approved_total}", inv.approved_total))
+            rows.append(
+                StatementRow(
+                    inv.approved_at.date(),
+                    "Invoice",
+                    inv.number,
+                    f"Billed {inv.gross_total}, approved {inv.approved_total}",
+                    inv.approved_total,
+                )
+            )
     for d in VendorDeduction.objects.filter(vendor=vendor, currency=currency):
         rows.append(StatementRow(d.created_at.date(), "Deduction", f"D{d.pk}", d.reason, -d.amount))
     for p in Payment.objects.filter(vendor=vendor, currency=currency, entry__isnull=False).select_related("run"):
-        rows.append(StatementRow(p.confirmed_at.date() if p.confirmed_at else p.run.pay_date, "Payment", p.end_to_end_id,
-                                 f"Run {p.run.number}", -p.amount))
+        rows.append(
+            StatementRow(
+                p.confirmed_at.date() if p.confirmed_at else p.run.pay_date,
+                "Payment",
+                p.end_to_end_id,
+                f"Run {p.run.number}",
+                -p.amount,
+            )
+        )
         if p.reversal_entry_id:
-            rows.append(StatementRow(p.confirmed_at.date(), "Payment returned", p.end_to_end_id, p.rejection_reason, p.amount))
+            rows.append(
+                StatementRow(p.confirmed_at.date(), "Payment returned", p.end_to_end_id, p.rejection_reason, p.amount)
+            )
     order = {"Invoice": 0, "Credit note": 1, "Deduction": 2, "Payment": 3, "Payment returned": 4}
     rows.sort(key=lambda r: (r.on, order[r.kind], r.reference))
     running = Decimal(0)
     for row in rows:
         running += row.amount
         row.balance = running
-    ledger = -balance(kind=AccountKind.VENDOR_PAYABLE, party_type="vendor", party_id=vendor.pk).get(currency, Decimal(0))
+    ledger = -balance(kind=AccountKind.VENDOR_PAYABLE, party_type="vendor", party_id=vendor.pk).get(
+        currency, Decimal(0)
+    )
     open_payables = Payable.objects.filter(vendor=vendor, currency=currency).exclude(status=Payable.Status.PAID)
-    return {"currency": currency, "rows": rows, "balance": running, "ledger_balance": ledger, "ties": running == ledger,
-            "open_payables": open_payables}
+    return {
+        "currency": currency,
+        "rows": rows,
+        "balance": running,
+        "ledger_balance": ledger,
+        "ties": running == ledger,
+        "open_payables": open_payables,
+    }
 
 
 def payment_lineage(payment: Payment):
@@ -96,41 +142,80 @@ def payment_lineage(payment: Payment):
     run = payment.run
     bank_file = run.bank_files.first()
     base = {
-        "payment": payment.end_to_end_id, "payment_status": payment.get_status_display(), "payment_amount": payment.amount,
-        "currency": payment.currency, "vendor": payment.vendor.code, "run": run.number, "pay_date": run.pay_date,
-        "prepared_by": run.prepared_by.username, "prepared_at": run.prepared_at,
-        "run_approved_by": getattr(run.approved_by, "username", ""), "run_approved_at": run.approved_at,
-        "bank_file": bank_file.filename if bank_file else "", "bank_file_sha256": bank_file.sha256 if bank_file else "",
-        "confirmed_by": getattr(payment.confirmed_by, "username", ""), "confirmed_at": payment.confirmed_at,
+        "payment": payment.end_to_end_id,
+        "payment_status": payment.get_status_display(),
+        "payment_amount": payment.amount,
+        "currency": payment.currency,
+        "vendor": payment.vendor.code,
+        "run": run.number,
+        "pay_date": run.pay_date,
+        "prepared_by": run.prepared_by.username,
+        "prepared_at": run.prepared_at,
+        "run_approved_by": getattr(run.approved_by, "username", ""),
+        "run_approved_at": run.approved_at,
+        "bank_file": bank_file.filename if bank_file else "",
+        "bank_file_sha256": bank_file.sha256 if bank_file else "",
+        "confirmed_by": getattr(payment.confirmed_by, "username", ""),
+        "confirmed_at": payment.confirmed_at,
     }
-    items = PaymentRunItem.objects.filter(payment=payment).select_related(
-        "payable__invoice__approved_by", "payable__deduction"
-    ).order_by("payable_id")
+    items = (
+        PaymentRunItem.objects.filter(payment=payment)
+        .select_related("payable__invoice__approved_by", "payable__deduction")
+        .order_by("payable_id")
+    )
     for item in items:
         payable = item.payable
-        head = {**base, "payable": payable.pk, "payable_kind": payable.get_kind_display(), "payable_amount": payable.amount,
-                "due_date": payable.due_date}
+        head = {
+            **base,
+            "payable": payable.pk,
+            "payable_kind": payable.get_kind_display(),
+            "payable_amount": payable.amount,
+            "due_date": payable.due_date,
+        }
         if payable.deduction_id:
             d = payable.deduction
-            yield {**head, "document": f"Deduction {d.pk}", "line": None, "tracking_number": "", "decision": d.reason,
-                   "decided_by": getattr(d.created_by, "username", ""), "decided_at": d.created_at}
+            yield {
+                **head,
+                "document": f"Deduction {d.pk}",
+                "line": None,
+                "tracking_number": "",
+                "decision": d.reason,
+                "decided_by": getattr(d.created_by, "username", ""),
+                "decided_at": d.created_at,
+            }
             continue
         invoice = payable.invoice
-        head.update(document=invoice.number, invoice_date=invoice.invoice_date,
-                    invoice_approved_by=getattr(invoice.approved_by, "username", "") or "automatic", invoice_approved_at=invoice.approved_at)
+        head.update(
+            document=invoice.number,
+            invoice_date=invoice.invoice_date,
+            invoice_approved_by=getattr(invoice.approved_by, "username", "") or "automatic",
+            invoice_approved_at=invoice.approved_at,
+        )
         lines = invoice.lines.select_related(
             "shipment", "charge_line", "contract_version__contract", "rate_line", "decided_by"
         ).order_by("line_no")
         for line in lines.iterator(chunk_size=5000):
             cv, rl = line.contract_version, line.rate_line
             yield {
-                **head, "line": line.line_no, "tracking_number": line.tracking_number, "billed_gross": line.billed_gross,
-                "expected_gross": line.expected_gross, "approved_gross": line.approved_gross, "decision": line.get_decision_display(),
-                "flags": ", ".join(line.flag_codes), "reason": line.reason,
-                "decided_by": getattr(line.decided_by, "username", "") or ("automatic" if line.decision == "auto_approved" else ""),
-                "decided_at": line.decided_at, "shipment": line.shipment_id, "ship_date": line.shipment.ship_date if line.shipment else None,
-                "charge_line": line.charge_line_id, "contract": cv.contract.reference if cv else "", "contract_version": cv.number if cv else None,
-                "rate_line": str(rl) if rl else "", "rate_line_id": line.rate_line_id,
+                **head,
+                "line": line.line_no,
+                "tracking_number": line.tracking_number,
+                "billed_gross": line.billed_gross,
+                "expected_gross": line.expected_gross,
+                "approved_gross": line.approved_gross,
+                "decision": line.get_decision_display(),
+                "flags": ", ".join(line.flag_codes),
+                "reason": line.reason,
+                "decided_by": getattr(line.decided_by, "username", "")
+                or ("automatic" if line.decision == "auto_approved" else ""),
+                "decided_at": line.decided_at,
+                "shipment": line.shipment_id,
+                "ship_date": line.shipment.ship_date if line.shipment else None,
+                "charge_line": line.charge_line_id,
+                "contract": cv.contract.reference if cv else "",
+                "contract_version": cv.number if cv else None,
+                "rate_line": str(rl) if rl else "",
+                "rate_line_id": line.rate_line_id,
             }
 
 
@@ -153,5 +238,11 @@ def invoice_lines_integrity() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(sql)
         broken = cursor.fetchone()[0]
-    return [f"{broken} vendor invoice line(s) point at a missing or another vendor's shipment, charge line, "
-            "contract version or rate line"] if broken else []
+    return (
+        [
+            f"{broken} vendor invoice line(s) point at a missing or another vendor's shipment, charge line, "
+            "contract version or rate line"
+        ]
+        if broken
+        else []
+    )

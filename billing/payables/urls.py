@@ -39,10 +39,13 @@ urlpatterns = [
 ]
 
 NAV = [
-    ("Payables", [
-        ("Invoice inbox", "payables:invoice_list", "payables.view_vendorinvoice"),
-        ("Upload invoice", "payables:invoice_upload", "payables.import_vendorinvoice"),
-        ("Payables", "payables:payable_list", "payables.view_payable"),
-        ("Payment runs", "payables:run_list", "payables.view_paymentrun"),
-    ]),
+    (
+        "Payables",
+        [
+            ("Invoice inbox", "payables:invoice_list", "payables.view_vendorinvoice"),
+            ("Upload invoice", "payables:invoice_upload", "payables.import_vendorinvoice"),
+            ("Payables", "payables:payable_list", "payables.view_payable"),
+            ("Payment runs", "payables:run_list", "payables.view_paymentrun"),
+        ],
+    ),
 ]

@@ -1,4 +1,5 @@
 """Staff pages of payables: invoice inbox and audit, payables, payment runs, vendor statements."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -48,6 +49,7 @@ class ActionView(PermissionRequiredPageMixin, View):
 
 # --- Invoices ---------------------------------------------------------------------------------------
 
+
 class InvoiceListView(PermissionRequiredPageMixin, FilterView):
     template_name = "payables/invoice_list.html"
     permission_required = VIEW
@@ -87,13 +89,29 @@ class InvoiceUploadView(PermissionRequiredPageMixin, TemplateView):
         data = form.cleaned_data
         vendor = data["vendor"]
         if not hasattr(vendor, "invoice_mapping"):
-            messages.warning(request, f"Choose how {vendor.code}'s files are laid out first; the mapping is kept for its next files.")
+            messages.warning(
+                request, f"Choose how {vendor.code}'s files are laid out first; the mapping is kept for its next files."
+            )
             return redirect("payables:mapping_edit", pk=vendor.pk)
         try:
             job = services.invoice_import_create(
-                actor=request.user, vendor=vendor, filename=data["file"].name, content=data["file"].read(), kind=data["kind"],
-                header={k: data.get(k) for k in ("invoice_number", "invoice_date", "currency", "net_total", "vat_total", "gross_total",
-                                                 "credited_invoice_number")},
+                actor=request.user,
+                vendor=vendor,
+                filename=data["file"].name,
+                content=data["file"].read(),
+                kind=data["kind"],
+                header={
+                    k: data.get(k)
+                    for k in (
+                        "invoice_number",
+                        "invoice_date",
+                        "currency",
+                        "net_total",
+                        "vat_total",
+                        "gross_total",
+                        "credited_invoice_number",
+                    )
+                },
             )
         except DomainError as exc:
             add_domain_error(form, exc)
@@ -128,8 +146,12 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
         mapping = InvoiceColumnMapping.objects.filter(vendor=self.vendor).first()
         if mapping is None:
             return {"delimiter": ",", "decimal_separator": ".", "date_format": "auto", "header_row": 1}, []
-        initial = {"delimiter": mapping.delimiter, "decimal_separator": mapping.decimal_separator, "date_format": mapping.date_format,
-                   "header_row": mapping.header_row}
+        initial = {
+            "delimiter": mapping.delimiter,
+            "decimal_separator": mapping.decimal_separator,
+            "date_format": mapping.date_format,
+            "header_row": mapping.header_row,
+        }
         initial.update({f"col_{k}": v for k, v in mapping.columns.items()})
         return initial, []
 
@@ -138,9 +160,16 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
         initial, _ = self._initial()
         ctx.setdefault("form", MappingForm(initial=initial))
         policy = VendorAuditPolicy.objects.filter(vendor=self.vendor).first() or VendorAuditPolicy(vendor=self.vendor)
-        ctx.setdefault("policy_form", PolicyForm(initial={"tolerance_amount": policy.tolerance_amount,
-                                                          "tolerance_percent": policy.tolerance_percent,
-                                                          "weight_tolerance_kg": policy.weight_tolerance_kg}))
+        ctx.setdefault(
+            "policy_form",
+            PolicyForm(
+                initial={
+                    "tolerance_amount": policy.tolerance_amount,
+                    "tolerance_percent": policy.tolerance_percent,
+                    "weight_tolerance_kg": policy.weight_tolerance_kg,
+                }
+            ),
+        )
         ctx["vendor"] = self.vendor
         ctx["fields"] = MAPPING_FIELDS
         ctx.setdefault("headers", [])
@@ -160,16 +189,27 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
         data = form.cleaned_data
         if data.get("sample"):
             try:
-                headers = detect_headers(content=data["sample"].read(), filename=data["sample"].name, delimiter=data["delimiter"],
-                                         header_row=data["header_row"])
+                headers = detect_headers(
+                    content=data["sample"].read(),
+                    filename=data["sample"].name,
+                    delimiter=data["delimiter"],
+                    header_row=data["header_row"],
+                )
             except DomainError as exc:
                 add_domain_error(form, exc, fields=("sample",))
                 return render(request, self.template_name, self.get_context_data(form=form), status=400)
             messages.info(request, f"Read {len(headers)} column names from the sample; pick them below and save.")
             return render(request, self.template_name, self.get_context_data(form=form, headers=headers))
         try:
-            services.mapping_save(actor=request.user, vendor=self.vendor, columns=form.columns(), delimiter=data["delimiter"],
-                                  decimal_separator=data["decimal_separator"], date_format=data["date_format"], header_row=data["header_row"])
+            services.mapping_save(
+                actor=request.user,
+                vendor=self.vendor,
+                columns=form.columns(),
+                delimiter=data["delimiter"],
+                decimal_separator=data["decimal_separator"],
+                date_format=data["date_format"],
+                header_row=data["header_row"],
+            )
         except DomainError as exc:
             add_domain_error(form, exc, fields=(f"col_{exc.field}", exc.field))
             return render(request, self.template_name, self.get_context_data(form=form), status=400)
@@ -211,8 +251,13 @@ class InvoiceDecideView(ActionView):
         form = DecideForm(request.POST)
         if not form.is_valid():
             raise DomainError("Choose a decision.", field="decision")
-        invoice = services.invoice_lines_decide(actor=request.user, invoice=invoice, line_ids=request.POST.getlist("lines"),
-                                                decision=form.cleaned_data["decision"], reason=form.cleaned_data["reason"])
+        invoice = services.invoice_lines_decide(
+            actor=request.user,
+            invoice=invoice,
+            line_ids=request.POST.getlist("lines"),
+            decision=form.cleaned_data["decision"],
+            reason=form.cleaned_data["reason"],
+        )
         note = " The invoice is approved." if invoice.status == VendorInvoice.Status.APPROVED else ""
         return f"{len(request.POST.getlist('lines'))} line(s) decided.{note}", self.back(pk)
 
@@ -259,6 +304,7 @@ class DisputeLetterView(PermissionRequiredPageMixin, View):
 
 # --- Payables -----------------------------------------------------------------------------------------
 
+
 class PayableListView(PermissionRequiredPageMixin, FilterView):
     template_name = "payables/payable_list.html"
     permission_required = "payables.view_payable"
@@ -283,7 +329,9 @@ class PayableHoldView(ActionView):
         return reverse("payables:payable_list")
 
     def act(self, request, pk):
-        payable = services.payable_hold(actor=request.user, payable=get_object_or_404(Payable, pk=pk), reason=request.POST.get("reason", ""))
+        payable = services.payable_hold(
+            actor=request.user, payable=get_object_or_404(Payable, pk=pk), reason=request.POST.get("reason", "")
+        )
         return f"Payable {payable.pk} is on hold.", self.back(pk)
 
 
@@ -294,7 +342,9 @@ class PayableReleaseView(ActionView):
         return reverse("payables:payable_list")
 
     def act(self, request, pk):
-        payable = services.payable_release(actor=request.user, payable=get_object_or_404(Payable, pk=pk), note=request.POST.get("note", ""))
+        payable = services.payable_release(
+            actor=request.user, payable=get_object_or_404(Payable, pk=pk), note=request.POST.get("note", "")
+        )
         return f"Hold of payable {payable.pk} released.", self.back(pk)
 
 
@@ -305,8 +355,12 @@ class VendorStatementView(PermissionRequiredPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         vendor = get_object_or_404(Vendor.objects.select_related("market"), pk=kwargs["pk"])
-        ctx.update(vendor=vendor, statement=selectors.vendor_statement(vendor),
-                   deductions=vendor.deductions.all()[:50], vendors=Vendor.objects.order_by("code"))
+        ctx.update(
+            vendor=vendor,
+            statement=selectors.vendor_statement(vendor),
+            deductions=vendor.deductions.all()[:50],
+            vendors=Vendor.objects.order_by("code"),
+        )
         return ctx
 
 
@@ -319,6 +373,7 @@ class VendorStatementExportView(PermissionRequiredPageMixin, View):
 
 
 # --- Payment runs ------------------------------------------------------------------------------------
+
 
 class RunListView(PermissionRequiredPageMixin, FilterView):
     template_name = "payables/run_list.html"
@@ -345,8 +400,13 @@ class RunPrepareView(PermissionRequiredPageMixin, TemplateView):
             return render(request, self.template_name, self.get_context_data(form=form), status=400)
         data = form.cleaned_data
         try:
-            run = services.payment_run_prepare(actor=request.user, market=data["market"], currency=data["market"].currency,
-                                               pay_date=data["pay_date"], bank_change_days=data["bank_change_days"])
+            run = services.payment_run_prepare(
+                actor=request.user,
+                market=data["market"],
+                currency=data["market"].currency,
+                pay_date=data["pay_date"],
+                bank_change_days=data["bank_change_days"],
+            )
         except DomainError as exc:
             add_domain_error(form, exc)
             return render(request, self.template_name, self.get_context_data(form=form), status=400)
@@ -401,7 +461,9 @@ class RunCancelView(_RunAction):
     permission_required = "payables.prepare_paymentrun"
 
     def act(self, request, pk):
-        run = services.payment_run_cancel(actor=request.user, run=get_object_or_404(PaymentRun, pk=pk), reason=request.POST.get("reason", ""))
+        run = services.payment_run_cancel(
+            actor=request.user, run=get_object_or_404(PaymentRun, pk=pk), reason=request.POST.get("reason", "")
+        )
         return f"Payment run {run.number} cancelled; its payables are open again.", self.back(pk)
 
 
@@ -412,8 +474,12 @@ class RunRemoveItemView(_RunAction):
         payable = Payable.objects.filter(pk=request.POST.get("payable") or 0).first()
         if payable is None:
             raise DomainError("Choose a payable of the run.", field="payable")
-        services.payment_run_remove_item(actor=request.user, run=get_object_or_404(PaymentRun, pk=pk), payable=payable,
-                                         reason=request.POST.get("reason", ""))
+        services.payment_run_remove_item(
+            actor=request.user,
+            run=get_object_or_404(PaymentRun, pk=pk),
+            payable=payable,
+            reason=request.POST.get("reason", ""),
+        )
         return f"Payable {payable.pk} removed from the run.", self.back(pk)
 
 
@@ -424,8 +490,13 @@ class RunResultsView(_RunAction):
         form = ResultUploadForm(request.POST, request.FILES)
         if not form.is_valid():
             raise DomainError("Upload the bank's result file (CSV).", field="file")
-        counts = services.payment_results_import(actor=request.user, run=get_object_or_404(PaymentRun, pk=pk), content=form.cleaned_data["file"])
-        return f"Results applied: {counts['paid']} paid, {counts['rejected']} rejected, {counts['unchanged']} unchanged.", self.back(pk)
+        counts = services.payment_results_import(
+            actor=request.user, run=get_object_or_404(PaymentRun, pk=pk), content=form.cleaned_data["file"]
+        )
+        return (
+            f"Results applied: {counts['paid']} paid, {counts['rejected']} rejected, {counts['unchanged']} unchanged.",
+            self.back(pk),
+        )
 
 
 class PaymentMarkView(ActionView):
@@ -435,8 +506,12 @@ class PaymentMarkView(ActionView):
         return reverse("payables:run_detail", args=[get_object_or_404(Payment, pk=pk).run_id])
 
     def act(self, request, pk):
-        payment = services.payment_mark(actor=request.user, payment=get_object_or_404(Payment, pk=pk),
-                                        status=request.POST.get("status", ""), reason=request.POST.get("reason", ""))
+        payment = services.payment_mark(
+            actor=request.user,
+            payment=get_object_or_404(Payment, pk=pk),
+            status=request.POST.get("status", ""),
+            reason=request.POST.get("reason", ""),
+        )
         return f"Payment {payment.end_to_end_id} marked {payment.get_status_display().lower()}.", self.back(pk)
 
 
@@ -478,5 +553,7 @@ class LineageView(PermissionRequiredPageMixin, View):
     permission_required = ("payables.view_payment", "payables.export_payables")
 
     def get(self, request, pk):
-        payment = get_object_or_404(Payment.objects.select_related("vendor", "run__prepared_by", "run__approved_by", "confirmed_by"), pk=pk)
+        payment = get_object_or_404(
+            Payment.objects.select_related("vendor", "run__prepared_by", "run__approved_by", "confirmed_by"), pk=pk
+        )
         return exports.lineage_workbook(payment)

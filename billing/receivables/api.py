@@ -1,5 +1,6 @@
 """Receivables REST API. Every queryset is scoped to the caller's seller when the caller is a
 seller user, so another seller's object answers 404 exactly like a missing one."""
+
 from __future__ import annotations
 
 from django.http import HttpResponse
@@ -27,8 +28,23 @@ class StatementSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Statement
-        fields = ["id", "market", "seller", "seller_code", "period_start", "period_end", "currency", "opening_balance",
-                  "charges_total", "credits_total", "payments_total", "adjustments_total", "closing_balance", "invoices", "created_at"]
+        fields = [
+            "id",
+            "market",
+            "seller",
+            "seller_code",
+            "period_start",
+            "period_end",
+            "currency",
+            "opening_balance",
+            "charges_total",
+            "credits_total",
+            "payments_total",
+            "adjustments_total",
+            "closing_balance",
+            "invoices",
+            "created_at",
+        ]
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer):
@@ -43,9 +59,29 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invoice
-        fields = ["id", "number", "kind", "market", "seller", "seller_code", "issue_date", "due_date", "period_start",
-                  "period_end", "currency", "language", "collection", "net_total", "vat_total", "gross_total", "amount_open",
-                  "status", "dunning_level", "credited_invoice", "reason"]
+        fields = [
+            "id",
+            "number",
+            "kind",
+            "market",
+            "seller",
+            "seller_code",
+            "issue_date",
+            "due_date",
+            "period_start",
+            "period_end",
+            "currency",
+            "language",
+            "collection",
+            "net_total",
+            "vat_total",
+            "gross_total",
+            "amount_open",
+            "status",
+            "dunning_level",
+            "credited_invoice",
+            "reason",
+        ]
 
 
 class InvoiceDetailSerializer(InvoiceSerializer):
@@ -69,8 +105,23 @@ class ReceiptSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Receipt
-        fields = ["id", "market", "seller", "seller_code", "currency", "amount", "amount_unapplied", "value_date",
-                  "bank_reference", "reference", "payer_name", "source", "status", "applications", "created_at"]
+        fields = [
+            "id",
+            "market",
+            "seller",
+            "seller_code",
+            "currency",
+            "amount",
+            "amount_unapplied",
+            "value_date",
+            "bank_reference",
+            "reference",
+            "payer_name",
+            "source",
+            "status",
+            "applications",
+            "created_at",
+        ]
 
 
 class ReceiptCreateSerializer(serializers.Serializer):
@@ -90,8 +141,19 @@ class PayoutDeductionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PayoutDeduction
-        fields = ["id", "invoice", "invoice_number", "market", "seller", "seller_code", "currency", "amount", "status",
-                  "payout_reference", "confirmed_at"]
+        fields = [
+            "id",
+            "invoice",
+            "invoice_number",
+            "market",
+            "seller",
+            "seller_code",
+            "currency",
+            "amount",
+            "status",
+            "payout_reference",
+            "confirmed_at",
+        ]
 
 
 class DeductionConfirmSerializer(serializers.Serializer):
@@ -146,7 +208,9 @@ class ReceiptViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnly
         if values.pop("seller_code"):
             seller = Seller.objects.filter(code=data.validated_data["seller_code"], market=values["market"]).first()
             if seller is None:
-                raise DomainError(f"No seller {data.validated_data['seller_code']!r} in {values['market'].code}.", field="seller_code")
+                raise DomainError(
+                    f"No seller {data.validated_data['seller_code']!r} in {values['market'].code}.", field="seller_code"
+                )
         receipt = receipt_record(actor=request.user, seller=seller, source=Receipt.Source.API, **values)
         receipt = self.get_queryset().get(pk=receipt.pk)
         return Response(ReceiptSerializer(receipt).data, status=status.HTTP_201_CREATED)
@@ -158,7 +222,10 @@ class PayoutDeductionViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = PayoutDeductionSerializer
     filterset_fields = ["market", "seller", "status"]
-    required_permissions = {"read": "receivables.view_payoutdeduction", "confirm": "receivables.confirm_payoutdeduction"}
+    required_permissions = {
+        "read": "receivables.view_payoutdeduction",
+        "confirm": "receivables.confirm_payoutdeduction",
+    }
 
     def get_queryset(self):
         return selectors.deductions_for(self.request.user).order_by("pk")

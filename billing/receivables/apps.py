@@ -7,4 +7,3 @@ class ReceivablesConfig(AppConfig):
     name = "billing.receivables"
     label = "receivables"
     verbose_name = "Receivables"
-

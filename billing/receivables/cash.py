@@ -12,6 +12,7 @@ seller's next invoice; a receipt whose seller is unknown waits in the unmatched 
 Rules 2 and 3 only consider invoices collected by bank (payout-collected invoices are settled by
 the payout system), rule 1 takes any invoice the payer names.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,7 +37,13 @@ from settlement_ops.services import PostingLine, audit_record, ledger_post, ledg
 from . import locks
 from .models import Invoice, Receipt, ReceiptApplication
 from .services import (
-    Source, application_post, deduction_sync, invoice_refresh_status, market_account, receipt_refresh_status, seller_account,
+    Source,
+    application_post,
+    deduction_sync,
+    invoice_refresh_status,
+    market_account,
+    receipt_refresh_status,
+    seller_account,
 )
 
 INVOICE_NUMBER_RE = re.compile(r"\b([A-Z]{2,10}-INV-\d{4}-\d{6})\b")
@@ -47,6 +54,7 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 # --- Recording -----------------------------------------------------------------------------------
 
+
 def _payer(*, market: Market, seller: Seller | None, reference: str) -> Seller | None:
     """Who paid: the given seller, else the one seller of the invoices named in the reference,
     else the one seller whose code is in the reference; None when unknown or ambiguous."""
@@ -56,26 +64,61 @@ def _payer(*, market: Market, seller: Seller | None, reference: str) -> Seller |
     sellers = set(Invoice.objects.filter(market=market, number__in=numbers).values_list("seller_id", flat=True))
     if len(sellers) == 1:
         return Seller.objects.get(pk=sellers.pop())
-    hits = list(Seller.objects.filter(market=market).annotate(ref=Upper(Value(reference))).filter(ref__contains=Upper(F("code")))[:2])
+    hits = list(
+        Seller.objects.filter(market=market)
+        .annotate(ref=Upper(Value(reference)))
+        .filter(ref__contains=Upper(F("code")))[:2]
+    )
     return hits[0] if len(hits) == 1 else None
 
 
-def _receipt_create(*, actor, market: Market, amount: Decimal, currency: str, value_date: date, bank_reference: str,
-                    reference: str, payer_name: str, seller: Seller | None, source: str, batch: str = "") -> Receipt:
+def _receipt_create(
+    *,
+    actor,
+    market: Market,
+    amount: Decimal,
+    currency: str,
+    value_date: date,
+    bank_reference: str,
+    reference: str,
+    payer_name: str,
+    seller: Seller | None,
+    source: str,
+    batch: str = "",
+) -> Receipt:
     seller = _payer(market=market, seller=seller, reference=reference)
-    unapplied = (seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, seller.pk) if seller
-                 else market_account(market, AccountKind.SELLER_UNAPPLIED_CASH))
+    unapplied = (
+        seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, seller.pk)
+        if seller
+        else market_account(market, AccountKind.SELLER_UNAPPLIED_CASH)
+    )
     entry = ledger_post(
-        market=market, entry_date=value_date,
-        lines=[PostingLine(market_account(market, AccountKind.BANK), amount, bank_reference),
-               PostingLine(unapplied, -amount, bank_reference)],
-        idempotency_key=f"receivables:receipt:{market.pk}:{bank_reference}", source_type=Source.RECEIPT,
-        source_id=bank_reference, description=f"Receipt {bank_reference} {payer_name}".strip(), actor=actor,
+        market=market,
+        entry_date=value_date,
+        lines=[
+            PostingLine(market_account(market, AccountKind.BANK), amount, bank_reference),
+            PostingLine(unapplied, -amount, bank_reference),
+        ],
+        idempotency_key=f"receivables:receipt:{market.pk}:{bank_reference}",
+        source_type=Source.RECEIPT,
+        source_id=bank_reference,
+        description=f"Receipt {bank_reference} {payer_name}".strip(),
+        actor=actor,
     )
     return Receipt.objects.create(
-        market=market, seller=seller, currency=currency, amount=amount, amount_unapplied=amount, value_date=value_date,
-        bank_reference=bank_reference, reference=reference, payer_name=payer_name, source=source, import_batch=batch,
-        entry=entry, created_by=actor if getattr(actor, "pk", None) else None,
+        market=market,
+        seller=seller,
+        currency=currency,
+        amount=amount,
+        amount_unapplied=amount,
+        value_date=value_date,
+        bank_reference=bank_reference,
+        reference=reference,
+        payer_name=payer_name,
+        source=source,
+        import_batch=batch,
+        entry=entry,
+        created_by=actor if getattr(actor, "pk", None) else None,
     )
 
 
@@ -93,9 +136,19 @@ def _validate_amount(amount, currency: str, *, field: str = "amount") -> Decimal
 
 @retry_on_conflict
 @transaction.atomic(durable=True)
-def receipt_record(*, actor, market: Market, amount, currency: str, value_date: date, bank_reference: str,
-                   reference: str = "", payer_name: str = "", seller: Seller | None = None,
-                   source: str = Receipt.Source.MANUAL) -> Receipt:
+def receipt_record(
+    *,
+    actor,
+    market: Market,
+    amount,
+    currency: str,
+    value_date: date,
+    bank_reference: str,
+    reference: str = "",
+    payer_name: str = "",
+    seller: Seller | None = None,
+    source: str = Receipt.Source.MANUAL,
+) -> Receipt:
     """Record one receipt (by hand or API), post it and match it automatically.
 
     Raises DomainError for a currency other than the market's, a non-positive or unrounded
@@ -110,24 +163,46 @@ def receipt_record(*, actor, market: Market, amount, currency: str, value_date: 
     if seller is not None and seller.market_id != market.pk:
         raise DomainError(f"Seller {seller.code} is not in market {market.code}.", field="seller")
     if Receipt.objects.filter(market=market, bank_reference=bank_reference).exists():
-        raise ConflictError(f"Bank reference {bank_reference} is already recorded in {market.code}.", code="duplicate_receipt", field="bank_reference")
+        raise ConflictError(
+            f"Bank reference {bank_reference} is already recorded in {market.code}.",
+            code="duplicate_receipt",
+            field="bank_reference",
+        )
     if seller is not None:
         locks.sellers_lock([seller.pk])
-    receipt = _receipt_create(actor=actor, market=market, amount=amount, currency=currency, value_date=value_date,
-                              bank_reference=bank_reference, reference=reference.strip(), payer_name=payer_name.strip(),
-                              seller=seller, source=source)
+    receipt = _receipt_create(
+        actor=actor,
+        market=market,
+        amount=amount,
+        currency=currency,
+        value_date=value_date,
+        bank_reference=bank_reference,
+        reference=reference.strip(),
+        payer_name=payer_name.strip(),
+        seller=seller,
+        source=source,
+    )
     receipt_match(actor=actor, receipt=receipt)
     receipt.refresh_from_db()
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="receipt_record", obj=receipt,
-                 detail={"amount": str(amount), "status": receipt.status})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="receipt_record",
+        obj=receipt,
+        detail={"amount": str(amount), "status": receipt.status},
+    )
     return receipt
 
 
 def _parse_rows(market: Market, text: str):
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    if header[: len(CSV_HEADER)] != CSV_HEADER or any(h not in CSV_OPTIONAL for h in header[len(CSV_HEADER):]):
-        raise DomainError("The file must have the header: " + ",".join(CSV_HEADER) + "[,seller_code]", code="bad_header", field="header")
+    if header[: len(CSV_HEADER)] != CSV_HEADER or any(h not in CSV_OPTIONAL for h in header[len(CSV_HEADER) :]):
+        raise DomainError(
+            "The file must have the header: " + ",".join(CSV_HEADER) + "[,seller_code]",
+            code="bad_header",
+            field="header",
+        )
     sellers = {s.code.upper(): s for s in Seller.objects.filter(market=market)}
     errors, rows, seen = [], [], set()
     for number, raw in enumerate(reader, start=2):
@@ -155,8 +230,17 @@ def _parse_rows(market: Market, text: str):
                 problems.append(("seller_code", f"no seller {row['seller_code']!r} in {market.code}"))
         errors.extend({"row": number, "field": f, "message": m} for f, m in problems)
         if not problems:
-            rows.append(dict(value_date=value_date, amount=amount, reference=row["reference"][:255],
-                             payer_name=row["payer_name"][:200], bank_reference=row["bank_reference"][:100], seller=seller, row=number))
+            rows.append(
+                dict(
+                    value_date=value_date,
+                    amount=amount,
+                    reference=row["reference"][:255],
+                    payer_name=row["payer_name"][:200],
+                    bank_reference=row["bank_reference"][:100],
+                    seller=seller,
+                    row=number,
+                )
+            )
     return rows, errors
 
 
@@ -179,7 +263,8 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
         raise DomainError("The file is not UTF-8 text.", code="bad_encoding", field="file") from None
     rows, errors = _parse_rows(market, text)
     existing = {
-        r.bank_reference: r for r in Receipt.objects.filter(market=market, bank_reference__in=[row["bank_reference"] for row in rows])
+        r.bank_reference: r
+        for r in Receipt.objects.filter(market=market, bank_reference__in=[row["bank_reference"] for row in rows])
     }
     new_rows = []
     for row in rows:
@@ -187,11 +272,20 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
         if known is None:
             new_rows.append(row)
         elif (known.amount, known.value_date) != (row["amount"], row["value_date"]):
-            errors.append({"row": row["row"], "field": "bank_reference",
-                           "message": f"{row['bank_reference']} was imported before with {known.currency} {known.amount} on {known.value_date}"})
+            errors.append(
+                {
+                    "row": row["row"],
+                    "field": "bank_reference",
+                    "message": f"{row['bank_reference']} was imported before with {known.currency} {known.amount} on {known.value_date}",
+                }
+            )
     if errors:
         errors.sort(key=lambda e: e["row"])
-        raise DomainError(f"{len({e['row'] for e in errors})} row(s) have errors; nothing was imported.", code="bad_rows", errors=errors)
+        raise DomainError(
+            f"{len({e['row'] for e in errors})} row(s) have errors; nothing was imported.",
+            code="bad_rows",
+            errors=errors,
+        )
     if not rows:
         raise DomainError("The file has no receipts.", code="empty_file", field="file")
     batch = hashlib.sha256(content).hexdigest()[:16]
@@ -199,40 +293,69 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
     locks.sellers_lock(seller_ids)
     created = []
     for row in new_rows:
-        created.append(_receipt_create(actor=actor, market=market, amount=row["amount"], currency=market.currency,
-                                       value_date=row["value_date"], bank_reference=row["bank_reference"],
-                                       reference=row["reference"], payer_name=row["payer_name"], seller=row["seller"],
-                                       source=Receipt.Source.IMPORT, batch=batch))
+        created.append(
+            _receipt_create(
+                actor=actor,
+                market=market,
+                amount=row["amount"],
+                currency=market.currency,
+                value_date=row["value_date"],
+                bank_reference=row["bank_reference"],
+                reference=row["reference"],
+                payer_name=row["payer_name"],
+                seller=row["seller"],
+                source=Receipt.Source.IMPORT,
+                batch=batch,
+            )
+        )
     for receipt in created:
         receipt_match(actor=actor, receipt=receipt)
         receipt.refresh_from_db()
     result = {
-        "created": len(created), "skipped": len(rows) - len(new_rows), "batch": batch,
+        "created": len(created),
+        "skipped": len(rows) - len(new_rows),
+        "batch": batch,
         "matched": sum(1 for r in created if r.status != Receipt.Status.UNMATCHED),
         "unmatched": sum(1 for r in created if r.status == Receipt.Status.UNMATCHED),
     }
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="receipts_import", detail={"file": filename[:100], "market": market.code, **result})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="receipts_import",
+        detail={"file": filename[:100], "market": market.code, **result},
+    )
     return result
 
 
 # --- Matching --------------------------------------------------------------------------------------
 
+
 def _identify(*, actor, receipt: Receipt, seller: Seller) -> None:
     """Move an unidentified receipt's cash to the seller's unapplied cash (receipt locked)."""
     if receipt.seller_id is not None:
         if receipt.seller_id != seller.pk:
-            raise DomainError(f"The receipt belongs to seller {receipt.seller.code}.", code="wrong_seller", field="seller")
+            raise DomainError(
+                f"The receipt belongs to seller {receipt.seller.code}.", code="wrong_seller", field="seller"
+            )
         return
     if seller.market_id != receipt.market_id:
         raise DomainError(f"Seller {seller.code} is not in market {receipt.market_id}.", field="seller")
     market = receipt.market
     amount = receipt.amount_unapplied
     receipt.identify_entry = ledger_post(
-        market=market, entry_date=market.local_date(),
-        lines=[PostingLine(market_account(market, AccountKind.SELLER_UNAPPLIED_CASH), amount, receipt.bank_reference),
-               PostingLine(seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, seller.pk), -amount, receipt.bank_reference)],
-        idempotency_key=f"receivables:receipt_identify:{receipt.pk}", source_type=Source.RECEIPT_IDENTIFY,
-        source_id=receipt.bank_reference, description=f"Receipt {receipt.bank_reference} identified as {seller.code}", actor=actor,
+        market=market,
+        entry_date=market.local_date(),
+        lines=[
+            PostingLine(market_account(market, AccountKind.SELLER_UNAPPLIED_CASH), amount, receipt.bank_reference),
+            PostingLine(
+                seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, seller.pk), -amount, receipt.bank_reference
+            ),
+        ],
+        idempotency_key=f"receivables:receipt_identify:{receipt.pk}",
+        source_type=Source.RECEIPT_IDENTIFY,
+        source_id=receipt.bank_reference,
+        description=f"Receipt {receipt.bank_reference} identified as {seller.code}",
+        actor=actor,
     )
     receipt.seller = seller
     receipt.save(update_fields=["seller", "identify_entry"])
@@ -240,8 +363,12 @@ def _identify(*, actor, receipt: Receipt, seller: Seller) -> None:
 
 def _open_invoices(receipt: Receipt, seller_id: int):
     return Invoice.objects.filter(
-        market_id=receipt.market_id, seller_id=seller_id, currency=receipt.currency, kind=Invoice.Kind.INVOICE,
-        status__in=Invoice.OPEN_STATUSES, collection=Invoice.Collection.BANK,
+        market_id=receipt.market_id,
+        seller_id=seller_id,
+        currency=receipt.currency,
+        kind=Invoice.Kind.INVOICE,
+        status__in=Invoice.OPEN_STATUSES,
+        collection=Invoice.Collection.BANK,
     ).order_by("due_date", "number")
 
 
@@ -254,8 +381,10 @@ def receipt_match(*, actor, receipt: Receipt) -> list[ReceiptApplication]:
     # Rule 1: invoice numbers in the reference.
     numbers = list(dict.fromkeys(INVOICE_NUMBER_RE.findall((receipt.reference or "").upper())))
     named = {
-        i.number: i for i in Invoice.objects.filter(market_id=receipt.market_id, currency=receipt.currency, number__in=numbers,
-                                                    kind=Invoice.Kind.INVOICE).select_related("seller")
+        i.number: i
+        for i in Invoice.objects.filter(
+            market_id=receipt.market_id, currency=receipt.currency, number__in=numbers, kind=Invoice.Kind.INVOICE
+        ).select_related("seller")
     }
     named_sellers = {i.seller_id for i in named.values()}
     if named and len(named_sellers) == 1 and receipt.seller_id in (None, *named_sellers):
@@ -266,8 +395,15 @@ def receipt_match(*, actor, receipt: Receipt) -> list[ReceiptApplication]:
             if receipt.amount_unapplied == 0:
                 break
             amount = min(receipt.amount_unapplied, invoice.amount_open)
-            applied.append(application_post(actor=actor, receipt=receipt, invoice=invoice, amount=amount,
-                                            rule=ReceiptApplication.Rule.INVOICE_NUMBER))
+            applied.append(
+                application_post(
+                    actor=actor,
+                    receipt=receipt,
+                    invoice=invoice,
+                    amount=amount,
+                    rule=ReceiptApplication.Rule.INVOICE_NUMBER,
+                )
+            )
         if applied:
             return applied
     seller = receipt.seller or _payer(market=receipt.market, seller=None, reference=receipt.reference)
@@ -280,21 +416,34 @@ def receipt_match(*, actor, receipt: Receipt) -> list[ReceiptApplication]:
     if exact is not None:
         invoice = locks.invoice_lock(exact.pk)
         if invoice.is_open and invoice.amount_open == receipt.amount_unapplied:
-            return [application_post(actor=actor, receipt=receipt, invoice=invoice, amount=invoice.amount_open,
-                                     rule=ReceiptApplication.Rule.EXACT_AMOUNT)]
+            return [
+                application_post(
+                    actor=actor,
+                    receipt=receipt,
+                    invoice=invoice,
+                    amount=invoice.amount_open,
+                    rule=ReceiptApplication.Rule.EXACT_AMOUNT,
+                )
+            ]
     # Rule 3: oldest first.
-    for invoice in sorted(locks.invoices_lock(candidates.values_list("pk", flat=True)), key=lambda i: (i.due_date, i.number)):
+    for invoice in sorted(
+        locks.invoices_lock(candidates.values_list("pk", flat=True)), key=lambda i: (i.due_date, i.number)
+    ):
         if receipt.amount_unapplied == 0:
             break
         if not invoice.is_open:
             continue
         amount = min(receipt.amount_unapplied, invoice.amount_open)
-        applied.append(application_post(actor=actor, receipt=receipt, invoice=invoice, amount=amount,
-                                        rule=ReceiptApplication.Rule.OLDEST_FIRST))
+        applied.append(
+            application_post(
+                actor=actor, receipt=receipt, invoice=invoice, amount=amount, rule=ReceiptApplication.Rule.OLDEST_FIRST
+            )
+        )
     return applied
 
 
 # --- People working the queue ----------------------------------------------------------------------
+
 
 @retry_on_conflict
 @transaction.atomic(durable=True)
@@ -315,9 +464,16 @@ def receipt_apply(*, actor, receipt: Receipt, invoice: Invoice, amount=None) -> 
         if amount <= 0:
             raise DomainError("Nothing left to apply.", code="nothing_to_apply")
     amount = _validate_amount(amount, receipt.currency)
-    application = application_post(actor=actor, receipt=receipt, invoice=invoice, amount=amount, rule=ReceiptApplication.Rule.MANUAL)
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="receipt_apply", obj=application,
-                 detail={"receipt": receipt.bank_reference, "invoice": invoice.number, "amount": str(amount)})
+    application = application_post(
+        actor=actor, receipt=receipt, invoice=invoice, amount=amount, rule=ReceiptApplication.Rule.MANUAL
+    )
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="receipt_apply",
+        obj=application,
+        detail={"receipt": receipt.bank_reference, "invoice": invoice.number, "amount": str(amount)},
+    )
     return application
 
 
@@ -332,7 +488,9 @@ def receipt_identify(*, actor, receipt: Receipt, seller: Seller, auto_match: boo
     if auto_match:
         receipt_match(actor=actor, receipt=receipt)
         receipt.refresh_from_db()
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="receipt_identify", obj=receipt, detail={"seller": seller.code})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION, actor=actor, action="receipt_identify", obj=receipt, detail={"seller": seller.code}
+    )
     return receipt
 
 
@@ -341,7 +499,9 @@ def _application_reverse(*, actor, application: ReceiptApplication, reason: str,
     application = ReceiptApplication.objects.select_for_update().get(pk=application.pk)
     if application.is_reversed:
         raise ConflictError("This application was already reversed.", code="already_reversed")
-    application.reversal_entry = ledger_reverse(entry=application.entry, reason=reason, actor=actor, entry_date=invoice.market.local_date())
+    application.reversal_entry = ledger_reverse(
+        entry=application.entry, reason=reason, actor=actor, entry_date=invoice.market.local_date()
+    )
     application.reversed_at, application.reversed_by, application.reversal_reason = timezone.now(), actor, reason[:255]
     application.save(update_fields=["reversal_entry", "reversed_at", "reversed_by", "reversal_reason"])
     receipt.amount_unapplied += application.amount
@@ -363,8 +523,18 @@ def application_reverse(*, actor, application: ReceiptApplication, reason: str) 
     receipt = locks.receipt_lock(application.receipt_id)
     _application_reverse(actor=actor, application=application, reason=reason, receipt=receipt)
     application.refresh_from_db()
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="application_reverse", obj=application,
-                 detail={"receipt": receipt.bank_reference, "invoice": application.invoice.number, "amount": str(application.amount), "reason": reason[:255]})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="application_reverse",
+        obj=application,
+        detail={
+            "receipt": receipt.bank_reference,
+            "invoice": application.invoice.number,
+            "amount": str(application.amount),
+            "reason": reason[:255],
+        },
+    )
     return application
 
 
@@ -386,5 +556,7 @@ def receipt_reverse(*, actor, receipt: Receipt, reason: str) -> Receipt:
     ledger_reverse(entry=receipt.entry, reason=reason, actor=actor, entry_date=on)
     receipt.status, receipt.amount_unapplied = Receipt.Status.REVERSED, Decimal(0)
     receipt.save(update_fields=["status", "amount_unapplied"])
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="receipt_reverse", obj=receipt, detail={"reason": reason[:255]})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION, actor=actor, action="receipt_reverse", obj=receipt, detail={"reason": reason[:255]}
+    )
     return receipt

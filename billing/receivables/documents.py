@@ -3,6 +3,7 @@ Sans font shipped in `fonts/` (Bitstream Vera licence) so Vietnamese and German 
 any machine. Labels exist in English, Bahasa Indonesia and Vietnamese; German and French
 markets get English labels until translations are added (a known gap).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,31 +18,85 @@ FONT_DIR = Path(__file__).resolve().parent / "fonts"
 
 LABELS = {
     "en": {
-        "invoice": "Tax invoice", "credit_note": "Credit note", "number": "Number", "issue_date": "Issue date",
-        "due_date": "Due date", "period": "Service period", "seller": "Bill to", "vat_number": "VAT number",
-        "credits": "Credits invoice", "tracking": "Tracking number", "ship_date": "Ship date", "service": "Service",
-        "kind": "Type", "net": "Net", "vat_rate": "VAT %", "vat": "VAT", "gross": "Total", "totals": "Totals",
-        "vat_summary": "VAT summary", "pay_by_bank": "Please pay by bank transfer quoting the invoice number by the due date.",
-        "pay_by_payout": "This amount will be deducted from your next payout.", "original": "fee", "delta": "re-rating",
-        "reason": "Reason", "issuer": "Marketplace Logistics Services",
+        "invoice": "Tax invoice",
+        "credit_note": "Credit note",
+        "number": "Number",
+        "issue_date": "Issue date",
+        "due_date": "Due date",
+        "period": "Service period",
+        "seller": "Bill to",
+        "vat_number": "VAT number",
+        "credits": "Credits invoice",
+        "tracking": "Tracking number",
+        "ship_date": "Ship date",
+        "service": "Service",
+        "kind": "Type",
+        "net": "Net",
+        "vat_rate": "VAT %",
+        "vat": "VAT",
+        "gross": "Total",
+        "totals": "Totals",
+        "vat_summary": "VAT summary",
+        "pay_by_bank": "Please pay by bank transfer quoting the invoice number by the due date.",
+        "pay_by_payout": "This amount will be deducted from your next payout.",
+        "original": "fee",
+        "delta": "re-rating",
+        "reason": "Reason",
+        "issuer": "Marketplace Logistics Services",
     },
     "id": {
-        "invoice": "Faktur pajak", "credit_note": "Nota kredit", "number": "Nomor", "issue_date": "Tanggal terbit",
-        "due_date": "Jatuh tempo", "period": "Periode layanan", "seller": "Ditagihkan kepada", "vat_number": "NPWP",
-        "credits": "Mengkredit faktur", "tracking": "Nomor resi", "ship_date": "Tanggal kirim", "service": "Layanan",
-        "kind": "Jenis", "net": "Neto", "vat_rate": "PPN %", "vat": "PPN", "gross": "Total", "totals": "Jumlah",
-        "vat_summary": "Ringkasan PPN", "pay_by_bank": "Mohon bayar melalui transfer bank dengan mencantumkan nomor faktur sebelum jatuh tempo.",
-        "pay_by_payout": "Jumlah ini akan dipotong dari pembayaran Anda berikutnya.", "original": "biaya", "delta": "koreksi tarif",
-        "reason": "Alasan", "issuer": "Layanan Logistik Marketplace",
+        "invoice": "Faktur pajak",
+        "credit_note": "Nota kredit",
+        "number": "Nomor",
+        "issue_date": "Tanggal terbit",
+        "due_date": "Jatuh tempo",
+        "period": "Periode layanan",
+        "seller": "Ditagihkan kepada",
+        "vat_number": "NPWP",
+        "credits": "Mengkredit faktur",
+        "tracking": "Nomor resi",
+        "ship_date": "Tanggal kirim",
+        "service": "Layanan",
+        "kind": "Jenis",
+        "net": "Neto",
+        "vat_rate": "PPN %",
+        "vat": "PPN",
+        "gross": "Total",
+        "totals": "Jumlah",
+        "vat_summary": "Ringkasan PPN",
+        "pay_by_bank": "Mohon bayar melalui transfer bank dengan mencantumkan nomor faktur sebelum jatuh tempo.",
+        "pay_by_payout": "Jumlah ini akan dipotong dari pembayaran Anda berikutnya.",
+        "original": "biaya",
+        "delta": "koreksi tarif",
+        "reason": "Alasan",
+        "issuer": "Layanan Logistik Marketplace",
     },
     "vi": {
-        "invoice": "Hóa đơn GTGT", "credit_note": "Hóa đơn điều chỉnh giảm", "number": "Số", "issue_date": "Ngày lập",
-        "due_date": "Hạn thanh toán", "period": "Kỳ dịch vụ", "seller": "Khách hàng", "vat_number": "Mã số thuế",
-        "credits": "Điều chỉnh cho hóa đơn", "tracking": "Mã vận đơn", "ship_date": "Ngày gửi", "service": "Dịch vụ",
-        "kind": "Loại", "net": "Chưa thuế", "vat_rate": "Thuế suất", "vat": "Thuế GTGT", "gross": "Tổng cộng", "totals": "Cộng",
-        "vat_summary": "Tổng hợp thuế GTGT", "pay_by_bank": "Vui lòng chuyển khoản trước hạn thanh toán, ghi số hóa đơn làm nội dung.",
-        "pay_by_payout": "Số tiền này sẽ được khấu trừ vào khoản thanh toán tiếp theo của Quý khách.", "original": "phí", "delta": "điều chỉnh giá",
-        "reason": "Lý do", "issuer": "Dịch vụ Logistics Marketplace",
+        "invoice": "Hóa đơn GTGT",
+        "credit_note": "Hóa đơn điều chỉnh giảm",
+        "number": "Số",
+        "issue_date": "Ngày lập",
+        "due_date": "Hạn thanh toán",
+        "period": "Kỳ dịch vụ",
+        "seller": "Khách hàng",
+        "vat_number": "Mã số thuế",
+        "credits": "Điều chỉnh cho hóa đơn",
+        "tracking": "Mã vận đơn",
+        "ship_date": "Ngày gửi",
+        "service": "Dịch vụ",
+        "kind": "Loại",
+        "net": "Chưa thuế",
+        "vat_rate": "Thuế suất",
+        "vat": "Thuế GTGT",
+        "gross": "Tổng cộng",
+        "totals": "Cộng",
+        "vat_summary": "Tổng hợp thuế GTGT",
+        "pay_by_bank": "Vui lòng chuyển khoản trước hạn thanh toán, ghi số hóa đơn làm nội dung.",
+        "pay_by_payout": "Số tiền này sẽ được khấu trừ vào khoản thanh toán tiếp theo của Quý khách.",
+        "original": "phí",
+        "delta": "điều chỉnh giá",
+        "reason": "Lý do",
+        "issuer": "Dịch vụ Logistics Marketplace",
     },
 }
 
@@ -53,7 +108,11 @@ def labels_for(language: str) -> dict:
 def vat_summary(invoice: Invoice) -> list[dict]:
     from django.db.models import Sum
 
-    return list(invoice.lines.values("vat_rate").annotate(net=Sum("net"), vat=Sum("vat"), gross=Sum("gross")).order_by("vat_rate"))
+    return list(
+        invoice.lines.values("vat_rate")
+        .annotate(net=Sum("net"), vat=Sum("vat"), gross=Sum("gross"))
+        .order_by("vat_rate")
+    )
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
@@ -75,7 +134,8 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     pdf.ln(3)
     seller = invoice.seller
     facts = [
-        (t["number"], invoice.number), (t["issue_date"], invoice.issue_date.isoformat()),
+        (t["number"], invoice.number),
+        (t["issue_date"], invoice.issue_date.isoformat()),
         (t["due_date"], invoice.due_date.isoformat()),
         (t["seller"], f"{seller.legal_name} ({seller.code})"),
     ]
@@ -95,14 +155,22 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     widths = [44, 22, 22, 20, 22, 14, 20, 26]
     headers = [t["tracking"], t["ship_date"], t["service"], t["kind"], t["net"], t["vat_rate"], t["vat"], t["gross"]]
     pdf.set_font("DejaVu", "B", 8)
-    for w, h in zip(widths, headers):
+    for w, h in zip(widths, headers, strict=True):
         pdf.cell(w, 6, h, border=1, align="R" if h in (t["net"], t["vat_rate"], t["vat"], t["gross"]) else "L")
     pdf.ln()
     pdf.set_font("DejaVu", "", 8)
     for line in invoice.lines.order_by("ship_date", "tracking_number", "id").iterator(chunk_size=2000):
-        cells = [line.tracking_number, line.ship_date.isoformat(), line.service_level, t.get(line.line_kind, line.line_kind),
-                 money(line.net), f"{line.vat_rate}", money(line.vat), money(line.gross)]
-        for i, (w, value) in enumerate(zip(widths, cells)):
+        cells = [
+            line.tracking_number,
+            line.ship_date.isoformat(),
+            line.service_level,
+            t.get(line.line_kind, line.line_kind),
+            money(line.net),
+            f"{line.vat_rate}",
+            money(line.vat),
+            money(line.gross),
+        ]
+        for i, (w, value) in enumerate(zip(widths, cells, strict=True)):
             pdf.cell(w, 5, value, border=1, align="R" if i >= 4 else "L")
         pdf.ln()
     pdf.set_font("DejaVu", "B", 9)
@@ -116,8 +184,13 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     pdf.cell(0, 5, t["vat_summary"], new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 9)
     for row in vat_summary(invoice):
-        pdf.cell(0, 5, f"{row['vat_rate']} %: {t['net']} {cur} {money(row['net'])} · {t['vat']} {cur} {money(row['vat'])}",
-                 new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(
+            0,
+            5,
+            f"{row['vat_rate']} %: {t['net']} {cur} {money(row['net'])} · {t['vat']} {cur} {money(row['vat'])}",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
     pdf.ln(4)
     if not invoice.is_credit_note:
         pdf.multi_cell(0, 5, t["pay_by_payout" if invoice.collection == Invoice.Collection.PAYOUT else "pay_by_bank"])

@@ -11,6 +11,7 @@ Letters: templates/receivables/dunning/<lang>_subject.txt and <lang>_body.txt fo
 Bahasa Indonesia and Vietnamese; markets in other languages (DE, FR) get the English letter
 until a translation is added — a known gap, see `LETTER_LANGUAGES`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,9 +58,13 @@ def dunning_letter(*, invoice: Invoice, level: int, on: date) -> tuple[str, str,
     """(language, subject, body) of the letter for an invoice at a level."""
     language = letter_language(invoice.language)
     ctx = {
-        "invoice": invoice, "seller": invoice.seller, "level": level, "on": on,
+        "invoice": invoice,
+        "seller": invoice.seller,
+        "level": level,
+        "on": on,
         "days_overdue": (on - invoice.due_date).days,
-        "amount_open": format_amount(invoice.amount_open, invoice.currency), "currency": invoice.currency,
+        "amount_open": format_amount(invoice.amount_open, invoice.currency),
+        "currency": invoice.currency,
     }
     subject = " ".join(render_to_string(f"receivables/dunning/{language}_subject.txt", ctx).split())
     body = render_to_string(f"receivables/dunning/{language}_body.txt", ctx).strip() + "\n"
@@ -81,10 +86,17 @@ def _dunning_market(*, market: Market, on: date) -> int:
     held_invoices = _active_promise(on).filter(invoice__isnull=False).values("invoice_id")
     held_sellers = _active_promise(on).filter(invoice__isnull=True).values("seller_id")
     candidates = (
-        Invoice.objects.filter(market=market, kind=Invoice.Kind.INVOICE, status__in=Invoice.OPEN_STATUSES,
-                               collection=Invoice.Collection.BANK, due_date__lt=on, dunning_level__lt=top)
+        Invoice.objects.filter(
+            market=market,
+            kind=Invoice.Kind.INVOICE,
+            status__in=Invoice.OPEN_STATUSES,
+            collection=Invoice.Collection.BANK,
+            due_date__lt=on,
+            dunning_level__lt=top,
+        )
         .exclude(Q(pk__in=held_invoices) | Q(seller_id__in=held_sellers))
-        .order_by("pk").values_list("pk", flat=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     moved = 0
     for invoice in locks.invoices_lock(list(candidates)):
@@ -96,8 +108,14 @@ def _dunning_market(*, market: Market, on: date) -> int:
             continue
         language, subject, body = dunning_letter(invoice=invoice, level=step.level, on=on)
         notice = DunningNotice.objects.create(
-            invoice=invoice, level=step.level, sent_on=on, language=language, email_to=invoice.seller.email,
-            subject=subject, body=body, amount_open=invoice.amount_open,
+            invoice=invoice,
+            level=step.level,
+            sent_on=on,
+            language=language,
+            email_to=invoice.seller.email,
+            subject=subject,
+            body=body,
+            amount_open=invoice.amount_open,
         )
         invoice.dunning_level, invoice.last_dunned_on = step.level, on
         invoice.save(update_fields=["dunning_level", "last_dunned_on"])
@@ -115,14 +133,25 @@ def dunning_run(*, on: date | None = None, markets=None) -> dict:
             day = on or market.local_date()
             result[market.code] = _dunning_market(market=market, on=day)
             if result[market.code]:
-                audit_record(kind=AuditEvent.Kind.ACTION, action="dunning_run",
-                             detail={"market": market.code, "on": day.isoformat(), "notices": result[market.code]})
+                audit_record(
+                    kind=AuditEvent.Kind.ACTION,
+                    action="dunning_run",
+                    detail={"market": market.code, "on": day.isoformat(), "notices": result[market.code]},
+                )
     return result
 
 
 @transaction.atomic(durable=True)
-def collection_note_add(*, actor, seller, text: str, kind: str = CollectionNote.Kind.NOTE, invoice: Invoice | None = None,
-                        promised_amount=None, promised_date: date | None = None) -> CollectionNote:
+def collection_note_add(
+    *,
+    actor,
+    seller,
+    text: str,
+    kind: str = CollectionNote.Kind.NOTE,
+    invoice: Invoice | None = None,
+    promised_amount=None,
+    promised_date: date | None = None,
+) -> CollectionNote:
     """A note, or a promise to pay (amount and date, which holds dunning until that date)."""
     if not (text or "").strip():
         raise DomainError("Write what was said or agreed.", field="text")
@@ -138,7 +167,16 @@ def collection_note_add(*, actor, seller, text: str, kind: str = CollectionNote.
             raise DomainError("The promised date is in the past.", field="promised_date")
     else:
         promised_amount, promised_date = None, None
-    note = CollectionNote.objects.create(seller=seller, invoice=invoice, kind=kind, text=text.strip(),
-                                         promised_amount=promised_amount, promised_date=promised_date, author=actor)
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="collection_note_add", obj=note, detail={"kind": kind})
+    note = CollectionNote.objects.create(
+        seller=seller,
+        invoice=invoice,
+        kind=kind,
+        text=text.strip(),
+        promised_amount=promised_amount,
+        promised_date=promised_date,
+        author=actor,
+    )
+    audit_record(
+        kind=AuditEvent.Kind.ACTION, actor=actor, action="collection_note_add", obj=note, detail={"kind": kind}
+    )
     return note

@@ -1,5 +1,6 @@
 """Excel exports of receivables for auditors and sellers: numbers as numbers in the currency's
 decimals, dates as dates (settlement_ops.exports)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,7 +10,7 @@ from settlement_ops.money import Money
 
 from . import selectors
 from .models import Statement
-from .selectors import BUCKETS, BUCKET_KEYS
+from .selectors import BUCKET_KEYS, BUCKETS
 
 
 def _m(amount, currency):
@@ -20,26 +21,66 @@ def statement_workbook(statement: Statement):
     cur = statement.currency
     lines = selectors.statement_lines(statement)
     summary = [
-        ("Opening balance", _m(statement.opening_balance, cur)), ("Logistics fees", _m(statement.charges_total, cur)),
-        ("Credit notes", _m(statement.credits_total, cur)), ("Payments", _m(statement.payments_total, cur)),
-        ("Adjustments", _m(statement.adjustments_total, cur)), ("Closing balance", _m(statement.closing_balance, cur)),
+        ("Opening balance", _m(statement.opening_balance, cur)),
+        ("Logistics fees", _m(statement.charges_total, cur)),
+        ("Credit notes", _m(statement.credits_total, cur)),
+        ("Payments", _m(statement.payments_total, cur)),
+        ("Adjustments", _m(statement.adjustments_total, cur)),
+        ("Closing balance", _m(statement.closing_balance, cur)),
     ]
     title = f"Statement {statement.seller.code} {statement.seller.legal_name} — {statement.period_start} to {statement.period_end} ({cur})"
     return workbook_response(
         filename=f"statement_{statement.seller.code}_{statement.period_end}.xlsx",
         sheets=[
             Sheet("Summary", [Column("Item", width=24), Column("Amount", "money", 18)], summary, header_lines=[title]),
-            Sheet("Entries", [Column("Date", "date", 12), Column("Item", width=24), Column("Description", width=50),
-                              Column("Amount", "money", 16), Column("Balance", "money", 16)],
-                  ((l["date"], l["label"], l["description"], _m(l["amount"], cur), _m(l["running"], cur)) for l in lines),
-                  header_lines=[title]),
-            Sheet("Shipments", [Column("Ship date", "date", 12), Column("Tracking", width=22), Column("Service", width=12),
-                                Column("Type", width=10), Column("Invoice", width=22), Column("Net", "money", 14),
-                                Column("VAT", "money", 14), Column("Gross", "money", 14)],
-                  ((c.ship_date, c.shipment.tracking_number, c.service_level, c.kind, c.invoice_number or "",
-                    _m(c.seller_net, cur), _m(c.seller_vat, cur), _m(c.seller_gross, cur))
-                   for c in selectors.statement_fee_lines(statement).iterator(chunk_size=2000)),
-                  header_lines=[title]),
+            Sheet(
+                "Entries",
+                [
+                    Column("Date", "date", 12),
+                    Column("Item", width=24),
+                    Column("Description", width=50),
+                    Column("Amount", "money", 16),
+                    Column("Balance", "money", 16),
+                ],
+                (
+                    (
+                        line["date"],
+                        line["label"],
+                        line["description"],
+                        _m(line["amount"], cur),
+                        _m(line["running"], cur),
+                    )
+                    for line in lines
+                ),
+                header_lines=[title],
+            ),
+            Sheet(
+                "Shipments",
+                [
+                    Column("Ship date", "date", 12),
+                    Column("Tracking", width=22),
+                    Column("Service", width=12),
+                    Column("Type", width=10),
+                    Column("Invoice", width=22),
+                    Column("Net", "money", 14),
+                    Column("VAT", "money", 14),
+                    Column("Gross", "money", 14),
+                ],
+                (
+                    (
+                        c.ship_date,
+                        c.shipment.tracking_number,
+                        c.service_level,
+                        c.kind,
+                        c.invoice_number or "",
+                        _m(c.seller_net, cur),
+                        _m(c.seller_vat, cur),
+                        _m(c.seller_gross, cur),
+                    )
+                    for c in selectors.statement_fee_lines(statement).iterator(chunk_size=2000)
+                ),
+                header_lines=[title],
+            ),
         ],
     )
 
@@ -47,15 +88,40 @@ def statement_workbook(statement: Statement):
 def statements_workbook(queryset):
     return workbook_response(
         filename="statements.xlsx",
-        sheets=[Sheet(
-            "Statements",
-            [Column("Market", width=8), Column("Seller", width=14), Column("Period start", "date", 12), Column("Period end", "date", 12),
-             Column("Currency", width=9), Column("Opening", "money", 16), Column("Fees", "money", 16), Column("Credits", "money", 16),
-             Column("Payments", "money", 16), Column("Adjustments", "money", 16), Column("Closing", "money", 16)],
-            ((s.market_id, s.seller.code, s.period_start, s.period_end, s.currency, _m(s.opening_balance, s.currency),
-              _m(s.charges_total, s.currency), _m(s.credits_total, s.currency), _m(s.payments_total, s.currency),
-              _m(s.adjustments_total, s.currency), _m(s.closing_balance, s.currency)) for s in queryset.iterator(chunk_size=2000)),
-        )],
+        sheets=[
+            Sheet(
+                "Statements",
+                [
+                    Column("Market", width=8),
+                    Column("Seller", width=14),
+                    Column("Period start", "date", 12),
+                    Column("Period end", "date", 12),
+                    Column("Currency", width=9),
+                    Column("Opening", "money", 16),
+                    Column("Fees", "money", 16),
+                    Column("Credits", "money", 16),
+                    Column("Payments", "money", 16),
+                    Column("Adjustments", "money", 16),
+                    Column("Closing", "money", 16),
+                ],
+                (
+                    (
+                        s.market_id,
+                        s.seller.code,
+                        s.period_start,
+                        s.period_end,
+                        s.currency,
+                        _m(s.opening_balance, s.currency),
+                        _m(s.charges_total, s.currency),
+                        _m(s.credits_total, s.currency),
+                        _m(s.payments_total, s.currency),
+                        _m(s.adjustments_total, s.currency),
+                        _m(s.closing_balance, s.currency),
+                    )
+                    for s in queryset.iterator(chunk_size=2000)
+                ),
+            )
+        ],
     )
 
 
@@ -63,20 +129,70 @@ def receipts_workbook(receipts, applications):
     return workbook_response(
         filename="receipts.xlsx",
         sheets=[
-            Sheet("Receipts",
-                  [Column("Id", "int", 8), Column("Market", width=8), Column("Value date", "date", 12), Column("Bank reference", width=20),
-                   Column("Reference", width=30), Column("Payer", width=24), Column("Seller", width=14), Column("Currency", width=9),
-                   Column("Amount", "money", 16), Column("Unapplied", "money", 16), Column("Status", width=16), Column("Source", width=10)],
-                  ((r.pk, r.market_id, r.value_date, r.bank_reference, r.reference, r.payer_name, r.seller.code if r.seller else "",
-                    r.currency, _m(r.amount, r.currency), _m(r.amount_unapplied, r.currency), r.get_status_display(), r.source)
-                   for r in receipts.iterator(chunk_size=2000))),
-            Sheet("Applications",
-                  [Column("Receipt", "int", 8), Column("Bank reference", width=20), Column("Invoice", width=22), Column("Seller", width=14),
-                   Column("Currency", width=9), Column("Amount", "money", 16), Column("Rule", width=16), Column("Applied at", "datetime", 20),
-                   Column("Reversed at", "datetime", 20), Column("Reversal reason", width=30)],
-                  ((a.receipt_id, a.receipt.bank_reference, a.invoice.number, a.invoice.seller.code, a.invoice.currency,
-                    _m(a.amount, a.invoice.currency), a.get_rule_display(), a.applied_at, a.reversed_at, a.reversal_reason)
-                   for a in applications.iterator(chunk_size=2000))),
+            Sheet(
+                "Receipts",
+                [
+                    Column("Id", "int", 8),
+                    Column("Market", width=8),
+                    Column("Value date", "date", 12),
+                    Column("Bank reference", width=20),
+                    Column("Reference", width=30),
+                    Column("Payer", width=24),
+                    Column("Seller", width=14),
+                    Column("Currency", width=9),
+                    Column("Amount", "money", 16),
+                    Column("Unapplied", "money", 16),
+                    Column("Status", width=16),
+                    Column("Source", width=10),
+                ],
+                (
+                    (
+                        r.pk,
+                        r.market_id,
+                        r.value_date,
+                        r.bank_reference,
+                        r.reference,
+                        r.payer_name,
+                        r.seller.code if r.seller else "",
+                        r.currency,
+                        _m(r.amount, r.currency),
+                        _m(r.amount_unapplied, r.currency),
+                        r.get_status_display(),
+                        r.source,
+                    )
+                    for r in receipts.iterator(chunk_size=2000)
+                ),
+            ),
+            Sheet(
+                "Applications",
+                [
+                    Column("Receipt", "int", 8),
+                    Column("Bank reference", width=20),
+                    Column("Invoice", width=22),
+                    Column("Seller", width=14),
+                    Column("Currency", width=9),
+                    Column("Amount", "money", 16),
+                    Column("Rule", width=16),
+                    Column("Applied at", "datetime", 20),
+                    Column("Reversed at", "datetime", 20),
+                    Column("Reversal reason", width=30),
+                ],
+                (
+                    (
+                        a.receipt_id,
+                        a.receipt.bank_reference,
+                        a.invoice.number,
+                        a.invoice.seller.code,
+                        a.invoice.currency,
+                        _m(a.amount, a.invoice.currency),
+                        a.get_rule_display(),
+                        a.applied_at,
+                        a.reversed_at,
+                        a.reversal_reason,
+                    )
+                    for a in applications.iterator(chunk_size=2000)
+                ),
+            ),
         ],
     )
 
@@ -84,7 +200,12 @@ def receipts_workbook(receipts, applications):
 def aging_workbook(report: dict):
     rc = report["reporting_currency"]
     labels = [label for _, label in BUCKETS]
-    cols = [Column("Market", width=8), Column("Seller", width=14), Column("Name", width=28), Column("Currency", width=9)]
+    cols = [
+        Column("Market", width=8),
+        Column("Seller", width=14),
+        Column("Name", width=28),
+        Column("Currency", width=9),
+    ]
     cols += [Column(label, "money", 14) for label in labels] + [Column("Total", "money", 16)]
     cols += [Column(f"{label} ({rc})", "money", 14) for label in labels] + [Column(f"Total ({rc})", "money", 16)]
     rows = (
@@ -95,18 +216,49 @@ def aging_workbook(report: dict):
     )
     return workbook_response(
         filename=f"aging_{report['as_of']}.xlsx",
-        sheets=[Sheet("Aging", cols, rows, header_lines=[f"Receivables aging as of {report['as_of']} (days past due)"])],
+        sheets=[
+            Sheet("Aging", cols, rows, header_lines=[f"Receivables aging as of {report['as_of']} (days past due)"])
+        ],
     )
 
 
 def invoices_workbook(queryset, as_of: date):
     return workbook_response(
         filename="invoices.xlsx",
-        sheets=[Sheet("Invoices",
-                      [Column("Number", width=22), Column("Kind", width=12), Column("Seller", width=14), Column("Issue date", "date", 12),
-                       Column("Due date", "date", 12), Column("Currency", width=9), Column("Net", "money", 14), Column("VAT", "money", 14),
-                       Column("Gross", "money", 14), Column("Open", "money", 14), Column("Status", width=16), Column("Dunning level", "int", 8)],
-                      ((i.number, i.get_kind_display(), i.seller.code, i.issue_date, i.due_date, i.currency, _m(i.net_total, i.currency),
-                        _m(i.vat_total, i.currency), _m(i.gross_total, i.currency), _m(i.amount_open, i.currency), i.get_status_display(),
-                        i.dunning_level) for i in queryset.iterator(chunk_size=2000)))],
+        sheets=[
+            Sheet(
+                "Invoices",
+                [
+                    Column("Number", width=22),
+                    Column("Kind", width=12),
+                    Column("Seller", width=14),
+                    Column("Issue date", "date", 12),
+                    Column("Due date", "date", 12),
+                    Column("Currency", width=9),
+                    Column("Net", "money", 14),
+                    Column("VAT", "money", 14),
+                    Column("Gross", "money", 14),
+                    Column("Open", "money", 14),
+                    Column("Status", width=16),
+                    Column("Dunning level", "int", 8),
+                ],
+                (
+                    (
+                        i.number,
+                        i.get_kind_display(),
+                        i.seller.code,
+                        i.issue_date,
+                        i.due_date,
+                        i.currency,
+                        _m(i.net_total, i.currency),
+                        _m(i.vat_total, i.currency),
+                        _m(i.gross_total, i.currency),
+                        _m(i.amount_open, i.currency),
+                        i.get_status_display(),
+                        i.dunning_level,
+                    )
+                    for i in queryset.iterator(chunk_size=2000)
+                ),
+            )
+        ],
     )

@@ -34,7 +34,9 @@ class InvoiceFilter(django_filters.FilterSet):
     def filter_bucket(self, queryset, name, value):
         from django.utils import timezone
 
-        return queryset.filter(kind="invoice", status__in=Invoice.OPEN_STATUSES).filter(bucket_filter(value, timezone.localdate()))
+        return queryset.filter(kind="invoice", status__in=Invoice.OPEN_STATUSES).filter(
+            bucket_filter(value, timezone.localdate())
+        )
 
 
 class PortalInvoiceFilter(django_filters.FilterSet):
@@ -61,7 +63,9 @@ class ReceiptFilter(django_filters.FilterSet):
     def filter_q(self, queryset, name, value):
         from django.db.models import Q
 
-        return queryset.filter(Q(reference__icontains=value) | Q(bank_reference__icontains=value) | Q(payer_name__icontains=value))
+        return queryset.filter(
+            Q(reference__icontains=value) | Q(bank_reference__icontains=value) | Q(payer_name__icontains=value)
+        )
 
 
 class WriteOffFilter(django_filters.FilterSet):

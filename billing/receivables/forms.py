@@ -22,7 +22,9 @@ class StatementGenerateForm(forms.Form):
 
 class ReceiptImportForm(forms.Form):
     market = forms.ModelChoiceField(queryset=Market.objects.filter(is_active=True))
-    file = forms.FileField(help_text="Bank statement CSV: value_date,amount,currency,reference,payer_name,bank_reference[,seller_code]")
+    file = forms.FileField(
+        help_text="Bank statement CSV: value_date,amount,currency,reference,payer_name,bank_reference[,seller_code]"
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -46,7 +48,9 @@ class ReceiptForm(forms.Form):
 
 class ApplyForm(forms.Form):
     invoice_number = forms.CharField(max_length=40)
-    amount = forms.DecimalField(max_digits=20, decimal_places=4, required=False, help_text="Empty: as much as both allow")
+    amount = forms.DecimalField(
+        max_digits=20, decimal_places=4, required=False, help_text="Empty: as much as both allow"
+    )
 
 
 class ReasonForm(forms.Form):
@@ -60,7 +64,9 @@ class CreditNoteForm(forms.Form):
 
 class WriteOffForm(forms.Form):
     reason = forms.CharField(max_length=255)
-    amount = forms.DecimalField(max_digits=20, decimal_places=4, required=False, help_text="Empty: the whole open amount")
+    amount = forms.DecimalField(
+        max_digits=20, decimal_places=4, required=False, help_text="Empty: the whole open amount"
+    )
 
 
 class DecisionForm(forms.Form):
@@ -76,5 +82,7 @@ class CollectionNoteForm(forms.ModelForm):
 
     def __init__(self, *args, seller=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["invoice"].queryset = seller.invoices.filter(kind="invoice") if seller else self.fields["invoice"].queryset.none()
+        self.fields["invoice"].queryset = (
+            seller.invoices.filter(kind="invoice") if seller else self.fields["invoice"].queryset.none()
+        )
         self.fields["invoice"].required = False

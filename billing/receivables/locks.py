@@ -4,6 +4,7 @@
 
 Each helper re-reads the rows under `SELECT ... FOR UPDATE`, ordered by primary key.
 """
+
 from __future__ import annotations
 
 from sellers.models import Seller
@@ -29,7 +30,10 @@ def invoice_lock(pk: int) -> Invoice:
 
 def invoices_lock(ids) -> list[Invoice]:
     return list(
-        Invoice.objects.filter(pk__in=list(ids)).order_by("pk").select_for_update(of=("self",)).select_related("market", "seller")
+        Invoice.objects.filter(pk__in=list(ids))
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .select_related("market", "seller")
     )
 
 

@@ -8,6 +8,7 @@ amount here is also in the ledger (see `services.py` for the postings), and the 
 invoice is the sub-ledger of the seller receivable account: the nightly check proves
 sum(open amounts) == receivable balance per seller.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -58,8 +59,13 @@ class Statement(models.Model):
             models.UniqueConstraint(fields=["seller", "period_start", "period_end"], name="statement_unique_period"),
             models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="statement_period_order"),
             models.CheckConstraint(
-                condition=Q(closing_balance=F("opening_balance") + F("charges_total") + F("credits_total") + F("payments_total")
-                            + F("adjustments_total")),
+                condition=Q(
+                    closing_balance=F("opening_balance")
+                    + F("charges_total")
+                    + F("credits_total")
+                    + F("payments_total")
+                    + F("adjustments_total")
+                ),
                 name="statement_closing_is_opening_plus_movements",
             ),
         ]
@@ -133,16 +139,24 @@ class Invoice(models.Model):
             ),
             models.CheckConstraint(condition=Q(gross_total__gt=0), name="invoice_gross_positive"),
             models.CheckConstraint(
-                condition=Q(kind="invoice") | (Q(credited_invoice__isnull=False) & Q(amount_open=0) & Q(entry__isnull=False)),
+                condition=Q(kind="invoice")
+                | (Q(credited_invoice__isnull=False) & Q(amount_open=0) & Q(entry__isnull=False)),
                 name="credit_note_has_invoice_and_nothing_open",
             ),
-            models.CheckConstraint(condition=Q(gross_total=F("net_total") + F("vat_total")), name="invoice_gross_is_net_plus_vat"),
+            models.CheckConstraint(
+                condition=Q(gross_total=F("net_total") + F("vat_total")), name="invoice_gross_is_net_plus_vat"
+            ),
             # The status follows the open amount (services.invoice_refresh_status); "issued" is a
             # credit note's only status.
             models.CheckConstraint(
                 condition=(Q(kind="credit_note") & Q(status="issued"))
                 | (Q(kind="invoice") & Q(status="open") & Q(amount_open=F("gross_total")))
-                | (Q(kind="invoice") & Q(status="partially_paid") & Q(amount_open__gt=0) & Q(amount_open__lt=F("gross_total")))
+                | (
+                    Q(kind="invoice")
+                    & Q(status="partially_paid")
+                    & Q(amount_open__gt=0)
+                    & Q(amount_open__lt=F("gross_total"))
+                )
                 | (Q(kind="invoice") & Q(status__in=["paid", "written_off", "credited"]) & Q(amount_open=0)),
                 name="invoice_status_matches_open_amount",
             ),
@@ -272,7 +286,11 @@ class Receipt(models.Model):
     status = models.CharField(max_length=18, choices=Status.choices, default=Status.UNMATCHED)
     entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+")
     identify_entry = models.OneToOneField(
-        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        JournalEntry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Moves an unidentified receipt to the seller once a person names the seller",
     )
     created_by = _user(null=True, blank=True)
@@ -285,7 +303,8 @@ class Receipt(models.Model):
             models.UniqueConstraint(fields=["market", "bank_reference"], name="receipt_unique_bank_reference"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="receipt_amount_positive"),
             models.CheckConstraint(
-                condition=Q(amount_unapplied__gte=0) & Q(amount_unapplied__lte=F("amount")), name="receipt_unapplied_within_amount"
+                condition=Q(amount_unapplied__gte=0) & Q(amount_unapplied__lte=F("amount")),
+                name="receipt_unapplied_within_amount",
             ),
             # The status follows the unapplied amount (services.receipt_refresh_status); a
             # reversed receipt keeps nothing unapplied.
@@ -325,17 +344,21 @@ class ReceiptApplication(models.Model):
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversed_by = _user(null=True, blank=True)
     reversal_reason = models.CharField(max_length=255, blank=True)
-    reversal_entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reversal_entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["receipt", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="receipt_application_positive"),
             models.CheckConstraint(
-                condition=Q(reversed_at__isnull=True) | Q(reversal_entry__isnull=False), name="receipt_application_reversal_posted"
+                condition=Q(reversed_at__isnull=True) | Q(reversal_entry__isnull=False),
+                name="receipt_application_reversal_posted",
             ),
             models.CheckConstraint(
-                condition=Q(reversal_entry__isnull=True) | Q(reversed_at__isnull=False), name="receipt_application_reversal_dated"
+                condition=Q(reversal_entry__isnull=True) | Q(reversed_at__isnull=False),
+                name="receipt_application_reversal_dated",
             ),
         ]
 
@@ -400,7 +423,9 @@ class CollectionNote(models.Model):
         PROMISE = "promise", "Promise to pay"
 
     seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="collection_notes")
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="collection_notes")
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="collection_notes"
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.NOTE)
     text = models.TextField()
     promised_amount = money_field(null=True, blank=True, default=None)
@@ -451,13 +476,17 @@ class WriteOff(models.Model):
             models.CheckConstraint(
                 condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("proposed_by")), name="write_off_four_eyes"
             ),
-            models.CheckConstraint(condition=~Q(status="approved") | Q(entry__isnull=False), name="write_off_approved_posted"),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(entry__isnull=False), name="write_off_approved_posted"
+            ),
             models.CheckConstraint(
                 condition=(Q(status="proposed") & Q(decided_by__isnull=True) & Q(decided_at__isnull=True))
                 | (~Q(status="proposed") & Q(decided_by__isnull=False) & Q(decided_at__isnull=False)),
                 name="write_off_decision_recorded",
             ),
-            models.UniqueConstraint(fields=["invoice"], condition=Q(status="proposed"), name="write_off_one_open_per_invoice"),
+            models.UniqueConstraint(
+                fields=["invoice"], condition=Q(status="proposed"), name="write_off_one_open_per_invoice"
+            ),
         ]
         permissions = [("approve_writeoff", "Can approve write-offs")]
 

@@ -2,6 +2,7 @@
 from the same caller-scoped selectors the API's `get_queryset` uses (selectors.statements_for,
 invoices_for, ...), so both doors show a seller user only their own seller's rows: another
 seller's statement or invoice is a 404 like a missing one."""
+
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
@@ -40,8 +41,13 @@ class PortalStatementDetailView(SellerPortalMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx.update(seller=self.seller, portal=True, lines=selectors.statement_lines(self.object),
-                   fees=selectors.statement_fee_lines(self.object)[:500], export_url_name="portal:statement_export")
+        ctx.update(
+            seller=self.seller,
+            portal=True,
+            lines=selectors.statement_lines(self.object),
+            fees=selectors.statement_fee_lines(self.object)[:500],
+            export_url_name="portal:statement_export",
+        )
         return ctx
 
 
@@ -72,9 +78,15 @@ class PortalInvoiceDetailView(SellerPortalMixin, DetailView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         invoice = self.object
-        ctx.update(seller=self.seller, portal=True, lines=invoice.lines.all()[:1000], vat_rows=vat_summary(invoice),
-                   t=labels_for(invoice.language), applications=invoice.applications.select_related("receipt"),
-                   credit_notes=invoice.credit_notes.all())
+        ctx.update(
+            seller=self.seller,
+            portal=True,
+            lines=invoice.lines.all()[:1000],
+            vat_rows=vat_summary(invoice),
+            t=labels_for(invoice.language),
+            applications=invoice.applications.select_related("receipt"),
+            credit_notes=invoice.credit_notes.all(),
+        )
         return ctx
 
 
@@ -90,8 +102,12 @@ class PortalPaymentListView(SellerPortalMixin, FilterView):
     paginate_by = 50
 
     def get_queryset(self):
-        return (selectors.receipts_for(self.request.user).exclude(status=Receipt.Status.REVERSED)
-                .prefetch_related("applications__invoice").order_by("-value_date", "-id"))
+        return (
+            selectors.receipts_for(self.request.user)
+            .exclude(status=Receipt.Status.REVERSED)
+            .prefetch_related("applications__invoice")
+            .order_by("-value_date", "-id")
+        )
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

@@ -1,6 +1,7 @@
 """Receivables pages of the seller portal (statements, invoices with PDF, payments). The portal
 (settlement_ops.navigation.portal_urlpatterns) collects every app's `portal_urls.urlpatterns`
 under /portal/ and the `portal` namespace."""
+
 from django.urls import path
 
 from . import portal

@@ -1,5 +1,6 @@
 """Receivables reads shared by pages, API and exports: caller-scoped querysets, statement lines
 from the ledger, the shipment detail of a statement, and aging (SQL aggregation)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -19,8 +20,8 @@ from settlement_ops.selectors import ZERO, fx_convert
 from .models import CollectionNote, Invoice, PayoutDeduction, Receipt, ReceiptApplication, Statement
 from .services import STATEMENT_KINDS, Source
 
-
 # --- Scope: a seller user sees only their seller's rows; anyone else with the permission sees all.
+
 
 def caller_seller(user):
     """The seller a user is confined to, or None for staff and integrations. A seller-role user
@@ -52,7 +53,9 @@ def receipts_for(user):
 
 
 def applications_for(user):
-    return _scoped(ReceiptApplication.objects.select_related("receipt", "invoice", "invoice__seller"), user, "invoice__seller")
+    return _scoped(
+        ReceiptApplication.objects.select_related("receipt", "invoice", "invoice__seller"), user, "invoice__seller"
+    )
 
 
 def deductions_for(user):
@@ -77,11 +80,22 @@ def statement_lines(statement: Statement) -> list[dict]:
     that starts at the opening balance and ends at the closing balance."""
     rows = (
         Posting.objects.filter(
-            market=statement.market_id, party_type=PartyType.SELLER, party_id=statement.seller_id,
-            account__kind__in=STATEMENT_KINDS, currency=statement.currency,
-            entry_date__gte=statement.period_start, entry_date__lte=statement.period_end,
+            market=statement.market_id,
+            party_type=PartyType.SELLER,
+            party_id=statement.seller_id,
+            account__kind__in=STATEMENT_KINDS,
+            currency=statement.currency,
+            entry_date__gte=statement.period_start,
+            entry_date__lte=statement.period_end,
         )
-        .values("entry_id", "entry__entry_date", "entry__source_type", "entry__source_id", "entry__description", "entry__reverses_id")
+        .values(
+            "entry_id",
+            "entry__entry_date",
+            "entry__source_type",
+            "entry__source_id",
+            "entry__description",
+            "entry__reverses_id",
+        )
         .annotate(amount=Sum("amount"))
         .exclude(amount=0)
         .order_by("entry__entry_date", "entry_id")
@@ -93,11 +107,18 @@ def statement_lines(statement: Statement) -> list[dict]:
         label = SOURCE_LABELS.get(row["entry__source_type"], "Adjustment")
         if row["entry__reverses_id"]:
             label = f"Reversal: {label.lower()}"
-        lines.append({
-            "entry_id": row["entry_id"], "date": row["entry__entry_date"], "label": label,
-            "description": row["entry__description"], "source_type": row["entry__source_type"],
-            "source_id": row["entry__source_id"], "amount": row["amount"], "running": running,
-        })
+        lines.append(
+            {
+                "entry_id": row["entry_id"],
+                "date": row["entry__entry_date"],
+                "label": label,
+                "description": row["entry__description"],
+                "source_type": row["entry__source_type"],
+                "source_id": row["entry__source_id"],
+                "amount": row["amount"],
+                "running": running,
+            }
+        )
     return lines
 
 
@@ -106,8 +127,11 @@ def statement_fee_lines(statement: Statement):
     period (their gross adds up to `charges_total`)."""
     return (
         ChargeLine.objects.filter(
-            seller_id=statement.seller_id, market_id=statement.market_id, run__status=BillingRun.Status.COMPLETED,
-            run__business_date__gte=statement.period_start, run__business_date__lte=statement.period_end,
+            seller_id=statement.seller_id,
+            market_id=statement.market_id,
+            run__status=BillingRun.Status.COMPLETED,
+            run__business_date__gte=statement.period_start,
+            run__business_date__lte=statement.period_end,
         )
         .select_related("shipment", "run")
         .annotate(invoice_number=F("invoice_line__invoice__number"))
@@ -151,14 +175,21 @@ def collections_worklist(*, today: date, market: Market | None = None, limit: in
     dunning level, the next promise to pay (date and amount) and the text of the latest note.
     One GROUP BY query with two correlated subqueries; at most `limit` rows."""
     overdue = open_invoices(market=market).filter(due_date__lt=today)
-    promise = CollectionNote.objects.filter(seller_id=OuterRef("seller_id"), kind="promise", promised_date__gte=today).order_by("promised_date")
+    promise = CollectionNote.objects.filter(
+        seller_id=OuterRef("seller_id"), kind="promise", promised_date__gte=today
+    ).order_by("promised_date")
     last_note = CollectionNote.objects.filter(seller_id=OuterRef("seller_id")).order_by("-created_at")
     rows = (
         overdue.values("seller_id", "seller__code", "seller__name", "currency", "market_id")
-        .annotate(overdue=Sum("amount_open"), invoices=Count("id"), oldest_due=Min("due_date"), level=Max("dunning_level"),
-                  promised_date=Subquery(promise.values("promised_date")[:1]),
-                  promised_amount=Subquery(promise.values("promised_amount")[:1]),
-                  last_note=Subquery(last_note.values("text")[:1]))
+        .annotate(
+            overdue=Sum("amount_open"),
+            invoices=Count("id"),
+            oldest_due=Min("due_date"),
+            level=Max("dunning_level"),
+            promised_date=Subquery(promise.values("promised_date")[:1]),
+            promised_amount=Subquery(promise.values("promised_amount")[:1]),
+            last_note=Subquery(last_note.values("text")[:1]),
+        )
         .order_by("oldest_due", "seller__code")
     )
     return rows[:limit]
@@ -174,7 +205,12 @@ def aging(*, as_of: date, market: Market | None = None, user=None, reporting_cur
     reporting_currency = reporting_currency or settings.REPORTING_CURRENCY
     money = DecimalField(max_digits=20, decimal_places=4)
     annotations = {
-        key: Coalesce(Sum(Case(When(bucket_filter(key, as_of), then="amount_open"), default=Value(Decimal(0)), output_field=money)), ZERO)
+        key: Coalesce(
+            Sum(
+                Case(When(bucket_filter(key, as_of), then="amount_open"), default=Value(Decimal(0)), output_field=money)
+            ),
+            ZERO,
+        )
         for key in BUCKET_KEYS
     }
     rows = list(
@@ -199,8 +235,14 @@ def aging(*, as_of: date, market: Market | None = None, user=None, reporting_cur
             row["reporting"][key] = converted
             if converted is not None:
                 reporting[key] = reporting[key] + converted
-    return {"rows": rows, "totals": totals, "reporting": reporting, "reporting_currency": reporting_currency,
-            "fx_missing": sorted(fx_missing), "as_of": as_of}
+    return {
+        "rows": rows,
+        "totals": totals,
+        "reporting": reporting,
+        "reporting_currency": reporting_currency,
+        "fx_missing": sorted(fx_missing),
+        "as_of": as_of,
+    }
 
 
 def aging_chart_svg(reporting: dict, currency: str) -> str:
@@ -211,15 +253,21 @@ def aging_chart_svg(reporting: dict, currency: str) -> str:
     values = [reporting[key].amount for key in BUCKET_KEYS]
     top = max([v for v in values if v > 0], default=Decimal(1))
     colours = ["#1e7b46", "#7aa33b", "#d4a017", "#d9822b", "#b42318"]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="Aging by bucket in {escape(currency)}">']
-    for i, ((key, label), value) in enumerate(zip(BUCKETS, values)):
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="Aging by bucket in {escape(currency)}">'
+    ]
+    for i, ((key, label), value) in enumerate(zip(BUCKETS, values, strict=True)):
         h = int(Decimal(130) * value / top) if value > 0 else 0
         x = left + i * (bar + 20)
-        parts.append(f'<rect x="{x}" y="{160 - h}" width="{bar}" height="{h}" fill="{colours[i]}"><title>{escape(label)}: '
-                     f'{escape(str(reporting[key]))}</title></rect>')
+        parts.append(
+            f'<rect x="{x}" y="{160 - h}" width="{bar}" height="{h}" fill="{colours[i]}"><title>{escape(label)}: '
+            f"{escape(str(reporting[key]))}</title></rect>"
+        )
         parts.append(f'<text x="{x + bar / 2}" y="178" text-anchor="middle" font-size="12">{escape(label)}</text>')
-        parts.append(f'<text x="{x + bar / 2}" y="{max(155 - h, 12)}" text-anchor="middle" font-size="11">'
-                     f'{escape(f"{value:,.0f}")}</text>')
+        parts.append(
+            f'<text x="{x + bar / 2}" y="{max(155 - h, 12)}" text-anchor="middle" font-size="11">'
+            f"{escape(f'{value:,.0f}')}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)

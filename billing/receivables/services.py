@@ -41,6 +41,7 @@ receivable(seller) == open invoice amounts + rated-not-yet-invoiced fees, and
 
 Idempotency keys: `receivables:<event>:<natural id>`, e.g. `receivables:credit_note:GB-CN-2026-000003`.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -60,7 +61,12 @@ from settlement_ops.models import AccountKind, AuditEvent, Market, PartyType, Po
 from settlement_ops.money import quantize, to_decimal
 from settlement_ops.selectors import ZERO
 from settlement_ops.services import (
-    PostingLine, account_for, approval_check, audit_record, document_number_next, ledger_post,
+    PostingLine,
+    account_for,
+    approval_check,
+    audit_record,
+    document_number_next,
+    ledger_post,
 )
 
 from . import locks
@@ -94,6 +100,7 @@ def market_account(market: Market, kind: str):
 
 # --- Periods ------------------------------------------------------------------------------------
 
+
 def statement_period(*, market: Market, on: date | None = None) -> tuple[date, date]:
     """The last complete statement period before `on` (default: the market's today):
     the previous calendar month, or the previous Monday-Sunday week for weekly markets."""
@@ -110,6 +117,7 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
 
 
 # --- Invoices from rated charge lines -----------------------------------------------------------
+
 
 def _uninvoiced_lines(*, market: Market, period_end: date):
     """Seller fee lines of completed runs up to the period end that no invoice carries yet."""
@@ -144,32 +152,59 @@ def _insert_invoice_lines(*, invoice: Invoice, market: Market, seller_id: int, p
           AND NOT EXISTS (SELECT 1 FROM {line_table} il WHERE il.charge_line_id = cl.id)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [invoice.pk, market.pk, seller_id, market.currency, BillingRun.Status.COMPLETED, period_end])
+        cursor.execute(
+            sql, [invoice.pk, market.pk, seller_id, market.currency, BillingRun.Status.COMPLETED, period_end]
+        )
         return cursor.rowcount
 
 
-def _invoice_issue(*, actor, market: Market, seller: Seller, totals: dict, period_start: date, period_end: date,
-                   statement: Statement | None) -> Invoice:
+def _invoice_issue(
+    *,
+    actor,
+    market: Market,
+    seller: Seller,
+    totals: dict,
+    period_start: date,
+    period_end: date,
+    statement: Statement | None,
+) -> Invoice:
     """Number and store one invoice for the seller's uninvoiced lines (caller holds the seller lock)."""
     currency = market.currency
     net, vat, gross = (quantize(totals[k], currency) for k in ("net", "vat", "gross"))
     if net + vat != gross:
-        raise DomainError(f"Seller {seller.code}: rated lines do not add up (net {net} + VAT {vat} != {gross})", code="inconsistent_lines")
+        raise DomainError(
+            f"Seller {seller.code}: rated lines do not add up (net {net} + VAT {vat} != {gross})",
+            code="inconsistent_lines",
+        )
     issue_date = period_end
     number = document_number_next(market=market, kind="inv", on=issue_date)
     invoice = Invoice.objects.create(
-        market=market, seller=seller, statement=statement, kind=Invoice.Kind.INVOICE, number=number,
-        issue_date=issue_date, due_date=issue_date + timedelta(days=market.payment_terms_days),
-        period_start=period_start, period_end=period_end, currency=currency, language=market.language,
+        market=market,
+        seller=seller,
+        statement=statement,
+        kind=Invoice.Kind.INVOICE,
+        number=number,
+        issue_date=issue_date,
+        due_date=issue_date + timedelta(days=market.payment_terms_days),
+        period_start=period_start,
+        period_end=period_end,
+        currency=currency,
+        language=market.language,
         collection=Invoice.Collection.PAYOUT if seller.net_from_payout else Invoice.Collection.BANK,
-        net_total=net, vat_total=vat, gross_total=gross, amount_open=gross, created_by=actor,
+        net_total=net,
+        vat_total=vat,
+        gross_total=gross,
+        amount_open=gross,
+        created_by=actor,
     )
     copied = _insert_invoice_lines(invoice=invoice, market=market, seller_id=seller.pk, period_end=period_end)
     check = invoice.lines.aggregate(n=Count("id"), net=Coalesce(Sum("net"), ZERO), vat=Coalesce(Sum("vat"), ZERO))
     if copied != totals["count"] or quantize(check["net"], currency) != net or quantize(check["vat"], currency) != vat:
         # A billing run completed between the totals query and the insert: refuse rather than
         # store an invoice whose lines differ from what was posted.
-        raise ConflictError(f"Seller {seller.code}: charge lines changed while invoicing; run it again", code="lines_changed")
+        raise ConflictError(
+            f"Seller {seller.code}: charge lines changed while invoicing; run it again", code="lines_changed"
+        )
     if invoice.collection == Invoice.Collection.PAYOUT:
         PayoutDeduction.objects.create(invoice=invoice, market=market, seller=seller, currency=currency, amount=gross)
     return invoice
@@ -180,7 +215,10 @@ def statement_figures(*, market: Market, period_start: date, period_end: date, s
     the postings of the seller's receivable and unapplied cash — one aggregate query."""
     in_period = Q(entry_date__gte=period_start)
     qs = Posting.objects.filter(
-        market=market, party_type=PartyType.SELLER, account__kind__in=STATEMENT_KINDS, entry_date__lte=period_end,
+        market=market,
+        party_type=PartyType.SELLER,
+        account__kind__in=STATEMENT_KINDS,
+        entry_date__lte=period_end,
         currency=market.currency,
     )
     if seller_ids is not None:
@@ -203,7 +241,9 @@ def statement_figures(*, market: Market, period_start: date, period_end: date, s
 
 @retry_on_conflict
 @transaction.atomic(durable=True)
-def statements_generate(*, actor, market: Market, period_start: date, period_end: date, seller_ids=None) -> list[Statement]:
+def statements_generate(
+    *, actor, market: Market, period_start: date, period_end: date, seller_ids=None
+) -> list[Statement]:
     """Issue the period's invoices and write the statements of every seller of the market with
     activity (or of `seller_ids`). Safe to run again: sellers that already have a statement for
     the period are skipped, so a second run creates nothing.
@@ -218,13 +258,22 @@ def statements_generate(*, actor, market: Market, period_start: date, period_end
     if period_end < period_start:
         raise DomainError("The period ends before it starts.", field="period_end")
     if period_end >= market.local_date():
-        raise DomainError(f"The period must be over: it ends {period_end}, today is {market.local_date()} in {market.code}.",
-                          code="period_open", field="period_end")
+        raise DomainError(
+            f"The period must be over: it ends {period_end}, today is {market.local_date()} in {market.code}.",
+            code="period_open",
+            field="period_end",
+        )
     sellers = Seller.objects.filter(market=market)
     if seller_ids is not None:
         sellers = sellers.filter(pk__in=list(seller_ids))
-    done = set(Statement.objects.filter(seller__in=sellers, period_start=period_start, period_end=period_end).values_list("seller_id", flat=True))
-    lines = _uninvoiced_lines(market=market, period_end=period_end).filter(seller__in=sellers).exclude(seller_id__in=done)
+    done = set(
+        Statement.objects.filter(seller__in=sellers, period_start=period_start, period_end=period_end).values_list(
+            "seller_id", flat=True
+        )
+    )
+    lines = (
+        _uninvoiced_lines(market=market, period_end=period_end).filter(seller__in=sellers).exclude(seller_id__in=done)
+    )
     billable = {
         row["seller_id"]: row
         for row in lines.values("seller_id").annotate(
@@ -232,43 +281,74 @@ def statements_generate(*, actor, market: Market, period_start: date, period_end
         )
     }
     active = set(
-        Posting.objects.filter(market=market, party_type=PartyType.SELLER, account__kind__in=STATEMENT_KINDS,
-                               entry_date__lte=period_end, party_id__in=sellers.values("pk"))
-        .values_list("party_id", flat=True).distinct()
+        Posting.objects.filter(
+            market=market,
+            party_type=PartyType.SELLER,
+            account__kind__in=STATEMENT_KINDS,
+            entry_date__lte=period_end,
+            party_id__in=sellers.values("pk"),
+        )
+        .values_list("party_id", flat=True)
+        .distinct()
     )
     todo = sorted((set(billable) | active) - done)
     if not todo:
         return []
     locked = {s.pk: s for s in locks.sellers_lock(todo)}
     statements = Statement.objects.bulk_create(
-        Statement(market=market, seller_id=pk, period_start=period_start, period_end=period_end, currency=market.currency,
-                  created_by=actor if getattr(actor, "pk", None) else None)
+        Statement(
+            market=market,
+            seller_id=pk,
+            period_start=period_start,
+            period_end=period_end,
+            currency=market.currency,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
         for pk in todo
     )
     by_seller = {s.seller_id: s for s in statements}
     for seller_id in todo:
         totals = billable.get(seller_id)
         if totals and to_decimal(totals["gross"]) > 0:
-            _invoice_issue(actor=actor, market=market, seller=locked[seller_id], totals=totals,
-                           period_start=period_start, period_end=period_end, statement=by_seller[seller_id])
+            _invoice_issue(
+                actor=actor,
+                market=market,
+                seller=locked[seller_id],
+                totals=totals,
+                period_start=period_start,
+                period_end=period_end,
+                statement=by_seller[seller_id],
+            )
     figures = statement_figures(market=market, period_start=period_start, period_end=period_end, seller_ids=todo)
     for statement in statements:
         row = figures.get(statement.seller_id, {})
         for field in ("opening", "charges", "credits", "payments", "adjustments"):
-            setattr(statement, f"{field}_balance" if field == "opening" else f"{field}_total", row.get(field, Decimal(0)))
+            setattr(
+                statement, f"{field}_balance" if field == "opening" else f"{field}_total", row.get(field, Decimal(0))
+            )
         statement.closing_balance = row.get("closing", Decimal(0))
     Statement.objects.bulk_update(
-        statements, ["opening_balance", "charges_total", "credits_total", "payments_total", "adjustments_total", "closing_balance"]
+        statements,
+        ["opening_balance", "charges_total", "credits_total", "payments_total", "adjustments_total", "closing_balance"],
     )
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="statements_generate",
-                 detail={"market": market.code, "period": f"{period_start}..{period_end}", "statements": len(statements),
-                         "invoices": sum(1 for t in billable.values() if to_decimal(t["gross"]) > 0)})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="statements_generate",
+        detail={
+            "market": market.code,
+            "period": f"{period_start}..{period_end}",
+            "statements": len(statements),
+            "invoices": sum(1 for t in billable.values() if to_decimal(t["gross"]) > 0),
+        },
+    )
     for invoice in Invoice.objects.filter(statement__in=statements, collection=Invoice.Collection.BANK).order_by("pk"):
         apply_available_credit(actor=actor, invoice=invoice)
     return statements
 
 
 # --- Invoice status --------------------------------------------------------------------------------
+
 
 def invoice_refresh_status(invoice: Invoice) -> None:
     """Status from the open amount and what settled it (caller saves)."""
@@ -301,6 +381,7 @@ def deduction_sync(invoice: Invoice) -> None:
 
 # --- Applying cash (shared by statements and cash.py) ------------------------------------------------
 
+
 def receipt_refresh_status(receipt: Receipt) -> None:
     if receipt.status == Receipt.Status.REVERSED:
         return
@@ -316,7 +397,9 @@ def application_post(*, actor, receipt: Receipt, invoice: Invoice, amount: Decim
     """Apply `amount` of a locked, identified receipt to a locked open invoice of the same seller:
     post unapplied cash -> receivable and update both open amounts (caller holds the locks)."""
     if receipt.seller_id is None or receipt.seller_id != invoice.seller_id:
-        raise DomainError(f"{invoice.number} is not an invoice of the receipt's seller.", code="wrong_seller", field="invoice")
+        raise DomainError(
+            f"{invoice.number} is not an invoice of the receipt's seller.", code="wrong_seller", field="invoice"
+        )
     if receipt.market_id != invoice.market_id or receipt.currency != invoice.currency:
         raise DomainError(f"{invoice.number} is in another market or currency.", code="wrong_currency", field="invoice")
     if invoice.is_credit_note or not invoice.is_open:
@@ -324,23 +407,46 @@ def application_post(*, actor, receipt: Receipt, invoice: Invoice, amount: Decim
     if amount <= 0 or amount != quantize(amount, invoice.currency):
         raise DomainError(f"Enter a positive amount in whole {invoice.currency} minor units.", field="amount")
     if amount > receipt.amount_unapplied:
-        raise DomainError(f"Only {receipt.currency} {receipt.amount_unapplied} of the receipt is unapplied.", code="exceeds_unapplied", field="amount")
+        raise DomainError(
+            f"Only {receipt.currency} {receipt.amount_unapplied} of the receipt is unapplied.",
+            code="exceeds_unapplied",
+            field="amount",
+        )
     if amount > invoice.amount_open:
-        raise DomainError(f"Only {invoice.currency} {invoice.amount_open} of {invoice.number} is open.", code="exceeds_open", field="amount")
+        raise DomainError(
+            f"Only {invoice.currency} {invoice.amount_open} of {invoice.number} is open.",
+            code="exceeds_open",
+            field="amount",
+        )
     market = invoice.market
     # The n-th application of this receipt to this invoice: deterministic under the locks.
     nth = ReceiptApplication.objects.filter(receipt=receipt, invoice=invoice).count() + 1
     entry = ledger_post(
-        market=market, entry_date=market.local_date(),
+        market=market,
+        entry_date=market.local_date(),
         lines=[
-            PostingLine(seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, invoice.seller_id), amount, receipt.bank_reference),
-            PostingLine(seller_account(market, AccountKind.SELLER_RECEIVABLE, invoice.seller_id), -amount, invoice.number),
+            PostingLine(
+                seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, invoice.seller_id),
+                amount,
+                receipt.bank_reference,
+            ),
+            PostingLine(
+                seller_account(market, AccountKind.SELLER_RECEIVABLE, invoice.seller_id), -amount, invoice.number
+            ),
         ],
-        idempotency_key=f"receivables:application:{receipt.pk}:{invoice.pk}:{nth}", source_type=Source.APPLICATION,
-        source_id=str(receipt.pk), description=f"Receipt {receipt.bank_reference} applied to {invoice.number}", actor=actor,
+        idempotency_key=f"receivables:application:{receipt.pk}:{invoice.pk}:{nth}",
+        source_type=Source.APPLICATION,
+        source_id=str(receipt.pk),
+        description=f"Receipt {receipt.bank_reference} applied to {invoice.number}",
+        actor=actor,
     )
     application = ReceiptApplication.objects.create(
-        receipt=receipt, invoice=invoice, amount=amount, rule=rule, entry=entry, applied_by=actor if getattr(actor, "pk", None) else None,
+        receipt=receipt,
+        invoice=invoice,
+        amount=amount,
+        rule=rule,
+        entry=entry,
+        applied_by=actor if getattr(actor, "pk", None) else None,
     )
     receipt.amount_unapplied -= amount
     receipt_refresh_status(receipt)
@@ -355,9 +461,12 @@ def application_post(*, actor, receipt: Receipt, invoice: Invoice, amount: Decim
 def apply_available_credit(*, actor, invoice: Invoice) -> list[ReceiptApplication]:
     """Use the seller's unapplied cash (over-payments), oldest receipt first, on a new invoice."""
     receipt_ids = list(
-        Receipt.objects.filter(seller_id=invoice.seller_id, market_id=invoice.market_id, currency=invoice.currency,
-                               amount_unapplied__gt=0).exclude(status=Receipt.Status.REVERSED)
-        .order_by("value_date", "pk").values_list("pk", flat=True)
+        Receipt.objects.filter(
+            seller_id=invoice.seller_id, market_id=invoice.market_id, currency=invoice.currency, amount_unapplied__gt=0
+        )
+        .exclude(status=Receipt.Status.REVERSED)
+        .order_by("value_date", "pk")
+        .values_list("pk", flat=True)
     )
     if not receipt_ids:
         return []
@@ -368,11 +477,16 @@ def apply_available_credit(*, actor, invoice: Invoice) -> list[ReceiptApplicatio
         if invoice.amount_open == 0:
             break
         amount = min(receipt.amount_unapplied, invoice.amount_open)
-        applied.append(application_post(actor=actor, receipt=receipt, invoice=invoice, amount=amount, rule=ReceiptApplication.Rule.OLDEST_FIRST))
+        applied.append(
+            application_post(
+                actor=actor, receipt=receipt, invoice=invoice, amount=amount, rule=ReceiptApplication.Rule.OLDEST_FIRST
+            )
+        )
     return applied
 
 
 # --- Credit notes ------------------------------------------------------------------------------------
+
 
 @retry_on_conflict
 @transaction.atomic(durable=True)
@@ -396,8 +510,15 @@ def credit_note_issue(*, actor, invoice: Invoice, reason: str, line_ids=None) ->
         lines = lines.filter(pk__in=wanted)
         found = set(lines.values_list("pk", flat=True))
         if wanted - found:
-            raise DomainError(f"Lines {sorted(wanted - found)} are not uncredited lines of {invoice.number}.", field="lines")
-    totals = lines.aggregate(n=Count("id"), net=Coalesce(Sum("net"), ZERO), vat=Coalesce(Sum("vat"), ZERO), gross=Coalesce(Sum("gross"), ZERO))
+            raise DomainError(
+                f"Lines {sorted(wanted - found)} are not uncredited lines of {invoice.number}.", field="lines"
+            )
+    totals = lines.aggregate(
+        n=Count("id"),
+        net=Coalesce(Sum("net"), ZERO),
+        vat=Coalesce(Sum("vat"), ZERO),
+        gross=Coalesce(Sum("gross"), ZERO),
+    )
     if not totals["n"]:
         raise DomainError(f"Nothing left to credit on {invoice.number}.", code="nothing_to_credit")
     market, currency = invoice.market, invoice.currency
@@ -407,7 +528,8 @@ def credit_note_issue(*, actor, invoice: Invoice, reason: str, line_ids=None) ->
     if gross > invoice.amount_open:
         raise DomainError(
             f"The credit ({currency} {gross}) is more than {invoice.number} still has open ({currency} {invoice.amount_open}). "
-            "Reverse its payment applications first.", code="credit_exceeds_open",
+            "Reverse its payment applications first.",
+            code="credit_exceeds_open",
         )
     today = market.local_date()
     number = document_number_next(market=market, kind="cn", on=today)
@@ -418,32 +540,69 @@ def credit_note_issue(*, actor, invoice: Invoice, reason: str, line_ids=None) ->
     if vat:
         posting.append(PostingLine(market_account(market, AccountKind.VAT_OUTPUT), vat, number))
     entry = ledger_post(
-        market=market, entry_date=today, lines=posting, idempotency_key=f"receivables:credit_note:{number}",
-        source_type=Source.CREDIT_NOTE, source_id=number, description=f"Credit note {number} for {invoice.number}", actor=actor,
+        market=market,
+        entry_date=today,
+        lines=posting,
+        idempotency_key=f"receivables:credit_note:{number}",
+        source_type=Source.CREDIT_NOTE,
+        source_id=number,
+        description=f"Credit note {number} for {invoice.number}",
+        actor=actor,
     )
     note = Invoice.objects.create(
-        market=market, seller=invoice.seller, kind=Invoice.Kind.CREDIT_NOTE, number=number, issue_date=today,
-        due_date=today, period_start=invoice.period_start, period_end=invoice.period_end, currency=currency,
-        language=invoice.language, collection=invoice.collection, net_total=net, vat_total=vat, gross_total=gross,
-        amount_open=Decimal(0), status=Invoice.Status.ISSUED, credited_invoice=invoice, reason=reason[:255],
-        entry=entry, created_by=actor,
+        market=market,
+        seller=invoice.seller,
+        kind=Invoice.Kind.CREDIT_NOTE,
+        number=number,
+        issue_date=today,
+        due_date=today,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        currency=currency,
+        language=invoice.language,
+        collection=invoice.collection,
+        net_total=net,
+        vat_total=vat,
+        gross_total=gross,
+        amount_open=Decimal(0),
+        status=Invoice.Status.ISSUED,
+        credited_invoice=invoice,
+        reason=reason[:255],
+        entry=entry,
+        created_by=actor,
     )
     InvoiceLine.objects.bulk_create(
-        InvoiceLine(invoice=note, credited_line=line, shipment_id=line.shipment_id, tracking_number=line.tracking_number,
-                    ship_date=line.ship_date, service_level=line.service_level, line_kind=line.line_kind,
-                    vat_rate=line.vat_rate, net=line.net, vat=line.vat, gross=line.gross)
+        InvoiceLine(
+            invoice=note,
+            credited_line=line,
+            shipment_id=line.shipment_id,
+            tracking_number=line.tracking_number,
+            ship_date=line.ship_date,
+            service_level=line.service_level,
+            line_kind=line.line_kind,
+            vat_rate=line.vat_rate,
+            net=line.net,
+            vat=line.vat,
+            gross=line.gross,
+        )
         for line in lines
     )
     invoice.amount_open -= gross
     invoice_refresh_status(invoice)
     invoice.save(update_fields=["amount_open", "status"])
     deduction_sync(invoice)
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="credit_note_issue", obj=note,
-                 detail={"invoice": invoice.number, "gross": str(gross), "reason": reason[:255]})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="credit_note_issue",
+        obj=note,
+        detail={"invoice": invoice.number, "gross": str(gross), "reason": reason[:255]},
+    )
     return note
 
 
 # --- Payout deductions ------------------------------------------------------------------------------
+
 
 @retry_on_conflict
 @transaction.atomic(durable=True)
@@ -466,26 +625,48 @@ def payout_deduction_confirm(*, actor, deduction: PayoutDeduction, payout_refere
         raise ConflictError("The invoice changed since this deduction was read; read it again.", code="stale_deduction")
     market = invoice.market
     entry = ledger_post(
-        market=market, entry_date=market.local_date(),
+        market=market,
+        entry_date=market.local_date(),
         lines=[
-            PostingLine(seller_account(market, AccountKind.SELLER_PAYOUT_CLEARING, invoice.seller_id), deduction.amount, invoice.number),
-            PostingLine(seller_account(market, AccountKind.SELLER_RECEIVABLE, invoice.seller_id), -deduction.amount, invoice.number),
+            PostingLine(
+                seller_account(market, AccountKind.SELLER_PAYOUT_CLEARING, invoice.seller_id),
+                deduction.amount,
+                invoice.number,
+            ),
+            PostingLine(
+                seller_account(market, AccountKind.SELLER_RECEIVABLE, invoice.seller_id),
+                -deduction.amount,
+                invoice.number,
+            ),
         ],
-        idempotency_key=f"receivables:payout_deduction:{deduction.pk}", source_type=Source.PAYOUT_DEDUCTION,
-        source_id=str(deduction.pk), description=f"Payout deduction {payout_reference} for {invoice.number}", actor=actor,
+        idempotency_key=f"receivables:payout_deduction:{deduction.pk}",
+        source_type=Source.PAYOUT_DEDUCTION,
+        source_id=str(deduction.pk),
+        description=f"Payout deduction {payout_reference} for {invoice.number}",
+        actor=actor,
     )
-    deduction.status, deduction.payout_reference, deduction.entry = PayoutDeduction.Status.CONFIRMED, payout_reference[:100], entry
+    deduction.status, deduction.payout_reference, deduction.entry = (
+        PayoutDeduction.Status.CONFIRMED,
+        payout_reference[:100],
+        entry,
+    )
     deduction.confirmed_at, deduction.confirmed_by = timezone.now(), actor
     deduction.save()
     invoice.amount_open -= deduction.amount
     invoice_refresh_status(invoice)
     invoice.save(update_fields=["amount_open", "status"])
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="payout_deduction_confirm", obj=deduction,
-                 detail={"invoice": invoice.number, "amount": str(deduction.amount), "payout": payout_reference})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="payout_deduction_confirm",
+        obj=deduction,
+        detail={"invoice": invoice.number, "amount": str(deduction.amount), "payout": payout_reference},
+    )
     return deduction
 
 
 # --- Write-offs -------------------------------------------------------------------------------------
+
 
 @transaction.atomic(durable=True)
 def write_off_propose(*, actor, invoice: Invoice, reason: str, amount=None) -> WriteOff:
@@ -499,12 +680,22 @@ def write_off_propose(*, actor, invoice: Invoice, reason: str, amount=None) -> W
     if amount != quantize(amount, invoice.currency) or amount <= 0:
         raise DomainError(f"Enter a positive amount in whole {invoice.currency} minor units.", field="amount")
     if amount > invoice.amount_open:
-        raise DomainError(f"{invoice.currency} {amount} is more than the open {invoice.currency} {invoice.amount_open}.", field="amount")
+        raise DomainError(
+            f"{invoice.currency} {amount} is more than the open {invoice.currency} {invoice.amount_open}.",
+            field="amount",
+        )
     if invoice.write_offs.filter(status=WriteOff.Status.PROPOSED).exists():
         raise ConflictError(f"{invoice.number} already has a write-off waiting for approval.", code="already_proposed")
-    write_off = WriteOff.objects.create(invoice=invoice, currency=invoice.currency, amount=amount, reason=reason[:255], proposed_by=actor)
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="write_off_propose", obj=write_off,
-                 detail={"invoice": invoice.number, "amount": str(amount)})
+    write_off = WriteOff.objects.create(
+        invoice=invoice, currency=invoice.currency, amount=amount, reason=reason[:255], proposed_by=actor
+    )
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="write_off_propose",
+        obj=write_off,
+        detail={"invoice": invoice.number, "amount": str(amount)},
+    )
     return write_off
 
 
@@ -516,19 +707,37 @@ def write_off_approve(*, actor, write_off: WriteOff, note: str = "") -> WriteOff
     invoice = locks.invoice_lock(write_off.invoice_id)
     write_off = locks.write_off_lock(write_off.pk)
     if write_off.status != WriteOff.Status.PROPOSED:
-        raise ConflictError(f"This write-off was already {write_off.get_status_display().lower()}.", code="already_decided")
-    approval_check(actor=actor, action="write_off", prepared_by=write_off.proposed_by, amount=write_off.amount, currency=write_off.currency)
+        raise ConflictError(
+            f"This write-off was already {write_off.get_status_display().lower()}.", code="already_decided"
+        )
+    approval_check(
+        actor=actor,
+        action="write_off",
+        prepared_by=write_off.proposed_by,
+        amount=write_off.amount,
+        currency=write_off.currency,
+    )
     if write_off.amount > invoice.amount_open:
-        raise DomainError(f"{invoice.number} has only {invoice.currency} {invoice.amount_open} open now.", code="exceeds_open")
+        raise DomainError(
+            f"{invoice.number} has only {invoice.currency} {invoice.amount_open} open now.", code="exceeds_open"
+        )
     market = invoice.market
     entry = ledger_post(
-        market=market, entry_date=market.local_date(),
+        market=market,
+        entry_date=market.local_date(),
         lines=[
             PostingLine(market_account(market, AccountKind.BAD_DEBT_EXPENSE), write_off.amount, invoice.number),
-            PostingLine(seller_account(market, AccountKind.SELLER_RECEIVABLE, invoice.seller_id), -write_off.amount, invoice.number),
+            PostingLine(
+                seller_account(market, AccountKind.SELLER_RECEIVABLE, invoice.seller_id),
+                -write_off.amount,
+                invoice.number,
+            ),
         ],
-        idempotency_key=f"receivables:write_off:{write_off.pk}", source_type=Source.WRITE_OFF, source_id=str(write_off.pk),
-        description=f"Write-off of {invoice.number}: {write_off.reason}", actor=actor,
+        idempotency_key=f"receivables:write_off:{write_off.pk}",
+        source_type=Source.WRITE_OFF,
+        source_id=str(write_off.pk),
+        description=f"Write-off of {invoice.number}: {write_off.reason}",
+        actor=actor,
     )
     write_off.status, write_off.decided_by, write_off.decided_at = WriteOff.Status.APPROVED, actor, timezone.now()
     write_off.decision_note, write_off.entry = note[:255], entry
@@ -537,8 +746,17 @@ def write_off_approve(*, actor, write_off: WriteOff, note: str = "") -> WriteOff
     invoice_refresh_status(invoice)
     invoice.save(update_fields=["amount_open", "status"])
     deduction_sync(invoice)
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="write_off_approve", obj=write_off,
-                 detail={"invoice": invoice.number, "amount": str(write_off.amount), "proposed_by": write_off.proposed_by.username})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="write_off_approve",
+        obj=write_off,
+        detail={
+            "invoice": invoice.number,
+            "amount": str(write_off.amount),
+            "proposed_by": write_off.proposed_by.username,
+        },
+    )
     return write_off
 
 
@@ -547,16 +765,25 @@ def write_off_reject(*, actor, write_off: WriteOff, note: str = "") -> WriteOff:
     """Reject a proposed write-off (by someone other than the proposer)."""
     write_off = locks.write_off_lock(write_off.pk)
     if write_off.status != WriteOff.Status.PROPOSED:
-        raise ConflictError(f"This write-off was already {write_off.get_status_display().lower()}.", code="already_decided")
+        raise ConflictError(
+            f"This write-off was already {write_off.get_status_display().lower()}.", code="already_decided"
+        )
     approval_check(actor=actor, action="write_off", prepared_by=write_off.proposed_by)
     write_off.status, write_off.decided_by, write_off.decided_at = WriteOff.Status.REJECTED, actor, timezone.now()
     write_off.decision_note = note[:255]
     write_off.save()
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="write_off_reject", obj=write_off, detail={"note": note[:255]})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="write_off_reject",
+        obj=write_off,
+        detail={"note": note[:255]},
+    )
     return write_off
 
 
 # --- Sub-ledger proof (nightly) -------------------------------------------------------------------------
+
 
 def balance_problems() -> list[str]:
     """Per market and seller: receivable == open invoices + rated fees not yet invoiced, and
@@ -565,25 +792,38 @@ def balance_problems() -> list[str]:
     own = [v for k, v in vars(Source).items() if k.isupper() and isinstance(v, str)]
     ledger = {
         (r["market_id"], r["account__kind"], r["party_id"]): r["total"]
-        for r in Posting.objects.filter(party_type=PartyType.SELLER, account__kind__in=STATEMENT_KINDS, entry__source_type__in=own)
-        .values("market_id", "account__kind", "party_id").annotate(total=Sum("amount"))
+        for r in Posting.objects.filter(
+            party_type=PartyType.SELLER, account__kind__in=STATEMENT_KINDS, entry__source_type__in=own
+        )
+        .values("market_id", "account__kind", "party_id")
+        .annotate(total=Sum("amount"))
     }
     books: dict = {}
-    for r in Invoice.objects.filter(kind=Invoice.Kind.INVOICE).values("market_id", "seller_id").annotate(total=Sum("amount_open")):
+    for r in (
+        Invoice.objects.filter(kind=Invoice.Kind.INVOICE)
+        .values("market_id", "seller_id")
+        .annotate(total=Sum("amount_open"))
+    ):
         books[(r["market_id"], AccountKind.SELLER_RECEIVABLE, r["seller_id"])] = r["total"]
     uninvoiced = (
         ChargeLine.objects.filter(run__status=BillingRun.Status.COMPLETED, invoice_line__isnull=True)
-        .values("market_id", "seller_id").annotate(total=Sum("seller_gross"))
+        .values("market_id", "seller_id")
+        .annotate(total=Sum("seller_gross"))
     )
     for r in uninvoiced:
         key = (r["market_id"], AccountKind.SELLER_RECEIVABLE, r["seller_id"])
         books[key] = books.get(key, Decimal(0)) + r["total"]
-    for r in Receipt.objects.filter(seller__isnull=False).values("market_id", "seller_id").annotate(total=Sum("amount_unapplied")):
+    for r in (
+        Receipt.objects.filter(seller__isnull=False)
+        .values("market_id", "seller_id")
+        .annotate(total=Sum("amount_unapplied"))
+    ):
         books[(r["market_id"], AccountKind.SELLER_UNAPPLIED_CASH, r["seller_id"])] = -r["total"]
     problems = []
     for key in sorted(set(ledger) | set(books), key=str):
         # Exact NUMERIC sums on both sides: Decimal equality ignores trailing zeros.
         if (ledger.get(key) or ZERO) != (books.get(key) or ZERO):
-            problems.append(f"{key[0]} seller {key[2]} {key[1]}: ledger {ledger.get(key) or 0} != receivables {books.get(key) or 0}")
+            problems.append(
+                f"{key[0]} seller {key[2]} {key[1]}: ledger {ledger.get(key) or 0} != receivables {books.get(key) or 0}"
+            )
     return problems
-

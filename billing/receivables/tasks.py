@@ -24,7 +24,9 @@ def statements_run_task() -> dict:
     for market in Market.objects.filter(is_active=True):
         start, end = statement_period(market=market)
         try:
-            result[market.code] = len(statements_generate(actor=None, market=market, period_start=start, period_end=end))
+            result[market.code] = len(
+                statements_generate(actor=None, market=market, period_start=start, period_end=end)
+            )
         except DomainError as exc:
             result[market.code] = exc.message
     return result

@@ -30,13 +30,16 @@ urlpatterns = [
 ]
 
 NAV = [
-    ("Receivables", [
-        ("Statements", "receivables:statement_list", "receivables.view_statement"),
-        ("Invoices", "receivables:invoice_list", "receivables.view_invoice"),
-        ("Receipts", "receivables:receipt_list", "receivables.view_receipt"),
-        ("Unmatched receipts", "receivables:receipt_queue", "receivables.apply_receipt"),
-        ("Aging", "receivables:aging", "receivables.view_invoice"),
-        ("Collections", "receivables:worklist", "receivables.view_collectionnote"),
-        ("Write-offs", "receivables:write_off_list", "receivables.view_writeoff"),
-    ]),
+    (
+        "Receivables",
+        [
+            ("Statements", "receivables:statement_list", "receivables.view_statement"),
+            ("Invoices", "receivables:invoice_list", "receivables.view_invoice"),
+            ("Receipts", "receivables:receipt_list", "receivables.view_receipt"),
+            ("Unmatched receipts", "receivables:receipt_queue", "receivables.apply_receipt"),
+            ("Aging", "receivables:aging", "receivables.view_invoice"),
+            ("Collections", "receivables:worklist", "receivables.view_collectionnote"),
+            ("Write-offs", "receivables:write_off_list", "receivables.view_writeoff"),
+        ],
+    ),
 ]

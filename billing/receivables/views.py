@@ -1,6 +1,7 @@
 """Receivables staff pages: statements, invoices (PDF, credit notes, write-off proposals),
 receipts (import, entry, the unmatched queue, application and reversal), aging, the collections
 worklist and write-off approvals. Thin: forms validate, one service call, DomainError -> message."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -67,6 +68,7 @@ def pdf_response(invoice: Invoice) -> HttpResponse:
 
 # --- Statements ---------------------------------------------------------------------------------
 
+
 class StatementListView(PermissionRequiredPageMixin, FilterView):
     template_name = "receivables/statement_list.html"
     permission_required = "receivables.view_statement"
@@ -80,7 +82,9 @@ class StatementListView(PermissionRequiredPageMixin, FilterView):
         ctx = super().get_context_data(**kwargs)
         market = Market.objects.filter(pk="GB").first() or Market.objects.first()
         start, end = statement_period(market=market) if market else (None, None)
-        ctx.setdefault("form", StatementGenerateForm(initial={"market": market, "period_start": start, "period_end": end}))
+        ctx.setdefault(
+            "form", StatementGenerateForm(initial={"market": market, "period_start": start, "period_end": end})
+        )
         ctx["can_generate"] = self.request.user.has_perm("receivables.add_statement")
         return ctx
 
@@ -94,7 +98,9 @@ class StatementListView(PermissionRequiredPageMixin, FilterView):
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
-                messages.success(request, f"{len(statements)} statement(s) written for {form.cleaned_data['market'].code}.")
+                messages.success(
+                    request, f"{len(statements)} statement(s) written for {form.cleaned_data['market'].code}."
+                )
                 return redirect("receivables:statement_list")
         self.filterset = self.get_filterset(self.get_filterset_class())
         self.object_list = self.filterset.qs
@@ -105,7 +111,9 @@ class StatementExportListView(PermissionRequiredPageMixin, View):
     permission_required = ("receivables.view_statement", "receivables.export_statement")
 
     def get(self, request):
-        return exports.statements_workbook(StatementFilter(request.GET, queryset=selectors.statements_for(request.user)).qs)
+        return exports.statements_workbook(
+            StatementFilter(request.GET, queryset=selectors.statements_for(request.user)).qs
+        )
 
 
 class StatementDetailView(PermissionRequiredPageMixin, DetailView):
@@ -133,6 +141,7 @@ class StatementExportView(PermissionRequiredPageMixin, View):
 
 # --- Invoices ------------------------------------------------------------------------------------
 
+
 class InvoiceListView(PermissionRequiredPageMixin, FilterView):
     template_name = "receivables/invoice_list.html"
     permission_required = "receivables.view_invoice"
@@ -146,7 +155,9 @@ class InvoiceListView(PermissionRequiredPageMixin, FilterView):
         if request.GET.get("format") == "xlsx":
             if not request.user.has_perm("receivables.export_statement"):
                 return _refuse(request)
-            return exports.invoices_workbook(InvoiceFilter(request.GET, queryset=self.get_queryset()).qs, timezone.localdate())
+            return exports.invoices_workbook(
+                InvoiceFilter(request.GET, queryset=self.get_queryset()).qs, timezone.localdate()
+            )
         return super().get(request, *args, **kwargs)
 
 
@@ -164,13 +175,16 @@ class InvoiceDetailView(PermissionRequiredPageMixin, DetailView):
         user = self.request.user
         ctx.update(
             lines=invoice.lines.select_related("credit_line__invoice")[:1000],
-            vat_rows=vat_summary(invoice), t=labels_for(invoice.language),
+            vat_rows=vat_summary(invoice),
+            t=labels_for(invoice.language),
             applications=invoice.applications.select_related("receipt"),
-            notices=invoice.dunning_notices.all(), write_offs=invoice.write_offs.select_related("proposed_by", "decided_by"),
+            notices=invoice.dunning_notices.all(),
+            write_offs=invoice.write_offs.select_related("proposed_by", "decided_by"),
             credit_notes=invoice.credit_notes.all(),
             can_credit=user.has_perm("receivables.add_invoice") and invoice.is_open,
             can_write_off=user.has_perm("receivables.add_writeoff") and invoice.is_open,
-            credit_form=kwargs.get("credit_form") or CreditNoteForm(), write_off_form=kwargs.get("write_off_form") or WriteOffForm(),
+            credit_form=kwargs.get("credit_form") or CreditNoteForm(),
+            write_off_form=kwargs.get("write_off_form") or WriteOffForm(),
         )
         return ctx
 
@@ -191,7 +205,9 @@ class InvoiceCreditNoteView(PermissionRequiredPageMixin, View):
         if form.is_valid():
             line_ids = request.POST.getlist("line") or None
             try:
-                note = credit_note_issue(actor=request.user, invoice=invoice, reason=form.cleaned_data["reason"], line_ids=line_ids)
+                note = credit_note_issue(
+                    actor=request.user, invoice=invoice, reason=form.cleaned_data["reason"], line_ids=line_ids
+                )
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
@@ -221,6 +237,7 @@ class InvoiceWriteOffView(PermissionRequiredPageMixin, View):
 
 
 # --- Receipts ------------------------------------------------------------------------------------
+
 
 class ReceiptListView(PermissionRequiredPageMixin, FilterView):
     template_name = "receivables/receipt_list.html"
@@ -255,12 +272,17 @@ class ReceiptListView(PermissionRequiredPageMixin, FilterView):
                 return self._rerender(request, import_form=form)
             upload = form.cleaned_data["file"]
             try:
-                result = receipts_import(actor=request.user, market=form.cleaned_data["market"], content=upload.read(), filename=upload.name)
+                result = receipts_import(
+                    actor=request.user, market=form.cleaned_data["market"], content=upload.read(), filename=upload.name
+                )
             except DomainError as exc:
                 messages.error(request, exc.message)
                 return self._rerender(request, import_form=form, import_errors=exc.errors)
-            messages.success(request, f"Imported {result['created']} receipt(s) ({result['skipped']} already known): "
-                                      f"{result['matched']} matched, {result['unmatched']} unmatched.")
+            messages.success(
+                request,
+                f"Imported {result['created']} receipt(s) ({result['skipped']} already known): "
+                f"{result['matched']} matched, {result['unmatched']} unmatched.",
+            )
             return redirect("receivables:receipt_list")
         form = ReceiptForm(request.POST)
         if not form.is_valid():
@@ -282,8 +304,12 @@ class ReceiptExportView(PermissionRequiredPageMixin, View):
     permission_required = ("receivables.view_receipt", "receivables.export_statement")
 
     def get(self, request):
-        receipts = ReceiptFilter(request.GET, queryset=selectors.receipts_for(request.user).order_by("value_date", "pk")).qs
-        applications = selectors.applications_for(request.user).filter(receipt__in=receipts).order_by("receipt_id", "pk")
+        receipts = ReceiptFilter(
+            request.GET, queryset=selectors.receipts_for(request.user).order_by("value_date", "pk")
+        ).qs
+        applications = (
+            selectors.applications_for(request.user).filter(receipt__in=receipts).order_by("receipt_id", "pk")
+        )
         return exports.receipts_workbook(receipts, applications)
 
 
@@ -299,12 +325,16 @@ class ReceiptDetailView(PermissionRequiredPageMixin, DetailView):
         ctx = super().get_context_data(**kwargs)
         receipt = self.object
         ctx["applications"] = receipt.applications.select_related("invoice", "applied_by", "reversed_by")
-        ctx["can_apply"] = self.request.user.has_perm("receivables.apply_receipt") and receipt.status != Receipt.Status.REVERSED
+        ctx["can_apply"] = (
+            self.request.user.has_perm("receivables.apply_receipt") and receipt.status != Receipt.Status.REVERSED
+        )
         ctx.setdefault("apply_form", ApplyForm())
         ctx["reason_form"] = ReasonForm()
         if receipt.seller_id:
             ctx["open_invoices"] = selectors.open_invoices(seller=receipt.seller).order_by("due_date")[:50]
-        ctx["sellers"] = Seller.objects.filter(market=receipt.market_id).order_by("code") if not receipt.seller_id else []
+        ctx["sellers"] = (
+            Seller.objects.filter(market=receipt.market_id).order_by("code") if not receipt.seller_id else []
+        )
         return ctx
 
 
@@ -321,7 +351,9 @@ class ReceiptActionView(PermissionRequiredPageMixin, View):
                 form = ApplyForm(request.POST)
                 if not form.is_valid():
                     raise DomainError("Enter an invoice number and, if you like, an amount.")
-                invoice = Invoice.objects.filter(number=form.cleaned_data["invoice_number"].strip().upper(), market=receipt.market_id).first()
+                invoice = Invoice.objects.filter(
+                    number=form.cleaned_data["invoice_number"].strip().upper(), market=receipt.market_id
+                ).first()
                 if invoice is None:
                     raise DomainError(f"No invoice {form.cleaned_data['invoice_number']} in {receipt.market_id}.")
                 receipt_apply(actor=request.user, receipt=receipt, invoice=invoice, amount=form.cleaned_data["amount"])
@@ -353,13 +385,16 @@ class ApplicationReverseView(PermissionRequiredPageMixin, View):
             if not form.is_valid():
                 raise DomainError("Say why the application is reversed.")
             application_reverse(actor=request.user, application=application, reason=form.cleaned_data["reason"])
-            messages.success(request, f"Application to {application.invoice.number} reversed; the money is unapplied again.")
+            messages.success(
+                request, f"Application to {application.invoice.number} reversed; the money is unapplied again."
+            )
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("receivables:receipt_detail", application.receipt_id)
 
 
 # --- Aging and collections -------------------------------------------------------------------------
+
 
 class AgingView(PermissionRequiredPageMixin, TemplateView):
     template_name = "receivables/aging.html"
@@ -380,8 +415,13 @@ class AgingView(PermissionRequiredPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         market, report = self.report()
-        ctx.update(report=report, market=market, markets=Market.objects.all(), buckets=selectors.BUCKETS,
-                   chart=selectors.aging_chart_svg(report["reporting"], report["reporting_currency"]))
+        ctx.update(
+            report=report,
+            market=market,
+            markets=Market.objects.all(),
+            buckets=selectors.BUCKETS,
+            chart=selectors.aging_chart_svg(report["reporting"], report["reporting_currency"]),
+        )
         return ctx
 
 
@@ -408,7 +448,8 @@ class SellerCollectionsView(PermissionRequiredPageMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         seller = get_object_or_404(Seller.objects.select_related("market"), pk=self.kwargs["pk"])
         ctx.update(
-            seller=seller, form=kwargs.get("form") or CollectionNoteForm(seller=seller),
+            seller=seller,
+            form=kwargs.get("form") or CollectionNoteForm(seller=seller),
             notes=seller.collection_notes.select_related("author", "invoice")[:100],
             invoices=selectors.open_invoices(seller=seller).order_by("due_date"),
             can_note=self.request.user.has_perm("receivables.manage_collections"),
@@ -438,7 +479,9 @@ class WriteOffListView(PermissionRequiredPageMixin, FilterView):
     paginate_by = 50
 
     def get_queryset(self):
-        return WriteOff.objects.select_related("invoice", "invoice__seller", "proposed_by", "decided_by").order_by("-proposed_at", "-id")
+        return WriteOff.objects.select_related("invoice", "invoice__seller", "proposed_by", "decided_by").order_by(
+            "-proposed_at", "-id"
+        )
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -465,5 +508,3 @@ class WriteOffDecideView(PermissionRequiredPageMixin, View):
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("receivables:write_off_list")
-
-

@@ -4,6 +4,7 @@ Embedded default (no DATABASE_URL): the embedded PostgreSQL server under var/ (s
 ``settlement_ops.embedded_db``), Celery eager (no REDIS_URL). Production overrides live in
 ``production.py``; the test suite's in ``test.py``.
 """
+
 from datetime import timedelta
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Production: PostgreSQL, Redis, gunicorn behind TLS. Secrets have no defaults here."""
+
 from .base import *  # noqa: F401,F403
 from .base import env
 

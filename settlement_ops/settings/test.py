@@ -1,4 +1,5 @@
 """The test suite: the settings every runtime shape shares, minus the costs tests do not need."""
+
 from .base import *  # noqa: F401,F403
 
 # PBKDF2 is slow on purpose; tests create hundreds of users and sign in as each of them.

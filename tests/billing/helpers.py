@@ -1,10 +1,11 @@
 """Builders for billing tests: an approved contract with a version, rate lines and surcharges; a
 seller fee schedule; shipments. Written straight through the ORM (the rows the vendor services
 would produce), so billing tests do not depend on the contract approval flow."""
+
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, timezone as dt_timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import User
@@ -23,8 +24,19 @@ def _users():
     return author, approver
 
 
-def make_contract(*, vendor, service="STD", valid_from=date(2026, 1, 1), valid_to=None, divisor=5000, currency=None,
-                  effective_from=None, lines=(), surcharges=(), activated_at=None):
+def make_contract(
+    *,
+    vendor,
+    service="STD",
+    valid_from=date(2026, 1, 1),
+    valid_to=None,
+    divisor=5000,
+    currency=None,
+    effective_from=None,
+    lines=(),
+    surcharges=(),
+    activated_at=None,
+):
     """An active contract with version 1 holding `lines` and `surcharges`.
 
     lines: (origin, destination, from, to, base, per_step, step, minimum)
@@ -32,26 +44,54 @@ def make_contract(*, vendor, service="STD", valid_from=date(2026, 1, 1), valid_t
     """
     author, approver = _users()
     contract = Contract.objects.create(
-        reference=f"C-T-{next(_counter):05d}", vendor=vendor, market=vendor.market, service_level=service,
-        currency=currency or vendor.market.currency, valid_from=valid_from, valid_to=valid_to, volumetric_divisor=divisor,
-        status=Contract.Status.ACTIVE, author=author, approved_by=approver,
+        reference=f"C-T-{next(_counter):05d}",
+        vendor=vendor,
+        market=vendor.market,
+        service_level=service,
+        currency=currency or vendor.market.currency,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        volumetric_divisor=divisor,
+        status=Contract.Status.ACTIVE,
+        author=author,
+        approved_by=approver,
     )
-    version = add_version(contract=contract, number=1, effective_from=effective_from or valid_from, lines=lines,
-                          surcharges=surcharges, activated_at=activated_at)
+    version = add_version(
+        contract=contract,
+        number=1,
+        effective_from=effective_from or valid_from,
+        lines=lines,
+        surcharges=surcharges,
+        activated_at=activated_at,
+    )
     return version
 
 
 def add_version(*, contract, number, effective_from, lines, surcharges=(), activated_at=None):
     author, approver = _users()
     version = ContractVersion.objects.create(
-        contract=contract, number=number, effective_from=effective_from, status=ContractVersion.Status.ACTIVE,
-        created_by=author, approved_by=approver,
-        activated_at=activated_at or datetime(effective_from.year, effective_from.month, effective_from.day, tzinfo=dt_timezone.utc),
+        contract=contract,
+        number=number,
+        effective_from=effective_from,
+        status=ContractVersion.Status.ACTIVE,
+        created_by=author,
+        approved_by=approver,
+        activated_at=activated_at
+        or datetime(effective_from.year, effective_from.month, effective_from.day, tzinfo=UTC),
     )
     RateLine.objects.bulk_create(
-        RateLine(version=version, service_level=contract.service_level, origin_zone=o, destination_zone=d,
-                 weight_from_kg=D(f), weight_to_kg=D(t), base_price=D(b), price_per_additional_kg=D(p),
-                 additional_step_kg=D(s), minimum_charge=D(m))
+        RateLine(
+            version=version,
+            service_level=contract.service_level,
+            origin_zone=o,
+            destination_zone=d,
+            weight_from_kg=D(f),
+            weight_to_kg=D(t),
+            base_price=D(b),
+            price_per_additional_kg=D(p),
+            additional_step_kg=D(s),
+            minimum_charge=D(m),
+        )
         for o, d, f, t, b, p, s, m in lines
     )
     for surcharge in surcharges:
@@ -69,31 +109,78 @@ STANDARD_LINES = [
 ]
 
 
-def make_fee_schedule(*, code="GB", service="STD", valid_from=date(2026, 1, 1), lines=None, cod_fee_percent="1.5",
-                      cod_fee_minimum="0.50", returns_fee="2.00", divisor=5000):
+def make_fee_schedule(
+    *,
+    code="GB",
+    service="STD",
+    valid_from=date(2026, 1, 1),
+    lines=None,
+    cod_fee_percent="1.5",
+    cod_fee_minimum="0.50",
+    returns_fee="2.00",
+    divisor=5000,
+):
     m = market(code)
     schedule = SellerFeeSchedule.objects.create(
-        market=m, service_level=service, name=f"{service} fees", currency=m.currency, valid_from=valid_from,
-        volumetric_divisor=divisor, vat_rate=m.vat_standard_rate, cod_fee_percent=D(cod_fee_percent),
-        cod_fee_minimum=D(cod_fee_minimum), returns_fee=D(returns_fee),
+        market=m,
+        service_level=service,
+        name=f"{service} fees",
+        currency=m.currency,
+        valid_from=valid_from,
+        volumetric_divisor=divisor,
+        vat_rate=m.vat_standard_rate,
+        cod_fee_percent=D(cod_fee_percent),
+        cod_fee_minimum=D(cod_fee_minimum),
+        returns_fee=D(returns_fee),
     )
     lines = lines or [("0", "2", "4.99", "0", "1", "0"), ("2", "30", "5.99", "0.35", "1", "0")]
     SellerFeeLine.objects.bulk_create(
-        SellerFeeLine(schedule=schedule, weight_from_kg=D(f), weight_to_kg=D(t), base_fee=D(b),
-                      fee_per_additional_step=D(p), additional_step_kg=D(s), minimum_fee=D(mn))
+        SellerFeeLine(
+            schedule=schedule,
+            weight_from_kg=D(f),
+            weight_to_kg=D(t),
+            base_fee=D(b),
+            fee_per_additional_step=D(p),
+            additional_step_kg=D(s),
+            minimum_fee=D(mn),
+        )
         for f, t, b, p, s, mn in lines
     )
     return schedule
 
 
-def make_shipment(*, vendor, seller, tracking=None, service="STD", origin="LDN", destination="LDN", weight="1.000",
-                  dims=None, cod="0", ship_date=date(2026, 11, 2), is_return=False, status=Shipment.Status.DELIVERED):
+def make_shipment(
+    *,
+    vendor,
+    seller,
+    tracking=None,
+    service="STD",
+    origin="LDN",
+    destination="LDN",
+    weight="1.000",
+    dims=None,
+    cod="0",
+    ship_date=date(2026, 11, 2),
+    is_return=False,
+    status=Shipment.Status.DELIVERED,
+):
     length, width, height = (D(x) for x in dims) if dims else (None, None, None)
     return Shipment.objects.create(
-        market_id=vendor.market_id, vendor=vendor, seller=seller, tracking_number=tracking or f"TRK{next(_counter):08d}",
-        service_level=service, origin_zone=origin, destination_zone=destination,
-        actual_weight_kg=D(weight) if weight is not None else None, length_cm=length, width_cm=width, height_cm=height,
-        cod_amount=D(cod), ship_date=ship_date, is_return=is_return, status=status,
+        market_id=vendor.market_id,
+        vendor=vendor,
+        seller=seller,
+        tracking_number=tracking or f"TRK{next(_counter):08d}",
+        service_level=service,
+        origin_zone=origin,
+        destination_zone=destination,
+        actual_weight_kg=D(weight) if weight is not None else None,
+        length_cm=length,
+        width_cm=width,
+        height_cm=height,
+        cod_amount=D(cod),
+        ship_date=ship_date,
+        is_return=is_return,
+        status=status,
     )
 
 
@@ -102,5 +189,8 @@ def gb_setup(*, surcharges=(), lines=None):
     vendor = VendorFactory(market=market("GB"))
     seller = SellerFactory(market=market("GB"))
     version = make_contract(vendor=vendor, lines=lines or STANDARD_LINES, surcharges=surcharges)
-    schedule = SellerFeeSchedule.objects.filter(market_id="GB", service_level="STD", status="active").first() or make_fee_schedule()
+    schedule = (
+        SellerFeeSchedule.objects.filter(market_id="GB", service_level="STD", status="active").first()
+        or make_fee_schedule()
+    )
     return vendor, seller, version, schedule

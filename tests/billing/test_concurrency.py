@@ -1,4 +1,5 @@
 """Real concurrency (PostgreSQL) and the chunk task through Celery and Redis."""
+
 import time
 from datetime import date
 from decimal import Decimal
@@ -49,7 +50,9 @@ def test_two_chunks_racing_over_the_same_shipments_never_double_rate():
     _shipments(30)
     run = billing_run_start(market=market("GB"), business_date=date(2026, 11, 10), enqueue=False)
     a = run.chunks.get()
-    b = BillingRunChunk.objects.create(run=run, seq=2, first_shipment_id=a.first_shipment_id, last_shipment_id=a.last_shipment_id)
+    b = BillingRunChunk.objects.create(
+        run=run, seq=2, first_shipment_id=a.first_shipment_id, last_shipment_id=a.last_shipment_id
+    )
     # when
     results, errors = run_concurrently(
         lambda: billing_chunk_rate(chunk_id=a.pk, post_when_done=False),

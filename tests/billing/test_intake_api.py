@@ -1,5 +1,6 @@
 """Shipment intake through the API (JSON and CSV), billing run and charge-line endpoints, the
 Excel export and the pages — through the doors users use."""
+
 from decimal import Decimal
 from io import BytesIO
 
@@ -18,10 +19,23 @@ D = Decimal
 
 def _record(vendor_obj, seller_obj, **overrides):
     record = {
-        "tracking_number": "PN7734100012GB", "vendor": vendor_obj.code, "seller": seller_obj.code, "market": "GB",
-        "service": "STD", "origin_zone": "LDN", "destination_zone": "LDN", "actual_weight_kg": "1.200",
-        "length_cm": "30", "width_cm": "20", "height_cm": "10", "cod_amount": "0", "ship_date": "2026-11-02",
-        "events": [{"status": "picked_up", "at": "2026-11-02T09:00:00Z"}, {"status": "delivered", "at": "2026-11-03T14:30:00Z"}],
+        "tracking_number": "PN7734100012GB",
+        "vendor": vendor_obj.code,
+        "seller": seller_obj.code,
+        "market": "GB",
+        "service": "STD",
+        "origin_zone": "LDN",
+        "destination_zone": "LDN",
+        "actual_weight_kg": "1.200",
+        "length_cm": "30",
+        "width_cm": "20",
+        "height_cm": "10",
+        "cod_amount": "0",
+        "ship_date": "2026-11-02",
+        "events": [
+            {"status": "picked_up", "at": "2026-11-02T09:00:00Z"},
+            {"status": "delivered", "at": "2026-11-03T14:30:00Z"},
+        ],
     }
     record.update(overrides)
     return record
@@ -62,7 +76,11 @@ def test_bulk_intake_accepts_good_records_and_reports_each_rejection(api_as):
         {"index": 6, "field": "currency", "reason": "market GB uses GBP, not EUR"},
         {"index": 7, "field": "events[0].status", "reason": "unknown status 'teleported'"},
         {"index": 8, "field": "cod_amount", "reason": "has more decimals than GBP allows"},
-        {"index": 10, "field": "tracking_number", "reason": "duplicate of record 0 in this request (same vendor and tracking number)"},
+        {
+            "index": 10,
+            "field": "tracking_number",
+            "reason": "duplicate of record 0 in this request (same vendor and tracking number)",
+        },
     ]
     shipment = Shipment.objects.get(tracking_number="PN7734100012GB")
     assert (shipment.status, shipment.actual_weight_kg, shipment.revision) == ("delivered", D("1.200"), 1)
@@ -83,14 +101,31 @@ def test_resending_updates_never_duplicates(api_as):
     api.post("/api/shipments/bulk/", [_record(vendor, seller)], format="json")
     # when: re-sent unchanged, then with a new weight and a return event
     same = api.post("/api/shipments/bulk/", [_record(vendor, seller)], format="json").json()
-    changed = api.post("/api/shipments/bulk/", [_record(vendor, seller, actual_weight_kg="1.5", events=[
-        {"status": "delivered", "at": "2026-11-03T14:30:00Z"}, {"status": "returned", "at": "2026-11-06T10:00:00Z"}])],
-        format="json").json()
+    changed = api.post(
+        "/api/shipments/bulk/",
+        [
+            _record(
+                vendor,
+                seller,
+                actual_weight_kg="1.5",
+                events=[
+                    {"status": "delivered", "at": "2026-11-03T14:30:00Z"},
+                    {"status": "returned", "at": "2026-11-06T10:00:00Z"},
+                ],
+            )
+        ],
+        format="json",
+    ).json()
     # then
     assert (same["unchanged"], same["created"], same["updated"]) == (1, 0, 0)
     assert (changed["updated"], changed["created"]) == (1, 0)
     shipment = Shipment.objects.get()
-    assert (shipment.actual_weight_kg, shipment.status, shipment.is_return, shipment.revision) == (D("1.500"), "returned", True, 2)
+    assert (shipment.actual_weight_kg, shipment.status, shipment.is_return, shipment.revision) == (
+        D("1.500"),
+        "returned",
+        True,
+        2,
+    )
     assert shipment.events.count() == 3
 
 
@@ -146,16 +181,27 @@ def test_run_api_start_list_lines_and_exceptions(api_as, django_capture_on_commi
     assert response.status_code == 201, response.content
     run_id = response.json()["id"]
     run = api.get(f"/api/billing-runs/{run_id}/").json()
-    assert (run["status"], run["shipments_rated"], run["exception_count"], run["vendor_net_total"]) == ("completed", 1, 1, "3.9500")
+    assert (run["status"], run["shipments_rated"], run["exception_count"], run["vendor_net_total"]) == (
+        "completed",
+        1,
+        1,
+        "3.9500",
+    )
     lines = api.get(f"/api/charge-lines/?run={run_id}").json()["results"]
-    assert [(l["tracking_number"], l["vendor_net"], l["seller_net"], l["margin"]) for l in lines] == [
-        (shipment.tracking_number, "3.9500", "4.9900", "1.0400")]
+    assert [(line["tracking_number"], line["vendor_net"], line["seller_net"], line["margin"]) for line in lines] == [
+        (shipment.tracking_number, "3.9500", "4.9900", "1.0400")
+    ]
     exceptions = api.get(f"/api/rating-exceptions/?run={run_id}").json()["results"]
     assert [(e["code"], e["reason"]) for e in exceptions] == [("missing_weight", "Missing weight")]
     detail = api.get(f"/api/shipments/{shipment.pk}/").json()
-    assert [l["generation"] for l in detail["charge_lines"]] == [1]
+    assert [line["generation"] for line in detail["charge_lines"]] == [1]
     # auditors read but cannot start
-    assert api_as(Role.AUDITOR).post("/api/billing-runs/", {"market": "GB", "business_date": "2026-11-10"}, format="json").status_code == 403
+    assert (
+        api_as(Role.AUDITOR)
+        .post("/api/billing-runs/", {"market": "GB", "business_date": "2026-11-10"}, format="json")
+        .status_code
+        == 403
+    )
 
 
 @pytest.mark.django_db
@@ -163,7 +209,11 @@ def test_run_api_refuses_a_future_date(api_as):
     api = api_as(Role.FINANCE_APPROVER)
     response = api.post("/api/billing-runs/", {"market": "GB", "business_date": "2999-01-01"}, format="json")
     assert response.status_code == 400
-    assert response.json()["error"] == {"code": "future_date", "message": "2999-01-01 is in the future in GB.", "field": "business_date"}
+    assert response.json()["error"] == {
+        "code": "future_date",
+        "message": "2999-01-01 is in the future in GB.",
+        "field": "business_date",
+    }
 
 
 @pytest.mark.django_db
@@ -184,7 +234,9 @@ def test_run_pages_and_excel_export(client_as, django_capture_on_commit_callback
     assert b"NOWEIGHT1" in page.content and b"Missing weight" in page.content and b"5.85" in page.content
     filtered = client.get(reverse("billing:run_detail", args=[run.pk]) + "?ex-code=no_contract")
     assert b"NOWEIGHT1" not in filtered.content
-    workbook = openpyxl.load_workbook(BytesIO(b"".join(client.get(reverse("billing:run_export", args=[run.pk])).streaming_content)))
+    workbook = openpyxl.load_workbook(
+        BytesIO(b"".join(client.get(reverse("billing:run_export", args=[run.pk])).streaming_content))
+    )
     sheet = workbook["Charge lines"]
     header = [c.value for c in sheet[3]]
     row = [c.value for c in sheet[4]]

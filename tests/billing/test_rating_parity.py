@@ -9,6 +9,7 @@ volumetric), minimum charges, missing and partly missing dimensions, COD, return
 (no lane, no bracket, no seller fee, missing weight) and half-way amounts (x.xx5 in GBP, x.5 in
 IDR). The first disagreement fails the test with the shipment's inputs and both results.
 """
+
 import random
 from datetime import date, timedelta
 from decimal import Decimal
@@ -55,11 +56,22 @@ GBP_SURCHARGES = [
 ]
 GBP_SURCHARGES_V2 = [*GBP_SURCHARGES[1:], dict(kind="fuel", percent=D("12.5"), valid_to=date(2026, 10, 31))]
 GBP_FEES = dict(
-    first=dict(lines=[("0", "2", "4.99", "0", "1", "0"), ("2", "25", "5.99", "0.35", "1", "6.50")],
-               cod_fee_percent="1.5", cod_fee_minimum="0.50", returns_fee="2.00"),
-    second=dict(lines=[("0", "1", "4.25", "0", "1", "0"), ("1", "5", "4.60", "0.45", "0.5", "5.00"),
-                       ("5", "30", "7.10", "0.3750", "1", "0")],
-                cod_fee_percent="2.5", cod_fee_minimum="0.75", returns_fee="2.345"),
+    first=dict(
+        lines=[("0", "2", "4.99", "0", "1", "0"), ("2", "25", "5.99", "0.35", "1", "6.50")],
+        cod_fee_percent="1.5",
+        cod_fee_minimum="0.50",
+        returns_fee="2.00",
+    ),
+    second=dict(
+        lines=[
+            ("0", "1", "4.25", "0", "1", "0"),
+            ("1", "5", "4.60", "0.45", "0.5", "5.00"),
+            ("5", "30", "7.10", "0.3750", "1", "0"),
+        ],
+        cod_fee_percent="2.5",
+        cod_fee_minimum="0.75",
+        returns_fee="2.345",
+    ),
 )
 IDR_LINES = [
     ("JKT", "JKT", "0", "1", "9000", "0", "1", "0"),
@@ -76,22 +88,51 @@ IDR_SURCHARGES = [
     dict(kind="peak", percent=D("4.5"), valid_from=date(2026, 10, 1), valid_to=date(2026, 10, 31)),
 ]
 IDR_FEES = dict(
-    first=dict(lines=[("0", "15", "11000", "3500", "1", "12000")], cod_fee_percent="2", cod_fee_minimum="2000",
-               returns_fee="4000"),
-    second=dict(lines=[("0", "2", "10500", "0", "1", "0"), ("2", "50", "10500", "1750", "0.5", "14000")],
-                cod_fee_percent="1.5", cod_fee_minimum="2500", returns_fee="4500"),
+    first=dict(
+        lines=[("0", "15", "11000", "3500", "1", "12000")],
+        cod_fee_percent="2",
+        cod_fee_minimum="2000",
+        returns_fee="4000",
+    ),
+    second=dict(
+        lines=[("0", "2", "10500", "0", "1", "0"), ("2", "50", "10500", "1750", "0.5", "14000")],
+        cod_fee_percent="1.5",
+        cod_fee_minimum="2500",
+        returns_fee="4500",
+    ),
 )
 MARKETS = {
-    "GB": dict(lines=GBP_LINES, lines_v2=GBP_LINES_V2, surcharges=GBP_SURCHARGES, surcharges_v2=GBP_SURCHARGES_V2,
-               fees=GBP_FEES, divisor=5000, lanes=[("LDN", "LDN"), ("LDN", "SCO"), ("MID", "HIGHLANDS")],
-               cod=lambda rng: D(rng.randint(1, 40000)) / 100),
-    "ID": dict(lines=IDR_LINES, lines_v2=IDR_LINES_V2, surcharges=IDR_SURCHARGES, surcharges_v2=IDR_SURCHARGES[:-1],
-               fees=IDR_FEES, divisor=6000, lanes=[("JKT", "JKT"), ("JKT", "PAPUA")],
-               cod=lambda rng: D(rng.randint(1, 40000) * 25)),
+    "GB": dict(
+        lines=GBP_LINES,
+        lines_v2=GBP_LINES_V2,
+        surcharges=GBP_SURCHARGES,
+        surcharges_v2=GBP_SURCHARGES_V2,
+        fees=GBP_FEES,
+        divisor=5000,
+        lanes=[("LDN", "LDN"), ("LDN", "SCO"), ("MID", "HIGHLANDS")],
+        cod=lambda rng: D(rng.randint(1, 40000)) / 100,
+    ),
+    "ID": dict(
+        lines=IDR_LINES,
+        lines_v2=IDR_LINES_V2,
+        surcharges=IDR_SURCHARGES,
+        surcharges_v2=IDR_SURCHARGES[:-1],
+        fees=IDR_FEES,
+        divisor=6000,
+        lanes=[("JKT", "JKT"), ("JKT", "PAPUA")],
+        cod=lambda rng: D(rng.randint(1, 40000) * 25),
+    ),
 }
 # Dimensions whose volumetric weight falls exactly on a bracket end (divisor 5000 or 6000).
-EDGE_DIMS = [("50", "10", "10"), ("50", "20", "10"), ("100", "25", "10"), ("60", "10", "10"), ("60", "20", "10"),
-             ("100", "30", "10"), ("75", "20", "20")]
+EDGE_DIMS = [
+    ("50", "10", "10"),
+    ("50", "20", "10"),
+    ("100", "25", "10"),
+    ("60", "10", "10"),
+    ("60", "20", "10"),
+    ("100", "30", "10"),
+    ("75", "20", "20"),
+]
 
 
 def _edges(setup) -> list[D]:
@@ -134,23 +175,41 @@ def _shipments(rng, setup, *, vendor, seller, n):
         if rng.random() < 0.01:
             weight = None  # missing_weight
         length, width, height = _dims(rng)
-        shipments.append(Shipment(
-            market_id=vendor.market_id, vendor=vendor, seller=seller, tracking_number=f"PAR{vendor.market_id}{i:06d}",
-            service_level=service, origin_zone=origin, destination_zone=destination, actual_weight_kg=weight,
-            length_cm=length, width_cm=width, height_cm=height,
-            cod_amount=setup["cod"](rng) if rng.random() < 0.3 else D(0),
-            ship_date=FIRST_SHIP_DATE + timedelta(days=rng.randint(0, (BUSINESS_DATE - FIRST_SHIP_DATE).days)),
-            is_return=rng.random() < 0.15, status=Shipment.Status.DELIVERED,
-        ))
+        shipments.append(
+            Shipment(
+                market_id=vendor.market_id,
+                vendor=vendor,
+                seller=seller,
+                tracking_number=f"PAR{vendor.market_id}{i:06d}",
+                service_level=service,
+                origin_zone=origin,
+                destination_zone=destination,
+                actual_weight_kg=weight,
+                length_cm=length,
+                width_cm=width,
+                height_cm=height,
+                cod_amount=setup["cod"](rng) if rng.random() < 0.3 else D(0),
+                ship_date=FIRST_SHIP_DATE + timedelta(days=rng.randint(0, (BUSINESS_DATE - FIRST_SHIP_DATE).days)),
+                is_return=rng.random() < 0.15,
+                status=Shipment.Status.DELIVERED,
+            )
+        )
     return Shipment.objects.bulk_create(shipments)
 
 
 def _attrs(shipment: Shipment) -> ShipmentAttrs:
     return ShipmentAttrs(
-        market=shipment.market_id, vendor_id=shipment.vendor_id, service_level=shipment.service_level,
-        origin_zone=shipment.origin_zone, destination_zone=shipment.destination_zone,
-        weight_kg=shipment.actual_weight_kg, ship_date=shipment.ship_date, length_cm=shipment.length_cm,
-        width_cm=shipment.width_cm, height_cm=shipment.height_cm, cod_value=shipment.cod_amount,
+        market=shipment.market_id,
+        vendor_id=shipment.vendor_id,
+        service_level=shipment.service_level,
+        origin_zone=shipment.origin_zone,
+        destination_zone=shipment.destination_zone,
+        weight_kg=shipment.actual_weight_kg,
+        ship_date=shipment.ship_date,
+        length_cm=shipment.length_cm,
+        width_cm=shipment.width_cm,
+        height_cm=shipment.height_cm,
+        cod_value=shipment.cod_amount,
         is_returned=shipment.is_return,
     )
 
@@ -166,8 +225,12 @@ class Reference:
         key = (attrs.vendor_id, attrs.service_level, attrs.ship_date)
         if key not in self.versions:
             try:
-                version = find_version(market_code=attrs.market, vendor_id=attrs.vendor_id,
-                                       service_level=attrs.service_level, ship_date=attrs.ship_date)
+                version = find_version(
+                    market_code=attrs.market,
+                    vendor_id=attrs.vendor_id,
+                    service_level=attrs.service_level,
+                    ship_date=attrs.ship_date,
+                )
                 self.versions[key] = (version, list(version.rate_lines.all()), list(version.surcharges.all()))
             except RatingError as error:
                 self.versions[key] = error
@@ -177,7 +240,9 @@ class Reference:
         key = (attrs.service_level, attrs.ship_date)
         if key not in self.schedules:
             try:
-                schedule = find_schedule(market_code=attrs.market, service_level=attrs.service_level, ship_date=attrs.ship_date)
+                schedule = find_schedule(
+                    market_code=attrs.market, service_level=attrs.service_level, ship_date=attrs.ship_date
+                )
                 self.schedules[key] = (schedule, list(schedule.lines.all()))
             except RatingError as error:
                 self.schedules[key] = error
@@ -193,8 +258,14 @@ class Reference:
             if isinstance(found, RatingError):
                 raise found
             version, rate_lines, surcharges = found
-            quote = price(attrs, contract=version.contract, version=version, rate_lines=rate_lines,
-                          surcharges=surcharges, vat_rate=self.market.vat_standard_rate)
+            quote = price(
+                attrs,
+                contract=version.contract,
+                version=version,
+                rate_lines=rate_lines,
+                surcharges=surcharges,
+                vat_rate=self.market.vat_standard_rate,
+            )
             found = self._schedule(attrs)
             if isinstance(found, RatingError):
                 raise found
@@ -205,10 +276,19 @@ class Reference:
         amounts = {"vendor_base": quote.amount_of("freight")}
         amounts.update({ChargeLine.SURCHARGE_COLUMNS[kind]: quote.amount_of(kind) for kind in SURCHARGE_ORDER})
         amounts.update(
-            vendor_net=quote.net, vendor_vat=quote.vat, vendor_gross=quote.total, seller_base=fee.base, seller_cod=fee.cod,
-            seller_returns=fee.returns, seller_net=fee.net, seller_vat=fee.vat, seller_gross=fee.gross,
-            chargeable_weight_kg=quote.chargeable_weight_kg, seller_chargeable_weight_kg=fee.chargeable_weight_kg,
-            contract_version_id=quote.contract_version_id, rate_line_id=quote.rate_line_id,
+            vendor_net=quote.net,
+            vendor_vat=quote.vat,
+            vendor_gross=quote.total,
+            seller_base=fee.base,
+            seller_cod=fee.cod,
+            seller_returns=fee.returns,
+            seller_net=fee.net,
+            seller_vat=fee.vat,
+            seller_gross=fee.gross,
+            chargeable_weight_kg=quote.chargeable_weight_kg,
+            seller_chargeable_weight_kg=fee.chargeable_weight_kg,
+            contract_version_id=quote.contract_version_id,
+            rate_line_id=quote.rate_line_id,
             seller_fee_schedule_id=fee.schedule_id,
         )
         return amounts
@@ -221,9 +301,23 @@ def _got(line: ChargeLine | None, code: str | None, expected: dict) -> dict:
 
 
 def _inputs(shipment: Shipment) -> dict:
-    return {name: getattr(shipment, name) for name in (
-        "id", "tracking_number", "service_level", "origin_zone", "destination_zone", "actual_weight_kg", "length_cm",
-        "width_cm", "height_cm", "cod_amount", "ship_date", "is_return")}
+    return {
+        name: getattr(shipment, name)
+        for name in (
+            "id",
+            "tracking_number",
+            "service_level",
+            "origin_zone",
+            "destination_zone",
+            "actual_weight_kg",
+            "length_cm",
+            "width_cm",
+            "height_cm",
+            "cod_amount",
+            "ship_date",
+            "is_return",
+        )
+    }
 
 
 @pytest.fixture
@@ -247,10 +341,17 @@ def _setup_market(code):
     setup = MARKETS[code]
     vendor = VendorFactory(market=market(code))
     seller = SellerFactory(market=market(code))
-    version = make_contract(vendor=vendor, lines=setup["lines"], surcharges=setup["surcharges"], divisor=setup["divisor"])
+    version = make_contract(
+        vendor=vendor, lines=setup["lines"], surcharges=setup["surcharges"], divisor=setup["divisor"]
+    )
     # A second version in force from late October (rule 2 picks by ship date).
-    add_version(contract=version.contract, number=2, effective_from=date(2026, 10, 20), lines=setup["lines_v2"],
-                surcharges=setup["surcharges_v2"])
+    add_version(
+        contract=version.contract,
+        number=2,
+        effective_from=date(2026, 10, 20),
+        lines=setup["lines_v2"],
+        surcharges=setup["surcharges_v2"],
+    )
     make_contract(vendor=vendor, service="EXP", lines=setup["lines"], divisor=setup["divisor"])
     make_fee_schedule(code=code, divisor=setup["divisor"], **setup["fees"]["first"])
     make_fee_schedule(code=code, divisor=setup["divisor"], valid_from=date(2026, 10, 15), **setup["fees"]["second"])
@@ -287,8 +388,9 @@ def test_set_based_rating_equals_python_rules_on_both_sides(code, half_way_count
     rated = list(lines.values())
     for column in [*ChargeLine.SURCHARGE_COLUMNS.values(), "seller_cod", "seller_returns"]:
         assert any(getattr(line, column) > 0 for line in rated), f"{column} never charged"
-    assert {line.contract_version_id for line in rated} == set(vendor.contracts.filter(service_level="STD").values_list(
-        "versions", flat=True)), "both contract versions used"
+    assert {line.contract_version_id for line in rated} == set(
+        vendor.contracts.filter(service_level="STD").values_list("versions", flat=True)
+    ), "both contract versions used"
     assert len({line.seller_fee_schedule_id for line in rated}) == 2, "both seller fee schedules used"
     weights = {line.chargeable_weight_kg for line in rated} | {line.seller_chargeable_weight_kg for line in rated}
     assert len(weights & set(_edges(setup))) >= 10, "bracket edges exercised"
@@ -296,14 +398,31 @@ def test_set_based_rating_equals_python_rules_on_both_sides(code, half_way_count
 
 
 # Half-way and near-half-way amounts, positive and negative (delta lines), for 2- and 0-place currencies.
-ROUNDING_CASES = [
-    ("GBP", v) for v in ["0.005", "0.015", "0.025", "1.005", "2.675", "0.73125", "1.535", "1.5349999", "10.0050",
-                         "-0.005", "-2.675", "-1.535", "0.004999", "99999999.995", "0"]
-] + [
-    ("IDR", v) for v in ["0.5", "1.5", "2.5", "2499.5", "2499.4999", "-0.5", "-2.5", "12345.5", "0.49999"]
-] + [
-    ("VND", v) for v in ["0.5", "10000.5", "-10000.5", "3.4999"]
-] + [("EUR", v) for v in ["0.125", "-0.125", "7.0049"]]
+ROUNDING_CASES = (
+    [
+        ("GBP", v)
+        for v in [
+            "0.005",
+            "0.015",
+            "0.025",
+            "1.005",
+            "2.675",
+            "0.73125",
+            "1.535",
+            "1.5349999",
+            "10.0050",
+            "-0.005",
+            "-2.675",
+            "-1.535",
+            "0.004999",
+            "99999999.995",
+            "0",
+        ]
+    ]
+    + [("IDR", v) for v in ["0.5", "1.5", "2.5", "2499.5", "2499.4999", "-0.5", "-2.5", "12345.5", "0.49999"]]
+    + [("VND", v) for v in ["0.5", "10000.5", "-10000.5", "3.4999"]]
+    + [("EUR", v) for v in ["0.125", "-0.125", "7.0049"]]
+)
 
 
 @pytest.mark.django_db
@@ -313,7 +432,8 @@ def test_round_sql_equals_quantize_including_half_way_cases(currency):
     rng = random.Random(f"round-{currency}")
     places = minor_units(currency)
     values = [D(v) for c, v in ROUNDING_CASES if c == currency] + [
-        D(rng.randint(-10**8, 10**8)) / D(10) ** (places + 1) + (D(5) / D(10) ** (places + 1) if rng.random() < 0.1 else 0)
+        D(rng.randint(-(10**8), 10**8)) / D(10) ** (places + 1)
+        + (D(5) / D(10) ** (places + 1) if rng.random() < 0.1 else 0)
         for _ in range(2_000)
     ]
     # when: PostgreSQL rounds them all with round_sql
@@ -334,9 +454,15 @@ def test_rating_example_exact_amounts(django_capture_on_commit_callbacks):
     # given
     vendor = VendorFactory(market=market("GB"))
     seller = SellerFactory(market=market("GB"))
-    make_contract(vendor=vendor, lines=GBP_LINES, surcharges=[dict(kind="fuel", percent=D("12.5")), dict(kind="returns", flat_amount=D("1.10"))])
+    make_contract(
+        vendor=vendor,
+        lines=GBP_LINES,
+        surcharges=[dict(kind="fuel", percent=D("12.5")), dict(kind="returns", flat_amount=D("1.10"))],
+    )
     make_fee_schedule(code="GB")
-    shipment = make_shipment(vendor=vendor, seller=seller, weight="2.3", dims=("30", "20", "10"), cod="25.00", is_return=True)
+    shipment = make_shipment(
+        vendor=vendor, seller=seller, weight="2.3", dims=("30", "20", "10"), cod="25.00", is_return=True
+    )
     # when
     with django_capture_on_commit_callbacks(execute=True):
         billing_run_start(market=market("GB"), business_date=date(2026, 11, 10))
@@ -350,7 +476,13 @@ def test_rating_example_exact_amounts(django_capture_on_commit_callbacks):
     assert (line.seller_base, line.seller_cod, line.seller_returns) == (D("6.34"), D("0.50"), D("2.00"))
     assert (line.seller_net, line.seller_vat, line.seller_gross) == (D("8.84"), D("1.77"), D("10.61"))
     fee = seller_rate(_attrs(shipment))  # the Python rule, loading its schedule itself
-    assert (fee.base, fee.cod, fee.returns, fee.vat, fee.gross) == (D("6.34"), D("0.50"), D("2.00"), D("1.77"), D("10.61"))
+    assert (fee.base, fee.cod, fee.returns, fee.vat, fee.gross) == (
+        D("6.34"),
+        D("0.50"),
+        D("2.00"),
+        D("1.77"),
+        D("10.61"),
+    )
     assert line.margin == D("1.16")
     assert line.kind == ChargeLine.Kind.ORIGINAL and line.generation == 1
     assert Shipment.objects.get(pk=shipment.pk).revision == 1

@@ -1,5 +1,6 @@
 """Billing runs: exceptions and re-runs, retries and interruptions (no double rating, ledger
 balanced), retroactive amendments as deltas, one ledger entry per run and vendor."""
+
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -69,12 +70,19 @@ def test_run_rates_posts_one_entry_per_vendor_and_lists_exceptions(django_captur
     codes = dict(RatingException.objects.filter(run=run).values_list("shipment_id", "code"))
     assert codes == {missing_weight.pk: "missing_weight", no_lane.pk: "no_rate_line", no_contract.pk: "no_contract"}
     entries = BillingRunEntry.objects.filter(run=run).order_by("vendor_id")
-    assert [(e.vendor_id, e.line_count, e.vendor_net) for e in entries] == [(vendor.pk, 3, D("11.85")), (other_vendor.pk, 1, D("3.95"))]
+    assert [(e.vendor_id, e.line_count, e.vendor_net) for e in entries] == [
+        (vendor.pk, 3, D("11.85")),
+        (other_vendor.pk, 1, D("3.95")),
+    ]
     assert JournalEntry.objects.filter(source_type="billing_run", source_id=str(run.pk)).count() == 2
     m = market(GB)
     assert balance(market=m, kind=AccountKind.LOGISTICS_COST) == {"GBP": D("15.80")}
-    assert balance(market=m, kind=AccountKind.ACCRUED_LOGISTICS_COST, party_type="vendor", party_id=vendor.pk) == {"GBP": D("-11.85")}
-    assert balance(market=m, kind=AccountKind.SELLER_RECEIVABLE, party_type="seller", party_id=seller.pk) == {"GBP": D("23.96")}
+    assert balance(market=m, kind=AccountKind.ACCRUED_LOGISTICS_COST, party_type="vendor", party_id=vendor.pk) == {
+        "GBP": D("-11.85")
+    }
+    assert balance(market=m, kind=AccountKind.SELLER_RECEIVABLE, party_type="seller", party_id=seller.pk) == {
+        "GBP": D("23.96")
+    }
     assert balance(market=m, kind=AccountKind.LOGISTICS_REVENUE) == {"GBP": D("-19.96")}
     assert balance(market=m, kind=AccountKind.VAT_OUTPUT) == {"GBP": D("-4.00")}
     assert _balanced()
@@ -207,15 +215,19 @@ def test_retroactive_amendment_posts_only_the_difference(django_capture_on_commi
         _start()
     # when: version 2, effective 2026-11-01 (in the past), is activated with 1 kg at 4.25
     lines = [("LDN", "LDN", "0", "1", "4.25", "0", "1", "0")] + STANDARD_LINES[1:]
-    v2 = add_version(contract=version.contract, number=2, effective_from=date(2026, 11, 1), lines=lines,
-                     activated_at=timezone.now())
+    v2 = add_version(
+        contract=version.contract, number=2, effective_from=date(2026, 11, 1), lines=lines, activated_at=timezone.now()
+    )
     with django_capture_on_commit_callbacks(execute=True):
         second = _start()
     # then: a delta line of +0.30 (and VAT +0.06) for the affected shipment only; old line untouched
     second.refresh_from_db()
     assert second.shipments_rated == 1
     lines = list(ChargeLine.objects.filter(shipment=shipment).order_by("generation"))
-    assert [(line.generation, line.kind, line.contract_version_id) for line in lines] == [(1, "original", version.pk), (2, "delta", v2.pk)]
+    assert [(line.generation, line.kind, line.contract_version_id) for line in lines] == [
+        (1, "original", version.pk),
+        (2, "delta", v2.pk),
+    ]
     assert (lines[0].vendor_base, lines[0].vendor_net) == (D("3.95"), D("3.95"))
     assert (lines[1].vendor_base, lines[1].vendor_net, lines[1].vendor_vat) == (D("0.30"), D("0.30"), D("0.06"))
     assert (lines[1].seller_net, lines[1].seller_vat) == (D("0"), D("0"))  # the seller's fee did not change
@@ -240,16 +252,31 @@ def test_corrected_shipment_data_is_re_rated_as_a_delta(django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         _start()
     # when: the vendor re-sends it with 2.3 kg
-    result = services.shipments_intake(records=[{
-        "tracking_number": shipment.tracking_number, "vendor": vendor.code, "seller": seller.code, "service": "STD",
-        "origin_zone": "LDN", "destination_zone": "LDN", "actual_weight_kg": "2.3", "ship_date": "2026-11-02",
-    }])
+    result = services.shipments_intake(
+        records=[
+            {
+                "tracking_number": shipment.tracking_number,
+                "vendor": vendor.code,
+                "seller": seller.code,
+                "service": "STD",
+                "origin_zone": "LDN",
+                "destination_zone": "LDN",
+                "actual_weight_kg": "2.3",
+                "ship_date": "2026-11-02",
+            }
+        ]
+    )
     with django_capture_on_commit_callbacks(execute=True):
         run = _start()
     # then: 5.85 - 3.95 = 1.90 vendor, 6.34 - 4.99 = 1.35 seller
     assert result.updated == 1
     delta = ChargeLine.objects.get(run=run)
-    assert (delta.kind, delta.shipment_revision, delta.vendor_net, delta.seller_net) == ("delta", 2, D("1.90"), D("1.35"))
+    assert (delta.kind, delta.shipment_revision, delta.vendor_net, delta.seller_net) == (
+        "delta",
+        2,
+        D("1.90"),
+        D("1.35"),
+    )
     assert sum(line.vendor_net for line in ChargeLine.objects.filter(shipment=shipment)) == D("5.85")
 
 
@@ -269,8 +296,9 @@ def test_nightly_task_runs_every_market_for_its_yesterday():
 
 
 @pytest.mark.django_db
-def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_check(client_as, api_as,
-                                                                                       django_capture_on_commit_callbacks):
+def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_check(
+    client_as, api_as, django_capture_on_commit_callbacks
+):
     # given: two sellers, rated in three chunks (1 kg: 3.95 freight / 4.99 fee; 2.3 kg: 5.85 / 6.34)
     vendor, seller, version, _ = gb_setup()
     other_seller = SellerFactory(market=market(GB))
@@ -287,22 +315,46 @@ def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_che
     assert run.chunk_count == 3 and ChargeLineTotal.objects.filter(run=run).values("chunk").distinct().count() == 3
     first = ChargeLineTotal.objects.get(chunk=run.chunks.get(seq=1))  # the seller's two 1 kg shipments
     assert (first.seller_id, first.service_level, first.line_count) == (seller.pk, "STD", 2)
-    assert (first.vendor_net, first.vendor_vat, first.seller_net, first.seller_vat) == (D("7.90"), D("1.58"), D("9.98"), D("2.00"))
+    assert (first.vendor_net, first.vendor_vat, first.seller_net, first.seller_vat) == (
+        D("7.90"),
+        D("1.58"),
+        D("9.98"),
+        D("2.00"),
+    )
     per_seller = {
         row["seller_id"]: (row["n"], row["vendor_net"], row["seller_net"], row["seller_vat"])
-        for row in ChargeLineTotal.objects.filter(run=run).values("seller_id").annotate(
-            n=Sum("line_count"), vendor_net=Sum("vendor_net"), seller_net=Sum("seller_net"), seller_vat=Sum("seller_vat"))
+        for row in ChargeLineTotal.objects.filter(run=run)
+        .values("seller_id")
+        .annotate(
+            n=Sum("line_count"),
+            vendor_net=Sum("vendor_net"),
+            seller_net=Sum("seller_net"),
+            seller_vat=Sum("seller_vat"),
+        )
     }
     assert per_seller == {
-        seller.pk: (3, D("13.75"), D("16.32"), D("3.27")),        # 3.95 + 3.95 + 5.85; 4.99 + 4.99 + 6.34; VAT 1.00 + 1.00 + 1.27
-        other_seller.pk: (2, D("9.80"), D("11.33"), D("2.27")),   # 5.85 + 3.95; 6.34 + 4.99; VAT 1.27 + 1.00
+        seller.pk: (
+            3,
+            D("13.75"),
+            D("16.32"),
+            D("3.27"),
+        ),  # 3.95 + 3.95 + 5.85; 4.99 + 4.99 + 6.34; VAT 1.00 + 1.00 + 1.27
+        other_seller.pk: (2, D("9.80"), D("11.33"), D("2.27")),  # 5.85 + 3.95; 6.34 + 4.99; VAT 1.27 + 1.00
     }
     # and posting used them: the entry and the run carry the same figures as the lines
     entry = BillingRunEntry.objects.get(run=run)
-    assert (entry.line_count, entry.vendor_net, entry.seller_net, entry.seller_vat) == (5, D("23.55"), D("27.65"), D("5.54"))
+    assert (entry.line_count, entry.vendor_net, entry.seller_net, entry.seller_vat) == (
+        5,
+        D("23.55"),
+        D("27.65"),
+        D("5.54"),
+    )
     assert (run.vendor_net_total, run.seller_net_total, run.seller_vat_total) == (D("23.55"), D("27.65"), D("5.54"))
-    receivable = {p.account.party_id: p.amount for p in entry.entry.postings.select_related("account")
-                  if p.account.kind == AccountKind.SELLER_RECEIVABLE}
+    receivable = {
+        p.account.party_id: p.amount
+        for p in entry.entry.postings.select_related("account")
+        if p.account.kind == AccountKind.SELLER_RECEIVABLE
+    }
     assert receivable == {seller.pk: D("19.59"), other_seller.pk: D("13.60")} and _balanced()
     # and the run page shows them
     page = client_as(Role.FINANCE_SPECIALIST).get(reverse("billing:run_detail", args=[run.pk]))
@@ -311,20 +363,27 @@ def test_chunk_totals_equal_the_lines_and_feed_posting_pages_and_the_nightly_che
 
     # when: a retroactive amendment re-rates the 1 kg shipments (3.95 -> 4.25)
     lines = [("LDN", "LDN", "0", "1", "4.25", "0", "1", "0")] + STANDARD_LINES[1:]
-    add_version(contract=version.contract, number=2, effective_from=date(2026, 11, 1), lines=lines, activated_at=timezone.now())
+    add_version(
+        contract=version.contract, number=2, effective_from=date(2026, 11, 1), lines=lines, activated_at=timezone.now()
+    )
     with django_capture_on_commit_callbacks(execute=True):
         second = _start()
     # then: the second run's totals are its delta lines only: every shipment is re-rated at version 2,
     # the three 1 kg ones by +0.30 (VAT +0.06), the two 2.3 kg ones by 0
-    grand = ChargeLineTotal.objects.filter(run=second).aggregate(n=Sum("line_count"), net=Sum("vendor_net"), vat=Sum("vendor_vat"))
+    grand = ChargeLineTotal.objects.filter(run=second).aggregate(
+        n=Sum("line_count"), net=Sum("vendor_net"), vat=Sum("vendor_vat")
+    )
     assert (grand["n"], grand["net"], grand["vat"]) == (5, D("0.90"), D("0.18"))
     assert charge_lines_integrity() == []
     # and each run's lines, found by its chunks' shipment ranges, are its own
     api = api_as(Role.FINANCE_SPECIALIST)
     for each, kind in [(run, "original"), (second, "delta")]:
         listed = api.get(f"/api/charge-lines/?run={each.pk}&page_size=50").json()["results"]
-        assert sorted((row["kind"], row["vendor_net"]) for row in listed) == sorted(
-            (kind, f"{line.vendor_net:.4f}") for line in ChargeLine.objects.filter(run=each)) and len(listed) == 5
+        assert (
+            sorted((row["kind"], row["vendor_net"]) for row in listed)
+            == sorted((kind, f"{line.vendor_net:.4f}") for line in ChargeLine.objects.filter(run=each))
+            and len(listed) == 5
+        )
 
     # when: a total no longer matches its lines
     total = ChargeLineTotal.objects.filter(run=run).order_by("pk").first()

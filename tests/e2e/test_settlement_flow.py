@@ -43,6 +43,7 @@ Run totals: vendor net 3.85 + 8.36 + 11.47 + 9.10 = 32.78
             seller A net 4.99 + 7.04 + 4.99 = 17.02, VAT 1.00 + 1.41 + 1.00 = 3.41, gross 20.43
             seller B net 7.74, VAT 1.55, gross 9.29; all sellers net 24.76, VAT 4.96
 """
+
 from __future__ import annotations
 
 import csv
@@ -80,6 +81,7 @@ CENT = D("0.01")
 
 
 # --- Doors ---------------------------------------------------------------------------------------
+
 
 def _page_client(user) -> Client:
     """A browser of its own for one person (finance staff or a seller user)."""
@@ -119,9 +121,27 @@ def _gbp(value) -> Decimal:
 
 # --- Files ---------------------------------------------------------------------------------------
 
-RATE_LINE_HEADER = ["service_level", "origin_zone", "destination_zone", "weight_from_kg", "weight_to_kg", "base_price",
-                    "price_per_additional_kg", "additional_step_kg", "minimum_charge"]
-SURCHARGE_HEADER = ["kind", "percent", "flat_amount", "valid_from", "valid_to", "zone", "dimension_threshold_cm", "minimum_amount"]
+RATE_LINE_HEADER = [
+    "service_level",
+    "origin_zone",
+    "destination_zone",
+    "weight_from_kg",
+    "weight_to_kg",
+    "base_price",
+    "price_per_additional_kg",
+    "additional_step_kg",
+    "minimum_charge",
+]
+SURCHARGE_HEADER = [
+    "kind",
+    "percent",
+    "flat_amount",
+    "valid_from",
+    "valid_to",
+    "zone",
+    "dimension_threshold_cm",
+    "minimum_amount",
+]
 RATE_LINES = [
     ["standard", "GB-LON", "GB-LON", "0", "2", "3.50", "0", "1", "0"],
     ["standard", "GB-LON", "GB-LON", "2", "10", "4.00", "0.60", "0.5", "0"],
@@ -151,8 +171,16 @@ def _rate_card_xlsx() -> bytes:
 
 
 # The vendor's own CSV layout; its column mapping is saved before the first upload.
-INVOICE_COLUMNS = {"tracking_number": "Consignment", "billed_weight_kg": "Kg", "base": "Freight", "fuel": "Fuel",
-                   "remote_area": "Remote", "net": "Net", "vat": "VAT", "gross": "Total"}
+INVOICE_COLUMNS = {
+    "tracking_number": "Consignment",
+    "billed_weight_kg": "Kg",
+    "base": "Freight",
+    "fuel": "Fuel",
+    "remote_area": "Remote",
+    "net": "Net",
+    "vat": "VAT",
+    "gross": "Total",
+}
 INVOICE_CSV = (
     "Consignment,Kg,Freight,Fuel,Remote,Net,VAT,Total\n"
     "E2E-A,1.500,3.50,0.35,0.00,3.85,0.77,4.62\n"
@@ -167,6 +195,7 @@ INVOICE_CSV = (
 
 
 # --- The books -----------------------------------------------------------------------------------
+
 
 def _books(vendor, seller_a, seller_b) -> dict[str, Decimal]:
     """The balances (debit positive) this flow moves, derived from the postings."""
@@ -208,13 +237,16 @@ def _assert_books(vendor, seller_a, seller_b, **expected) -> None:
 def _entry_lines(entry) -> dict[tuple[str, str], Decimal]:
     """{(account kind, party type): amount} of one journal entry."""
     lines: dict[tuple[str, str], Decimal] = {}
-    for kind, party_type, party_id, amount in entry.postings.values_list("account__kind", "party_type", "party_id", "amount"):
+    for kind, party_type, party_id, amount in entry.postings.values_list(
+        "account__kind", "party_type", "party_id", "amount"
+    ):
         key = (kind, f"{party_type}:{party_id}" if party_type else "")
         lines[key] = lines.get(key, D(0)) + _gbp(amount)
     return lines
 
 
 # --- The flow ------------------------------------------------------------------------------------
+
 
 def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_callbacks):
     gb = market("GB")
@@ -230,7 +262,11 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     # approving their own run (a plain specialist would be stopped by a missing permission).
     paymaster = UserFactory(username="e2e-paymaster", role=Role.FINANCE_SPECIALIST)
     paymaster.groups.add(approver.groups.get())
-    staff_specialist, staff_approver, staff_paymaster = _page_client(specialist), _page_client(approver), _page_client(paymaster)
+    staff_specialist, staff_approver, staff_paymaster = (
+        _page_client(specialist),
+        _page_client(approver),
+        _page_client(paymaster),
+    )
     api = _api_client(integration)
 
     # Sellers have no create door (pages and API are read-only; they arrive from the
@@ -239,24 +275,43 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     seller_b = SellerFactory(code="S-E2E-B", name="Bravo Garden", legal_name="Bravo Garden Ltd", market=gb)
 
     # === 1. Vendor, contract with rate card (specialist), approval (approver), seller fees =========
-    response = staff_specialist.post(reverse("vendors:vendor_create"), {
-        "market": "GB", "code": "V-E2E-01", "legal_name": "Thames Parcels Ltd", "vendor_type": Vendor.Type.LAST_MILE,
-        "contact_email": "ap@thames-parcels.example", "payment_terms_days": "30",
-    })
+    response = staff_specialist.post(
+        reverse("vendors:vendor_create"),
+        {
+            "market": "GB",
+            "code": "V-E2E-01",
+            "legal_name": "Thames Parcels Ltd",
+            "vendor_type": Vendor.Type.LAST_MILE,
+            "contact_email": "ap@thames-parcels.example",
+            "payment_terms_days": "30",
+        },
+    )
     vendor = Vendor.objects.get(code="V-E2E-01")
     _redirected(response, reverse("vendors:vendor_detail", args=[vendor.pk]))
 
-    response = staff_specialist.post(reverse("vendors:contract_create"), {
-        "vendor": vendor.pk, "service_level": "standard", "reference": "", "valid_from": starts.isoformat(), "valid_to": "",
-        "currency": "GBP", "payment_terms_days": "30", "volumetric_divisor": "5000", "notes": "E2E",
-    })
+    response = staff_specialist.post(
+        reverse("vendors:contract_create"),
+        {
+            "vendor": vendor.pk,
+            "service_level": "standard",
+            "reference": "",
+            "valid_from": starts.isoformat(),
+            "valid_to": "",
+            "currency": "GBP",
+            "payment_terms_days": "30",
+            "volumetric_divisor": "5000",
+            "notes": "E2E",
+        },
+    )
     contract = Contract.objects.get(vendor=vendor)
     _redirected(response, reverse("vendors:contract_detail", args=[contract.pk]))
     version = contract.versions.get(number=1)
     assert (contract.status, contract.currency, contract.author) == (Contract.Status.DRAFT, "GBP", specialist)
 
-    response = staff_specialist.post(reverse("vendors:rate_card_import", args=[version.pk]),
-                                     {"file": SimpleUploadedFile("thames-rates.xlsx", _rate_card_xlsx())})
+    response = staff_specialist.post(
+        reverse("vendors:rate_card_import", args=[version.pk]),
+        {"file": SimpleUploadedFile("thames-rates.xlsx", _rate_card_xlsx())},
+    )
     _redirected(response, reverse("vendors:rate_card", args=[version.pk]))
     assert version.rate_lines.count() == 3 and version.surcharges.count() == 2
     _redirected(staff_specialist.post(reverse("vendors:contract_submit", args=[contract.pk])))
@@ -269,10 +324,18 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     assert (version.status, version.approved_by) == (ContractVersion.Status.ACTIVE, approver)
 
     # Bank details: requested by the specialist, approved by the approver (maker-checker pages).
-    _redirected(staff_specialist.post(reverse("vendors:bank_change_request", args=[vendor.pk]), {
-        "account_holder": "Thames Parcels Ltd", "iban": "GB29NWBK60161331926819", "bic": "NWBKGB2L", "currency": "GBP",
-        "reason": "Vendor onboarding letter, verified by call-back",
-    }))
+    _redirected(
+        staff_specialist.post(
+            reverse("vendors:bank_change_request", args=[vendor.pk]),
+            {
+                "account_holder": "Thames Parcels Ltd",
+                "iban": "GB29NWBK60161331926819",
+                "bic": "NWBKGB2L",
+                "currency": "GBP",
+                "reason": "Vendor onboarding letter, verified by call-back",
+            },
+        )
+    )
     change = vendor.bank_change_requests.get()
     _redirected(staff_approver.post(reverse("vendors:bank_change_approve", args=[change.pk])))
     assert VendorBankAccount.objects.filter(vendor=vendor, status=VendorBankAccount.Status.ACTIVE).count() == 1
@@ -280,19 +343,38 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     # Seller fee schedule: there is no page or API for it (only the Django admin), so the billing
     # service that the admin and the demo use publishes it.
     billing_services.seller_fee_schedule_create(
-        market=gb, service_level="standard", name="Standard parcels", valid_from=starts, actor=specialist,
-        lines=[(D("0"), D("2"), D("4.99"), D("0"), D("1"), D("0")), (D("2"), D("30"), D("5.99"), D("0.35"), D("1"), D("0"))],
+        market=gb,
+        service_level="standard",
+        name="Standard parcels",
+        valid_from=starts,
+        actor=specialist,
+        lines=[
+            (D("0"), D("2"), D("4.99"), D("0"), D("1"), D("0")),
+            (D("2"), D("30"), D("5.99"), D("0.35"), D("1"), D("0")),
+        ],
     )
 
     # The product's quote for E2E-C agrees with the hand calculation: 8.15 + 0.82 + 2.50 = 11.47,
     # VAT 2.29, total 13.76.
-    quote = api.post("/api/quotes/", {
-        "vendor": vendor.pk, "service_level": "standard", "origin_zone": "GB-LON", "destination_zone": "GB-SCO",
-        "ship_date": (B - timedelta(days=3)).isoformat(), "weight_kg": "7.000",
-    }, format="json")
+    quote = api.post(
+        "/api/quotes/",
+        {
+            "vendor": vendor.pk,
+            "service_level": "standard",
+            "origin_zone": "GB-LON",
+            "destination_zone": "GB-SCO",
+            "ship_date": (B - timedelta(days=3)).isoformat(),
+            "weight_kg": "7.000",
+        },
+        format="json",
+    )
     assert quote.status_code == 200, quote.content
     assert {line["kind"]: D(line["amount"]) for line in quote.json()["lines"]} == {
-        "freight": D("8.15"), "fuel": D("0.82"), "remote_area": D("2.50"), "vat": D("2.29")}
+        "freight": D("8.15"),
+        "fuel": D("0.82"),
+        "remote_area": D("2.50"),
+        "vat": D("2.29"),
+    }
     assert (D(quote.json()["net"]), D(quote.json()["total"])) == (D("11.47"), D("13.76"))
     _assert_books(vendor, seller_a, seller_b)  # nothing posted yet
 
@@ -300,17 +382,29 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     def record(tracking, seller, destination, weight, ship, **extra):
         delivered = ship + timedelta(days=1)
         return {
-            "tracking_number": tracking, "vendor": vendor.code, "seller": seller.code, "market": "GB", "currency": "GBP",
-            "service": "standard", "origin_zone": "GB-LON", "destination_zone": destination, "actual_weight_kg": weight,
-            "ship_date": ship.isoformat(), "delivered_date": delivered.isoformat(),
-            "events": [{"status": "picked_up", "at": f"{ship.isoformat()}T09:00:00Z"},
-                       {"status": "delivered", "at": f"{delivered.isoformat()}T15:30:00Z"}],
+            "tracking_number": tracking,
+            "vendor": vendor.code,
+            "seller": seller.code,
+            "market": "GB",
+            "currency": "GBP",
+            "service": "standard",
+            "origin_zone": "GB-LON",
+            "destination_zone": destination,
+            "actual_weight_kg": weight,
+            "ship_date": ship.isoformat(),
+            "delivered_date": delivered.isoformat(),
+            "events": [
+                {"status": "picked_up", "at": f"{ship.isoformat()}T09:00:00Z"},
+                {"status": "delivered", "at": f"{delivered.isoformat()}T15:30:00Z"},
+            ],
             **extra,
         }
 
     records = [
         record("E2E-A", seller_a, "GB-LON", "1.500", B - timedelta(days=4)),
-        record("E2E-B", seller_a, "GB-LON", "3.200", B - timedelta(days=4), length_cm="40", width_cm="30", height_cm="20"),
+        record(
+            "E2E-B", seller_a, "GB-LON", "3.200", B - timedelta(days=4), length_cm="40", width_cm="30", height_cm="20"
+        ),
         record("E2E-C", seller_b, "GB-SCO", "7.000", B - timedelta(days=3)),
         record("E2E-X", seller_a, "GB-LON", "-2", B - timedelta(days=3)),  # refused: negative weight
         record("E2E-D", seller_a, "GB-SCO", "0.400", B - timedelta(days=2)),
@@ -319,7 +413,10 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     first = api.post("/api/shipments/bulk/", records, format="json", HTTP_IDEMPOTENCY_KEY="e2e-shipments-1")
     assert first.status_code == 200, first.content
     assert first.json() == {
-        "accepted": 5, "created": 5, "updated": 0, "unchanged": 0,
+        "accepted": 5,
+        "created": 5,
+        "updated": 0,
+        "unchanged": 0,
         "rejected": [{"index": 3, "field": "actual_weight_kg", "reason": "must be greater than zero"}],
     }
     retry = api.post("/api/shipments/bulk/", records, format="json", HTTP_IDEMPOTENCY_KEY="e2e-shipments-1")
@@ -331,7 +428,12 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     resend = api.post("/api/shipments/bulk/", records, format="json", HTTP_IDEMPOTENCY_KEY="e2e-shipments-2")
     assert (resend.json()["created"], resend.json()["unchanged"]) == (0, 5)
     assert sorted(Shipment.objects.filter(vendor=vendor).values_list("tracking_number", flat=True)) == [
-        "E2E-A", "E2E-B", "E2E-C", "E2E-D", "E2E-E"]
+        "E2E-A",
+        "E2E-B",
+        "E2E-C",
+        "E2E-D",
+        "E2E-E",
+    ]
     assert set(Shipment.objects.values_list("status", "revision").distinct()) == {(Shipment.Status.DELIVERED, 1)}
     _assert_books(vendor, seller_a, seller_b)  # intake posts nothing
 
@@ -342,15 +444,33 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     _redirected(response, reverse("billing:run_detail", args=[run.pk]))
     body = api.get(f"/api/billing-runs/{run.pk}/").json()
     assert (body["status"], body["business_date"], body["shipments_rated"], body["exception_count"]) == (
-        "completed", B.isoformat(), 4, 1)
+        "completed",
+        B.isoformat(),
+        4,
+        1,
+    )
     # vendor 32.78; sellers net 17.02 + 7.74 = 24.76, VAT 3.41 + 1.55 = 4.96
     assert (D(body["vendor_net_total"]), D(body["seller_net_total"]), D(body["seller_vat_total"])) == (
-        D("32.78"), D("24.76"), D("4.96"))
+        D("32.78"),
+        D("24.76"),
+        D("4.96"),
+    )
 
     charges = {
-        row["tracking_number"]: tuple(D(row[f]) for f in (
-            "chargeable_weight_kg", "vendor_base", "vendor_fuel", "vendor_remote", "vendor_net", "vendor_vat",
-            "seller_net", "seller_vat", "seller_gross"))
+        row["tracking_number"]: tuple(
+            D(row[f])
+            for f in (
+                "chargeable_weight_kg",
+                "vendor_base",
+                "vendor_fuel",
+                "vendor_remote",
+                "vendor_net",
+                "vendor_vat",
+                "seller_net",
+                "seller_vat",
+                "seller_gross",
+            )
+        )
         for row in _results(api.get("/api/charge-lines/", {"run": run.pk}))
     }
     assert charges == {
@@ -360,7 +480,9 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
         "E2E-C": (D("7"), D("8.15"), D("0.82"), D("2.50"), D("11.47"), D("2.29"), D("7.74"), D("1.55"), D("9.29")),
         "E2E-D": (D("0.4"), D("6.00"), D("0.60"), D("2.50"), D("9.10"), D("1.82"), D("4.99"), D("1.00"), D("5.99")),
     }
-    exceptions = [(e["tracking_number"], e["code"]) for e in _results(api.get("/api/rating-exceptions/", {"run": run.pk}))]
+    exceptions = [
+        (e["tracking_number"], e["code"]) for e in _results(api.get("/api/rating-exceptions/", {"run": run.pk}))
+    ]
     assert exceptions == [("E2E-E", "no_rate_line")]
     assert staff_specialist.get(reverse("billing:run_detail", args=[run.pk])).status_code == 200
 
@@ -377,14 +499,22 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
         (AccountKind.LOGISTICS_REVENUE, ""): D("-24.76"),
         (AccountKind.VAT_OUTPUT, ""): D("-4.96"),
     }
-    after_run = dict(logistics_cost="32.78", accrued_cost_vendor="-32.78", logistics_revenue="-24.76", vat_output="-4.96",
-                     receivable_a="20.43", receivable_b="9.29")
+    after_run = dict(
+        logistics_cost="32.78",
+        accrued_cost_vendor="-32.78",
+        logistics_revenue="-24.76",
+        vat_output="-4.96",
+        receivable_a="20.43",
+        receivable_b="9.29",
+    )
     _assert_books(vendor, seller_a, seller_b, **after_run)
 
     # Starting it again makes a new run that rates nothing twice (only the exception is tried again).
     entries_before = JournalEntry.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
-        _redirected(staff_specialist.post(reverse("billing:run_start"), {"market": "GB", "business_date": B.isoformat()}))
+        _redirected(
+            staff_specialist.post(reverse("billing:run_start"), {"market": "GB", "business_date": B.isoformat()})
+        )
     again = BillingRun.objects.exclude(pk=run.pk).get()
     assert (again.status, again.shipments_rated, again.exception_count) == (BillingRun.Status.COMPLETED, 0, 1)
     assert ChargeLine.objects.count() == 4 and not again.entries.exists()
@@ -392,30 +522,57 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     _assert_books(vendor, seller_a, seller_b, **after_run)
 
     # === 4. Vendor invoice: mapping and tolerances first, CSV upload (page), audit, short-pay ======
-    _redirected(staff_specialist.post(reverse("payables:mapping_edit", args=[vendor.pk]), {
-        "tolerance_amount": "0.10", "tolerance_percent": "2", "weight_tolerance_kg": "0.100"}))
-    response = staff_specialist.post(reverse("payables:mapping_edit", args=[vendor.pk]), {
-        "delimiter": ",", "decimal_separator": ".", "date_format": "auto", "header_row": "1",
-        **{f"col_{name}": column for name, column in INVOICE_COLUMNS.items()},
-    })
+    _redirected(
+        staff_specialist.post(
+            reverse("payables:mapping_edit", args=[vendor.pk]),
+            {"tolerance_amount": "0.10", "tolerance_percent": "2", "weight_tolerance_kg": "0.100"},
+        )
+    )
+    response = staff_specialist.post(
+        reverse("payables:mapping_edit", args=[vendor.pk]),
+        {
+            "delimiter": ",",
+            "decimal_separator": ".",
+            "date_format": "auto",
+            "header_row": "1",
+            **{f"col_{name}": column for name, column in INVOICE_COLUMNS.items()},
+        },
+    )
     _redirected(response, reverse("payables:invoice_upload") + f"?vendor={vendor.pk}")
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_specialist.post(reverse("payables:invoice_upload"), {
-            "vendor": vendor.pk, "kind": "invoice", "invoice_number": "TP-E2E-0042", "invoice_date": T.isoformat(),
-            "currency": "", "net_total": "33.88", "vat_total": "6.77", "gross_total": "40.65",
-            "file": SimpleUploadedFile("thames-TP-E2E-0042.csv", INVOICE_CSV.encode(), content_type="text/csv"),
-        })
+        response = staff_specialist.post(
+            reverse("payables:invoice_upload"),
+            {
+                "vendor": vendor.pk,
+                "kind": "invoice",
+                "invoice_number": "TP-E2E-0042",
+                "invoice_date": T.isoformat(),
+                "currency": "",
+                "net_total": "33.88",
+                "vat_total": "6.77",
+                "gross_total": "40.65",
+                "file": SimpleUploadedFile("thames-TP-E2E-0042.csv", INVOICE_CSV.encode(), content_type="text/csv"),
+            },
+        )
     job = InvoiceImport.objects.get()
     _redirected(response, reverse("payables:import_detail", args=[job.pk]))
     assert (job.status, job.errors) == (InvoiceImport.Status.DONE, []), job.message
     invoice = VendorInvoice.objects.get(vendor=vendor, number="TP-E2E-0042")
     assert (invoice.status, invoice.line_count, invoice.pending_count, invoice.flagged_count) == (
-        VendorInvoice.Status.IN_REVIEW, 4, 1, 1)
+        VendorInvoice.Status.IN_REVIEW,
+        4,
+        1,
+        1,
+    )
     lines = {line.tracking_number: line for line in invoice.lines.all()}
     # E2E-C billed 12.57 net against 11.47 expected: 1.10 over, above 0.10 and 2 % (0.23).
     over = lines["E2E-C"]
     assert (over.flag_codes, over.decision, over.expected_net, over.expected_vat) == (
-        ["over_tolerance"], "pending", D("11.47"), D("2.29"))
+        ["over_tolerance"],
+        "pending",
+        D("11.47"),
+        D("2.29"),
+    )
     for tracking in ("E2E-A", "E2E-B", "E2E-D"):
         assert (lines[tracking].flag_codes, lines[tracking].decision) == ([], "auto_approved")
     assert not Payable.objects.exists()  # nothing is payable while a line waits
@@ -424,15 +581,22 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     # Short-pay the over-charged line: pay the expected 11.47 + VAT 2.29. Deciding lines is the
     # specialist's right in the product (the approver role holds no invoice-audit permission).
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_specialist.post(reverse("payables:invoice_decide", args=[invoice.pk]), {
-            "lines": [over.pk], "decision": "short_paid", "reason": "Freight billed above the contract rate card"})
+        response = staff_specialist.post(
+            reverse("payables:invoice_decide", args=[invoice.pk]),
+            {"lines": [over.pk], "decision": "short_paid", "reason": "Freight billed above the contract rate card"},
+        )
     _redirected(response, reverse("payables:invoice_detail", args=[invoice.pk]))
     invoice.refresh_from_db()
     # approved net 3.85 + 8.36 + 11.47 + 9.10 = 32.78; VAT 0.77 + 1.67 + 2.29 + 1.82 = 6.55;
     # gross 39.33; saved 40.65 - 39.33 = 1.32; accrual relieved = expected net of the lines = 32.78
     assert invoice.status == VendorInvoice.Status.APPROVED
-    assert (invoice.approved_net, invoice.approved_vat, invoice.approved_total, invoice.savings_total, invoice.accrual_relieved) == (
-        D("32.78"), D("6.55"), D("39.33"), D("1.32"), D("32.78"))
+    assert (
+        invoice.approved_net,
+        invoice.approved_vat,
+        invoice.approved_total,
+        invoice.savings_total,
+        invoice.accrual_relieved,
+    ) == (D("32.78"), D("6.55"), D("39.33"), D("1.32"), D("32.78"))
     # Approval: Dr accrued logistics cost (vendor) 32.78, Dr VAT input 6.55 / Cr vendor payable 39.33
     # (billed-vs-accrued difference 32.78 - 32.78 = 0: no logistics cost line).
     assert _entry_lines(invoice.entry) == {
@@ -448,16 +612,22 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
 
     # === 5. Payment run: prepare, four eyes, approve, bank file, paid ==============================
     # The bank details were approved minutes ago: the 14-day control leaves the only payable out.
-    response = staff_paymaster.post(reverse("payables:run_prepare"), {"market": "GB", "pay_date": due.isoformat(),
-                                                                     "bank_change_days": "14"})
+    response = staff_paymaster.post(
+        reverse("payables:run_prepare"), {"market": "GB", "pay_date": due.isoformat(), "bank_change_days": "14"}
+    )
     assert response.status_code == 400 and "Nothing can be paid" in response.content.decode()
     assert not PaymentRun.objects.exists()
-    response = staff_paymaster.post(reverse("payables:run_prepare"), {"market": "GB", "pay_date": due.isoformat(),
-                                                                     "bank_change_days": "0"})
+    response = staff_paymaster.post(
+        reverse("payables:run_prepare"), {"market": "GB", "pay_date": due.isoformat(), "bank_change_days": "0"}
+    )
     pay_run = PaymentRun.objects.get()
     _redirected(response, reverse("payables:run_detail", args=[pay_run.pk]))
     assert (pay_run.status, pay_run.total_amount, pay_run.payment_count, pay_run.prepared_by) == (
-        PaymentRun.Status.DRAFT, D("39.33"), 1, paymaster)
+        PaymentRun.Status.DRAFT,
+        D("39.33"),
+        1,
+        paymaster,
+    )
 
     response = staff_paymaster.post(reverse("payables:run_approve", args=[pay_run.pk]))
     _redirected(response, reverse("payables:run_detail", args=[pay_run.pk]))
@@ -479,7 +649,15 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     rows = list(csv.reader(io.StringIO(content.decode())))
     payment = Payment.objects.get(run=pay_run)
     assert rows[0][:6] == ["record", "run", "end_to_end_id", "execution_date", "currency", "amount"]
-    assert rows[1][:7] == ["P", pay_run.number, payment.end_to_end_id, due.isoformat(), "GBP", "39.33", "Thames Parcels Ltd"]
+    assert rows[1][:7] == [
+        "P",
+        pay_run.number,
+        payment.end_to_end_id,
+        due.isoformat(),
+        "GBP",
+        "39.33",
+        "Thames Parcels Ltd",
+    ]
     assert rows[1][9] == "GB29NWBK60161331926819"
     assert rows[2][:7] == ["T", pay_run.number, "", due.isoformat(), "GBP", "39.33", "1"] and len(rows) == 3
     _assert_books(vendor, seller_a, seller_b, **after_invoice)  # a sent file posts nothing
@@ -489,7 +667,11 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     payment.refresh_from_db()
     pay_run.refresh_from_db()
     payable.refresh_from_db()
-    assert (payment.status, pay_run.status, payable.status) == (Payment.Status.PAID, PaymentRun.Status.COMPLETED, Payable.Status.PAID)
+    assert (payment.status, pay_run.status, payable.status) == (
+        Payment.Status.PAID,
+        PaymentRun.Status.COMPLETED,
+        Payable.Status.PAID,
+    )
     # Payment: Dr vendor payable 39.33 / Cr bank 39.33 -> the vendor payable is -39.33 + 39.33 = 0.00
     assert _entry_lines(payment.entry) == {
         (AccountKind.VENDOR_PAYABLE, f"vendor:{vendor.pk}"): D("39.33"),
@@ -510,23 +692,39 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     assert "GBP 0.00" in html and "ties to the ledger" in html and "TP-E2E-0042" in html
 
     # === 6. Seller statements and invoices, the seller portal, a bank receipt applied ===========
-    response = staff_specialist.post(reverse("receivables:statement_list"), {
-        "market": "GB", "period_start": P0.isoformat(), "period_end": B.isoformat()})
+    response = staff_specialist.post(
+        reverse("receivables:statement_list"),
+        {"market": "GB", "period_start": P0.isoformat(), "period_end": B.isoformat()},
+    )
     _redirected(response, reverse("receivables:statement_list"))
     invoice_a = Invoice.objects.get(seller=seller_a, kind=Invoice.Kind.INVOICE)
     invoice_b = Invoice.objects.get(seller=seller_b, kind=Invoice.Kind.INVOICE)
     # Seller A: lines E2E-A, E2E-B, E2E-D (E2E-E was never rated): net 17.02, VAT 3.41, gross 20.43.
     assert (invoice_a.net_total, invoice_a.vat_total, invoice_a.gross_total, invoice_a.amount_open) == (
-        D("17.02"), D("3.41"), D("20.43"), D("20.43"))
+        D("17.02"),
+        D("3.41"),
+        D("20.43"),
+        D("20.43"),
+    )
     assert sorted(invoice_a.lines.values_list("tracking_number", "gross")) == [
-        ("E2E-A", D("5.99")), ("E2E-B", D("8.45")), ("E2E-D", D("5.99"))]
+        ("E2E-A", D("5.99")),
+        ("E2E-B", D("8.45")),
+        ("E2E-D", D("5.99")),
+    ]
     assert (invoice_a.issue_date, invoice_a.due_date, invoice_a.collection) == (
-        B, B + timedelta(days=gb.payment_terms_days), Invoice.Collection.BANK)
+        B,
+        B + timedelta(days=gb.payment_terms_days),
+        Invoice.Collection.BANK,
+    )
     assert invoice_a.number.startswith(f"GB-INV-{B.year}-")
     assert (invoice_b.net_total, invoice_b.vat_total, invoice_b.gross_total) == (D("7.74"), D("1.55"), D("9.29"))
     statement_a = Statement.objects.get(seller=seller_a, period_start=P0, period_end=B)
-    assert (statement_a.opening_balance, statement_a.charges_total, statement_a.payments_total, statement_a.closing_balance) == (
-        D("0.00"), D("20.43"), D("0.00"), D("20.43"))
+    assert (
+        statement_a.opening_balance,
+        statement_a.charges_total,
+        statement_a.payments_total,
+        statement_a.closing_balance,
+    ) == (D("0.00"), D("20.43"), D("0.00"), D("20.43"))
     assert list(statement_a.invoices.all()) == [invoice_a]
     _assert_books(vendor, seller_a, seller_b, **after_payment)  # invoicing posts nothing: the run did
 
@@ -541,22 +739,38 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     assert portal.get(reverse("portal:invoice_pdf", args=[invoice_b.pk])).status_code == 404
 
     # The bank statement with seller A's payment, the invoice number in the reference (page import).
-    bank_csv = ("value_date,amount,currency,reference,payer_name,bank_reference\n"
-                f"{T.isoformat()},20.43,GBP,Payment {invoice_a.number} thank you,Acme Homeware Ltd,BARC-E2E-000001\n")
-    response = staff_specialist.post(reverse("receivables:receipt_list"), {
-        "action": "import", "market": "GB", "file": SimpleUploadedFile("barclays.csv", bank_csv.encode(), content_type="text/csv")})
+    bank_csv = (
+        "value_date,amount,currency,reference,payer_name,bank_reference\n"
+        f"{T.isoformat()},20.43,GBP,Payment {invoice_a.number} thank you,Acme Homeware Ltd,BARC-E2E-000001\n"
+    )
+    response = staff_specialist.post(
+        reverse("receivables:receipt_list"),
+        {
+            "action": "import",
+            "market": "GB",
+            "file": SimpleUploadedFile("barclays.csv", bank_csv.encode(), content_type="text/csv"),
+        },
+    )
     _redirected(response, reverse("receivables:receipt_list"))
     receipt = Receipt.objects.get(bank_reference="BARC-E2E-000001")
     (application,) = receipt.applications.all()
     assert (receipt.seller, receipt.status, receipt.amount, receipt.amount_unapplied) == (
-        seller_a, Receipt.Status.APPLIED, D("20.43"), D("0.00"))
+        seller_a,
+        Receipt.Status.APPLIED,
+        D("20.43"),
+        D("0.00"),
+    )
     assert (application.invoice, application.amount, application.rule) == (invoice_a, D("20.43"), "invoice_number")
     invoice_a.refresh_from_db()
     assert (invoice_a.status, invoice_a.amount_open) == (Invoice.Status.PAID, D("0.00"))
     # Receipt: Dr bank 20.43 / Cr seller A unapplied cash 20.43; application: Dr unapplied 20.43 /
     # Cr seller A receivable 20.43. Seller A owes 20.43 - 20.43 = 0.00 (receivable + unapplied);
     # seller B still owes its 9.29; the bank is -39.33 + 20.43 = -18.90.
-    _assert_books(vendor, seller_a, seller_b, **{**after_payment, "receivable_a": "0.00", "receivable_b": "9.29",
-                                                   "bank": "-18.90"})
+    _assert_books(
+        vendor,
+        seller_a,
+        seller_b,
+        **{**after_payment, "receivable_a": "0.00", "receivable_b": "9.29", "bank": "-18.90"},
+    )
     paid = portal.get(reverse("portal:invoice_detail", args=[invoice_a.pk]))
     assert paid.status_code == 200 and "BARC-E2E-000001" in paid.content.decode()

@@ -1,4 +1,5 @@
 """Builders for payables tests: a GB vendor with an active contract, rated shipments, invoice files."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,11 +10,24 @@ from billing.payables.models import VendorAuditPolicy
 from billing.payables.tasks import invoice_import_task
 from settlement_ops.roles import Role
 from tests.factories import (
-    ActiveContractFactory, ChargeLineFactory, RateLineFactory, ShipmentFactory, UserFactory, VendorBankAccountFactory,
+    ActiveContractFactory,
+    ChargeLineFactory,
+    RateLineFactory,
+    ShipmentFactory,
+    UserFactory,
+    VendorBankAccountFactory,
 )
 
-COLUMNS = {"tracking_number": "Tracking", "billed_weight_kg": "Weight", "base": "Base", "fuel": "Fuel", "remote_area": "Remote",
-           "net": "Net", "vat": "VAT", "gross": "Gross"}
+COLUMNS = {
+    "tracking_number": "Tracking",
+    "billed_weight_kg": "Weight",
+    "base": "Base",
+    "fuel": "Fuel",
+    "remote_area": "Remote",
+    "net": "Net",
+    "vat": "VAT",
+    "gross": "Gross",
+}
 HEADER = "Tracking,Weight,Base,Fuel,Remote,Net,VAT,Gross\n"
 
 
@@ -30,7 +44,9 @@ def setup_vendor(*, tolerance_amount=D("0.10"), tolerance_percent=D("2"), with_f
     vendor = contract.vendor
     specialist = UserFactory(role=Role.FINANCE_SPECIALIST)
     services.mapping_save(actor=specialist, vendor=vendor, columns=COLUMNS)
-    VendorAuditPolicy.objects.create(vendor=vendor, tolerance_amount=tolerance_amount, tolerance_percent=tolerance_percent)
+    VendorAuditPolicy.objects.create(
+        vendor=vendor, tolerance_amount=tolerance_amount, tolerance_percent=tolerance_percent
+    )
     if bank:
         VendorBankAccountFactory(vendor=vendor)
     return vendor, rate_line, specialist
@@ -50,17 +66,36 @@ def line(tracking, base, fuel="0.00", remote="0.00", weight="2.000", vat=None):
     return f"{tracking},{weight},{base},{fuel},{remote},{net},{vat},{net + vat}\n", net, vat
 
 
-def upload(vendor, actor, rows, *, number="INV-1", date="2026-03-10", totals=None, kind="invoice", credited=None,
-           filename="invoice.csv", run=True):
+def upload(
+    vendor,
+    actor,
+    rows,
+    *,
+    number="INV-1",
+    date="2026-03-10",
+    totals=None,
+    kind="invoice",
+    credited=None,
+    filename="invoice.csv",
+    run=True,
+):
     """Upload a CSV built from `line()` tuples and run the import task (as the worker does)."""
     body = HEADER + "".join(r[0] for r in rows)
     net = sum((r[1] for r in rows), D(0))
     vat = sum((r[2] for r in rows), D(0))
-    header = {"invoice_number": number, "invoice_date": date, "net_total": str(net), "vat_total": str(vat),
-              "gross_total": str(net + vat), **(totals or {})}
+    header = {
+        "invoice_number": number,
+        "invoice_date": date,
+        "net_total": str(net),
+        "vat_total": str(vat),
+        "gross_total": str(net + vat),
+        **(totals or {}),
+    }
     if credited:
         header["credited_invoice_number"] = credited
-    job = services.invoice_import_create(actor=actor, vendor=vendor, filename=filename, content=body.encode(), header=header, kind=kind)
+    job = services.invoice_import_create(
+        actor=actor, vendor=vendor, filename=filename, content=body.encode(), header=header, kind=kind
+    )
     if run:
         invoice_import_task(job.pk)
         job.refresh_from_db()
@@ -89,7 +124,9 @@ def open_payable(**setup):
 def prepared_run():
     payable = open_payable()
     preparer = UserFactory(role=Role.FINANCE_SPECIALIST)
-    return services.payment_run_prepare(actor=preparer, market=payable.market, currency="GBP", pay_date=dt.date(2026, 5, 1))
+    return services.payment_run_prepare(
+        actor=preparer, market=payable.market, currency="GBP", pay_date=dt.date(2026, 5, 1)
+    )
 
 
 def exported_run():

@@ -1,4 +1,5 @@
 """Two payment runs prepared at the same moment: exactly one gets the payable."""
+
 import datetime as dt
 
 import pytest
@@ -20,7 +21,9 @@ def test_two_concurrent_runs_exactly_one_gets_the_payable():
     preparers = [UserFactory(role=Role.FINANCE_SPECIALIST) for _ in range(2)]
 
     def prepare(user):
-        return lambda: services.payment_run_prepare(actor=user, market=market("GB"), currency="GBP", pay_date=dt.date(2026, 5, 1))
+        return lambda: services.payment_run_prepare(
+            actor=user, market=market("GB"), currency="GBP", pay_date=dt.date(2026, 5, 1)
+        )
 
     # when
     results, errors = run_concurrently(prepare(preparers[0]), prepare(preparers[1]))

@@ -1,4 +1,5 @@
 """The nightly check of the links the freight audit writes without database constraints."""
+
 import pytest
 
 from billing.payables.models import VendorInvoiceLine
@@ -8,8 +9,10 @@ from tests.payables.helpers import audited_invoice
 
 pytestmark = pytest.mark.django_db
 
-PROBLEM = ("1 vendor invoice line(s) point at a missing or another vendor's shipment, charge line, contract version "
-           "or rate line")
+PROBLEM = (
+    "1 vendor invoice line(s) point at a missing or another vendor's shipment, charge line, contract version "
+    "or rate line"
+)
 
 
 def test_audited_lines_pass_and_a_broken_link_is_reported_by_the_nightly_check():

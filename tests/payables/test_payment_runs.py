@@ -1,14 +1,15 @@
 """Payment runs: exclusions, netting, four eyes and limits, bank files, confirmation, statement."""
+
 import datetime as dt
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+import sepaxml
 from django.core import mail
 from django.utils import timezone
 from lxml import etree
 
-import sepaxml
 from billing.payables import services
 from billing.payables.models import Payable, PaymentRun
 from billing.payables.selectors import vendor_statement
@@ -16,7 +17,17 @@ from settlement_ops.errors import ConflictError, DomainError, PermissionDeniedEr
 from settlement_ops.models import AccountKind, ApprovalLimit
 from settlement_ops.roles import Role
 from settlement_ops.selectors import balance
-from tests.factories import ActiveContractFactory, ChargeLineFactory, RateLineFactory, ShipmentFactory, SurchargeFactory, UserFactory, VendorBankAccountFactory, VendorFactory, market
+from tests.factories import (
+    ActiveContractFactory,
+    ChargeLineFactory,
+    RateLineFactory,
+    ShipmentFactory,
+    SurchargeFactory,
+    UserFactory,
+    VendorBankAccountFactory,
+    VendorFactory,
+    market,
+)
 from tests.payables.helpers import ledger_balanced, line, rated, setup_vendor, upload
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +36,9 @@ PAY_DATE = dt.date(2026, 5, 1)
 
 def _invoice(vendor, rate_line, specialist, number, date="2026-03-10", base="4.50"):
     cl = rated(vendor, rate_line, base=base)
-    return upload(vendor, specialist, [line(cl.shipment.tracking_number, base, "0.45")], number=number, date=date).invoice
+    return upload(
+        vendor, specialist, [line(cl.shipment.tracking_number, base, "0.45")], number=number, date=date
+    ).invoice
 
 
 def test_run_nets_credits_and_deductions_and_lists_exclusions_with_reasons(approver):
@@ -33,12 +46,24 @@ def test_run_nets_credits_and_deductions_and_lists_exclusions_with_reasons(appro
     vendor, rate_line, specialist = setup_vendor()
     _invoice(vendor, rate_line, specialist, "A-1")
     _invoice(vendor, rate_line, specialist, "A-2")
-    _invoice(vendor, rate_line, specialist, "A-LATE", date="2026-04-20")          # due 2026-05-20
-    credit = upload(vendor, specialist, [line(Payable.objects.get(invoice__number="A-1").invoice.lines.get().tracking_number, "1.00")],
-                    number="A-CN", kind="credit_note", credited="A-1").invoice
+    _invoice(vendor, rate_line, specialist, "A-LATE", date="2026-04-20")  # due 2026-05-20
+    credit = upload(
+        vendor,
+        specialist,
+        [line(Payable.objects.get(invoice__number="A-1").invoice.lines.get().tracking_number, "1.00")],
+        number="A-CN",
+        kind="credit_note",
+        credited="A-1",
+    ).invoice
     services.invoice_approve(actor=specialist, invoice=credit)
-    services.vendor_deduction_create(actor=None, vendor=vendor, amount=D("2.00"), reason="Lost parcel chargeback",
-                                     source_type="compensation_chargeback", source_id="CB-1")
+    services.vendor_deduction_create(
+        actor=None,
+        vendor=vendor,
+        amount=D("2.00"),
+        reason="Lost parcel chargeback",
+        source_type="compensation_chargeback",
+        source_id="CB-1",
+    )
     # vendors B (held), C (bank details changed yesterday), D (blocked)
     held, _, _ = setup_vendor(), None, None
     held_vendor = held[0]
@@ -58,8 +83,12 @@ def test_run_nets_credits_and_deductions_and_lists_exclusions_with_reasons(appro
     assert (run.total_amount, run.payment_count) == (D("8.68"), 1)
     assert run.payments.get().vendor == vendor
     reasons = {(e.vendor_id, e.code) for e in run.exclusions.all()}
-    assert reasons == {(vendor.pk, "not_yet_due"), (held_vendor.pk, "on_hold"), (changed_vendor.pk, "bank_details_changed"),
-                       (blocked_vendor.pk, "vendor_blocked")}
+    assert reasons == {
+        (vendor.pk, "not_yet_due"),
+        (held_vendor.pk, "on_hold"),
+        (changed_vendor.pk, "bank_details_changed"),
+        (blocked_vendor.pk, "vendor_blocked"),
+    }
     hold_reason = run.exclusions.get(code="on_hold").reason
     assert "Fraud check" in hold_reason
     assert Payable.objects.filter(status=Payable.Status.IN_RUN).count() == 4
@@ -75,10 +104,14 @@ def test_four_eyes_limits_and_an_approved_run_is_frozen(approver):
     with pytest.raises(PermissionDeniedError, match="Four eyes"):
         services.payment_run_approve(actor=specialist, run=run)
     # above the approver's limit
-    ApprovalLimit.objects.filter(role=Role.FINANCE_APPROVER, action="payment_run", currency="GBP").update(max_amount=D("5.93"))
+    ApprovalLimit.objects.filter(role=Role.FINANCE_APPROVER, action="payment_run", currency="GBP").update(
+        max_amount=D("5.93")
+    )
     with pytest.raises(PermissionDeniedError, match="above your approval limit"):
         services.payment_run_approve(actor=approver, run=run)
-    ApprovalLimit.objects.filter(role=Role.FINANCE_APPROVER, action="payment_run", currency="GBP").update(max_amount=D("5.94"))
+    ApprovalLimit.objects.filter(role=Role.FINANCE_APPROVER, action="payment_run", currency="GBP").update(
+        max_amount=D("5.94")
+    )
     run = services.payment_run_approve(actor=approver, run=run)
     assert run.status == PaymentRun.Status.APPROVED and run.approved_by == approver
     with pytest.raises(ConflictError, match="Only a prepared run can be edited"):
@@ -95,7 +128,9 @@ def test_a_payable_in_an_open_run_is_not_proposed_again():
         services.payment_run_prepare(actor=specialist, market=market("GB"), currency="GBP", pay_date=PAY_DATE)
 
 
-def test_gbp_csv_bank_file_confirmation_rejection_and_statement_tie_to_the_ledger(approver, django_capture_on_commit_callbacks):
+def test_gbp_csv_bank_file_confirmation_rejection_and_statement_tie_to_the_ledger(
+    approver, django_capture_on_commit_callbacks
+):
     # given: two vendors, each one invoice of 5.94
     v1, rl1, sp1 = setup_vendor()
     v2, rl2, sp2 = setup_vendor()
@@ -112,11 +147,17 @@ def test_gbp_csv_bank_file_confirmation_rejection_and_statement_tie_to_the_ledge
     assert rows[-1].split(",")[6] == "2"
     assert services.payment_run_export(actor=sp1, run=run).pk == bank_file.pk  # asking again: same file
     p1, p2 = run.payments.get(vendor=v1), run.payments.get(vendor=v2)
-    result = f"end_to_end_id,status,reason\n{p1.end_to_end_id},paid,\n{p2.end_to_end_id},rejected,Account closed\n".encode()
+    result = (
+        f"end_to_end_id,status,reason\n{p1.end_to_end_id},paid,\n{p2.end_to_end_id},rejected,Account closed\n".encode()
+    )
     with django_capture_on_commit_callbacks(execute=True):
         counts = services.payment_results_import(actor=sp1, run=run, content=result)
     assert counts == {"paid": 1, "rejected": 1, "unchanged": 0}
-    assert services.payment_results_import(actor=sp1, run=run, content=result) == {"paid": 0, "rejected": 0, "unchanged": 2}
+    assert services.payment_results_import(actor=sp1, run=run, content=result) == {
+        "paid": 0,
+        "rejected": 0,
+        "unchanged": 2,
+    }
     run.refresh_from_db()
     assert run.status == PaymentRun.Status.COMPLETED
     paid = Payable.objects.get(vendor=v1)
@@ -148,7 +189,9 @@ def test_a_paid_payment_returned_by_the_bank_is_reversed(approver):
     services.payment_mark(actor=specialist, payment=payment, status="paid")
     with pytest.raises(DomainError, match="reason"):
         services.payment_mark(actor=specialist, payment=payment, status="rejected")
-    payment = services.payment_mark(actor=specialist, payment=payment, status="rejected", reason="Returned: IBAN invalid")
+    payment = services.payment_mark(
+        actor=specialist, payment=payment, status="rejected", reason="Returned: IBAN invalid"
+    )
     assert payment.reversal_entry.reverses_id == payment.entry_id
     assert balance(kind=AccountKind.VENDOR_PAYABLE, party_type="vendor", party_id=vendor.pk) == {"GBP": D("-5.94")}
     assert Payable.objects.get(vendor=vendor).status == Payable.Status.OPEN
@@ -165,15 +208,26 @@ def test_sepa_pain001_validates_against_the_schema(approver):
     SurchargeFactory(version=rate_line.version)
     VendorBankAccountFactory(vendor=vendor, iban="DE89370400440532013000", bic="COBADEFFXXX", currency="EUR")
     specialist = UserFactory(role=Role.FINANCE_SPECIALIST)
-    services.mapping_save(actor=specialist, vendor=vendor, columns={"tracking_number": "Tracking", "net": "Net", "vat": "VAT"})
+    services.mapping_save(
+        actor=specialist, vendor=vendor, columns={"tracking_number": "Tracking", "net": "Net", "vat": "VAT"}
+    )
     ship = ShipmentFactory(vendor=vendor)
     ChargeLineFactory(shipment=ship, rate_line=rate_line, vendor_base=D("10.00"), vendor_fuel=D("1.00"))
     from billing.payables.tasks import invoice_import_task
 
-    job = services.invoice_import_create(actor=specialist, vendor=vendor, filename="re.csv",
-                                         content=f"Tracking,Net,VAT\n{ship.tracking_number},11.00,2.09\n".encode(),
-                                         header={"invoice_number": "RE-1", "invoice_date": "2026-03-10", "net_total": "11.00",
-                                                 "vat_total": "2.09", "gross_total": "13.09"})
+    job = services.invoice_import_create(
+        actor=specialist,
+        vendor=vendor,
+        filename="re.csv",
+        content=f"Tracking,Net,VAT\n{ship.tracking_number},11.00,2.09\n".encode(),
+        header={
+            "invoice_number": "RE-1",
+            "invoice_date": "2026-03-10",
+            "net_total": "11.00",
+            "vat_total": "2.09",
+            "gross_total": "13.09",
+        },
+    )
     invoice_import_task(job.pk)
     run = services.payment_run_prepare(actor=specialist, market=market("DE"), currency="EUR", pay_date=PAY_DATE)
     services.payment_run_approve(actor=approver, run=run)

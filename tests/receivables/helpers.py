@@ -4,6 +4,7 @@ holds exactly what billing posts), then statements, invoices and receipts throug
 Fee schedule of tests.billing.helpers (GB, 20 % VAT): a 1 kg parcel costs the seller 4.99 + VAT
 1.00 = 5.99; a 3 kg parcel 6.34 + VAT 1.27 = 7.61.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -53,7 +54,9 @@ class World:
         return run
 
     def state(self, period=OCT, seller_ids=None):
-        return statements_generate(actor=self.clerk, market=self.market, period_start=period[0], period_end=period[1], seller_ids=seller_ids)
+        return statements_generate(
+            actor=self.clerk, market=self.market, period_start=period[0], period_end=period[1], seller_ids=seller_ids
+        )
 
     def invoice(self, seller, *weights, period=OCT, ship_date=None):
         """Rate parcels of `weights` shipped in the period and issue the period's invoice."""
@@ -62,18 +65,30 @@ class World:
         self.state(period, seller_ids=[seller.pk])
         return Invoice.objects.filter(seller=seller, kind=Invoice.Kind.INVOICE).latest("pk")
 
-    def receive(self, amount, *, reference="", seller=None, bank_reference=None, value_date=date(2026, 11, 10), **kwargs):
+    def receive(
+        self, amount, *, reference="", seller=None, bank_reference=None, value_date=date(2026, 11, 10), **kwargs
+    ):
         from itertools import count
 
         World._refs = getattr(World, "_refs", count(1))
-        return receipt_record(actor=self.clerk, market=self.market, amount=D(amount), currency="GBP", value_date=value_date,
-                              bank_reference=bank_reference or f"BANK-{next(World._refs):06d}", reference=reference,
-                              seller=seller, **kwargs)
+        return receipt_record(
+            actor=self.clerk,
+            market=self.market,
+            amount=D(amount),
+            currency="GBP",
+            value_date=value_date,
+            bank_reference=bank_reference or f"BANK-{next(World._refs):06d}",
+            reference=reference,
+            seller=seller,
+            **kwargs,
+        )
 
 
 def owed(seller, as_of=None) -> Decimal:
     """What the seller owes by the ledger: receivable + unapplied cash of that seller."""
     total = D(0)
     for kind in (AccountKind.SELLER_RECEIVABLE, AccountKind.SELLER_UNAPPLIED_CASH):
-        total += balance(kind=kind, party_type="seller", party_id=seller.pk, as_of=as_of).get(seller.market.currency, D(0))
+        total += balance(kind=kind, party_type="seller", party_id=seller.pk, as_of=as_of).get(
+            seller.market.currency, D(0)
+        )
     return total

@@ -1,12 +1,19 @@
 """Receipts: each matching rule and its edges, partial and over-payment, import all-or-nothing,
 reversal, concurrency — checked against the ledger to the cent."""
+
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
 from django.urls import reverse
 
-from billing.receivables.cash import application_reverse, receipt_apply, receipt_identify, receipt_reverse, receipts_import
+from billing.receivables.cash import (
+    application_reverse,
+    receipt_apply,
+    receipt_identify,
+    receipt_reverse,
+    receipts_import,
+)
 from billing.receivables.models import Invoice, Receipt, ReceiptApplication
 from billing.receivables.services import balance_problems
 from settlement_ops.errors import DomainError
@@ -86,7 +93,8 @@ def test_rule_3_oldest_first_with_a_partial_payment():
     receipt = w.receive("15.00", seller=seller)
     apps = list(receipt.applications.order_by("pk"))
     assert [(a.invoice, a.amount, a.rule) for a in apps] == [
-        (sep, D("13.60"), ReceiptApplication.Rule.OLDEST_FIRST), (oct_, D("1.40"), ReceiptApplication.Rule.OLDEST_FIRST),
+        (sep, D("13.60"), ReceiptApplication.Rule.OLDEST_FIRST),
+        (oct_, D("1.40"), ReceiptApplication.Rule.OLDEST_FIRST),
     ]
     oct_.refresh_from_db()
     assert oct_.status == Invoice.Status.PARTIALLY_PAID and oct_.amount_open == D("4.59")
@@ -159,7 +167,14 @@ def test_wrong_currency_and_duplicate_bank_reference_are_refused():
     from billing.receivables.cash import receipt_record
 
     with pytest.raises(DomainError) as exc:
-        receipt_record(actor=w.clerk, market=w.market, amount=D("5.00"), currency="EUR", value_date=date(2026, 11, 1), bank_reference="X")
+        receipt_record(
+            actor=w.clerk,
+            market=w.market,
+            amount=D("5.00"),
+            currency="EUR",
+            value_date=date(2026, 11, 1),
+            bank_reference="X",
+        )
     assert exc.value.field == "currency"
     w.receive("5.00", bank_reference="DUP-1")
     with pytest.raises(DomainError) as exc:
@@ -174,8 +189,9 @@ def test_import_matches_every_line_and_skips_lines_imported_before():
     w = World()
     seller = w.seller()
     inv = w.invoice(seller, "1.000", "3.000")  # 13.60
-    content = (CSV_HEADER + f"2026-11-03,10.00,GBP,{inv.number},{seller.name},ST-1\n"
-               "2026-11-03,3.60,GBP,no idea,Someone,ST-2\n").encode()
+    content = (
+        CSV_HEADER + f"2026-11-03,10.00,GBP,{inv.number},{seller.name},ST-1\n2026-11-03,3.60,GBP,no idea,Someone,ST-2\n"
+    ).encode()
     first = receipts_import(actor=w.clerk, market=w.market, content=content, filename="nov.csv")
     again = receipts_import(actor=w.clerk, market=w.market, content=content, filename="nov.csv")
     assert (first["created"], first["matched"], first["unmatched"]) == (2, 1, 1)
@@ -186,24 +202,37 @@ def test_import_matches_every_line_and_skips_lines_imported_before():
 
 def test_import_with_bad_rows_writes_nothing_and_names_row_and_field(client_as):
     w = World()
-    content = (CSV_HEADER + "2026-11-03,10.00,GBP,ref,Payer,ST-9\n"
-               "2026-13-03,10.00,GBP,ref,Payer,ST-10\n"
-               "2026-11-03,-1,EUR,ref,Payer,\n"
-               "2026-11-03,1.234,GBP,ref,Payer,ST-9\n").encode()
+    content = (
+        CSV_HEADER + "2026-11-03,10.00,GBP,ref,Payer,ST-9\n"
+        "2026-13-03,10.00,GBP,ref,Payer,ST-10\n"
+        "2026-11-03,-1,EUR,ref,Payer,\n"
+        "2026-11-03,1.234,GBP,ref,Payer,ST-9\n"
+    ).encode()
     with pytest.raises(DomainError) as exc:
         receipts_import(actor=w.clerk, market=w.market, content=content)
     fields = {(e["row"], e["field"]) for e in exc.value.errors}
-    assert {(3, "value_date"), (4, "currency"), (4, "amount"), (4, "bank_reference"), (5, "amount"), (5, "bank_reference")} <= fields
+    assert {
+        (3, "value_date"),
+        (4, "currency"),
+        (4, "amount"),
+        (4, "bank_reference"),
+        (5, "amount"),
+        (5, "bank_reference"),
+    } <= fields
     assert Receipt.objects.count() == 0 and not JournalEntry.objects.filter(source_type="receivables.receipt").exists()
     # through the page: the row errors are shown, nothing is written
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     client = client_as("finance_specialist")
-    response = client.post(reverse("receivables:receipt_list"), {"action": "import", "market": "GB",
-                                                                   "file": SimpleUploadedFile("st.csv", content, "text/csv")})
+    response = client.post(
+        reverse("receivables:receipt_list"),
+        {"action": "import", "market": "GB", "file": SimpleUploadedFile("st.csv", content, "text/csv")},
+    )
     assert response.status_code == 400 and "Rows with errors" in response.content.decode()
-    bad_type = client.post(reverse("receivables:receipt_list"), {"action": "import", "market": "GB",
-                                                                   "file": SimpleUploadedFile("st.xlsx", b"PK\x03\x04", "application/zip")})
+    bad_type = client.post(
+        reverse("receivables:receipt_list"),
+        {"action": "import", "market": "GB", "file": SimpleUploadedFile("st.xlsx", b"PK\x03\x04", "application/zip")},
+    )
     assert bad_type.status_code == 400 and "Upload a .csv file" in bad_type.content.decode()
     assert Receipt.objects.count() == 0
 
@@ -213,11 +242,19 @@ def test_api_receipt_post_is_idempotent(api_as):
     seller = w.seller()
     inv = w.invoice(seller, "1.000")
     client = api_as("integration")
-    body = {"market": "GB", "amount": "5.99", "currency": "GBP", "value_date": "2026-11-05", "bank_reference": "API-1",
-            "reference": inv.number}
+    body = {
+        "market": "GB",
+        "amount": "5.99",
+        "currency": "GBP",
+        "value_date": "2026-11-05",
+        "bank_reference": "API-1",
+        "reference": inv.number,
+    }
     first = client.post("/api/receivables/receipts/", body, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
     retry = client.post("/api/receivables/receipts/", body, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
-    changed = client.post("/api/receivables/receipts/", {**body, "amount": "6.00"}, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+    changed = client.post(
+        "/api/receivables/receipts/", {**body, "amount": "6.00"}, format="json", HTTP_IDEMPOTENCY_KEY="r-1"
+    )
     assert first.status_code == 201 and retry.status_code == 201 and retry.json() == first.json()
     assert retry["Idempotent-Replayed"] == "true" and changed.status_code == 422
     assert first.json()["status"] == "applied" and Receipt.objects.count() == 1

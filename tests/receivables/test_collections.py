@@ -1,4 +1,5 @@
 """Dunning by date, promises to pay, write-off four eyes and limits, aging buckets."""
+
 from datetime import date
 from decimal import Decimal as D
 
@@ -46,7 +47,10 @@ def test_dunning_moves_up_one_level_when_each_wait_is_over(django_capture_on_com
     invoice.refresh_from_db()
     assert invoice.dunning_level == 3 and invoice.last_dunned_on == date(2026, 12, 27)
     assert list(DunningNotice.objects.values_list("level", "sent_on")) == [
-        (1, date(2026, 12, 3)), (2, date(2026, 12, 13)), (3, date(2026, 12, 27))]
+        (1, date(2026, 12, 3)),
+        (2, date(2026, 12, 13)),
+        (3, date(2026, 12, 27)),
+    ]
     assert "Final notice" in mail.outbox[-1].subject
 
 
@@ -56,8 +60,14 @@ def test_paid_and_promised_invoices_are_not_dunned(django_capture_on_commit_call
     paid = w.invoice(paid_seller, "1.000")
     promised = w.invoice(promising, "1.000")
     w.receive("5.99", reference=paid.number)
-    collection_note_add(actor=w.clerk, seller=promising, kind="promise", text="Pays on the 10th",
-                        promised_amount=D("5.99"), promised_date=date(2026, 12, 10))
+    collection_note_add(
+        actor=w.clerk,
+        seller=promising,
+        kind="promise",
+        text="Pays on the 10th",
+        promised_amount=D("5.99"),
+        promised_date=date(2026, 12, 10),
+    )
     assert run_on(date(2026, 12, 5), django_capture_on_commit_callbacks) == {"GB": 0}
     # the promise lapses: dunning resumes
     assert run_on(date(2026, 12, 11), django_capture_on_commit_callbacks) == {"GB": 1}
@@ -70,9 +80,17 @@ def test_letters_in_bahasa_indonesia_and_vietnamese():
 
     for code, word in (("ID", "Pengingat"), ("VN", "Nhắc nhở"), ("DE", "Reminder")):
         seller = SellerFactory(market=market(code))
-        invoice = Invoice(seller=seller, market=market(code), number=f"{code}-INV-2026-000001", issue_date=date(2026, 10, 31),
-                          due_date=date(2026, 11, 14), currency=market(code).currency, language=market(code).language,
-                          gross_total=D("150000"), amount_open=D("150000"))
+        invoice = Invoice(
+            seller=seller,
+            market=market(code),
+            number=f"{code}-INV-2026-000001",
+            issue_date=date(2026, 10, 31),
+            due_date=date(2026, 11, 14),
+            currency=market(code).currency,
+            language=market(code).language,
+            gross_total=D("150000"),
+            amount_open=D("150000"),
+        )
         language, subject, body = dunning_letter(invoice=invoice, level=1, on=date(2026, 11, 20))
         assert subject.startswith(word), subject
         assert "150,000" in body
@@ -110,13 +128,17 @@ def test_write_off_needs_a_different_approver_within_the_limit(client_as):
     assert balance(kind=AccountKind.BAD_DEBT_EXPENSE, market=w.market) == {"GBP": D("13.60")}
     assert balance_problems() == []
     again = client.post(reverse("receivables:write_off_decide", args=[write_off.pk]), {"decision": "approve"})
-    assert again.status_code == 302 and balance(kind=AccountKind.BAD_DEBT_EXPENSE, market=w.market) == {"GBP": D("13.60")}
+    assert again.status_code == 302 and balance(kind=AccountKind.BAD_DEBT_EXPENSE, market=w.market) == {
+        "GBP": D("13.60")
+    }
 
 
 def test_write_off_above_the_approver_limit_is_refused():
     from settlement_ops.models import ApprovalLimit
 
-    ApprovalLimit.objects.filter(role="finance_approver", action="write_off", currency="GBP").update(max_amount=D("10.00"))
+    ApprovalLimit.objects.filter(role="finance_approver", action="write_off", currency="GBP").update(
+        max_amount=D("10.00")
+    )
     w = World()
     invoice = w.invoice(w.seller(), "1.000", "3.000")
     write_off = write_off_propose(actor=w.clerk, invoice=invoice, reason="x")
@@ -147,6 +169,8 @@ def test_promise_in_the_past_is_refused_with_a_field_message(client_as):
     w = World()
     seller = w.seller()
     client = client_as("finance_specialist")
-    response = client.post(reverse("receivables:seller_collections", args=[seller.pk]),
-                           {"kind": "promise", "text": "will pay", "promised_amount": "5", "promised_date": "2020-01-01"})
+    response = client.post(
+        reverse("receivables:seller_collections", args=[seller.pk]),
+        {"kind": "promise", "text": "will pay", "promised_amount": "5", "promised_date": "2020-01-01"},
+    )
     assert response.status_code == 400 and "The promised date is in the past." in response.content.decode()

@@ -1,5 +1,6 @@
 """The database itself refuses receivables rows that break what the services guarantee: each
 CHECK constraint family is shown by a raw update (or insert) that bypasses the services."""
+
 from datetime import date
 from decimal import Decimal as D
 
@@ -9,7 +10,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.receivables.models import (
-    DunningNotice, Invoice, InvoiceLine, PayoutDeduction, Receipt, ReceiptApplication, Statement, WriteOff,
+    DunningNotice,
+    Invoice,
+    InvoiceLine,
+    PayoutDeduction,
+    Receipt,
+    ReceiptApplication,
+    Statement,
+    WriteOff,
 )
 from billing.receivables.services import write_off_propose
 from tests.factories import UserFactory
@@ -42,11 +50,24 @@ def test_invoice_amounts_add_up_and_the_status_follows_the_open_amount():
     refused(Invoice, invoice.pk, "invoice_status_matches_open_amount", status=Invoice.Status.PARTIALLY_PAID)
     refused(Invoice, invoice.pk, "invoice_status_matches_open_amount", status=Invoice.Status.ISSUED)
     # a statement's closing balance is its opening balance plus the period's movements
-    refused(Statement, statement.pk, "statement_closing_is_opening_plus_movements", closing_balance=F("closing_balance") + D("0.01"))
+    refused(
+        Statement,
+        statement.pk,
+        "statement_closing_is_opening_plus_movements",
+        closing_balance=F("closing_balance") + D("0.01"),
+    )
     # a dunning notice is at level 1 or more
     with pytest.raises(IntegrityError) as caught, transaction.atomic():
-        DunningNotice.objects.create(invoice=invoice, level=0, sent_on=date(2026, 12, 1), language="en", email_to="a@example.com",
-                                     subject="Reminder", body="Please pay", amount_open=invoice.amount_open)
+        DunningNotice.objects.create(
+            invoice=invoice,
+            level=0,
+            sent_on=date(2026, 12, 1),
+            language="en",
+            email_to="a@example.com",
+            subject="Reminder",
+            body="Please pay",
+            amount_open=invoice.amount_open,
+        )
     assert '"dunning_notice_level_from_one"' in str(caught.value)
 
 
@@ -76,18 +97,44 @@ def test_decisions_and_confirmations_are_recorded():
     w.ship(payout_seller, "1.000")
     w.rate()
     w.state()
-    write_off = write_off_propose(actor=w.clerk, invoice=Invoice.objects.get(seller=bank_payer), reason="Seller insolvent")
+    write_off = write_off_propose(
+        actor=w.clerk, invoice=Invoice.objects.get(seller=bank_payer), reason="Seller insolvent"
+    )
     deduction = PayoutDeduction.objects.get(seller=payout_seller)
     entry_id = w.receive("1.00", reference="unrelated").entry_id
     approver = UserFactory(role="finance_approver")
     # when / then: a decided write-off names who decided and when
-    refused(WriteOff, write_off.pk, "write_off_decision_recorded", status=WriteOff.Status.REJECTED, decided_at=timezone.now())
+    refused(
+        WriteOff,
+        write_off.pk,
+        "write_off_decision_recorded",
+        status=WriteOff.Status.REJECTED,
+        decided_at=timezone.now(),
+    )
     refused(WriteOff, write_off.pk, "write_off_decision_recorded", decided_by=approver)
-    refused(WriteOff, write_off.pk, "write_off_approved_posted", status=WriteOff.Status.APPROVED, decided_by=approver,
-            decided_at=timezone.now())
+    refused(
+        WriteOff,
+        write_off.pk,
+        "write_off_approved_posted",
+        status=WriteOff.Status.APPROVED,
+        decided_by=approver,
+        decided_at=timezone.now(),
+    )
     # the proposer never decides (initial schema)
-    refused(WriteOff, write_off.pk, "write_off_four_eyes", status=WriteOff.Status.REJECTED, decided_by=w.clerk,
-            decided_at=timezone.now())
+    refused(
+        WriteOff,
+        write_off.pk,
+        "write_off_four_eyes",
+        status=WriteOff.Status.REJECTED,
+        decided_by=w.clerk,
+        decided_at=timezone.now(),
+    )
     # a confirmed deduction is posted and dated
-    refused(PayoutDeduction, deduction.pk, "payout_deduction_confirmed_at", status=PayoutDeduction.Status.CONFIRMED, entry=entry_id)
+    refused(
+        PayoutDeduction,
+        deduction.pk,
+        "payout_deduction_confirmed_at",
+        status=PayoutDeduction.Status.CONFIRMED,
+        entry=entry_id,
+    )
     refused(PayoutDeduction, deduction.pk, "payout_deduction_positive", amount=D("0"))

@@ -1,5 +1,6 @@
 """A seller user sees only their own seller's statements, invoices, PDFs, exports and payments —
 in pages, API and files; another seller's object answers like a missing one (404)."""
+
 import io
 
 import pytest
@@ -38,9 +39,12 @@ def test_portal_pages_show_only_the_sellers_own_rows(client, two_sellers):
         assert theirs.code not in page and other_invoice.number not in page
     assert own_invoice.number in client.get(reverse("portal:invoices")).content.decode()
     assert "7.61" not in client.get(reverse("portal:payments")).content.decode()
-    for name, own, other in (("portal:invoice_detail", own_invoice, other_invoice), ("portal:invoice_pdf", own_invoice, other_invoice),
-                             ("portal:statement_detail", own_statement, other_statement),
-                             ("portal:statement_export", own_statement, other_statement)):
+    for name, own, other in (
+        ("portal:invoice_detail", own_invoice, other_invoice),
+        ("portal:invoice_pdf", own_invoice, other_invoice),
+        ("portal:statement_detail", own_statement, other_statement),
+        ("portal:statement_export", own_statement, other_statement),
+    ):
         assert client.get(reverse(name, args=[own.pk])).status_code == 200, name
         assert client.get(reverse(name, args=[other.pk])).status_code == 404, name
         assert client.get(reverse(name, args=[999999])).status_code == 404, name
@@ -77,13 +81,17 @@ def test_api_scopes_every_list_and_object_to_the_callers_seller(api_as, two_sell
     assert len(staff.get("/api/receivables/invoices/").json()["results"]) == 2
 
 
-@pytest.mark.parametrize("selector, model, portal_name, api_path", [
-    ("statements_for", Statement, "portal:statement_detail", "/api/receivables/statements/{}/"),
-    ("invoices_for", Invoice, "portal:invoice_detail", "/api/receivables/invoices/{}/"),
-    ("invoices_for", Invoice, "portal:invoice_pdf", "/api/receivables/invoices/{}/pdf/"),
-])
-def test_portal_and_api_scope_through_the_same_selector(client, api_as, two_sellers, monkeypatch, selector, model, portal_name,
-                                                        api_path):
+@pytest.mark.parametrize(
+    "selector, model, portal_name, api_path",
+    [
+        ("statements_for", Statement, "portal:statement_detail", "/api/receivables/statements/{}/"),
+        ("invoices_for", Invoice, "portal:invoice_detail", "/api/receivables/invoices/{}/"),
+        ("invoices_for", Invoice, "portal:invoice_pdf", "/api/receivables/invoices/{}/pdf/"),
+    ],
+)
+def test_portal_and_api_scope_through_the_same_selector(
+    client, api_as, two_sellers, monkeypatch, selector, model, portal_name, api_path
+):
     # given: the receivables selector both doors should use, watched (it still does the real work)
     w, mine, theirs, user = two_sellers
     own, other = model.objects.get(seller=mine), model.objects.get(seller=theirs)
@@ -93,8 +101,10 @@ def test_portal_and_api_scope_through_the_same_selector(client, api_as, two_sell
     client.force_login(user)
     api = api_as("seller_user", user=user)
     # when
-    answers = [(client.get(reverse(portal_name, args=[obj.pk])).status_code, api.get(api_path.format(obj.pk)).status_code)
-               for obj in (own, other)]
+    answers = [
+        (client.get(reverse(portal_name, args=[obj.pk])).status_code, api.get(api_path.format(obj.pk)).status_code)
+        for obj in (own, other)
+    ]
     # then: own object 200 and another seller's 404 through both doors, each scoped by that selector
     assert answers == [(200, 200), (404, 404)]
     assert callers == [user.pk] * 4
@@ -104,8 +114,12 @@ def test_seller_users_cannot_open_staff_pages_or_exports(client, two_sellers):
     w, mine, theirs, user = two_sellers
     client.force_login(user)
     statement = Statement.objects.get(seller=mine)
-    for url in (reverse("receivables:invoice_list"), reverse("receivables:statement_export", args=[statement.pk]),
-                reverse("receivables:receipts_export"), reverse("receivables:aging") + "?format=xlsx"):
+    for url in (
+        reverse("receivables:invoice_list"),
+        reverse("receivables:statement_export", args=[statement.pk]),
+        reverse("receivables:receipts_export"),
+        reverse("receivables:aging") + "?format=xlsx",
+    ):
         assert client.get(url).status_code == 403, url
 
 
@@ -115,9 +129,15 @@ def test_staff_statement_page_generates_and_shows_ledger_lines(client_as):
     w.ship(seller, "1.000", "3.000")
     w.rate()
     client = client_as("finance_specialist")
-    bad = client.post(reverse("receivables:statement_list"), {"market": "GB", "period_start": "2026-10-31", "period_end": "2026-10-01"})
+    bad = client.post(
+        reverse("receivables:statement_list"),
+        {"market": "GB", "period_start": "2026-10-31", "period_end": "2026-10-01"},
+    )
     assert bad.status_code == 400 and "The period ends before it starts." in bad.content.decode()
-    response = client.post(reverse("receivables:statement_list"), {"market": "GB", "period_start": "2026-10-01", "period_end": "2026-10-31"})
+    response = client.post(
+        reverse("receivables:statement_list"),
+        {"market": "GB", "period_start": "2026-10-01", "period_end": "2026-10-31"},
+    )
     assert response.status_code == 302
     statement = Statement.objects.get(seller=seller)
     page = client.get(reverse("receivables:statement_detail", args=[statement.pk])).content.decode()

@@ -1,4 +1,5 @@
 """Statements and invoices tie to the ledger to the cent; invoicing is gapless and runs once."""
+
 from datetime import date
 from decimal import Decimal as D
 
@@ -68,7 +69,7 @@ def test_credit_note_reverses_lines_and_never_edits_the_invoice():
     w = World()
     seller = w.seller()
     invoice = w.invoice(seller, "1.000", "3.000")
-    line = max(invoice.lines.all(), key=lambda l: l.gross)
+    line = max(invoice.lines.all(), key=lambda candidate: candidate.gross)
     note = credit_note_issue(actor=w.clerk, invoice=invoice, reason="Parcel was a test shipment", line_ids=[line.pk])
     invoice.refresh_from_db()
     assert note.number.startswith("GB-CN-") and note.gross_total == D("7.61") and note.vat_total == D("1.27")

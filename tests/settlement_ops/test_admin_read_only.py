@@ -1,11 +1,19 @@
 """Records only the services write are read-only in the admin, for every app that shows them."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
 pytestmark = pytest.mark.django_db
 
-READ_ONLY = ["settlement_ops/journalentry", "settlement_ops/auditevent", "billing/chargeline", "billing/chargelinetotal",
-             "billing/billingrun", "receivables/statement", "receivables/invoice"]
+READ_ONLY = [
+    "settlement_ops/journalentry",
+    "settlement_ops/auditevent",
+    "billing/chargeline",
+    "billing/chargelinetotal",
+    "billing/billingrun",
+    "receivables/statement",
+    "receivables/invoice",
+]
 
 
 @pytest.mark.parametrize("model", READ_ONLY)

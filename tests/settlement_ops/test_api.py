@@ -18,7 +18,9 @@ RATE = {"rate_date": "2026-11-20", "currency": "GBP", "rate": "1.165000000000"}
 def test_api_needs_a_token_and_answers_with_a_json_error(api_client):
     response = api_client.get("/api/markets/")
     assert response.status_code == 401
-    assert response.json() == {"error": {"code": "not_authenticated", "message": "Authentication credentials were not provided."}}
+    assert response.json() == {
+        "error": {"code": "not_authenticated", "message": "Authentication credentials were not provided."}
+    }
 
 
 def test_markets_are_listed_for_the_integration_role(api_as):
@@ -51,7 +53,11 @@ def test_validation_errors_name_the_field(api_as):
     response = api_as(Role.FINANCE_SPECIALIST).post("/api/fx-rates/", {**RATE, "rate": "-1"}, format="json")
     assert response.status_code == 400
     assert response.json() == {
-        "error": {"code": "validation_error", "message": "The request has invalid fields.", "fields": {"rate": ["must be greater than zero"]}}
+        "error": {
+            "code": "validation_error",
+            "message": "The request has invalid fields.",
+            "fields": {"rate": ["must be greater than zero"]},
+        }
     }
 
 
@@ -79,7 +85,9 @@ def test_a_retry_while_the_first_is_running_is_409(api_as):
     client = api_as(Role.FINANCE_SPECIALIST)
     body = json.dumps(RATE).encode()
     digest = hashlib.sha256(b"POST" + b"/api/fx-rates/" + body).hexdigest()
-    IdempotencyRecord.objects.create(user=client.user, key="busy", method="POST", path="/api/fx-rates/", request_hash=digest)
+    IdempotencyRecord.objects.create(
+        user=client.user, key="busy", method="POST", path="/api/fx-rates/", request_hash=digest
+    )
     response = client.post("/api/fx-rates/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="busy")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_in_progress"

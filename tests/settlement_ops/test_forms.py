@@ -1,4 +1,5 @@
 """One way for pages to show a refused use case on its form: settlement_ops.forms.add_domain_error."""
+
 from django import forms
 from django.urls import reverse
 
@@ -35,7 +36,9 @@ def test_payment_run_page_shows_the_services_refusal_as_a_form_message(client_as
     # given: nothing is payable in GB
     client = client_as(Role.FINANCE_SPECIALIST)
     # when
-    response = client.post(reverse("payables:run_prepare"), {"market": "GB", "pay_date": "2026-05-01", "bank_change_days": "14"})
+    response = client.post(
+        reverse("payables:run_prepare"), {"market": "GB", "pay_date": "2026-05-01", "bank_change_days": "14"}
+    )
     # then
     assert response.status_code == 400
     assert "Nothing can be paid in GB GBP on 2026-05-01" in response.content.decode()

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.django_db
 
 def _accounts(code="GB"):
     m = market(code)
-    return m, account_for(market=m, kind=AccountKind.LOGISTICS_COST), account_for(market=m, kind=AccountKind.ACCRUED_LOGISTICS_COST)
+    return (
+        m,
+        account_for(market=m, kind=AccountKind.LOGISTICS_COST),
+        account_for(market=m, kind=AccountKind.ACCRUED_LOGISTICS_COST),
+    )
 
 
 def test_balanced_entry_writes_all_postings_and_balances_derive_from_them():
@@ -26,9 +30,17 @@ def test_balanced_entry_writes_all_postings_and_balances_derive_from_them():
     payable = account_for(market=m, kind=AccountKind.VENDOR_PAYABLE, party_type=PartyType.VENDOR, party_id=7)
     # when
     entry = ledger_post(
-        market=m, entry_date=date(2026, 11, 2), idempotency_key="k1", source_type="test", source_id="1",
+        market=m,
+        entry_date=date(2026, 11, 2),
+        idempotency_key="k1",
+        source_type="test",
+        source_id="1",
         description="Three-line entry",
-        lines=[PostingLine(cost, Decimal("120.00")), PostingLine(accrual, Decimal("-100.00")), PostingLine(payable, Decimal("-20.00"))],
+        lines=[
+            PostingLine(cost, Decimal("120.00")),
+            PostingLine(accrual, Decimal("-100.00")),
+            PostingLine(payable, Decimal("-20.00")),
+        ],
     )
     # then
     assert entry.postings.count() == 3
@@ -45,8 +57,13 @@ def test_unbalanced_entry_is_refused_and_nothing_is_written():
     m, cost, accrual = _accounts()
     with pytest.raises(DomainError, match=r"does not balance: GBP \+0.01"):
         ledger_post(
-            market=m, entry_date=date(2026, 11, 2), idempotency_key="bad", source_type="test", source_id="1",
-            description="Off by a penny", lines=[PostingLine(cost, Decimal("100.01")), PostingLine(accrual, Decimal("-100.00"))],
+            market=m,
+            entry_date=date(2026, 11, 2),
+            idempotency_key="bad",
+            source_type="test",
+            source_id="1",
+            description="Off by a penny",
+            lines=[PostingLine(cost, Decimal("100.01")), PostingLine(accrual, Decimal("-100.00"))],
         )
     assert JournalEntry.objects.count() == 0
     assert Posting.objects.count() == 0
@@ -58,8 +75,13 @@ def test_balance_is_checked_per_currency():
     eur = account_for(market=m, kind=AccountKind.CLEARING, currency="EUR")
     with pytest.raises(DomainError, match="does not balance"):
         ledger_post(
-            market=m, entry_date=date(2026, 11, 2), idempotency_key="fx", source_type="test", source_id="1",
-            description="Mixed currencies", lines=[PostingLine(gbp, Decimal("100.00")), PostingLine(eur, Decimal("-100.00"))],
+            market=m,
+            entry_date=date(2026, 11, 2),
+            idempotency_key="fx",
+            source_type="test",
+            source_id="1",
+            description="Mixed currencies",
+            lines=[PostingLine(gbp, Decimal("100.00")), PostingLine(eur, Decimal("-100.00"))],
         )
 
 
@@ -71,8 +93,13 @@ def test_unrounded_or_zero_amounts_are_refused(amount, message):
     m, cost, accrual = _accounts()
     with pytest.raises(DomainError, match=message):
         ledger_post(
-            market=m, entry_date=date(2026, 11, 2), idempotency_key="x", source_type="test", source_id="1",
-            description="bad", lines=[PostingLine(cost, amount), PostingLine(accrual, -amount)],
+            market=m,
+            entry_date=date(2026, 11, 2),
+            idempotency_key="x",
+            source_type="test",
+            source_id="1",
+            description="bad",
+            lines=[PostingLine(cost, amount), PostingLine(accrual, -amount)],
         )
 
 
@@ -80,8 +107,13 @@ def test_float_amounts_are_refused():
     m, cost, accrual = _accounts()
     with pytest.raises(TypeError):
         ledger_post(
-            market=m, entry_date=date(2026, 11, 2), idempotency_key="f", source_type="test", source_id="1",
-            description="float", lines=[PostingLine(cost, 10.5), PostingLine(accrual, -10.5)],
+            market=m,
+            entry_date=date(2026, 11, 2),
+            idempotency_key="f",
+            source_type="test",
+            source_id="1",
+            description="float",
+            lines=[PostingLine(cost, 10.5), PostingLine(accrual, -10.5)],
         )
 
 
@@ -90,22 +122,37 @@ def test_accounts_of_another_market_are_refused():
     other = account_for(market=market("DE"), kind=AccountKind.ACCRUED_LOGISTICS_COST)
     with pytest.raises(DomainError, match="belongs to market DE"):
         ledger_post(
-            market=m, entry_date=date(2026, 11, 2), idempotency_key="m", source_type="test", source_id="1",
-            description="cross", lines=[PostingLine(cost, Decimal("1.00")), PostingLine(other, Decimal("-1.00"))],
+            market=m,
+            entry_date=date(2026, 11, 2),
+            idempotency_key="m",
+            source_type="test",
+            source_id="1",
+            description="cross",
+            lines=[PostingLine(cost, Decimal("1.00")), PostingLine(other, Decimal("-1.00"))],
         )
 
 
 def test_idr_amounts_post_without_minor_units():
     m, cost, accrual = _accounts("ID")
     entry = ledger_post(
-        market=m, entry_date=date(2026, 11, 2), idempotency_key="idr", source_type="test", source_id="1",
-        description="IDR", lines=[PostingLine(cost, Decimal("15000")), PostingLine(accrual, Decimal("-15000"))],
+        market=m,
+        entry_date=date(2026, 11, 2),
+        idempotency_key="idr",
+        source_type="test",
+        source_id="1",
+        description="IDR",
+        lines=[PostingLine(cost, Decimal("15000")), PostingLine(accrual, Decimal("-15000"))],
     )
     assert {p.currency for p in entry.postings.all()} == {"IDR"}
     with pytest.raises(DomainError, match="more decimals than IDR allows"):
         ledger_post(
-            market=m, entry_date=date(2026, 11, 2), idempotency_key="idr2", source_type="test", source_id="1",
-            description="IDR", lines=[PostingLine(cost, Decimal("15000.5")), PostingLine(accrual, Decimal("-15000.5"))],
+            market=m,
+            entry_date=date(2026, 11, 2),
+            idempotency_key="idr2",
+            source_type="test",
+            source_id="1",
+            description="IDR",
+            lines=[PostingLine(cost, Decimal("15000.5")), PostingLine(accrual, Decimal("-15000.5"))],
         )
 
 
@@ -138,12 +185,10 @@ def test_posted_rows_cannot_be_changed_or_deleted_through_the_orm():
 @pytest.mark.postgres
 def test_postgres_refuses_raw_sql_changes_to_postings():
     entry = post_simple_entry()
-    with pytest.raises(Exception, match="immutable"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("UPDATE settlement_ops_posting SET amount = 1 WHERE entry_id = %s", [entry.pk])
-    with pytest.raises(Exception, match="immutable"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("DELETE FROM settlement_ops_journalentry WHERE id = %s", [entry.pk])
+    with pytest.raises(Exception, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE settlement_ops_posting SET amount = 1 WHERE entry_id = %s", [entry.pk])
+    with pytest.raises(Exception, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM settlement_ops_journalentry WHERE id = %s", [entry.pk])
     assert sorted(p.amount for p in Posting.objects.filter(entry=entry)) == [Decimal("-100.00"), Decimal("100.00")]
 
 
@@ -175,8 +220,13 @@ def test_two_concurrent_posts_with_the_same_key_write_exactly_one_entry():
         def run():
             with transaction.atomic():
                 entry = ledger_post(
-                    market=m, entry_date=date(2026, 11, 2), idempotency_key="race:1", source_type="test", source_id="1",
-                    description="race", lines=[PostingLine(cost, Decimal(amount)), PostingLine(accrual, -Decimal(amount))],
+                    market=m,
+                    entry_date=date(2026, 11, 2),
+                    idempotency_key="race:1",
+                    source_type="test",
+                    source_id="1",
+                    description="race",
+                    lines=[PostingLine(cost, Decimal(amount)), PostingLine(accrual, -Decimal(amount))],
                 )
                 # hold the transaction open so the other insert must wait on the unique key
                 connection.cursor().execute("SELECT pg_sleep(0.3)")
@@ -197,8 +247,13 @@ def test_ledger_check_is_exact_for_amounts_binary_floats_cannot_hold():
     # 1.20 = 1.00 + 0.20 exactly in NUMERIC, but not in binary floats: the check must be exact
     m = market("GB")
     ledger_post(
-        market=m, entry_date=date(2026, 11, 2), idempotency_key="tenths", source_type="test", source_id="1",
-        description="tenths", lines=[
+        market=m,
+        entry_date=date(2026, 11, 2),
+        idempotency_key="tenths",
+        source_type="test",
+        source_id="1",
+        description="tenths",
+        lines=[
             PostingLine(account_for(market=m, kind=AccountKind.LOGISTICS_COST), Decimal("1.20")),
             PostingLine(account_for(market=m, kind=AccountKind.ACCRUED_LOGISTICS_COST), Decimal("-1.00")),
             PostingLine(account_for(market=m, kind=AccountKind.VAT_INPUT), Decimal("-0.20")),

@@ -2,7 +2,15 @@ from decimal import Decimal
 
 import pytest
 
-from settlement_ops.money import CurrencyMismatch, Money, UnknownCurrency, format_amount, percent_of, quantize, to_decimal
+from settlement_ops.money import (
+    CurrencyMismatch,
+    Money,
+    UnknownCurrency,
+    format_amount,
+    percent_of,
+    quantize,
+    to_decimal,
+)
 
 
 @pytest.mark.parametrize(
@@ -35,7 +43,7 @@ def test_money_refuses_to_add_different_currencies():
     with pytest.raises(CurrencyMismatch):
         Money("1.00", "GBP") + Money("1.00", "EUR")
     with pytest.raises(CurrencyMismatch):
-        Money("1.00", "GBP") < Money("1.00", "EUR")
+        assert Money("1.00", "GBP") < Money("1.00", "EUR")
 
 
 def test_money_arithmetic_keeps_precision_until_quantized():

@@ -88,10 +88,16 @@ def test_ledger_export_keeps_numbers_as_numbers_and_ties_to_the_postings(client_
 def test_exported_text_cannot_become_a_formula(client_as):
     m = market("GB")
     ledger_post(
-        market=m, entry_date=date(2026, 11, 3), idempotency_key="inj", source_type="test", source_id="1",
+        market=m,
+        entry_date=date(2026, 11, 3),
+        idempotency_key="inj",
+        source_type="test",
+        source_id="1",
         description='=HYPERLINK("http://evil.example","x")',
-        lines=[PostingLine(account_for(market=m, kind=AccountKind.BANK), Decimal("1.00")),
-               PostingLine(account_for(market=m, kind=AccountKind.CLEARING), Decimal("-1.00"))],
+        lines=[
+            PostingLine(account_for(market=m, kind=AccountKind.BANK), Decimal("1.00")),
+            PostingLine(account_for(market=m, kind=AccountKind.CLEARING), Decimal("-1.00")),
+        ],
     )
     response = client_as(Role.AUDITOR).get("/ledger/export/?market=GB")
     workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
@@ -111,8 +117,15 @@ def test_history_page_shows_who_changed_what_before_and_after(client_as, user_wi
     seller.save()
     page = client_as(Role.AUDITOR).get(f"/history/sellers/seller/{seller.pk}/")
     assert page.status_code == 200
-    rows = [(c["who"], c["type"], [(f["field"], f["before"], f["after"]) for f in c["fields"]]) for c in page.context["changes"]]
-    assert rows[0] == ("editor", "changed", [("email", "old@seller.example", "new@seller.example"), ("net_from_payout", False, True)])
+    rows = [
+        (c["who"], c["type"], [(f["field"], f["before"], f["after"]) for f in c["fields"]])
+        for c in page.context["changes"]
+    ]
+    assert rows[0] == (
+        "editor",
+        "changed",
+        [("email", "old@seller.example", "new@seller.example"), ("net_from_payout", False, True)],
+    )
     assert rows[1][1] == "created"
     assert "new@seller.example" in page.content.decode()
 

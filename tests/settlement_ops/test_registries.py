@@ -1,5 +1,6 @@
 """Lower layers find the work of higher ones through fixed-name modules (navigation, portal pages,
 demo data, balance checks), never by importing them: the layering of DESIGN.md holds in code."""
+
 import ast
 from pathlib import Path
 

@@ -30,10 +30,9 @@ def test_numbers_are_consecutive_per_market_kind_and_year():
 
 def test_a_rolled_back_document_gives_its_number_back():
     gb = market("GB")
-    with pytest.raises(RuntimeError):
-        with transaction.atomic():
-            sequence_next(market=gb, kind="inv", year=2026)
-            raise RuntimeError("document failed validation")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        sequence_next(market=gb, kind="inv", year=2026)
+        raise RuntimeError("document failed validation")
     with transaction.atomic():
         assert sequence_next(market=gb, kind="inv", year=2026) == 1
 
@@ -66,7 +65,9 @@ def test_sequence_outside_a_transaction_is_refused():
 def test_four_eyes_refuses_the_preparer(user_with_role):
     approver = user_with_role(Role.FINANCE_APPROVER)
     with pytest.raises(PermissionDeniedError, match="Four eyes"):
-        approval_check(actor=approver, action="payment_run", prepared_by=approver, amount=Decimal("1.00"), currency="GBP")
+        approval_check(
+            actor=approver, action="payment_run", prepared_by=approver, amount=Decimal("1.00"), currency="GBP"
+        )
 
 
 def test_approval_limits_by_role_and_currency(user_with_role):
@@ -78,9 +79,13 @@ def test_approval_limits_by_role_and_currency(user_with_role):
     approval_check(actor=approver, action="payment_run", prepared_by=preparer, amount=limit, currency="GBP")
     # a penny above: refused with the limit named
     with pytest.raises(PermissionDeniedError, match="above your approval limit of GBP 500000"):
-        approval_check(actor=approver, action="payment_run", prepared_by=preparer, amount=limit + Decimal("0.01"), currency="GBP")
+        approval_check(
+            actor=approver, action="payment_run", prepared_by=preparer, amount=limit + Decimal("0.01"), currency="GBP"
+        )
     # a role with no limit cannot approve at all
     with pytest.raises(PermissionDeniedError, match="no approval limit"):
-        approval_check(actor=preparer, action="payment_run", prepared_by=approver, amount=Decimal("1.00"), currency="GBP")
+        approval_check(
+            actor=preparer, action="payment_run", prepared_by=approver, amount=Decimal("1.00"), currency="GBP"
+        )
     # actions without an amount only need four eyes
     approval_check(actor=approver, action="bank_account", prepared_by=preparer)

@@ -1,8 +1,10 @@
 """Settings defaults, deploy checks, roles and demo data."""
+
 import os
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run_python(code: str, env: dict) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG")}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG")
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_embedded_default_is_the_embedded_postgres_socket_and_eager_celery():
@@ -31,7 +39,12 @@ def test_embedded_default_is_the_embedded_postgres_socket_and_eager_celery():
     )
     result = _run_python(code, {})
     assert result.stdout.split() == [
-        "django.db.backends.postgresql", "settlement", str(ROOT / "var" / "run"), "True", "False", "UTC"
+        "django.db.backends.postgresql",
+        "settlement",
+        str(ROOT / "var" / "run"),
+        "True",
+        "False",
+        "UTC",
     ], result.stderr
 
 
@@ -41,8 +54,14 @@ def test_embedded_server_starts_once_is_reused_and_stops(tmp_path):
     command = "import sys; from settlement_ops import embedded_db; sys.exit(embedded_db.main(sys.argv))"
 
     def embedded(*args):
-        return subprocess.run([sys.executable, "-c", command, *args], cwd=ROOT, env={**os.environ, **env},
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-c", command, *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     try:
         # when
@@ -94,22 +113,30 @@ def test_production_settings_pass_the_deploy_check():
         "DATABASE_URL": "postgres://u@db:5432/x",
         "REDIS_URL": "redis://r:6379/0",
     }
-    result = _run_python("import django; django.setup(); from django.core.management import call_command; call_command('check', '--deploy', '--fail-level', 'WARNING')", env)
+    result = _run_python(
+        "import django; django.setup(); from django.core.management import call_command; call_command('check', '--deploy', '--fail-level', 'WARNING')",
+        env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():
-    env = {"DJANGO_SETTINGS_MODULE": "settlement_ops.settings.production", "ALLOWED_HOSTS": "x", "DATABASE_URL": "postgres://u@db/x", "REDIS_URL": "redis://r"}
+    env = {
+        "DJANGO_SETTINGS_MODULE": "settlement_ops.settings.production",
+        "ALLOWED_HOSTS": "x",
+        "DATABASE_URL": "postgres://u@db/x",
+        "REDIS_URL": "redis://r",
+    }
     result = _run_python("import django; django.setup()", env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
 
 def test_market_business_dates_follow_their_timezone(db):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    moment = datetime(2026, 11, 22, 20, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 22, 20, 30, tzinfo=UTC)
     dates = {m.code: m.local_date(moment).isoformat() for m in Market.objects.all()}
     assert dates == {"GB": "2026-11-22", "DE": "2026-11-22", "FR": "2026-11-22", "ID": "2026-11-23", "VN": "2026-11-23"}
 

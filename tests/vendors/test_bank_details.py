@@ -1,4 +1,5 @@
 """Bank detail changes: validated per market, approved by a second user, dated on the vendor."""
+
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
@@ -16,9 +17,16 @@ def test_specialist_requests_and_approver_approves_through_pages(client_as, clie
     old = VendorBankAccountFactory(vendor=vendor)
     web = client_as("finance_specialist")
     # when the specialist asks for new details
-    response = web.post(reverse("vendors:bank_change_request", args=[vendor.pk]), {
-        "account_holder": "Carrier Ltd", "iban": "GB33 BUKB 2020 1555 5555 55", "bic": "BUKBGB22", "currency": "GBP", "reason": "letter",
-    })
+    response = web.post(
+        reverse("vendors:bank_change_request", args=[vendor.pk]),
+        {
+            "account_holder": "Carrier Ltd",
+            "iban": "GB33 BUKB 2020 1555 5555 55",
+            "bic": "BUKBGB22",
+            "currency": "GBP",
+            "reason": "letter",
+        },
+    )
     # then nothing changes until approval
     assert response.status_code == 302
     change = VendorBankChangeRequest.objects.get(vendor=vendor)
@@ -37,7 +45,9 @@ def test_specialist_requests_and_approver_approves_through_pages(client_as, clie
     assert old.status == "retired"
     assert vendor.bank_accounts.get(status="active").iban == "GB33BUKB20201555555555"
     assert vendor.bank_details_changed_at == change.decided_at
-    assert AuditEvent.objects.filter(kind="approval", action="vendor_bank_change_approve", object_id=str(change.pk)).exists()
+    assert AuditEvent.objects.filter(
+        kind="approval", action="vendor_bank_change_approve", object_id=str(change.pk)
+    ).exists()
 
 
 def test_requester_cannot_approve_own_change(client):
@@ -58,11 +68,31 @@ def test_requester_cannot_approve_own_change(client):
 @pytest.mark.parametrize(
     "market_code, data, field, message",
     [
-        ("DE", {"iban": "DE89370400440532013001"}, "iban", "IBAN &#x27;DE89370400440532013001&#x27; is not valid: Invalid checksum digits"),
+        (
+            "DE",
+            {"iban": "DE89370400440532013001"},
+            "iban",
+            "IBAN &#x27;DE89370400440532013001&#x27; is not valid: Invalid checksum digits",
+        ),
         ("DE", {"account_number": "12345678"}, "iban", "An IBAN is required for vendors in this market."),
-        ("DE", {"iban": "DE89370400440532013000", "bic": "BNPAFRPPXXX"}, "bic", "BIC country FR does not match the IBAN country DE."),
-        ("GB", {"bank_code": "12345", "account_number": "12345678"}, "bank_code", "Sort code must be 6 digits (or give an IBAN)."),
-        ("ID", {"bank_code": "014", "account_number": "12345"}, "account_number", "Indonesian account number must be 10 to 16 digits."),
+        (
+            "DE",
+            {"iban": "DE89370400440532013000", "bic": "BNPAFRPPXXX"},
+            "bic",
+            "BIC country FR does not match the IBAN country DE.",
+        ),
+        (
+            "GB",
+            {"bank_code": "12345", "account_number": "12345678"},
+            "bank_code",
+            "Sort code must be 6 digits (or give an IBAN).",
+        ),
+        (
+            "ID",
+            {"bank_code": "014", "account_number": "12345"},
+            "account_number",
+            "Indonesian account number must be 10 to 16 digits.",
+        ),
         ("VN", {"iban": "DE89370400440532013000"}, "iban", "Vendors in VN are paid to a local account, not an IBAN."),
     ],
 )
@@ -81,9 +111,17 @@ def test_local_accounts_for_id_and_vn_are_accepted(api_as):
     api = api_as("finance_specialist")
     for code, bank_code, number in (("ID", "014", "5270012345"), ("VN", "vcb", "1012345678")):
         vendor = VendorFactory(market=market(code))
-        response = api.post("/api/vendor-bank-changes/", {
-            "vendor": vendor.pk, "account_holder": "PT X", "bank_code": bank_code, "account_number": number, "currency": vendor.market.currency,
-        }, format="json")
+        response = api.post(
+            "/api/vendor-bank-changes/",
+            {
+                "vendor": vendor.pk,
+                "account_holder": "PT X",
+                "bank_code": bank_code,
+                "account_number": number,
+                "currency": vendor.market.currency,
+            },
+            format="json",
+        )
         assert response.status_code == 201, response.json()
         assert response.json()["status"] == "pending"
     assert VendorBankChangeRequest.objects.get(vendor__market="VN").bank_code == "VCB"
@@ -95,7 +133,11 @@ def test_api_wrong_currency_second_pending_and_reject(api_as, user_with_role):
     body = {"vendor": vendor.pk, "account_holder": "X", "iban": "GB29NWBK60161331926819", "currency": "EUR"}
     response = api.post("/api/vendor-bank-changes/", body, format="json")
     assert response.status_code == 400
-    assert response.json()["error"] == {"code": "wrong_currency", "message": "Vendors in GB are paid in GBP, not EUR.", "field": "currency"}
+    assert response.json()["error"] == {
+        "code": "wrong_currency",
+        "message": "Vendors in GB are paid in GBP, not EUR.",
+        "field": "currency",
+    }
     assert api.post("/api/vendor-bank-changes/", {**body, "currency": "GBP"}, format="json").status_code == 201
     second = api.post("/api/vendor-bank-changes/", {**body, "currency": "GBP"}, format="json")
     assert second.status_code == 409
@@ -104,7 +146,9 @@ def test_api_wrong_currency_second_pending_and_reject(api_as, user_with_role):
     # the specialist may not decide; an approver rejects with a reason
     assert api.post(f"/api/vendor-bank-changes/{change.pk}/reject/", {"reason": "no"}, format="json").status_code == 403
     approver = api_as("finance_approver")
-    response = approver.post(f"/api/vendor-bank-changes/{change.pk}/reject/", {"reason": "Call-back failed"}, format="json")
+    response = approver.post(
+        f"/api/vendor-bank-changes/{change.pk}/reject/", {"reason": "Call-back failed"}, format="json"
+    )
     assert response.status_code == 200
     assert (response.json()["status"], response.json()["decision_note"]) == ("rejected", "Call-back failed")
     again = approver.post(f"/api/vendor-bank-changes/{change.pk}/approve/")
@@ -130,7 +174,9 @@ def test_vendor_detail_shows_accounts_and_pending_changes(client_as):
     page = client_as("finance_approver").get(reverse("vendors:vendor_detail", args=[change.vendor.pk])).content.decode()
     assert "GB29NWBK60161331926819" in page and "GB33BUKB20201555555555" in page
     assert "Pending approval" in page and "Approve" in page
-    qa_page = client_as("compensation_qa").get(reverse("vendors:vendor_detail", args=[change.vendor.pk])).content.decode()
+    qa_page = (
+        client_as("compensation_qa").get(reverse("vendors:vendor_detail", args=[change.vendor.pk])).content.decode()
+    )
     assert "GB29NWBK60161331926819" not in qa_page  # no bank details for roles without them
 
 

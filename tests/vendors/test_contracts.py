@@ -1,4 +1,5 @@
 """Contract lifecycle, four eyes, no overlap, amendments, vendor master data."""
+
 from datetime import date
 from decimal import Decimal as D
 
@@ -8,7 +9,12 @@ from django.urls import reverse
 
 from settlement_ops.models import AuditEvent
 from tests.factories import (
-    ActiveContractFactory, ContractFactory, RateLineFactory, UserFactory, VendorFactory, market,
+    ActiveContractFactory,
+    ContractFactory,
+    RateLineFactory,
+    UserFactory,
+    VendorFactory,
+    market,
 )
 from tests.vendors.helpers import LANE, gb_card, shipment
 from vendors.models import Contract, ContractVersion
@@ -27,12 +33,23 @@ def test_full_lifecycle_through_pages(client_as, client):
     # given a specialist creates a draft
     specialist = client_as("finance_specialist")
     vendor = VendorFactory()
-    response = specialist.post(reverse("vendors:contract_create"), {
-        "vendor": vendor.pk, "service_level": "Express", "valid_from": "2026-02-01", "currency": "GBP", "volumetric_divisor": 6000,
-    })
+    response = specialist.post(
+        reverse("vendors:contract_create"),
+        {
+            "vendor": vendor.pk,
+            "service_level": "Express",
+            "valid_from": "2026-02-01",
+            "currency": "GBP",
+            "volumetric_divisor": 6000,
+        },
+    )
     contract = Contract.objects.get(vendor=vendor)
     assert response.status_code == 302
-    assert (contract.status, contract.service_level, contract.reference) == ("draft", "express", f"C-{vendor.code}-EXPRESS-001")
+    assert (contract.status, contract.service_level, contract.reference) == (
+        "draft",
+        "express",
+        f"C-{vendor.code}-EXPRESS-001",
+    )
     # when submitted without rate lines, it is refused
     response = specialist.post(reverse("vendors:contract_submit", args=[contract.pk]), follow=True)
     assert "Add or import rate lines before submitting the contract." in response.content.decode()
@@ -51,9 +68,17 @@ def test_full_lifecycle_through_pages(client_as, client):
     assert version.activated_at is not None
     assert AuditEvent.objects.filter(kind="approval", action="contract_approve", object_id=str(contract.pk)).exists()
     # and terminating it cuts validity
-    response = approver.post(reverse("vendors:contract_terminate", args=[contract.pk]), {"end_date": "2026-06-30", "reason": "Vendor exit"}, follow=True)
+    response = approver.post(
+        reverse("vendors:contract_terminate", args=[contract.pk]),
+        {"end_date": "2026-06-30", "reason": "Vendor exit"},
+        follow=True,
+    )
     contract.refresh_from_db()
-    assert (contract.status, contract.valid_to, contract.termination_reason) == ("terminated", date(2026, 6, 30), "Vendor exit")
+    assert (contract.status, contract.valid_to, contract.termination_reason) == (
+        "terminated",
+        date(2026, 6, 30),
+        "Vendor exit",
+    )
     assert contract.history.count() >= 4
 
 
@@ -80,7 +105,10 @@ def test_submitter_cannot_approve_either(api_as, user_with_role):
     assert api.post(f"/api/contracts/{contract.pk}/submit/").status_code == 200
     response = api.post(f"/api/contracts/{contract.pk}/approve/")
     assert response.status_code == 403
-    assert response.json()["error"] == {"code": "four_eyes", "message": "Four eyes: the person who prepared this cannot approve it."}
+    assert response.json()["error"] == {
+        "code": "four_eyes",
+        "message": "Four eyes: the person who prepared this cannot approve it.",
+    }
 
 
 def test_wrong_role_cannot_approve(api_as):
@@ -94,8 +122,8 @@ def test_wrong_role_cannot_approve(api_as):
 @pytest.mark.parametrize(
     "valid_from, valid_to, overlaps",
     [
-        (date(2026, 6, 30), None, True),             # starts on the last day of the other
-        (date(2026, 7, 1), None, False),             # starts the day after
+        (date(2026, 6, 30), None, True),  # starts on the last day of the other
+        (date(2026, 7, 1), None, False),  # starts the day after
         (date(2025, 1, 1), date(2026, 1, 1), True),  # ends on the first day of the other
         (date(2025, 1, 1), date(2025, 12, 31), False),
     ],
@@ -103,7 +131,9 @@ def test_wrong_role_cannot_approve(api_as):
 def test_two_effective_contracts_may_not_overlap(api_as, valid_from, valid_to, overlaps):
     # given an active contract 2026-01-01 .. 2026-06-30
     existing = ActiveContractFactory(valid_from=date(2026, 1, 1), valid_to=date(2026, 6, 30))
-    new = _draft_with_lines(vendor=existing.vendor, valid_from=valid_from, valid_to=valid_to, status=Contract.Status.IN_REVIEW)
+    new = _draft_with_lines(
+        vendor=existing.vendor, valid_from=valid_from, valid_to=valid_to, status=Contract.Status.IN_REVIEW
+    )
     # when
     response = api_as("finance_approver").post(f"/api/contracts/{new.pk}/approve/")
     # then
@@ -154,12 +184,26 @@ def test_database_refuses_overlap_even_without_the_service():
 def test_wrong_currency_and_bad_dates_are_refused(api_as):
     vendor = VendorFactory(market=market("DE"))
     api = api_as("finance_specialist")
-    response = api.post("/api/contracts/", {"vendor": vendor.pk, "service_level": "standard", "valid_from": "2026-01-01", "currency": "GBP"}, format="json")
+    response = api.post(
+        "/api/contracts/",
+        {"vendor": vendor.pk, "service_level": "standard", "valid_from": "2026-01-01", "currency": "GBP"},
+        format="json",
+    )
     assert response.status_code == 400
-    assert response.json()["error"] == {"code": "wrong_currency", "message": "Contracts in DE are in EUR, not GBP.", "field": "currency"}
-    response = api.post("/api/contracts/", {"vendor": vendor.pk, "service_level": "standard", "valid_from": "2026-02-01", "valid_to": "2026-01-31"}, format="json")
+    assert response.json()["error"] == {
+        "code": "wrong_currency",
+        "message": "Contracts in DE are in EUR, not GBP.",
+        "field": "currency",
+    }
+    response = api.post(
+        "/api/contracts/",
+        {"vendor": vendor.pk, "service_level": "standard", "valid_from": "2026-02-01", "valid_to": "2026-01-31"},
+        format="json",
+    )
     assert response.json()["error"]["message"] == "Valid to must be on or after valid from."
-    response = api.post("/api/contracts/", {"vendor": vendor.pk, "service_level": "standard", "valid_from": "2026-02-01"}, format="json")
+    response = api.post(
+        "/api/contracts/", {"vendor": vendor.pk, "service_level": "standard", "valid_from": "2026-02-01"}, format="json"
+    )
     assert response.status_code == 201
     assert (response.json()["currency"], response.json()["status"], response.json()["market"]) == ("EUR", "draft", "DE")
 
@@ -179,7 +223,11 @@ def test_retroactive_amendment_through_the_api(api_as):
     contract, v1, _ = gb_card(surcharges=False)
     specialist, approver = api_as("finance_specialist"), None
     # when a specialist creates v2 from 1 Feb (copying v1), it cannot be approved by its author
-    response = specialist.post("/api/contract-versions/", {"contract": contract.pk, "effective_from": "2026-02-01", "notes": "2026 review"}, format="json")
+    response = specialist.post(
+        "/api/contract-versions/",
+        {"contract": contract.pk, "effective_from": "2026-02-01", "notes": "2026 review"},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     v2 = ContractVersion.objects.get(pk=response.json()["id"])
     assert (v2.number, v2.status, v2.rate_lines.count()) == (2, "draft", 3)
@@ -199,14 +247,28 @@ def test_retroactive_amendment_through_the_api(api_as):
 def test_vendor_tax_numbers_are_validated(api_as):
     api = api_as("finance_specialist")
     cases = [
-        ("GB", "GB123456789", 400, "UK VAT number 'GB123456789' is not valid: The number's checksum or check digit is invalid."),
+        (
+            "GB",
+            "GB123456789",
+            400,
+            "UK VAT number 'GB123456789' is not valid: The number's checksum or check digit is invalid.",
+        ),
         ("DE", "FR40303265045", 400, "EU VAT number 'FR40303265045' must start with DE for a vendor in DE."),
-        ("ID", "013000667091000", 400, "NPWP '013000667091000' is not valid: The number's checksum or check digit is invalid."),
+        (
+            "ID",
+            "013000667091000",
+            400,
+            "NPWP '013000667091000' is not valid: The number's checksum or check digit is invalid.",
+        ),
         ("VN", "0100233488", 201, None),
         ("ID", "013000666091000", 201, None),
     ]
     for i, (code, vat, expected, message) in enumerate(cases):
-        response = api.post("/api/vendors/", {"market": code, "code": f"V-NEW-{i}", "legal_name": "New", "vendor_type": "last_mile", "vat_number": vat}, format="json")
+        response = api.post(
+            "/api/vendors/",
+            {"market": code, "code": f"V-NEW-{i}", "legal_name": "New", "vendor_type": "last_mile", "vat_number": vat},
+            format="json",
+        )
         assert response.status_code == expected, response.json()
         if message:
             assert response.json()["error"]["message"] == message
@@ -221,8 +283,9 @@ def test_contract_list_filters_and_export(client_as):
     assert list(page.context["object_list"]) == [draft]
     export = web.get(reverse("vendors:contract_export"), {"status": "draft"})
     assert export.status_code == 200
-    from openpyxl import load_workbook
     import io
+
+    from openpyxl import load_workbook
 
     workbook = load_workbook(io.BytesIO(b"".join(export.streaming_content)), read_only=True)
     rows = list(workbook["Contracts"].iter_rows(values_only=True))

@@ -1,10 +1,18 @@
 """Rating examples worked out by hand (see tests/vendors/helpers.py for the card)."""
+
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
 
-from tests.factories import ActiveContractFactory, ContractVersionFactory, RateLineFactory, SurchargeFactory, VendorFactory, market
+from tests.factories import (
+    ActiveContractFactory,
+    ContractVersionFactory,
+    RateLineFactory,
+    SurchargeFactory,
+    VendorFactory,
+    market,
+)
 from tests.vendors.helpers import LANE, gb_card, shipment
 from vendors.models import Contract, ContractVersion, Surcharge
 from vendors.pricing import RatingError, ShipmentAttrs, rate
@@ -19,16 +27,16 @@ def amounts(quote):
 @pytest.mark.parametrize(
     "weight, expected_freight, bracket",
     [
-        (D("0.001"), D("3.50"), 0),   # (0, 1]: lowest weight
-        (D("1"), D("3.50"), 0),       # 1 kg is the top of (0, 1] (to inclusive)
-        (D("1.001"), D("5.00"), 1),   # (1, 10]: 4.20 + ceil(0.001/0.5)=1 x 0.80
-        (D("1.5"), D("5.00"), 1),     # exactly one step: 4.20 + 1 x 0.80
-        (D("1.501"), D("5.80"), 1),   # just over a step: 4.20 + 2 x 0.80
-        (D("10"), D("18.60"), 1),     # top of (1, 10]: 4.20 + 18 x 0.80
-        (D("10.2"), D("15.00"), 2),   # (10, 30]: 12.00 + 1 x 0.45 = 12.45 < minimum 15.00
-        (D("16"), D("15.00"), 2),     # 12.00 + 6 x 0.45 = 14.70 -> minimum 15.00
-        (D("17"), D("15.15"), 2),     # 12.00 + 7 x 0.45 = 15.15 above the minimum
-        (D("30"), D("21.00"), 2),     # top of the card: 12.00 + 20 x 0.45
+        (D("0.001"), D("3.50"), 0),  # (0, 1]: lowest weight
+        (D("1"), D("3.50"), 0),  # 1 kg is the top of (0, 1] (to inclusive)
+        (D("1.001"), D("5.00"), 1),  # (1, 10]: 4.20 + ceil(0.001/0.5)=1 x 0.80
+        (D("1.5"), D("5.00"), 1),  # exactly one step: 4.20 + 1 x 0.80
+        (D("1.501"), D("5.80"), 1),  # just over a step: 4.20 + 2 x 0.80
+        (D("10"), D("18.60"), 1),  # top of (1, 10]: 4.20 + 18 x 0.80
+        (D("10.2"), D("15.00"), 2),  # (10, 30]: 12.00 + 1 x 0.45 = 12.45 < minimum 15.00
+        (D("16"), D("15.00"), 2),  # 12.00 + 6 x 0.45 = 14.70 -> minimum 15.00
+        (D("17"), D("15.15"), 2),  # 12.00 + 7 x 0.45 = 15.15 above the minimum
+        (D("30"), D("21.00"), 2),  # top of the card: 12.00 + 20 x 0.45
     ],
 )
 def test_weight_brackets_and_steps(weight, expected_freight, bracket):
@@ -88,7 +96,12 @@ def test_fuel_surcharge_by_period_rounds_half_up():
     march = rate(shipment(contract, ship_date=date(2026, 3, 10)))
     july = rate(shipment(contract, ship_date=date(2026, 7, 1)))
     # then 10.60 x 12.5 % = 1.325 -> 1.33 (half-up); 10.60 x 15 % = 1.59
-    assert amounts(march) == [("freight", D("10.60")), ("fuel", D("1.33")), ("remote_area", D("2.75")), ("vat", D("2.94"))]
+    assert amounts(march) == [
+        ("freight", D("10.60")),
+        ("fuel", D("1.33")),
+        ("remote_area", D("2.75")),
+        ("vat", D("2.94")),
+    ]
     assert july.amount_of("fuel") == D("1.59")
     assert march.total == D("17.62")  # 14.68 net + 2.94 VAT (20 % of 14.68 = 2.936)
 
@@ -120,7 +133,12 @@ def test_cod_percent_of_cod_value_with_minimum(cod, expected):
 
 @pytest.mark.parametrize(
     "ship_date, expected",
-    [(date(2026, 11, 14), D("0")), (date(2026, 11, 15), D("0.53")), (date(2026, 12, 31), D("0.53")), (date(2027, 1, 1), D("0"))],
+    [
+        (date(2026, 11, 14), D("0")),
+        (date(2026, 11, 15), D("0.53")),
+        (date(2026, 12, 31), D("0.53")),
+        (date(2027, 1, 1), D("0")),
+    ],
 )
 def test_peak_surcharge_inside_its_dates_only(ship_date, expected):
     contract, _, _ = gb_card()
@@ -137,12 +155,27 @@ def test_full_breakdown_with_every_surcharge():
     # given 5 kg, 121 x 10 x 10 cm, COD 123.45, returned, shipped in peak season (fuel 15 %)
     contract, version, lines = gb_card()
     # when
-    quote = rate(shipment(contract, ship_date=date(2026, 12, 1), length_cm=D("121"), width_cm=D("10"), height_cm=D("10"),
-                          cod_value=D("123.45"), is_returned=True))
+    quote = rate(
+        shipment(
+            contract,
+            ship_date=date(2026, 12, 1),
+            length_cm=D("121"),
+            width_cm=D("10"),
+            height_cm=D("10"),
+            cod_value=D("123.45"),
+            is_returned=True,
+        )
+    )
     # then
     assert amounts(quote) == [
-        ("freight", D("10.60")), ("fuel", D("1.59")), ("remote_area", D("2.75")), ("oversize", D("8.00")),
-        ("cod", D("1.85")), ("peak", D("0.53")), ("returns", D("5.30")), ("vat", D("6.12")),
+        ("freight", D("10.60")),
+        ("fuel", D("1.59")),
+        ("remote_area", D("2.75")),
+        ("oversize", D("8.00")),
+        ("cod", D("1.85")),
+        ("peak", D("0.53")),
+        ("returns", D("5.30")),
+        ("vat", D("6.12")),
     ]
     assert (quote.net, quote.vat, quote.total) == (D("30.62"), D("6.12"), D("36.74"))
     assert {line.rate_line_id for line in quote.lines} == {lines[1].pk}
@@ -154,12 +187,28 @@ def test_idr_rounds_to_whole_rupiah():
     vendor = VendorFactory(market=market("ID"))
     contract = ActiveContractFactory(vendor=vendor, service_level="reguler")
     version = contract.versions.get()
-    RateLineFactory(version=version, origin_zone="ID-JKT", destination_zone="ID-BDG", weight_to_kg=D("5"),
-                    base_price=D("9000"), price_per_additional_kg=D("2500"), minimum_charge=D("10000"))
+    RateLineFactory(
+        version=version,
+        origin_zone="ID-JKT",
+        destination_zone="ID-BDG",
+        weight_to_kg=D("5"),
+        base_price=D("9000"),
+        price_per_additional_kg=D("2500"),
+        minimum_charge=D("10000"),
+    )
     SurchargeFactory(version=version, kind=Surcharge.Kind.FUEL, percent=D("7.5"))
     # when 2.3 kg -> 3 steps
-    quote = rate(ShipmentAttrs(market="ID", vendor_id=vendor.pk, service_level="reguler", origin_zone="ID-JKT",
-                               destination_zone="ID-BDG", weight_kg=D("2.3"), ship_date=date(2026, 5, 1)))
+    quote = rate(
+        ShipmentAttrs(
+            market="ID",
+            vendor_id=vendor.pk,
+            service_level="reguler",
+            origin_zone="ID-JKT",
+            destination_zone="ID-BDG",
+            weight_kg=D("2.3"),
+            ship_date=date(2026, 5, 1),
+        )
+    )
     # then 9,000 + 7,500 = 16,500; fuel 1,237.5 -> 1,238; VAT 11 % of 17,738 = 1,951.18 -> 1,951
     assert amounts(quote) == [("freight", D("16500")), ("fuel", D("1238")), ("vat", D("1951"))]
     assert quote.total == D("19689")
@@ -169,11 +218,24 @@ def test_idr_rounds_to_whole_rupiah():
 def test_version_in_force_on_the_ship_date_and_retroactive_amendment():
     # given v1 from 1 Jan and an amendment v2 from 1 Mar (base 4.50) activated later
     contract, v1, _ = gb_card(surcharges=False)
-    v2 = ContractVersionFactory(contract=contract, number=2, effective_from=date(2026, 3, 1), status=ContractVersion.Status.ACTIVE,
-                                approved_by=contract.approved_by, approved_at=contract.approved_at,
-                                activated_at=contract.approved_at.replace(year=2026, month=4, day=1))
-    RateLineFactory(version=v2, weight_from_kg=D("1"), weight_to_kg=D("10"), base_price=D("4.50"),
-                    price_per_additional_kg=D("0.80"), additional_step_kg=D("0.5"), **LANE)
+    v2 = ContractVersionFactory(
+        contract=contract,
+        number=2,
+        effective_from=date(2026, 3, 1),
+        status=ContractVersion.Status.ACTIVE,
+        approved_by=contract.approved_by,
+        approved_at=contract.approved_at,
+        activated_at=contract.approved_at.replace(year=2026, month=4, day=1),
+    )
+    RateLineFactory(
+        version=v2,
+        weight_from_kg=D("1"),
+        weight_to_kg=D("10"),
+        base_price=D("4.50"),
+        price_per_additional_kg=D("0.80"),
+        additional_step_kg=D("0.5"),
+        **LANE,
+    )
     # when / then
     assert rate(shipment(contract, ship_date=date(2026, 2, 28))).contract_version_id == v1.pk
     march = rate(shipment(contract, ship_date=date(2026, 3, 1)))

@@ -1,4 +1,5 @@
 """Rate-card Excel import (all or nothing, row-by-row errors), export round trip, quote page and API."""
+
 import io
 from datetime import date
 from decimal import Decimal as D
@@ -14,14 +15,35 @@ from vendors.models import RateLine, Surcharge
 
 pytestmark = pytest.mark.django_db
 
-HEADER = ["service_level", "origin_zone", "destination_zone", "weight_from_kg", "weight_to_kg", "base_price",
-          "price_per_additional_kg", "additional_step_kg", "minimum_charge"]
-S_HEADER = ["kind", "percent", "flat_amount", "valid_from", "valid_to", "zone", "dimension_threshold_cm", "minimum_amount"]
+HEADER = [
+    "service_level",
+    "origin_zone",
+    "destination_zone",
+    "weight_from_kg",
+    "weight_to_kg",
+    "base_price",
+    "price_per_additional_kg",
+    "additional_step_kg",
+    "minimum_charge",
+]
+S_HEADER = [
+    "kind",
+    "percent",
+    "flat_amount",
+    "valid_from",
+    "valid_to",
+    "zone",
+    "dimension_threshold_cm",
+    "minimum_amount",
+]
 GOOD = [
     ["standard", "GB-LON", "GB-SCO", 0, 1, 3.5, 0, 1, 0],
     ["standard", "GB-LON", "GB-SCO", 1, 10, 4.2, 0.8, 0.5, 0],
 ]
-GOOD_S = [["fuel", 12.5, None, date(2026, 1, 1), None, None, None, None], ["remote_area", None, 2.75, None, None, "GB-SCO", None, None]]
+GOOD_S = [
+    ["fuel", 12.5, None, date(2026, 1, 1), None, None, None, None],
+    ["remote_area", None, 2.75, None, None, "GB-SCO", None, None],
+]
 
 
 def xlsx(lines, surcharges=None, header=HEADER, s_header=S_HEADER) -> bytes:
@@ -42,7 +64,9 @@ def xlsx(lines, surcharges=None, header=HEADER, s_header=S_HEADER) -> bytes:
 
 
 def upload(client, version, content, name="card.xlsx"):
-    return client.post(reverse("vendors:rate_card_import", args=[version.pk]), {"file": SimpleUploadedFile(name, content)})
+    return client.post(
+        reverse("vendors:rate_card_import", args=[version.pk]), {"file": SimpleUploadedFile(name, content)}
+    )
 
 
 def test_good_file_replaces_the_draft_card(client_as):
@@ -51,7 +75,11 @@ def test_good_file_replaces_the_draft_card(client_as):
     RateLineFactory(version=version, origin_zone="OLD", destination_zone="OLD")
     response = upload(client_as("finance_specialist"), version, xlsx(GOOD, GOOD_S))
     assert response.status_code == 302
-    lines = list(version.rate_lines.order_by("weight_from_kg").values_list("weight_from_kg", "weight_to_kg", "base_price", "additional_step_kg"))
+    lines = list(
+        version.rate_lines.order_by("weight_from_kg").values_list(
+            "weight_from_kg", "weight_to_kg", "base_price", "additional_step_kg"
+        )
+    )
     assert lines == [(D("0"), D("1"), D("3.5"), D("1")), (D("1"), D("10"), D("4.2"), D("0.5"))]
     fuel = version.surcharges.get(kind="fuel")
     assert (fuel.percent, fuel.valid_from, fuel.minimum_amount) == (D("12.5"), date(2026, 1, 1), D("0"))
@@ -64,9 +92,9 @@ def test_bad_rows_import_nothing_and_are_listed(client_as):
     version = contract.versions.get()
     RateLineFactory(version=version)
     bad = GOOD + [
-        ["standard", "GB-LON", "GB-SCO", 10, 5, 9, 0, 1, 0],          # row 4: to below from
-        ["standard", "GB-LON", "GB-SCO", 5, 20, "abc", 0, 1, 0],      # row 5: not a number (and overlaps row 3)
-        ["express", "GB-LON", "GB-SCO", 30, 40, 9, 0, 0, 0],          # row 6: wrong service level, step 0
+        ["standard", "GB-LON", "GB-SCO", 10, 5, 9, 0, 1, 0],  # row 4: to below from
+        ["standard", "GB-LON", "GB-SCO", 5, 20, "abc", 0, 1, 0],  # row 5: not a number (and overlaps row 3)
+        ["express", "GB-LON", "GB-SCO", 30, 40, 9, 0, 0, 0],  # row 6: wrong service level, step 0
     ]
     bad_s = [["fuel", 10, 2, None, None, None, None, None], ["oversize", None, 8, None, None, None, None, None]]
     # when
@@ -93,9 +121,15 @@ def test_not_a_number_is_named(api_as):
     version = ContractFactory().versions.get()
     api = api_as("finance_specialist")
     rows = [["standard", "A", "B", 0, 1, "abc", 0, 1, 0]]
-    response = api.post(f"/api/contract-versions/{version.pk}/rate-card/", {"file": SimpleUploadedFile("c.xlsx", xlsx(rows))}, format="multipart")
+    response = api.post(
+        f"/api/contract-versions/{version.pk}/rate-card/",
+        {"file": SimpleUploadedFile("c.xlsx", xlsx(rows))},
+        format="multipart",
+    )
     assert response.status_code == 400
-    assert response.json()["error"]["errors"] == [{"sheet": "Rate lines", "row": 2, "field": "base_price", "message": "'abc' is not a number"}]
+    assert response.json()["error"]["errors"] == [
+        {"sheet": "Rate lines", "row": 2, "field": "base_price", "message": "'abc' is not a number"}
+    ]
     assert not RateLine.objects.filter(version=version).exists()
 
 
@@ -118,7 +152,9 @@ def test_bad_files_import_nothing(client_as, content, name, message):
 def test_active_version_cannot_be_reimported(api_as):
     contract, version, _ = gb_card(surcharges=False)
     response = api_as("finance_specialist").post(
-        f"/api/contract-versions/{version.pk}/rate-card/", {"file": SimpleUploadedFile("c.xlsx", xlsx(GOOD))}, format="multipart"
+        f"/api/contract-versions/{version.pk}/rate-card/",
+        {"file": SimpleUploadedFile("c.xlsx", xlsx(GOOD))},
+        format="multipart",
     )
     assert response.status_code == 409
     assert response.json()["error"]["message"] == "Version 1 is active; only a draft can be changed."
@@ -138,25 +174,65 @@ def test_export_round_trips_into_a_draft(client_as):
     response = upload(client_as("finance_specialist"), draft, exported)
     # then the draft has the same rate lines and surcharges
     assert response.status_code == 302
-    fields = ["service_level", "origin_zone", "destination_zone", "weight_from_kg", "weight_to_kg", "base_price",
-              "price_per_additional_kg", "additional_step_kg", "minimum_charge"]
-    s_fields = ["kind", "percent", "flat_amount", "valid_from", "valid_to", "zone", "dimension_threshold_cm", "minimum_amount"]
-    assert list(draft.rate_lines.order_by("weight_from_kg").values_list(*fields)) == list(version.rate_lines.order_by("weight_from_kg").values_list(*fields))
-    assert sorted(Surcharge.objects.filter(version=draft).values_list(*s_fields), key=str) == sorted(version.surcharges.values_list(*s_fields), key=str)
+    fields = [
+        "service_level",
+        "origin_zone",
+        "destination_zone",
+        "weight_from_kg",
+        "weight_to_kg",
+        "base_price",
+        "price_per_additional_kg",
+        "additional_step_kg",
+        "minimum_charge",
+    ]
+    s_fields = [
+        "kind",
+        "percent",
+        "flat_amount",
+        "valid_from",
+        "valid_to",
+        "zone",
+        "dimension_threshold_cm",
+        "minimum_amount",
+    ]
+    assert list(draft.rate_lines.order_by("weight_from_kg").values_list(*fields)) == list(
+        version.rate_lines.order_by("weight_from_kg").values_list(*fields)
+    )
+    assert sorted(Surcharge.objects.filter(version=draft).values_list(*s_fields), key=str) == sorted(
+        version.surcharges.values_list(*s_fields), key=str
+    )
 
 
 def test_quote_api_breakdown(api_as):
     contract, version, lines = gb_card()
-    response = api_as("integration").post("/api/quotes/", {
-        "vendor": contract.vendor_id, "service_level": "standard", "origin_zone": "GB-LON", "destination_zone": "GB-SCO",
-        "ship_date": "2026-12-01", "weight_kg": "5", "length_cm": "121", "width_cm": "10", "height_cm": "10",
-        "cod_value": "123.45", "is_returned": True,
-    }, format="json")
+    response = api_as("integration").post(
+        "/api/quotes/",
+        {
+            "vendor": contract.vendor_id,
+            "service_level": "standard",
+            "origin_zone": "GB-LON",
+            "destination_zone": "GB-SCO",
+            "ship_date": "2026-12-01",
+            "weight_kg": "5",
+            "length_cm": "121",
+            "width_cm": "10",
+            "height_cm": "10",
+            "cod_value": "123.45",
+            "is_returned": True,
+        },
+        format="json",
+    )
     assert response.status_code == 200
     body = response.json()
-    assert [(l["kind"], l["amount"]) for l in body["lines"]] == [
-        ("freight", "10.60"), ("fuel", "1.59"), ("remote_area", "2.75"), ("oversize", "8.00"), ("cod", "1.85"),
-        ("peak", "0.53"), ("returns", "5.30"), ("vat", "6.12"),
+    assert [(line["kind"], line["amount"]) for line in body["lines"]] == [
+        ("freight", "10.60"),
+        ("fuel", "1.59"),
+        ("remote_area", "2.75"),
+        ("oversize", "8.00"),
+        ("cod", "1.85"),
+        ("peak", "0.53"),
+        ("returns", "5.30"),
+        ("vat", "6.12"),
     ]
     assert (body["net"], body["vat"], body["total"], body["currency"]) == ("30.62", "6.12", "36.74", "GBP")
     assert (body["contract_version_id"], body["rate_line_id"]) == (version.pk, lines[1].pk)
@@ -165,9 +241,19 @@ def test_quote_api_breakdown(api_as):
 def test_quote_api_errors(api_as):
     contract, _, _ = gb_card()
     api = api_as("integration")
-    base = {"vendor": contract.vendor_id, "service_level": "standard", "origin_zone": "GB-LON", "destination_zone": "GB-SCO", "ship_date": "2026-03-01"}
+    base = {
+        "vendor": contract.vendor_id,
+        "service_level": "standard",
+        "origin_zone": "GB-LON",
+        "destination_zone": "GB-SCO",
+        "ship_date": "2026-03-01",
+    }
     response = api.post("/api/quotes/", {**base, "weight_kg": "0"}, format="json")
-    assert response.json()["error"] == {"code": "bad_weight", "message": "Weight must be greater than zero.", "field": "weight_kg"}
+    assert response.json()["error"] == {
+        "code": "bad_weight",
+        "message": "Weight must be greater than zero.",
+        "field": "weight_kg",
+    }
     response = api.post("/api/quotes/", {**base, "weight_kg": "31"}, format="json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "no_rate_line"
     response = api.post("/api/quotes/", {**base, "ship_date": "2025-12-31", "weight_kg": "1"}, format="json")
@@ -177,16 +263,34 @@ def test_quote_api_errors(api_as):
 
 def test_quote_page(client_as):
     contract, version, lines = gb_card()
-    page = client_as("finance_specialist").get(reverse("vendors:quote"), {
-        "vendor": contract.vendor_id, "service_level": "standard", "origin_zone": "GB-LON", "destination_zone": "GB-SCO",
-        "ship_date": "2026-03-10", "weight_kg": "5",
-    })
+    page = client_as("finance_specialist").get(
+        reverse("vendors:quote"),
+        {
+            "vendor": contract.vendor_id,
+            "service_level": "standard",
+            "origin_zone": "GB-LON",
+            "destination_zone": "GB-SCO",
+            "ship_date": "2026-03-10",
+            "weight_kg": "5",
+        },
+    )
     assert page.status_code == 200
     html = page.content.decode()
     assert f"{contract.reference}" in html and f"#{lines[1].pk}" in html
     assert "12.5% of 10.6" in html and "17.62" in html
-    bad = client_as("finance_specialist").get(reverse("vendors:quote"), {**{"vendor": contract.vendor_id, "service_level": "standard",
-        "origin_zone": "GB-LON", "destination_zone": "XX", "ship_date": "2026-03-10", "weight_kg": "5"}})
+    bad = client_as("finance_specialist").get(
+        reverse("vendors:quote"),
+        {
+            **{
+                "vendor": contract.vendor_id,
+                "service_level": "standard",
+                "origin_zone": "GB-LON",
+                "destination_zone": "XX",
+                "ship_date": "2026-03-10",
+                "weight_kg": "5",
+            }
+        },
+    )
     assert bad.status_code == 400 and "No rate line in" in bad.content.decode()
 
 

@@ -1,4 +1,5 @@
 """Vendor master data through the staff pages: create, edit, validation, history, roles."""
+
 import pytest
 
 from settlement_ops.models import AuditEvent
@@ -9,8 +10,13 @@ from vendors.models import Vendor
 pytestmark = pytest.mark.django_db
 
 NEW = {
-    "market": "DE", "code": "V-DE-77", "legal_name": "Blitz Kurier GmbH", "vendor_type": "last_mile",
-    "vat_number": "DE136695976", "contact_email": "ap@blitz.example", "payment_terms_days": "",
+    "market": "DE",
+    "code": "V-DE-77",
+    "legal_name": "Blitz Kurier GmbH",
+    "vendor_type": "last_mile",
+    "vat_number": "DE136695976",
+    "contact_email": "ap@blitz.example",
+    "payment_terms_days": "",
 }
 
 
@@ -19,7 +25,11 @@ def test_specialist_creates_a_vendor_with_a_checked_vat_number(client_as):
     response = client.post("/vendors/new/", NEW)
     vendor = Vendor.objects.get(code="V-DE-77")
     assert response.status_code == 302 and response["Location"] == f"/vendors/{vendor.pk}/"
-    assert (vendor.market_id, vendor.vat_number, vendor.payment_terms_days) == ("DE", "DE136695976", market("DE").payment_terms_days)
+    assert (vendor.market_id, vendor.vat_number, vendor.payment_terms_days) == (
+        "DE",
+        "DE136695976",
+        market("DE").payment_terms_days,
+    )
     assert AuditEvent.objects.filter(action="vendor_create", object_id=str(vendor.pk)).exists()
 
 
@@ -44,13 +54,26 @@ def test_bad_vendor_data_is_shown_on_its_field_and_nothing_is_saved(client_as, c
 def test_edit_keeps_market_and_code_and_records_history(client_as):
     vendor = VendorFactory(market=market("GB"), legal_name="Old Name Ltd")
     client = client_as(Role.FINANCE_SPECIALIST)
-    response = client.post(f"/vendors/{vendor.pk}/edit/", {
-        "legal_name": "New Name Ltd", "vendor_type": vendor.vendor_type, "vat_number": "GB980780684",
-        "payment_terms_days": "45", "status": "blocked", "market": "DE", "code": "HACK",
-    })
+    response = client.post(
+        f"/vendors/{vendor.pk}/edit/",
+        {
+            "legal_name": "New Name Ltd",
+            "vendor_type": vendor.vendor_type,
+            "vat_number": "GB980780684",
+            "payment_terms_days": "45",
+            "status": "blocked",
+            "market": "DE",
+            "code": "HACK",
+        },
+    )
     assert response.status_code == 302
     vendor.refresh_from_db()
-    assert (vendor.legal_name, vendor.payment_terms_days, vendor.status, vendor.market_id) == ("New Name Ltd", 45, "blocked", "GB")
+    assert (vendor.legal_name, vendor.payment_terms_days, vendor.status, vendor.market_id) == (
+        "New Name Ltd",
+        45,
+        "blocked",
+        "GB",
+    )
     assert vendor.code != "HACK"
     history = client_as(Role.AUDITOR).get(f"/history/vendors/vendor/{vendor.pk}/").context["changes"]
     changed = {f["field"]: (f["before"], f["after"]) for f in history[0]["fields"]}

@@ -1,4 +1,5 @@
 """`manage.py run_billing --market GB [--date 2026-11-21] [--inline]`: start one billing run by hand."""
+
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -11,8 +12,10 @@ from settlement_ops.models import Market
 
 
 class Command(BaseCommand):
-    help = ("Start the billing run of a market and business date (default: the market's yesterday). Chunks go to the "
-            "Celery workers, or run here with --inline (always here without REDIS_URL).")
+    help = (
+        "Start the billing run of a market and business date (default: the market's yesterday). Chunks go to the "
+        "Celery workers, or run here with --inline (always here without REDIS_URL)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--market", required=True, help="market code, e.g. GB")
@@ -24,13 +27,16 @@ class Command(BaseCommand):
         if market is None:
             raise CommandError(f"Unknown market {options['market']!r}")
         try:
-            business_date = date.fromisoformat(options["date"]) if options["date"] else market.local_date() - timedelta(days=1)
+            business_date = (
+                date.fromisoformat(options["date"]) if options["date"] else market.local_date() - timedelta(days=1)
+            )
         except ValueError:
             raise CommandError("--date must be YYYY-MM-DD") from None
         inline = options["inline"]
         try:
-            run = billing_run_start(market=market, business_date=business_date, trigger=BillingRun.Trigger.COMMAND,
-                                    enqueue=not inline)
+            run = billing_run_start(
+                market=market, business_date=business_date, trigger=BillingRun.Trigger.COMMAND, enqueue=not inline
+            )
         except DomainError as error:
             raise CommandError(error.message) from None
         if inline:
@@ -39,10 +45,14 @@ class Command(BaseCommand):
             billing_run_post(run_id=run.pk)
         run.refresh_from_db()
         if run.status == BillingRun.Status.COMPLETED or inline or settings.CELERY_TASK_ALWAYS_EAGER:
-            self.stdout.write(self.style.SUCCESS(
-                f"Run {run.pk} {market.code} {business_date}: {run.get_status_display()}, {run.shipments_rated} rated, "
-                f"{run.exception_count} exceptions, vendor cost {run.currency} {run.vendor_net_total}, "
-                f"seller fees {run.currency} {run.seller_net_total}"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Run {run.pk} {market.code} {business_date}: {run.get_status_display()}, {run.shipments_rated} rated, "
+                    f"{run.exception_count} exceptions, vendor cost {run.currency} {run.vendor_net_total}, "
+                    f"seller fees {run.currency} {run.seller_net_total}"
+                )
+            )
         else:
-            self.stdout.write(f"Run {run.pk} {market.code} {business_date}: {run.chunk_count} chunks queued to the workers.")
+            self.stdout.write(
+                f"Run {run.pk} {market.code} {business_date}: {run.chunk_count} chunks queued to the workers."
+            )

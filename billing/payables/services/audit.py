@@ -17,6 +17,7 @@ tolerance is rounded (to 4 places) before it is compared. No index covers a colu
 writes and the line table keeps free room on each page (migration 0002), so the rewrite is a HOT
 update that touches no index.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -171,8 +172,11 @@ def _invoice_audit(*, invoice_id: int, progress, actor) -> VendorInvoice:
         raise ConflictError("This invoice is approved; its audit is final.", code="bad_status")
     policy = _policy(invoice.vendor)
     params = {
-        "invoice": invoice.pk, "vendor": invoice.vendor_id,
-        "tol_amount": policy.tolerance_amount, "tol_percent": policy.tolerance_percent, "tol_weight": policy.weight_tolerance_kg,
+        "invoice": invoice.pk,
+        "vendor": invoice.vendor_id,
+        "tol_amount": policy.tolerance_amount,
+        "tol_percent": policy.tolerance_percent,
+        "tol_weight": policy.weight_tolerance_kg,
     }
     progress(1, 3)
     with connection.cursor() as cursor:
@@ -186,8 +190,13 @@ def _invoice_audit(*, invoice_id: int, progress, actor) -> VendorInvoice:
     invoice.status = VendorInvoice.Status.IN_REVIEW
     invoice.save(update_fields=["audited_at", "status"])
     _summarise(invoice)
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="vendor_invoice_audit", obj=invoice,
-                 detail={"pending": invoice.pending_count, "flagged": invoice.flagged_count})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="vendor_invoice_audit",
+        obj=invoice,
+        detail={"pending": invoice.pending_count, "flagged": invoice.flagged_count},
+    )
     if invoice.pending_count == 0:
         _approve(invoice, actor=actor)
     progress(3, 3)
@@ -198,7 +207,9 @@ _MONEY = DecimalField(max_digits=22, decimal_places=4)
 
 
 def _sum(expr, condition=None):
-    return Coalesce(Sum(ExpressionWrapper(expr, output_field=_MONEY), filter=condition), Decimal(0), output_field=_MONEY)
+    return Coalesce(
+        Sum(ExpressionWrapper(expr, output_field=_MONEY), filter=condition), Decimal(0), output_field=_MONEY
+    )
 
 
 def _summarise(invoice: VendorInvoice) -> None:
@@ -225,10 +236,18 @@ def _summarise(invoice: VendorInvoice) -> None:
     invoice.savings_total = quantize(totals["t_savings"], cur)
     invoice.pending_count = totals["t_pending"]
     invoice.flagged_count = totals["t_flagged"]
-    invoice.save(update_fields=[
-        "expected_total", "approved_net", "approved_vat", "approved_total", "disputed_total", "savings_total",
-        "pending_count", "flagged_count",
-    ])
+    invoice.save(
+        update_fields=[
+            "expected_total",
+            "approved_net",
+            "approved_vat",
+            "approved_total",
+            "disputed_total",
+            "savings_total",
+            "pending_count",
+            "flagged_count",
+        ]
+    )
 
 
 @retry_on_conflict
@@ -243,8 +262,10 @@ def invoice_lines_decide(*, actor, invoice: VendorInvoice, line_ids, decision: s
     """
     invoice = invoice_lock(invoice.pk)
     if invoice.status != VendorInvoice.Status.IN_REVIEW:
-        raise ConflictError(f"Lines can be decided while the invoice waits for review; it is {invoice.get_status_display().lower()}.",
-                            code="bad_status")
+        raise ConflictError(
+            f"Lines can be decided while the invoice waits for review; it is {invoice.get_status_display().lower()}.",
+            code="bad_status",
+        )
     if decision not in HUMAN_DECISIONS:
         raise DomainError("Choose approve, short-pay or dispute.", field="decision")
     reason = (reason or "").strip()
@@ -259,11 +280,14 @@ def invoice_lines_decide(*, actor, invoice: VendorInvoice, line_ids, decision: s
     if invoice.is_credit_note:
         raise DomainError("Approve a credit note as a whole.", code="credit_note")
     if decision == D.SHORT_PAID:
-        bad = lines.filter(Q(expected_net__isnull=True) | Q(billed_net__lte=F("expected_net"))).values_list("line_no", flat=True)[:20]
+        bad = lines.filter(Q(expected_net__isnull=True) | Q(billed_net__lte=F("expected_net"))).values_list(
+            "line_no", flat=True
+        )[:20]
         if bad:
             raise DomainError(
                 f"Short-pay needs an expected charge below the billed one; not so on row(s) {', '.join(map(str, bad))}.",
-                code="cannot_short_pay", field="lines",
+                code="cannot_short_pay",
+                field="lines",
             )
     now = timezone.now()
     common = dict(decision=decision, reason=reason[:255], decided_by=actor, decided_at=now)
@@ -274,8 +298,13 @@ def invoice_lines_decide(*, actor, invoice: VendorInvoice, line_ids, decision: s
     else:
         lines.update(approved_net=Decimal(0), approved_vat=Decimal(0), **common)
     _summarise(invoice)
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action=f"vendor_invoice_lines_{decision}", obj=invoice,
-                 detail={"lines": len(ids), "reason": reason[:200]})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action=f"vendor_invoice_lines_{decision}",
+        obj=invoice,
+        detail={"lines": len(ids), "reason": reason[:200]},
+    )
     if invoice.pending_count == 0:
         _approve(invoice, actor=actor)
     return invoice
@@ -283,9 +312,12 @@ def invoice_lines_decide(*, actor, invoice: VendorInvoice, line_ids, decision: s
 
 def _payment_terms_days(invoice: VendorInvoice) -> int:
     contracts = Contract.objects.filter(vendor=invoice.vendor, status__in=Contract.EFFECTIVE_STATUSES)
-    covering = contracts.filter(valid_from__lte=invoice.invoice_date).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gte=invoice.invoice_date)
-    ).order_by("-valid_from").first()
+    covering = (
+        contracts.filter(valid_from__lte=invoice.invoice_date)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=invoice.invoice_date))
+        .order_by("-valid_from")
+        .first()
+    )
     contract = covering or contracts.order_by("-valid_from").first()
     return contract.payment_terms_days if contract else invoice.vendor.payment_terms_days
 
@@ -300,33 +332,59 @@ def _approve(invoice: VendorInvoice, *, actor) -> None:
     """
     cur, vendor = invoice.currency, invoice.vendor
     relieved = invoice.lines.filter(
-        decision__in=PAYING_DECISIONS, charge_line__isnull=False, flag_duplicate_in_invoice=False, flag_duplicate_other_invoice=False,
+        decision__in=PAYING_DECISIONS,
+        charge_line__isnull=False,
+        flag_duplicate_in_invoice=False,
+        flag_duplicate_other_invoice=False,
     ).aggregate(total=_sum(F("expected_net")))["total"]
     invoice.accrual_relieved = quantize(relieved, cur)
     gross = invoice.approved_net + invoice.approved_vat
     if gross > 0:
         difference = invoice.approved_net - invoice.accrual_relieved
         lines = [
-            PostingLine(accrual_account(vendor, cur), invoice.accrual_relieved, f"Accrual relieved by {invoice.number}"),
-            PostingLine(market_account(vendor, AccountKind.LOGISTICS_COST, cur), difference, f"Billed vs accrued, {invoice.number}"),
-            PostingLine(market_account(vendor, AccountKind.VAT_INPUT, cur), invoice.approved_vat, f"Input VAT {invoice.number}"),
+            PostingLine(
+                accrual_account(vendor, cur), invoice.accrual_relieved, f"Accrual relieved by {invoice.number}"
+            ),
+            PostingLine(
+                market_account(vendor, AccountKind.LOGISTICS_COST, cur),
+                difference,
+                f"Billed vs accrued, {invoice.number}",
+            ),
+            PostingLine(
+                market_account(vendor, AccountKind.VAT_INPUT, cur), invoice.approved_vat, f"Input VAT {invoice.number}"
+            ),
             PostingLine(vendor_payable_account(vendor, cur), -gross, f"Invoice {invoice.number}"),
         ]
         invoice.entry = ledger_post(
-            market=invoice.market, entry_date=invoice.market.local_date(), lines=[line for line in lines if line.amount != 0],
-            idempotency_key=f"payables:invoice:{invoice.pk}:approve", source_type="vendor_invoice", source_id=str(invoice.pk),
-            description=f"Vendor invoice {invoice.number} ({vendor.code}) approved", actor=actor,
+            market=invoice.market,
+            entry_date=invoice.market.local_date(),
+            lines=[line for line in lines if line.amount != 0],
+            idempotency_key=f"payables:invoice:{invoice.pk}:approve",
+            source_type="vendor_invoice",
+            source_id=str(invoice.pk),
+            description=f"Vendor invoice {invoice.number} ({vendor.code}) approved",
+            actor=actor,
         )
         Payable.objects.create(
-            vendor=vendor, market=invoice.market, currency=cur, kind=Payable.Kind.INVOICE, invoice=invoice, amount=gross,
+            vendor=vendor,
+            market=invoice.market,
+            currency=cur,
+            kind=Payable.Kind.INVOICE,
+            invoice=invoice,
+            amount=gross,
             due_date=invoice.invoice_date + timedelta(days=_payment_terms_days(invoice)),
         )
     invoice.status = VendorInvoice.Status.APPROVED
     invoice.approved_at = timezone.now()
     invoice.approved_by = actor if getattr(actor, "pk", None) else None
     invoice.save(update_fields=["accrual_relieved", "entry", "status", "approved_at", "approved_by"])
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="vendor_invoice_approve", obj=invoice,
-                 detail={"approved_total": str(gross), "savings": str(invoice.savings_total)})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="vendor_invoice_approve",
+        obj=invoice,
+        detail={"approved_total": str(gross), "savings": str(invoice.savings_total)},
+    )
 
 
 @retry_on_conflict
@@ -345,33 +403,81 @@ def invoice_approve(*, actor, invoice: VendorInvoice) -> VendorInvoice:
         raise ConflictError("This credit note is already approved.", code="bad_status")
     credited = invoice_lock(invoice.credited_invoice_id)
     if credited.status != VendorInvoice.Status.APPROVED:
-        raise ConflictError(f"Invoice {credited.number} is not approved yet; approve it before its credit notes.", code="credited_not_approved")
-    earlier = credited.credit_notes.filter(status=VendorInvoice.Status.APPROVED).aggregate(t=_sum(F("gross_total")))["t"]
+        raise ConflictError(
+            f"Invoice {credited.number} is not approved yet; approve it before its credit notes.",
+            code="credited_not_approved",
+        )
+    earlier = credited.credit_notes.filter(status=VendorInvoice.Status.APPROVED).aggregate(t=_sum(F("gross_total")))[
+        "t"
+    ]
     if earlier + invoice.gross_total > credited.approved_total:
         raise DomainError(
             f"Credits of {credited.number} would reach {invoice.currency} {quantize(earlier + invoice.gross_total, invoice.currency)}, "
-            f"more than the {quantize(credited.approved_total, invoice.currency)} approved of it.", code="credit_exceeds_invoice",
+            f"more than the {quantize(credited.approved_total, invoice.currency)} approved of it.",
+            code="credit_exceeds_invoice",
         )
     cur, vendor = invoice.currency, invoice.vendor
     now = timezone.now()
-    invoice.lines.update(decision=D.APPROVED, approved_net=F("billed_net"), approved_vat=F("billed_vat"), decided_by=actor, decided_at=now)
+    invoice.lines.update(
+        decision=D.APPROVED,
+        approved_net=F("billed_net"),
+        approved_vat=F("billed_vat"),
+        decided_by=actor,
+        decided_at=now,
+    )
     lines = [
         PostingLine(vendor_payable_account(vendor, cur), invoice.gross_total, f"Credit note {invoice.number}"),
-        PostingLine(market_account(vendor, AccountKind.LOGISTICS_COST, cur), -invoice.net_total, f"Credit note {invoice.number}"),
-        PostingLine(market_account(vendor, AccountKind.VAT_INPUT, cur), -invoice.vat_total, f"Input VAT credit {invoice.number}"),
+        PostingLine(
+            market_account(vendor, AccountKind.LOGISTICS_COST, cur), -invoice.net_total, f"Credit note {invoice.number}"
+        ),
+        PostingLine(
+            market_account(vendor, AccountKind.VAT_INPUT, cur), -invoice.vat_total, f"Input VAT credit {invoice.number}"
+        ),
     ]
     invoice.entry = ledger_post(
-        market=invoice.market, entry_date=invoice.market.local_date(), lines=[line for line in lines if line.amount != 0],
-        idempotency_key=f"payables:credit_note:{invoice.pk}:approve", source_type="vendor_credit_note", source_id=str(invoice.pk),
-        description=f"Vendor credit note {invoice.number} ({vendor.code}) for {credited.number}", actor=actor,
+        market=invoice.market,
+        entry_date=invoice.market.local_date(),
+        lines=[line for line in lines if line.amount != 0],
+        idempotency_key=f"payables:credit_note:{invoice.pk}:approve",
+        source_type="vendor_credit_note",
+        source_id=str(invoice.pk),
+        description=f"Vendor credit note {invoice.number} ({vendor.code}) for {credited.number}",
+        actor=actor,
     )
     if invoice.gross_total > 0:
-        Payable.objects.create(vendor=vendor, market=invoice.market, currency=cur, kind=Payable.Kind.CREDIT_NOTE, invoice=invoice,
-                               amount=-invoice.gross_total, due_date=invoice.invoice_date)
+        Payable.objects.create(
+            vendor=vendor,
+            market=invoice.market,
+            currency=cur,
+            kind=Payable.Kind.CREDIT_NOTE,
+            invoice=invoice,
+            amount=-invoice.gross_total,
+            due_date=invoice.invoice_date,
+        )
     invoice.status, invoice.approved_at, invoice.approved_by = VendorInvoice.Status.APPROVED, now, actor
-    invoice.approved_net, invoice.approved_vat, invoice.approved_total = invoice.net_total, invoice.vat_total, invoice.gross_total
+    invoice.approved_net, invoice.approved_vat, invoice.approved_total = (
+        invoice.net_total,
+        invoice.vat_total,
+        invoice.gross_total,
+    )
     invoice.pending_count = 0
-    invoice.save(update_fields=["entry", "status", "approved_at", "approved_by", "approved_net", "approved_vat", "approved_total", "pending_count"])
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="vendor_credit_note_approve", obj=invoice,
-                 detail={"credited": credited.number, "gross": str(invoice.gross_total)})
+    invoice.save(
+        update_fields=[
+            "entry",
+            "status",
+            "approved_at",
+            "approved_by",
+            "approved_net",
+            "approved_vat",
+            "approved_total",
+            "pending_count",
+        ]
+    )
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="vendor_credit_note_approve",
+        obj=invoice,
+        detail={"credited": credited.number, "gross": str(invoice.gross_total)},
+    )
     return invoice

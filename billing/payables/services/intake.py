@@ -5,6 +5,7 @@ import job and no invoice is written. Memory stays flat for big files: pass 1 va
 stream and adds up the totals (no rows kept), pass 2 reads it again and writes the lines with
 bulk_create in batches of BATCH_SIZE (about 5,000 model instances, a few MB, at a time).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,15 @@ from vendors.models import Contract, Vendor
 
 from ..models import InvoiceColumnMapping, InvoiceImport, VendorInvoice, VendorInvoiceLine
 from ..parsing import (
-    COMPONENT_FIELDS, FIELD_NAMES, CellError, check_upload, iter_rows, layout_for, read_date, read_decimal, read_text,
+    COMPONENT_FIELDS,
+    FIELD_NAMES,
+    CellError,
+    check_upload,
+    iter_rows,
+    layout_for,
+    read_date,
+    read_decimal,
+    read_text,
 )
 
 BATCH_SIZE = 5000
@@ -34,9 +43,18 @@ PROGRESS_EVERY = 10000
 
 # --- Mappings ---------------------------------------------------------------------------------------
 
+
 @transaction.atomic
-def mapping_save(*, actor, vendor: Vendor, columns: dict, delimiter: str = ",", decimal_separator: str = ".",
-                 date_format: str = "auto", header_row: int = 1) -> InvoiceColumnMapping:
+def mapping_save(
+    *,
+    actor,
+    vendor: Vendor,
+    columns: dict,
+    delimiter: str = ",",
+    decimal_separator: str = ".",
+    date_format: str = "auto",
+    header_row: int = 1,
+) -> InvoiceColumnMapping:
     """Create or replace a vendor's column mapping. Raises DomainError naming the bad field."""
     columns = {k: str(v).strip() for k, v in (columns or {}).items() if k in FIELD_NAMES and str(v or "").strip()}
     for required in ("tracking_number", "net"):
@@ -56,16 +74,36 @@ def mapping_save(*, actor, vendor: Vendor, columns: dict, delimiter: str = ",", 
         raise DomainError("The header row is 1 or more.", field="header_row")
     mapping, _ = InvoiceColumnMapping.objects.update_or_create(
         vendor=vendor,
-        defaults=dict(columns=columns, delimiter=delimiter, decimal_separator=decimal_separator, date_format=date_format,
-                      header_row=int(header_row), updated_by=actor if getattr(actor, "pk", None) else None),
+        defaults=dict(
+            columns=columns,
+            delimiter=delimiter,
+            decimal_separator=decimal_separator,
+            date_format=date_format,
+            header_row=int(header_row),
+            updated_by=actor if getattr(actor, "pk", None) else None,
+        ),
     )
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="invoice_mapping_save", obj=mapping, detail={"columns": columns})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="invoice_mapping_save",
+        obj=mapping,
+        detail={"columns": columns},
+    )
     return mapping
 
 
 # --- Upload jobs -------------------------------------------------------------------------------------
 
-HEADER_FIELDS = ["invoice_number", "invoice_date", "currency", "net_total", "vat_total", "gross_total", "credited_invoice_number"]
+HEADER_FIELDS = [
+    "invoice_number",
+    "invoice_date",
+    "currency",
+    "net_total",
+    "vat_total",
+    "gross_total",
+    "credited_invoice_number",
+]
 
 
 def _header_json(header: dict) -> dict:
@@ -81,22 +119,45 @@ def _header_json(header: dict) -> dict:
 
 
 @transaction.atomic
-def invoice_import_create(*, actor, vendor: Vendor, filename: str, content: bytes, header: dict,
-                          kind: str = VendorInvoice.Kind.INVOICE, source: str = "page") -> InvoiceImport:
+def invoice_import_create(
+    *,
+    actor,
+    vendor: Vendor,
+    filename: str,
+    content: bytes,
+    header: dict,
+    kind: str = VendorInvoice.Kind.INVOICE,
+    source: str = "page",
+) -> InvoiceImport:
     """Store an uploaded file as an import job and queue it (after commit). Size and type are
     checked here, before any parsing; everything else is checked by the job."""
     check_upload(filename=filename, size=len(content), head=content[:8192])
     if kind not in VendorInvoice.Kind.values:
         raise DomainError("Unknown document type.", field="kind")
     if not hasattr(vendor, "invoice_mapping"):
-        raise DomainError(f"Choose the column mapping of {vendor.code} before uploading its first file.", code="no_mapping", field="vendor")
+        raise DomainError(
+            f"Choose the column mapping of {vendor.code} before uploading its first file.",
+            code="no_mapping",
+            field="vendor",
+        )
     job = InvoiceImport.objects.create(
-        vendor=vendor, kind=kind, header=_header_json(header), filename=filename[:255], content=content,
-        sha256=hashlib.sha256(content).hexdigest(), size=len(content), source=source,
+        vendor=vendor,
+        kind=kind,
+        header=_header_json(header),
+        filename=filename[:255],
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        source=source,
         uploaded_by=actor if getattr(actor, "pk", None) else None,
     )
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="invoice_import_create", obj=job,
-                 detail={"filename": filename, "sha256": job.sha256, "kind": kind})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="invoice_import_create",
+        obj=job,
+        detail={"filename": filename, "sha256": job.sha256, "kind": kind},
+    )
     from ..tasks import invoice_import_task
 
     transaction.on_commit(partial(invoice_import_task.delay, job.pk))
@@ -104,6 +165,7 @@ def invoice_import_create(*, actor, vendor: Vendor, filename: str, content: byte
 
 
 # --- The import job ----------------------------------------------------------------------------------
+
 
 @dataclass
 class _Pass:
@@ -132,7 +194,9 @@ def _progress(job_id: int, **fields) -> None:
 
 def _contract_currency(vendor: Vendor) -> str | None:
     currencies = set(
-        Contract.objects.filter(vendor=vendor, status__in=Contract.EFFECTIVE_STATUSES).values_list("currency", flat=True)
+        Contract.objects.filter(vendor=vendor, status__in=Contract.EFFECTIVE_STATUSES).values_list(
+            "currency", flat=True
+        )
     )
     return currencies.pop() if len(currencies) == 1 else (vendor.market.currency if currencies else None)
 
@@ -207,10 +271,14 @@ def _data_rows(job: InvoiceImport, mapping, kind: str):
             continue
         yield number, cells
     if not header_seen:
-        raise DomainError(f"The file has no row {mapping.header_row} with column names.", code="bad_header", field="header")
+        raise DomainError(
+            f"The file has no row {mapping.header_row} with column names.", code="bad_header", field="header"
+        )
 
 
-def _validate(job: InvoiceImport, mapping, kind: str, currency: str, credited_trackings: set | None) -> tuple[_Pass, dict]:
+def _validate(
+    job: InvoiceImport, mapping, kind: str, currency: str, credited_trackings: set | None
+) -> tuple[_Pass, dict]:
     found = _Pass()
     places = minor_units(currency)
     layout = None
@@ -247,7 +315,9 @@ def _resolve_header(job: InvoiceImport, found: _Pass, currency: str, mapped: dic
     result = {}
     number = header.get("invoice_number") or ""
     if len(found.numbers) > 1:
-        found.error(None, "invoice_number", f"the file holds several invoice numbers: {', '.join(sorted(found.numbers)[:5])}")
+        found.error(
+            None, "invoice_number", f"the file holds several invoice numbers: {', '.join(sorted(found.numbers)[:5])}"
+        )
     elif found.numbers:
         from_file = next(iter(found.numbers))
         if number and number != from_file:
@@ -279,7 +349,9 @@ def _resolve_header(job: InvoiceImport, found: _Pass, currency: str, mapped: dic
             found.error(None, name, "is required (from the invoice document)")
             continue
         try:
-            value = to_decimal(str(raw).replace(",", ".") if str(raw).count(",") == 1 and "." not in str(raw) else str(raw))
+            value = to_decimal(
+                str(raw).replace(",", ".") if str(raw).count(",") == 1 and "." not in str(raw) else str(raw)
+            )
         except (ValueError, TypeError):
             found.error(None, name, f"{raw!r} is not a number")
             continue
@@ -290,23 +362,44 @@ def _resolve_header(job: InvoiceImport, found: _Pass, currency: str, mapped: dic
         totals[name] = value
     if len(totals) == 3:
         if totals["net_total"] + totals["vat_total"] != totals["gross_total"]:
-            found.error(None, "gross_total", f"{totals['gross_total']} is not net {totals['net_total']} + VAT {totals['vat_total']}")
+            found.error(
+                None,
+                "gross_total",
+                f"{totals['gross_total']} is not net {totals['net_total']} + VAT {totals['vat_total']}",
+            )
         if found.net != totals["net_total"]:
             found.error(None, "net_total", f"the lines add up to {found.net}, the header says {totals['net_total']}")
         if "vat" in mapped and found.vat != totals["vat_total"]:
-            found.error(None, "vat_total", f"the lines' VAT adds up to {found.vat}, the header says {totals['vat_total']}")
+            found.error(
+                None, "vat_total", f"the lines' VAT adds up to {found.vat}, the header says {totals['vat_total']}"
+            )
         if "gross" in mapped and found.gross != totals["gross_total"]:
-            found.error(None, "gross_total", f"the lines' gross adds up to {found.gross}, the header says {totals['gross_total']}")
+            found.error(
+                None,
+                "gross_total",
+                f"the lines' gross adds up to {found.gross}, the header says {totals['gross_total']}",
+            )
     result.update(totals)
     return result
 
 
 def _refuse(job: InvoiceImport, message: str, errors: list, error_count: int | None = None) -> InvoiceImport:
-    _progress(job.pk, status=InvoiceImport.Status.REFUSED, message=message[:500], errors=errors[:MAX_STORED_ERRORS],
-              error_count=error_count if error_count is not None else len(errors), finished_at=timezone.now())
+    _progress(
+        job.pk,
+        status=InvoiceImport.Status.REFUSED,
+        message=message[:500],
+        errors=errors[:MAX_STORED_ERRORS],
+        error_count=error_count if error_count is not None else len(errors),
+        finished_at=timezone.now(),
+    )
     job.refresh_from_db()
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=job.uploaded_by, action="invoice_import_refused", obj=job,
-                 detail={"errors": job.error_count, "message": message[:200]})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=job.uploaded_by,
+        action="invoice_import_refused",
+        obj=job,
+        detail={"errors": job.error_count, "message": message[:200]},
+    )
     return job
 
 
@@ -324,9 +417,16 @@ def invoice_import_run(*, job_id: int) -> InvoiceImport:
     try:
         return _import(job, vendor, mapping)
     except DomainError as exc:
-        return _refuse(job, exc.message, exc.errors or [{"row": None, "field": exc.field or "file", "message": exc.message}])
+        return _refuse(
+            job, exc.message, exc.errors or [{"row": None, "field": exc.field or "file", "message": exc.message}]
+        )
     except Exception as exc:
-        _progress(job.pk, status=InvoiceImport.Status.FAILED, message=f"Unexpected error: {exc}"[:500], finished_at=timezone.now())
+        _progress(
+            job.pk,
+            status=InvoiceImport.Status.FAILED,
+            message=f"Unexpected error: {exc}"[:500],
+            finished_at=timezone.now(),
+        )
         raise
 
 
@@ -334,15 +434,24 @@ def _import(job: InvoiceImport, vendor: Vendor, mapping) -> InvoiceImport:
     kind = check_upload(filename=job.filename, size=job.size, head=bytes(job.content[:8192]))
     currency = _contract_currency(vendor)
     if currency is None:
-        raise DomainError(f"{vendor.code} has no contract; an invoice cannot be audited without one.", code="no_contract", field="vendor")
+        raise DomainError(
+            f"{vendor.code} has no contract; an invoice cannot be audited without one.",
+            code="no_contract",
+            field="vendor",
+        )
     credited = None
     credited_trackings = None
     if job.kind == VendorInvoice.Kind.CREDIT_NOTE:
         credited_number = (job.header or {}).get("credited_invoice_number", "")
-        credited = VendorInvoice.objects.filter(vendor=vendor, kind=VendorInvoice.Kind.INVOICE, number=credited_number).first()
+        credited = VendorInvoice.objects.filter(
+            vendor=vendor, kind=VendorInvoice.Kind.INVOICE, number=credited_number
+        ).first()
         if credited is None:
-            raise DomainError(f"A credit note names the invoice it corrects; {vendor.code} has no invoice {credited_number!r}.",
-                              code="unknown_credited_invoice", field="credited_invoice_number")
+            raise DomainError(
+                f"A credit note names the invoice it corrects; {vendor.code} has no invoice {credited_number!r}.",
+                code="unknown_credited_invoice",
+                field="credited_invoice_number",
+            )
         credited_trackings = set(credited.lines.values_list("tracking_number", flat=True))
     found, mapped = _validate(job, mapping, kind, currency, credited_trackings)
     header = _resolve_header(job, found, currency, mapped)
@@ -351,23 +460,44 @@ def _import(job: InvoiceImport, vendor: Vendor, mapping) -> InvoiceImport:
     if header.get("number") and VendorInvoice.objects.filter(vendor=vendor, number=header["number"]).exists():
         found.error(None, "invoice_number", f"{vendor.code} already used number {header['number']}")
     if found.error_count:
-        return _refuse(job, f"{found.error_count} problem(s) found; nothing was imported.", found.errors, found.error_count)
+        return _refuse(
+            job, f"{found.error_count} problem(s) found; nothing was imported.", found.errors, found.error_count
+        )
     _progress(job.pk, status=InvoiceImport.Status.STORING, total_rows=found.rows, processed_rows=0)
     try:
         invoice = _store(job, vendor, mapping, kind, currency, header, mapped, credited)
     except IntegrityError as exc:
-        if "vendor_invoice_number_unique" not in str(exc) and "UNIQUE constraint failed: payables_vendorinvoice" not in str(exc):
+        if "vendor_invoice_number_unique" not in str(
+            exc
+        ) and "UNIQUE constraint failed: payables_vendorinvoice" not in str(exc):
             raise
         # A concurrent upload of the same number won the unique constraint.
-        return _refuse(job, "Duplicate invoice number.", [{"row": None, "field": "invoice_number",
-                                                            "message": f"{vendor.code} already used number {header['number']}"}])
+        return _refuse(
+            job,
+            "Duplicate invoice number.",
+            [
+                {
+                    "row": None,
+                    "field": "invoice_number",
+                    "message": f"{vendor.code} already used number {header['number']}",
+                }
+            ],
+        )
     if invoice.kind == VendorInvoice.Kind.INVOICE:
         _progress(job.pk, status=InvoiceImport.Status.AUDITING, processed_rows=0)
         from .audit import invoice_audit
 
-        invoice_audit(invoice_id=invoice.pk, progress=lambda step, steps: _progress(job.pk, processed_rows=found.rows * step // steps))
-    _progress(job.pk, status=InvoiceImport.Status.DONE, processed_rows=found.rows, finished_at=timezone.now(),
-              message=f"Imported {found.rows} line(s) as {invoice.get_kind_display().lower()} {invoice.number}.")
+        invoice_audit(
+            invoice_id=invoice.pk,
+            progress=lambda step, steps: _progress(job.pk, processed_rows=found.rows * step // steps),
+        )
+    _progress(
+        job.pk,
+        status=InvoiceImport.Status.DONE,
+        processed_rows=found.rows,
+        finished_at=timezone.now(),
+        message=f"Imported {found.rows} line(s) as {invoice.get_kind_display().lower()} {invoice.number}.",
+    )
     job.refresh_from_db()
     return job
 
@@ -375,9 +505,18 @@ def _import(job: InvoiceImport, vendor: Vendor, mapping) -> InvoiceImport:
 @transaction.atomic
 def _store(job, vendor, mapping, kind, currency, header, mapped, credited) -> VendorInvoice:
     invoice = VendorInvoice.objects.create(
-        vendor=vendor, market=vendor.market, kind=job.kind, number=header["number"], invoice_date=header["invoice_date"],
-        currency=currency, net_total=header["net_total"], vat_total=header["vat_total"], gross_total=header["gross_total"],
-        credited_invoice=credited, status=VendorInvoice.Status.AUDITING, imported_by=job.uploaded_by,
+        vendor=vendor,
+        market=vendor.market,
+        kind=job.kind,
+        number=header["number"],
+        invoice_date=header["invoice_date"],
+        currency=currency,
+        net_total=header["net_total"],
+        vat_total=header["vat_total"],
+        gross_total=header["gross_total"],
+        credited_invoice=credited,
+        status=VendorInvoice.Status.AUDITING,
+        imported_by=job.uploaded_by,
     )
     places = minor_units(currency)
     allocate_vat = "vat" not in mapped
@@ -393,17 +532,30 @@ def _store(job, vendor, mapping, kind, currency, header, mapped, credited) -> Ve
         if allocate_vat:
             # No VAT column: the header VAT is spread over the lines by net, the last line
             # takes the rounding remainder so the lines add up to the header exactly.
-            vat = vat_left if net_left == net else quantize(vat_left * net / net_left, currency) if net_left else Decimal(0)
+            vat = (
+                vat_left
+                if net_left == net
+                else quantize(vat_left * net / net_left, currency)
+                if net_left
+                else Decimal(0)
+            )
             vat_left -= vat
             net_left -= net
         else:
             vat = values.get("vat") or Decimal(0)
-        batch.append(VendorInvoiceLine(
-            invoice=invoice, line_no=number, tracking_number=values["tracking_number"], ship_date=values.get("ship_date"),
-            billed_weight_kg=values.get("billed_weight_kg"),
-            **{f"billed_{n}": values.get(n) or Decimal(0) for n in COMPONENT_FIELDS},
-            billed_net=net, billed_vat=vat, billed_gross=net + vat,
-        ))
+        batch.append(
+            VendorInvoiceLine(
+                invoice=invoice,
+                line_no=number,
+                tracking_number=values["tracking_number"],
+                ship_date=values.get("ship_date"),
+                billed_weight_kg=values.get("billed_weight_kg"),
+                **{f"billed_{n}": values.get(n) or Decimal(0) for n in COMPONENT_FIELDS},
+                billed_net=net,
+                billed_vat=vat,
+                billed_gross=net + vat,
+            )
+        )
         count += 1
         if len(batch) >= BATCH_SIZE:
             VendorInvoiceLine.objects.bulk_create(batch, batch_size=BATCH_SIZE)
@@ -417,6 +569,11 @@ def _store(job, vendor, mapping, kind, currency, header, mapped, credited) -> Ve
         invoice.pending_count = count
     invoice.save(update_fields=["line_count", "status", "pending_count"])
     InvoiceImport.objects.filter(pk=job.pk).update(invoice=invoice)
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=job.uploaded_by, action="vendor_invoice_import", obj=invoice,
-                 detail={"lines": count, "sha256": job.sha256, "import": job.pk})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=job.uploaded_by,
+        action="vendor_invoice_import",
+        obj=invoice,
+        detail={"lines": count, "sha256": job.sha256, "import": job.pk},
+    )
     return invoice

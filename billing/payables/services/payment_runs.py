@@ -1,13 +1,14 @@
 """Payment runs: proposal, maker-checker approval, bank file, confirmation, remittance."""
+
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Callable
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +17,13 @@ from settlement_ops.db import retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import AccountKind, ApprovalLimit, AuditEvent, Market
 from settlement_ops.services import (
-    PostingLine, account_for, approval_check, audit_record, document_number_next, ledger_post, ledger_reverse,
+    PostingLine,
+    account_for,
+    approval_check,
+    audit_record,
+    document_number_next,
+    ledger_post,
+    ledger_reverse,
 )
 from vendors.models import Vendor, VendorBankAccount
 
@@ -25,8 +32,8 @@ from ..locks import payables_lock, payment_run_lock
 from ..models import BankFile, Payable, Payment, PaymentRun, PaymentRunExclusion, PaymentRunItem
 from .ledger import vendor_payable_account
 
-
 # --- Exclusion rules -------------------------------------------------------------------------------
+
 
 @dataclass
 class RunContext:
@@ -54,7 +61,10 @@ def _vendor_blocked(payable, ctx):
 def _bank_details_changed(payable, ctx):
     changed = ctx.vendors[payable.vendor_id].bank_details_changed_at
     if changed is not None and changed > ctx.now - timedelta(days=ctx.bank_change_days):
-        return "bank_details_changed", f"Bank details changed on {changed:%Y-%m-%d}, within the last {ctx.bank_change_days} days"
+        return (
+            "bank_details_changed",
+            f"Bank details changed on {changed:%Y-%m-%d}, within the last {ctx.bank_change_days} days",
+        )
 
 
 def _no_bank_account(payable, ctx):
@@ -78,9 +88,12 @@ EXCLUSION_RULES: list[Callable] = [_on_hold, _vendor_blocked, _bank_details_chan
 
 # --- Preparation -------------------------------------------------------------------------------------
 
+
 @retry_on_conflict
 @transaction.atomic(durable=True)
-def payment_run_prepare(*, actor, market: Market, currency: str, pay_date: date, bank_change_days: int = 14) -> PaymentRun:
+def payment_run_prepare(
+    *, actor, market: Market, currency: str, pay_date: date, bank_change_days: int = 14
+) -> PaymentRun:
     """Propose every due payable of a market and currency, netted per vendor, and list what was
     left out and why. Payables are locked (by pk) and moved into the run in one transaction, so a
     payable is in at most one open run: a concurrent preparation waits for the lock and then
@@ -89,16 +102,32 @@ def payment_run_prepare(*, actor, market: Market, currency: str, pay_date: date,
     Raises DomainError when the currency is not the market's or nothing can be paid.
     """
     if currency != market.currency:
-        raise DomainError(f"{market.code} pays in {market.currency}, not {currency}.", code="wrong_currency", field="currency")
+        raise DomainError(
+            f"{market.code} pays in {market.currency}, not {currency}.", code="wrong_currency", field="currency"
+        )
     if bank_change_days < 0:
         raise DomainError("The number of days is 0 or more.", field="bank_change_days")
-    candidate_ids = Payable.objects.filter(market=market, currency=currency, status=Payable.Status.OPEN).values_list("pk", flat=True)
+    candidate_ids = Payable.objects.filter(market=market, currency=currency, status=Payable.Status.OPEN).values_list(
+        "pk", flat=True
+    )
     locked = [p for p in payables_lock(candidate_ids) if p.status == Payable.Status.OPEN]
     vendors = Vendor.objects.in_bulk({p.vendor_id for p in locked})
-    accounts = {a.vendor_id: a for a in VendorBankAccount.objects.filter(vendor_id__in=vendors, status=VendorBankAccount.Status.ACTIVE)}
-    ctx = RunContext(market=market, currency=currency, pay_date=pay_date, bank_change_days=bank_change_days, now=timezone.now(),
-                     vendors=vendors, bank_accounts=accounts)
-    held_by = {p.pk: p for p in Payable.objects.filter(pk__in=[p.pk for p in locked if p.on_hold]).select_related("held_by")}
+    accounts = {
+        a.vendor_id: a
+        for a in VendorBankAccount.objects.filter(vendor_id__in=vendors, status=VendorBankAccount.Status.ACTIVE)
+    }
+    ctx = RunContext(
+        market=market,
+        currency=currency,
+        pay_date=pay_date,
+        bank_change_days=bank_change_days,
+        now=timezone.now(),
+        vendors=vendors,
+        bank_accounts=accounts,
+    )
+    held_by = {
+        p.pk: p for p in Payable.objects.filter(pk__in=[p.pk for p in locked if p.on_hold]).select_related("held_by")
+    }
     excluded, included = [], defaultdict(list)
     for payable in locked:
         if payable.pk in held_by:
@@ -113,23 +142,41 @@ def payment_run_prepare(*, actor, market: Market, currency: str, pay_date: date,
         if net <= 0:
             due = sum((p.amount for p in included[vendor_id] if p.amount > 0), Decimal(0))
             for payable in included.pop(vendor_id):
-                excluded.append((payable, "credits_exceed", f"Credits and deductions exceed what is due ({currency} {due}); carried forward"))
+                excluded.append(
+                    (
+                        payable,
+                        "credits_exceed",
+                        f"Credits and deductions exceed what is due ({currency} {due}); carried forward",
+                    )
+                )
     if not included:
         raise DomainError(
             f"Nothing can be paid in {market.code} {currency} on {pay_date}: {len(locked)} open payable(s), "
-            f"{len(excluded)} excluded.", code="nothing_due",
+            f"{len(excluded)} excluded.",
+            code="nothing_due",
         )
     run = PaymentRun.objects.create(
-        number=document_number_next(market=market, kind="payrun", on=pay_date), market=market, currency=currency,
-        pay_date=pay_date, bank_change_days=bank_change_days, prepared_by=actor,
+        number=document_number_next(market=market, kind="payrun", on=pay_date),
+        market=market,
+        currency=currency,
+        pay_date=pay_date,
+        bank_change_days=bank_change_days,
+        prepared_by=actor,
     )
     total = Decimal(0)
     for vendor_id, payables in sorted(included.items()):
         account = accounts[vendor_id]
         amount = sum((p.amount for p in payables), Decimal(0))
         payment = Payment.objects.create(
-            run=run, vendor_id=vendor_id, currency=currency, amount=amount, end_to_end_id=f"{run.number}-{vendor_id}"[:35],
-            account_holder=account.account_holder, iban=account.iban, bic=account.bic, account_number=account.account_number,
+            run=run,
+            vendor_id=vendor_id,
+            currency=currency,
+            amount=amount,
+            end_to_end_id=f"{run.number}-{vendor_id}"[:35],
+            account_holder=account.account_holder,
+            iban=account.iban,
+            bic=account.bic,
+            account_number=account.account_number,
             bank_code=account.bank_code,
         )
         PaymentRunItem.objects.bulk_create(
@@ -143,8 +190,13 @@ def payment_run_prepare(*, actor, market: Market, currency: str, pay_date: date,
     )
     run.total_amount, run.payment_count = total, len(included)
     run.save(update_fields=["total_amount", "payment_count"])
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="payment_run_prepare", obj=run,
-                 detail={"total": str(total), "payments": len(included), "excluded": len(excluded)})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="payment_run_prepare",
+        obj=run,
+        detail={"total": str(total), "payments": len(included), "excluded": len(excluded)},
+    )
     return run
 
 
@@ -159,7 +211,10 @@ def payment_run_remove_item(*, actor, run: PaymentRun, payable: Payable, reason:
     remaining net is no longer positive, the vendor's other items leave the run as well."""
     run = payment_run_lock(run.pk)
     if not run.is_editable:
-        raise ConflictError("Only a prepared run can be edited; this one is " + run.get_status_display().lower() + ".", code="run_not_editable")
+        raise ConflictError(
+            "Only a prepared run can be edited; this one is " + run.get_status_display().lower() + ".",
+            code="run_not_editable",
+        )
     if not (reason or "").strip():
         raise DomainError("Give a reason for removing the payable.", code="required", field="reason")
     item = _open_items(run).filter(payable=payable).select_related("payment").first()
@@ -174,10 +229,14 @@ def payment_run_remove_item(*, actor, run: PaymentRun, payable: Payable, reason:
         removed += [(i, "credits_exceed", "Credits and deductions exceed what is due; carried forward") for i in rest]
         rest = []
     PaymentRunExclusion.objects.bulk_create(
-        PaymentRunExclusion(run=run, payable_id=i.payable_id, vendor_id=i.vendor_id, amount=i.amount, code=code, reason=text[:255])
+        PaymentRunExclusion(
+            run=run, payable_id=i.payable_id, vendor_id=i.vendor_id, amount=i.amount, code=code, reason=text[:255]
+        )
         for i, code, text in removed
     )
-    Payable.objects.filter(pk__in=[i.payable_id for i, _, _ in removed]).update(status=Payable.Status.OPEN, payment_run=None)
+    Payable.objects.filter(pk__in=[i.payable_id for i, _, _ in removed]).update(
+        status=Payable.Status.OPEN, payment_run=None
+    )
     PaymentRunItem.objects.filter(pk__in=[i.pk for i, _, _ in removed]).delete()
     if rest:
         payment.amount = sum((i.amount for i in rest), Decimal(0))
@@ -185,8 +244,13 @@ def payment_run_remove_item(*, actor, run: PaymentRun, payable: Payable, reason:
     else:
         payment.delete()
     _recount(run)
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="payment_run_remove_item", obj=run,
-                 detail={"payable": payable.pk, "reason": reason})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="payment_run_remove_item",
+        obj=run,
+        detail={"payable": payable.pk, "reason": reason},
+    )
     return run
 
 
@@ -199,6 +263,7 @@ def _recount(run: PaymentRun) -> None:
 
 # --- Approval, bank file, cancellation --------------------------------------------------------------
 
+
 @retry_on_conflict
 @transaction.atomic(durable=True)
 def payment_run_approve(*, actor, run: PaymentRun) -> PaymentRun:
@@ -206,15 +271,27 @@ def payment_run_approve(*, actor, run: PaymentRun) -> PaymentRun:
     currency (settlement_ops.services.approval_check, action payment_run). Frozen afterwards."""
     run = payment_run_lock(run.pk)
     if run.status != PaymentRun.Status.DRAFT:
-        raise ConflictError(f"Only a prepared run can be approved; this one is {run.get_status_display().lower()}.", code="bad_status")
+        raise ConflictError(
+            f"Only a prepared run can be approved; this one is {run.get_status_display().lower()}.", code="bad_status"
+        )
     if not run.payments.exists():
         raise DomainError("The run has no payments left.", code="empty_run")
-    approval_check(actor=actor, action=ApprovalLimit.Action.PAYMENT_RUN, prepared_by=run.prepared_by,
-                   amount=run.total_amount, currency=run.currency)
+    approval_check(
+        actor=actor,
+        action=ApprovalLimit.Action.PAYMENT_RUN,
+        prepared_by=run.prepared_by,
+        amount=run.total_amount,
+        currency=run.currency,
+    )
     run.status, run.approved_by, run.approved_at = PaymentRun.Status.APPROVED, actor, timezone.now()
     run.save(update_fields=["status", "approved_by", "approved_at"])
-    audit_record(kind=AuditEvent.Kind.APPROVAL, actor=actor, action="payment_run_approve", obj=run,
-                 detail={"total": str(run.total_amount), "currency": run.currency, "prepared_by": run.prepared_by.username})
+    audit_record(
+        kind=AuditEvent.Kind.APPROVAL,
+        actor=actor,
+        action="payment_run_approve",
+        obj=run,
+        detail={"total": str(run.total_amount), "currency": run.currency, "prepared_by": run.prepared_by.username},
+    )
     return run
 
 
@@ -234,13 +311,24 @@ def payment_run_export(*, actor, run: PaymentRun) -> BankFile:
         content, fmt, ext = bank_files.sepa_pain001(run, payments), BankFile.Format.SEPA, "xml"
     else:
         content, fmt, ext = bank_files.csv_transfer(run, payments), BankFile.Format.CSV, "csv"
-    bank_file = BankFile.objects.create(run=run, format=fmt, filename=f"{run.number}.{ext}", content=content,
-                                        sha256=hashlib.sha256(content).hexdigest(), created_by=actor)
+    bank_file = BankFile.objects.create(
+        run=run,
+        format=fmt,
+        filename=f"{run.number}.{ext}",
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        created_by=actor,
+    )
     run.payments.update(status=Payment.Status.SENT)
     run.status = PaymentRun.Status.EXPORTED
     run.save(update_fields=["status"])
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="payment_run_export", obj=run,
-                 detail={"file": bank_file.filename, "sha256": bank_file.sha256})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="payment_run_export",
+        obj=run,
+        detail={"file": bank_file.filename, "sha256": bank_file.sha256},
+    )
     return bank_file
 
 
@@ -259,31 +347,49 @@ def payment_run_cancel(*, actor, run: PaymentRun, reason: str) -> PaymentRun:
     _open_items(run).update(is_open=False)
     run.status, run.cancelled_by, run.cancelled_at = PaymentRun.Status.CANCELLED, actor, timezone.now()
     run.save(update_fields=["status", "cancelled_by", "cancelled_at"])
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="payment_run_cancel", obj=run, detail={"reason": reason})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION, actor=actor, action="payment_run_cancel", obj=run, detail={"reason": reason}
+    )
     return run
 
 
 # --- Confirmation --------------------------------------------------------------------------------------
+
 
 def _mark(actor, payment: Payment, status: str, reason: str) -> Payment:
     run = payment.run
     now = timezone.now()
     if status == Payment.Status.PAID:
         if payment.status != Payment.Status.SENT:
-            raise ConflictError(f"Payment {payment.end_to_end_id} is {payment.get_status_display().lower()}; only a sent payment can be paid.",
-                                code="bad_status")
+            raise ConflictError(
+                f"Payment {payment.end_to_end_id} is {payment.get_status_display().lower()}; only a sent payment can be paid.",
+                code="bad_status",
+            )
         vendor = payment.vendor
         payment.entry = ledger_post(
-            market=run.market, entry_date=run.market.local_date(),
-            lines=[PostingLine(vendor_payable_account(vendor, payment.currency), payment.amount, f"Payment {payment.end_to_end_id}"),
-                   PostingLine(account_for(market=run.market, kind=AccountKind.BANK, currency=payment.currency), -payment.amount,
-                               f"Paid to {vendor.code}")],
-            idempotency_key=f"payables:payment:{payment.pk}:paid", source_type="vendor_payment", source_id=str(payment.pk),
-            description=f"Payment {payment.end_to_end_id} to {vendor.code} ({run.number})", actor=actor,
+            market=run.market,
+            entry_date=run.market.local_date(),
+            lines=[
+                PostingLine(
+                    vendor_payable_account(vendor, payment.currency), payment.amount, f"Payment {payment.end_to_end_id}"
+                ),
+                PostingLine(
+                    account_for(market=run.market, kind=AccountKind.BANK, currency=payment.currency),
+                    -payment.amount,
+                    f"Paid to {vendor.code}",
+                ),
+            ],
+            idempotency_key=f"payables:payment:{payment.pk}:paid",
+            source_type="vendor_payment",
+            source_id=str(payment.pk),
+            description=f"Payment {payment.end_to_end_id} to {vendor.code} ({run.number})",
+            actor=actor,
         )
         ids = list(payment.items.filter(is_open=True).values_list("payable_id", flat=True))
         payables_lock(ids)
-        Payable.objects.filter(pk__in=ids).update(status=Payable.Status.PAID, payment_run=None, payment=payment, paid_at=now)
+        Payable.objects.filter(pk__in=ids).update(
+            status=Payable.Status.PAID, payment_run=None, payment=payment, paid_at=now
+        )
         payment.items.update(is_open=False)
         payment.status, payment.confirmed_by, payment.confirmed_at = Payment.Status.PAID, actor, now
         payment.save(update_fields=["entry", "status", "confirmed_by", "confirmed_at"])
@@ -293,19 +399,34 @@ def _mark(actor, payment: Payment, status: str, reason: str) -> Payment:
         if not reason:
             raise DomainError("Give the bank's reason for the rejection.", code="required", field="reason")
         if payment.status not in (Payment.Status.SENT, Payment.Status.PAID):
-            raise ConflictError(f"Payment {payment.end_to_end_id} is {payment.get_status_display().lower()}.", code="bad_status")
+            raise ConflictError(
+                f"Payment {payment.end_to_end_id} is {payment.get_status_display().lower()}.", code="bad_status"
+            )
         ids = list(payment.items.values_list("payable_id", flat=True))
         payables_lock(ids)
         if payment.status == Payment.Status.PAID:
             # Returned by the bank after it was booked as paid: reverse the payment entry.
-            payment.reversal_entry = ledger_reverse(entry=payment.entry, reason=f"Payment returned: {reason}", actor=actor)
-        Payable.objects.filter(pk__in=ids).update(status=Payable.Status.OPEN, payment_run=None, payment=None, paid_at=None,
-                                                  last_rejection_reason=reason[:255])
+            payment.reversal_entry = ledger_reverse(
+                entry=payment.entry, reason=f"Payment returned: {reason}", actor=actor
+            )
+        Payable.objects.filter(pk__in=ids).update(
+            status=Payable.Status.OPEN, payment_run=None, payment=None, paid_at=None, last_rejection_reason=reason[:255]
+        )
         payment.items.update(is_open=False)
-        payment.status, payment.rejection_reason, payment.confirmed_by, payment.confirmed_at = Payment.Status.REJECTED, reason[:255], actor, now
+        payment.status, payment.rejection_reason, payment.confirmed_by, payment.confirmed_at = (
+            Payment.Status.REJECTED,
+            reason[:255],
+            actor,
+            now,
+        )
         payment.save(update_fields=["reversal_entry", "status", "rejection_reason", "confirmed_by", "confirmed_at"])
-    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action=f"payment_{status}", obj=payment,
-                 detail={"run": run.number, "amount": str(payment.amount), "reason": reason})
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action=f"payment_{status}",
+        obj=payment,
+        detail={"run": run.number, "amount": str(payment.amount), "reason": reason},
+    )
     if not run.payments.exclude(status__in=[Payment.Status.PAID, Payment.Status.REJECTED]).exists():
         run.status, run.completed_at = PaymentRun.Status.COMPLETED, now
         run.save(update_fields=["status", "completed_at"])
@@ -322,7 +443,11 @@ def payment_mark(*, actor, payment: Payment, status: str, reason: str = "") -> P
     run = payment_run_lock(payment.run_id)
     if run.status not in (PaymentRun.Status.EXPORTED, PaymentRun.Status.COMPLETED):
         raise ConflictError("Payments are confirmed after the bank file is created.", code="bad_status")
-    payment = Payment.objects.select_for_update(of=("self",)).select_related("vendor__market", "run__market", "entry").get(pk=payment.pk)
+    payment = (
+        Payment.objects.select_for_update(of=("self",))
+        .select_related("vendor__market", "run__market", "entry")
+        .get(pk=payment.pk)
+    )
     return _mark(actor, payment, status, reason)
 
 
@@ -335,11 +460,23 @@ def payment_results_import(*, actor, run: PaymentRun, content: bytes) -> dict:
     run = payment_run_lock(run.pk)
     if run.status not in (PaymentRun.Status.EXPORTED, PaymentRun.Status.COMPLETED):
         raise ConflictError("Results are applied after the bank file is created.", code="bad_status")
-    payments = {p.end_to_end_id: p for p in run.payments.select_for_update(of=("self",)).select_related("vendor__market", "run__market", "entry")}
-    errors = [{"row": r["row"], "field": "end_to_end_id", "message": f"{r['end_to_end_id']!r} is not a payment of {run.number}"}
-              for r in rows if r["end_to_end_id"] not in payments]
+    payments = {
+        p.end_to_end_id: p
+        for p in run.payments.select_for_update(of=("self",)).select_related("vendor__market", "run__market", "entry")
+    }
+    errors = [
+        {
+            "row": r["row"],
+            "field": "end_to_end_id",
+            "message": f"{r['end_to_end_id']!r} is not a payment of {run.number}",
+        }
+        for r in rows
+        if r["end_to_end_id"] not in payments
+    ]
     if errors:
-        raise DomainError(f"{len(errors)} row(s) of the result file have errors; nothing was applied.", code="bad_rows", errors=errors)
+        raise DomainError(
+            f"{len(errors)} row(s) of the result file have errors; nothing was applied.", code="bad_rows", errors=errors
+        )
     counts = {"paid": 0, "rejected": 0, "unchanged": 0}
     for row in rows:
         payment = payments[row["end_to_end_id"]]
@@ -352,6 +489,7 @@ def payment_results_import(*, actor, run: PaymentRun, content: bytes) -> dict:
 
 
 # --- Remittance --------------------------------------------------------------------------------------
+
 
 def _queue_remittance(payment_id: int) -> None:
     from ..tasks import remittance_email_task
@@ -376,8 +514,10 @@ def remittance_email(*, payment_id: int) -> bool:
         return False
     message = EmailMessage(
         subject=f"Remittance advice {payment.end_to_end_id}",
-        body=(f"Dear {payment.vendor.legal_name},\n\nwe paid {bank_files.describe(payment.amount, payment.currency)} on {payment.run.pay_date} "
-              f"(reference {payment.end_to_end_id}). The attached advice lists the invoices, credit notes and deductions it settles.\n"),
+        body=(
+            f"Dear {payment.vendor.legal_name},\n\nwe paid {bank_files.describe(payment.amount, payment.currency)} on {payment.run.pay_date} "
+            f"(reference {payment.end_to_end_id}). The attached advice lists the invoices, credit notes and deductions it settles.\n"
+        ),
         to=[payment.vendor.contact_email],
     )
     message.attach(f"remittance_{payment.end_to_end_id}.pdf", remittance_pdf(payment), "application/pdf")
