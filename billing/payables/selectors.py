@@ -9,8 +9,10 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Q
 
+from billing.models import ChargeLine, Shipment
 from settlement_ops.models import AccountKind
 from settlement_ops.selectors import balance
+from vendors.models import ContractVersion, RateLine
 
 from .models import (
     InvoiceImport,
@@ -223,13 +225,13 @@ def invoice_lines_integrity() -> list[str]:
     """Nightly proof for the references the freight audit writes without database constraints
     (see `VendorInvoiceLine`): each matched shipment, charge line, contract version and rate line
     exists, the shipment is the invoice vendor's, and the charge line is that shipment's."""
-    sql = """
-        SELECT COUNT(*) FROM payables_vendorinvoiceline l
-        JOIN payables_vendorinvoice i ON i.id = l.invoice_id
-        LEFT JOIN billing_shipment s ON s.id = l.shipment_id
-        LEFT JOIN billing_chargeline c ON c.id = l.charge_line_id
-        LEFT JOIN vendors_contractversion v ON v.id = l.contract_version_id
-        LEFT JOIN vendors_rateline r ON r.id = l.rate_line_id
+    sql = f"""
+        SELECT COUNT(*) FROM {VendorInvoiceLine._meta.db_table} l
+        JOIN {VendorInvoice._meta.db_table} i ON i.id = l.invoice_id
+        LEFT JOIN {Shipment._meta.db_table} s ON s.id = l.shipment_id
+        LEFT JOIN {ChargeLine._meta.db_table} c ON c.id = l.charge_line_id
+        LEFT JOIN {ContractVersion._meta.db_table} v ON v.id = l.contract_version_id
+        LEFT JOIN {RateLine._meta.db_table} r ON r.id = l.rate_line_id
         WHERE (l.shipment_id IS NOT NULL AND (s.id IS NULL OR s.vendor_id <> i.vendor_id))
            OR (l.charge_line_id IS NOT NULL AND (c.id IS NULL OR c.shipment_id <> l.shipment_id))
            OR (l.contract_version_id IS NOT NULL AND v.id IS NULL)

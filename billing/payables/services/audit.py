@@ -28,12 +28,13 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from billing.models import ChargeLine, Shipment
 from settlement_ops.db import retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import AccountKind, AuditEvent
 from settlement_ops.money import quantize
 from settlement_ops.services import PostingLine, audit_record, ledger_post
-from vendors.models import Contract
+from vendors.models import Contract, ContractVersion, Surcharge
 
 from ..locks import invoice_lock
 from ..models import Payable, VendorAuditPolicy, VendorInvoice, VendorInvoiceLine
@@ -41,6 +42,11 @@ from .ledger import accrual_account, market_account, vendor_payable_account
 
 LINE = VendorInvoiceLine._meta.db_table
 INVOICE = VendorInvoice._meta.db_table
+SHIPMENT = Shipment._meta.db_table
+CHARGE_LINE = ChargeLine._meta.db_table
+CONTRACT = Contract._meta.db_table
+CONTRACT_VERSION = ContractVersion._meta.db_table
+SURCHARGE = Surcharge._meta.db_table
 EFFECTIVE = "(" + ", ".join(f"'{status.value}'" for status in Contract.EFFECTIVE_STATUSES) + ")"
 D = VendorInvoiceLine.Decision
 HUMAN_DECISIONS = (D.APPROVED, D.SHORT_PAID, D.DISPUTED)
@@ -54,7 +60,7 @@ _SURCHARGE_TEST = " OR ".join(
 _HAS_KIND = ", ".join(
     f"MAX(CASE WHEN s.kind = '{kind}' THEN 1 ELSE 0 END) AS has_{kind}" for kind in VendorInvoiceLine.SURCHARGE_FIELDS
 )
-_CONTRACT_FOR_SHIPMENT = f"""SELECT 1 FROM vendors_contract c WHERE c.vendor_id = %(vendor)s AND c.market_id = sh.market_id
+_CONTRACT_FOR_SHIPMENT = f"""SELECT 1 FROM {CONTRACT} c WHERE c.vendor_id = %(vendor)s AND c.market_id = sh.market_id
     AND c.service_level = sh.service_level AND c.status IN {EFFECTIVE}"""
 # An unrated shipment shipped after the vendor's contract for the service ended.
 _EXPIRED = f"""(CASE WHEN sh.id IS NOT NULL AND cl.id IS NULL THEN (
@@ -69,9 +75,9 @@ _BILLED = ", ".join(f"l.billed_{kind}" for kind in VendorInvoiceLine.SURCHARGE_F
 # summed (usually none), which spares an aggregate over every shipment of the invoice.
 _RERATED = f"""SELECT p.shipment_id, SUM(p.vendor_net) AS net, SUM(p.vendor_vat) AS vat,
         MAX(p.generation) AS generation
-    FROM billing_chargeline p
+    FROM {CHARGE_LINE} p
     WHERE p.shipment_id IN (
-        SELECT n.shipment_id FROM billing_chargeline n JOIN billing_shipment s2 ON s2.id = n.shipment_id
+        SELECT n.shipment_id FROM {CHARGE_LINE} n JOIN {SHIPMENT} s2 ON s2.id = n.shipment_id
         WHERE n.generation <> 1 AND s2.vendor_id = %(vendor)s
             AND s2.tracking_number IN (SELECT l2.tracking_number FROM {LINE} l2 WHERE l2.invoice_id = %(invoice)s))
     GROUP BY p.shipment_id"""
@@ -131,14 +137,14 @@ FROM (
                 {_EXPIRED} AS expired
             FROM {LINE} l
             LEFT JOIN ({_REPEATED}) rep ON rep.tracking_number = l.tracking_number
-            LEFT JOIN billing_shipment sh ON sh.vendor_id = %(vendor)s AND sh.tracking_number = l.tracking_number
+            LEFT JOIN {SHIPMENT} sh ON sh.vendor_id = %(vendor)s AND sh.tracking_number = l.tracking_number
             LEFT JOIN ({_RERATED}) rr ON rr.shipment_id = sh.id
-            LEFT JOIN billing_chargeline cl ON cl.shipment_id = sh.id AND cl.generation = COALESCE(rr.generation, 1)
+            LEFT JOIN {CHARGE_LINE} cl ON cl.shipment_id = sh.id AND cl.generation = COALESCE(rr.generation, 1)
             WHERE l.invoice_id = %(invoice)s
         ) m
         LEFT JOIN (
-            SELECT s.version_id, {_HAS_KIND} FROM vendors_surcharge s
-            WHERE s.version_id IN (SELECT v.id FROM vendors_contractversion v JOIN vendors_contract vc ON vc.id = v.contract_id
+            SELECT s.version_id, {_HAS_KIND} FROM {SURCHARGE} s
+            WHERE s.version_id IN (SELECT v.id FROM {CONTRACT_VERSION} v JOIN {CONTRACT} vc ON vc.id = v.contract_id
                                    WHERE vc.vendor_id = %(vendor)s)
             GROUP BY s.version_id
         ) sv ON sv.version_id = m.contract_version_id

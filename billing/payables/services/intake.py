@@ -467,9 +467,7 @@ def _import(job: InvoiceImport, vendor: Vendor, mapping) -> InvoiceImport:
     try:
         invoice = _store(job, vendor, mapping, kind, currency, header, mapped, credited)
     except IntegrityError as exc:
-        if "vendor_invoice_number_unique" not in str(
-            exc
-        ) and "UNIQUE constraint failed: payables_vendorinvoice" not in str(exc):
+        if "vendor_invoice_number_unique" not in str(exc):
             raise
         # A concurrent upload of the same number won the unique constraint.
         return _refuse(
