@@ -4,23 +4,16 @@ constraint family is shown by a raw update that bypasses the services."""
 from decimal import Decimal as D
 
 import pytest
-from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.payables.models import Payable, Payment, PaymentRun, VendorInvoice, VendorInvoiceLine
 from settlement_ops.roles import Role
+from tests.constraints import refused
 from tests.factories import UserFactory
 from tests.payables.helpers import audited_invoice, exported_run, open_payable, prepared_run
 
 pytestmark = pytest.mark.django_db
-
-
-def refused(model, pk, constraint: str, **values) -> None:
-    """A raw UPDATE of one row with `values` fails on `constraint` (and changes nothing)."""
-    with pytest.raises(IntegrityError) as caught, transaction.atomic():
-        model.objects.filter(pk=pk).update(**values)
-    assert f'"{constraint}"' in str(caught.value)
 
 
 def test_vendor_invoice_gross_is_net_plus_vat_and_approval_needs_every_line_decided():

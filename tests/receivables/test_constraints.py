@@ -20,17 +20,11 @@ from billing.receivables.models import (
     WriteOff,
 )
 from billing.receivables.services import write_off_propose
+from tests.constraints import refused
 from tests.factories import UserFactory
 from tests.receivables.helpers import World
 
 pytestmark = pytest.mark.django_db
-
-
-def refused(model, pk, constraint: str, **values) -> None:
-    """A raw UPDATE of one row with `values` fails on `constraint` (and changes nothing)."""
-    with pytest.raises(IntegrityError) as caught, transaction.atomic():
-        model.objects.filter(pk=pk).update(**values)
-    assert f'"{constraint}"' in str(caught.value)
 
 
 def test_invoice_amounts_add_up_and_the_status_follows_the_open_amount():
