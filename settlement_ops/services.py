@@ -73,12 +73,23 @@ class PostingLine:
     memo: str = ""
 
 
+def _amount(index: int, value) -> Decimal:
+    try:
+        return to_decimal(value)
+    except TypeError:
+        raise DomainError(
+            f"Posting {index}: {value!r} is a binary float; post amounts as Decimal or str",
+            code="float_amount",
+            field="amount",
+        ) from None
+
+
 def _validate_lines(market: Market, lines) -> None:
     if len(lines) < 2:
         raise DomainError("A journal entry needs at least two postings", code="unbalanced")
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for index, line in enumerate(lines):
-        amount = to_decimal(line.amount)  # refuses float
+        amount = _amount(index, line.amount)
         account = line.account
         if account.market_id != market.pk:
             raise DomainError(
@@ -116,18 +127,20 @@ def ledger_post(
 ) -> JournalEntry:
     """Post a balanced journal entry: all postings or none.
 
-    Idempotent by `idempotency_key`: posting the same key again returns the first entry and writes
-    nothing. Runs inside the caller's transaction when there is one (so postings commit together
-    with the records they account for), else opens its own.
+    Idempotent by `idempotency_key`: posting the same key again with the same lines returns the
+    first entry and writes nothing; the same key with other lines (accounts or amounts) is refused,
+    as the API refuses a reused Idempotency-Key with another body. Runs inside the caller's
+    transaction when there is one (so postings commit together with the records they account for),
+    else opens its own.
 
     Raises DomainError when the entry is unbalanced per currency, an amount is zero, unrounded or
-    a float, or an account belongs to another market.
+    a float, an account belongs to another market, or the key was used for other lines.
     """
     lines = list(lines)
+    _validate_lines(market, lines)
     existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
-        return existing
-    _validate_lines(market, lines)
+        return _same_entry(existing, lines)
     with transaction.atomic():
         try:
             # A savepoint, so a concurrent insert of the same key leaves the outer transaction usable.
@@ -146,7 +159,7 @@ def ledger_post(
             existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
             if existing is None:
                 raise
-            return existing
+            return _same_entry(existing, lines)
         Posting.objects.bulk_create(
             Posting(
                 entry=entry,
@@ -160,6 +173,20 @@ def ledger_post(
                 memo=line.memo[:255],
             )
             for line in lines
+        )
+    return entry
+
+
+def _same_entry(entry: JournalEntry, lines) -> JournalEntry:
+    """The stored entry of a reused key, when it holds exactly these lines (account and amount)."""
+    stored = sorted(entry.postings.values_list("account_id", "amount"))
+    asked = sorted((line.account.pk, to_decimal(line.amount)) for line in lines)
+    if stored != asked:
+        raise DomainError(
+            f"Idempotency key {entry.idempotency_key!r} was already used for JE{entry.pk} with other lines; "
+            "a retry must post the same lines, a different posting needs its own key",
+            code="idempotency_key_reused",
+            status=422,
         )
     return entry
 

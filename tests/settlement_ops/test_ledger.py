@@ -103,9 +103,9 @@ def test_unrounded_or_zero_amounts_are_refused(amount, message):
         )
 
 
-def test_float_amounts_are_refused():
+def test_float_amounts_are_refused_with_the_domain_error():
     m, cost, accrual = _accounts()
-    with pytest.raises(TypeError):
+    with pytest.raises(DomainError) as refused:
         ledger_post(
             market=m,
             entry_date=date(2026, 11, 2),
@@ -115,6 +115,9 @@ def test_float_amounts_are_refused():
             description="float",
             lines=[PostingLine(cost, 10.5), PostingLine(accrual, -10.5)],
         )
+    assert (refused.value.code, refused.value.field) == ("float_amount", "amount")
+    assert "Posting 0: 10.5 is a binary float" in refused.value.message
+    assert not JournalEntry.objects.filter(idempotency_key="f").exists()
 
 
 def test_accounts_of_another_market_are_refused():
@@ -158,11 +161,53 @@ def test_idr_amounts_post_without_minor_units():
 
 def test_posting_the_same_key_twice_returns_the_first_entry():
     first = post_simple_entry(key="run:7:vendor:3", amount="50.00")
-    again = post_simple_entry(key="run:7:vendor:3", amount="999.00")
+    again = post_simple_entry(key="run:7:vendor:3", amount="50.00")
     assert again.pk == first.pk
     assert JournalEntry.objects.count() == 1
     assert Posting.objects.count() == 2
     assert sorted(p.amount for p in Posting.objects.all()) == [Decimal("-50.00"), Decimal("50.00")]
+
+
+def test_the_same_lines_in_another_order_are_the_same_posting():
+    m, cost, accrual = _accounts()
+    first = post_simple_entry(key="order", amount="12.34")
+    again = ledger_post(
+        market=m,
+        entry_date=date(2026, 11, 1),
+        idempotency_key="order",
+        source_type="test",
+        source_id="1",
+        description="Test accrual",
+        lines=[PostingLine(accrual, Decimal("-12.34")), PostingLine(cost, Decimal("12.34"))],
+    )
+    assert again.pk == first.pk and JournalEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize("change", ["amount", "account"])
+def test_a_reused_key_with_other_lines_is_refused_and_writes_nothing(change):
+    # given
+    m, cost, accrual = _accounts()
+    first = post_simple_entry(key="run:7:vendor:3", amount="50.00")
+    other = account_for(market=m, kind=AccountKind.VAT_INPUT)
+    lines = {
+        "amount": [PostingLine(cost, Decimal("999.00")), PostingLine(accrual, Decimal("-999.00"))],
+        "account": [PostingLine(other, Decimal("50.00")), PostingLine(accrual, Decimal("-50.00"))],
+    }[change]
+    # when
+    with pytest.raises(DomainError) as refused:
+        ledger_post(
+            market=m,
+            entry_date=date(2026, 11, 1),
+            idempotency_key="run:7:vendor:3",
+            source_type="test",
+            source_id="1",
+            description="Test accrual",
+            lines=lines,
+        )
+    # then
+    assert refused.value.code == "idempotency_key_reused" and refused.value.status == 422
+    assert f"already used for JE{first.pk} with other lines" in refused.value.message
+    assert JournalEntry.objects.count() == 1 and Posting.objects.count() == 2
 
 
 def test_posted_rows_cannot_be_changed_or_deleted_through_the_orm():
