@@ -29,46 +29,52 @@ LINE_AMOUNTS = [
 ]
 
 
+CHARGE_LINE_FIELDS = (
+    "id",
+    "shipment__tracking_number",
+    "generation",
+    "kind",
+    "vendor__code",
+    "seller__code",
+    "service_level",
+    "ship_date",
+    "currency",
+    "contract_version_id",
+    "chargeable_weight_kg",
+    *(f for _, f in LINE_AMOUNTS),
+)
+_SELLER_NET = CHARGE_LINE_FIELDS.index("seller_net")
+_VENDOR_NET = CHARGE_LINE_FIELDS.index("vendor_net")
+
+
+def charge_line_columns(places: int) -> list[Column]:
+    return [
+        Column("Line", "int", 10),
+        Column("Tracking number", width=20),
+        Column("Generation", "int", 10),
+        Column("Kind", width=9),
+        Column("Vendor", width=12),
+        Column("Seller", width=12),
+        Column("Service", width=10),
+        Column("Ship date", "date", 11),
+        Column("Currency", width=8),
+        Column("Contract version", "int", 10),
+        Column("Chargeable kg", "number", 12, 3),
+        *(Column(label, "money", 13, places) for label, _ in LINE_AMOUNTS),
+        Column("Margin", "money", 13, places),
+    ]
+
+
+def charge_line_rows(lines):
+    """Charge-line rows for charge_line_columns, streamed from a server-side cursor: tuples
+    straight from the database (values_list), the margin appended; nothing per row but that."""
+    for row in lines.values_list(*CHARGE_LINE_FIELDS).iterator(chunk_size=5000):
+        yield (*row, row[_SELLER_NET] - row[_VENDOR_NET])
+
+
 def run_workbook(run: BillingRun):
     places = minor_units(run.currency)
-    money = [Column(label, "money", 13, places) for label, _ in LINE_AMOUNTS]
-    fields = [f for _, f in LINE_AMOUNTS]
-    lines = (
-        selectors.run_charge_lines(run)
-        .order_by("shipment_id", "generation")
-        .values_list(
-            "id",
-            "shipment__tracking_number",
-            "generation",
-            "kind",
-            "vendor__code",
-            "seller__code",
-            "service_level",
-            "ship_date",
-            "currency",
-            "contract_version_id",
-            "chargeable_weight_kg",
-            *fields,
-        )
-    )
-    line_rows = (
-        (
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            row[5],
-            row[6],
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-            *row[11:],
-            row[11 + fields.index("seller_net")] - row[11 + fields.index("vendor_net")],
-        )
-        for row in lines.iterator(chunk_size=5000)
-    )
+    line_rows = charge_line_rows(selectors.run_charge_lines(run).order_by("shipment_id", "generation"))
     totals = selectors.run_totals(run)
     exceptions = (
         RatingException.objects.filter(run=run)
@@ -81,21 +87,7 @@ def run_workbook(run: BillingRun):
     return [
         Sheet(
             "Charge lines",
-            [
-                Column("Line", "int", 10),
-                Column("Tracking number", width=20),
-                Column("Generation", "int", 10),
-                Column("Kind", width=9),
-                Column("Vendor", width=12),
-                Column("Seller", width=12),
-                Column("Service", width=10),
-                Column("Ship date", "date", 11),
-                Column("Currency", width=8),
-                Column("Contract version", "int", 10),
-                Column("Chargeable kg", "number", 12, 3),
-                *money,
-                Column("Margin", "money", 13, places),
-            ],
+            charge_line_columns(places),
             line_rows,
             header_lines=header,
         ),

@@ -1,7 +1,18 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Account, ApprovalLimit, AuditEvent, FxRate, JournalEntry, Market, NumberSequence, Posting
+from .models import (
+    Account,
+    AccountingPeriod,
+    ApprovalLimit,
+    AuditEvent,
+    FxRate,
+    JournalEntry,
+    Market,
+    NumberSequence,
+    PeriodWorkbook,
+    Posting,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -74,3 +85,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(NumberSequence)
 class NumberSequenceAdmin(ReadOnlyAdmin):
     list_display = ["market", "kind", "year", "last_value"]
+
+
+@admin.register(AccountingPeriod)
+class AccountingPeriodAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """Periods change state only through the services (four eyes, tie-outs, audit log)."""
+
+    list_display = ["market", "month", "status", "soft_closed_by", "closed_by", "closed_at"]
+    list_filter = ["market", "status"]
+
+
+@admin.register(PeriodWorkbook)
+class PeriodWorkbookAdmin(ReadOnlyAdmin):
+    list_display = ["id", "market", "period", "status", "progress", "requested_by", "generated_at", "sha256"]
+    list_filter = ["market", "status"]

@@ -8,13 +8,19 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from . import periods
 from .errors import DomainError
-from .models import FxRate, IdempotencyRecord, JournalEntry, Market, Posting
+from .models import AccountingPeriod, FxRate, IdempotencyRecord, JournalEntry, Market, PeriodWorkbook, Posting
+from .period_workbook import period_workbook_response, period_workbook_start
 from .selectors import journal_entries
 from .services import fx_rate_store
 
@@ -221,7 +227,183 @@ class JournalEntryViewSet(viewsets.ReadOnlyModelViewSet):
         return journal_entries().prefetch_related("postings__account")
 
 
+# --- Accounting periods and period workbooks ----------------------------------------------------------
+
+
+class PeriodWorkbookSerializer(serializers.ModelSerializer):
+    period = serializers.CharField(source="period.label", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PeriodWorkbook
+        fields = [
+            "id",
+            "market",
+            "period",
+            "status",
+            "progress",
+            "rows_written",
+            "requested_by",
+            "requested_at",
+            "generated_at",
+            "ledger_last_entry_id",
+            "previous_sha256",
+            "sha256",
+            "size",
+            "sheets",
+            "error",
+            "download_url",
+        ]
+
+    def get_download_url(self, workbook) -> str | None:
+        if workbook.status != PeriodWorkbook.Status.DONE:
+            return None
+        return f"/api/period-workbooks/{workbook.pk}/download/"
+
+
+class PeriodWorkbookStartSerializer(serializers.Serializer):
+    market = serializers.PrimaryKeyRelatedField(queryset=Market.objects.all())
+    month = serializers.DateField(help_text="Any day of the month (YYYY-MM-DD)")
+
+
+class TieOutSerializer(serializers.Serializer):
+    control = serializers.CharField()
+    account_kind = serializers.CharField()
+    currency = serializers.CharField()
+    subledger_label = serializers.CharField()
+    subledger = serializers.DecimalField(max_digits=20, decimal_places=4)
+    ledger_label = serializers.CharField()
+    ledger = serializers.DecimalField(max_digits=20, decimal_places=4)
+    passed = serializers.BooleanField()
+
+
+class AccountingPeriodSerializer(serializers.ModelSerializer):
+    period = serializers.CharField(source="label", read_only=True)
+    soft_closed_by = serializers.CharField(source="soft_closed_by.username", default=None, read_only=True)
+    closed_by = serializers.CharField(source="closed_by.username", default=None, read_only=True)
+    reopen_requested_by = serializers.CharField(source="reopen_requested_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = AccountingPeriod
+        fields = [
+            "id",
+            "market",
+            "period",
+            "month",
+            "status",
+            "soft_closed_by",
+            "soft_closed_at",
+            "closed_by",
+            "closed_at",
+            "reopen_requested_by",
+            "reopen_requested_at",
+            "reopen_reason",
+            "close_checks",
+        ]
+
+
+class PeriodSoftCloseSerializer(serializers.Serializer):
+    market = serializers.PrimaryKeyRelatedField(queryset=Market.objects.all())
+    month = serializers.DateField(help_text="Any day of the month (YYYY-MM-DD)")
+
+
+class PeriodReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255)
+
+
+class AccountingPeriodViewSet(viewsets.ReadOnlyModelViewSet):
+    """Accounting periods per market and month: soft-close (preparer), close (a second person,
+    after every tie-out passes), reopen (asked with a reason, approved by a second person)."""
+
+    serializer_class = AccountingPeriodSerializer
+    filterset_fields = ["market", "status", "month"]
+    required_permissions = {
+        "read": "settlement_ops.view_accountingperiod",
+        "soft_close": "settlement_ops.change_accountingperiod",
+        "reopen_request": "settlement_ops.change_accountingperiod",
+        "close": "settlement_ops.close_accountingperiod",
+        "reopen": "settlement_ops.close_accountingperiod",
+    }
+
+    def get_queryset(self):
+        return AccountingPeriod.objects.select_related("soft_closed_by", "closed_by", "reopen_requested_by")
+
+    @extend_schema(request=PeriodSoftCloseSerializer, responses=AccountingPeriodSerializer)
+    @action(detail=False, methods=["post"], url_path="soft-close")
+    def soft_close(self, request):
+        data = PeriodSoftCloseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        period = periods.period_soft_close(actor=request.user, **data.validated_data)
+        return Response(AccountingPeriodSerializer(period).data)
+
+    @extend_schema(request=None, responses=AccountingPeriodSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        period = periods.period_close(actor=request.user, period=self.get_object())
+        return Response(AccountingPeriodSerializer(period).data)
+
+    @extend_schema(request=PeriodReasonSerializer, responses=AccountingPeriodSerializer)
+    @action(detail=True, methods=["post"], url_path="reopen-request")
+    def reopen_request(self, request, pk=None):
+        data = PeriodReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        period = periods.period_reopen_request(actor=request.user, period=self.get_object(), **data.validated_data)
+        return Response(AccountingPeriodSerializer(period).data)
+
+    @extend_schema(request=None, responses=AccountingPeriodSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        period = periods.period_reopen_approve(actor=request.user, period=self.get_object())
+        return Response(AccountingPeriodSerializer(period).data)
+
+    @extend_schema(responses=TieOutSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="tie-out")
+    def tie_out(self, request, pk=None):
+        period = self.get_object()
+        checks = periods.tie_outs(market=period.market, end=period.end)
+        return Response(TieOutSerializer([c.as_dict() for c in checks], many=True).data)
+
+
+class PeriodWorkbookViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Period workbooks: POST starts the job (202), GET polls its status and progress, and
+    download/ returns the stored file, byte for byte what was hashed."""
+
+    serializer_class = PeriodWorkbookSerializer
+    filterset_fields = ["market", "status"]
+    required_permissions = {
+        "read": "settlement_ops.view_periodworkbook",
+        "create": "settlement_ops.download_periodworkbook",
+        "download": "settlement_ops.download_periodworkbook",
+    }
+
+    def get_queryset(self):
+        return PeriodWorkbook.objects.select_related("period", "requested_by")
+
+    @extend_schema(request=PeriodWorkbookStartSerializer, responses={202: PeriodWorkbookSerializer})
+    def create(self, request, *args, **kwargs):
+        data = PeriodWorkbookStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        workbook = period_workbook_start(actor=request.user, **data.validated_data)
+        workbook.refresh_from_db()
+        return Response(PeriodWorkbookSerializer(workbook).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses={
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiResponse(
+                OpenApiTypes.BINARY
+            )
+        }
+    )
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        workbook = get_object_or_404(self.get_queryset(), pk=pk)
+        return period_workbook_response(workbook=workbook)
+
+
 def register_routes(router) -> None:
+    router.register("periods", AccountingPeriodViewSet, basename="accountingperiod")
+    router.register("period-workbooks", PeriodWorkbookViewSet, basename="periodworkbook")
     router.register("markets", MarketViewSet, basename="market")
     router.register("fx-rates", FxRateViewSet, basename="fxrate")
     router.register("journal-entries", JournalEntryViewSet, basename="journalentry")

@@ -12,7 +12,10 @@ from decimal import Decimal
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 
-from .models import FxRate, Market
+from .errors import DomainError
+from .models import AccountingPeriod, FxRate, Market, month_start
+from .period_workbook import period_workbook_start
+from .periods import period_close, period_for, period_soft_close
 from .roles import Role
 
 DEMO_PASSWORD = "settle-demo-2026"
@@ -98,3 +101,32 @@ def seed(ctx: DemoContext) -> None:
                 )
             )
     FxRate.objects.bulk_create(rates, ignore_conflicts=True)
+
+
+CLOSE_AFTER_DAYS = 5
+
+
+def periods(ctx: DemoContext) -> None:
+    """Period close after the demo's past was played (a last `periods` phase of seed_demo): the
+    last complete month is soft-closed by the specialist and closed by the approver in GB (its
+    tie-outs pass), soft-closed elsewhere, and GB's period workbook is written. Repeatable."""
+    specialist, approver = ctx.users.get("specialist"), ctx.users.get("approver")
+    if specialist is None or approver is None:
+        specialist, approver = User.objects.get(username="specialist"), User.objects.get(username="approver")
+    for market in ctx.markets:
+        # Finance closes a month some days after it ends: in its first days the nightly run still
+        # rates and posts the last day of the month before.
+        if not market.is_active or ctx.today.day <= CLOSE_AFTER_DAYS:
+            continue
+        month = month_start(month_start(ctx.today) - timedelta(days=1))
+        period = period_for(market=market, month=month)
+        if period.status == AccountingPeriod.Status.OPEN:
+            period = period_soft_close(actor=specialist, market=market, month=month)
+        if market.code == "GB" and period.status == AccountingPeriod.Status.SOFT_CLOSED:
+            try:
+                period_close(actor=approver, period=period)
+            except DomainError as exc:
+                ctx.lines.append(f"GB {period.label} was not closed: {exc.message} {exc.errors}")
+                continue
+            workbook = period_workbook_start(actor=approver, market=market, month=month)
+            ctx.lines.append(f"Period workbook of GB {period.label}: #{workbook.pk}")

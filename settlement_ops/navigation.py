@@ -16,6 +16,7 @@ KERNEL_NAV = [
         [
             ("Trial balance", "trial_balance", "settlement_ops.view_account"),
             ("Journal", "journal_list", "settlement_ops.view_journalentry"),
+            ("Periods", "periods", "settlement_ops.view_accountingperiod"),
             ("Markets", "markets", "settlement_ops.view_market"),
             ("FX rates", "fx_rates", "settlement_ops.view_fxrate"),
             ("Audit log", "audit_log", "settlement_ops.view_auditevent"),

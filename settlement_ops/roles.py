@@ -41,10 +41,30 @@ class Role:
 _STAFF_READ = ["settlement_ops.access_staff_pages", "settlement_ops.view_market", "settlement_ops.view_fxrate"]
 _LEDGER_READ = ["settlement_ops.view_account", "settlement_ops.view_journalentry", "settlement_ops.view_posting"]
 
+_PERIOD_READ = [
+    "settlement_ops.view_accountingperiod",
+    "settlement_ops.view_periodworkbook",
+    "settlement_ops.download_periodworkbook",
+]
+
 ROLE_PERMISSIONS = {
-    Role.FINANCE_SPECIALIST: _STAFF_READ + _LEDGER_READ + ["settlement_ops.add_fxrate", "settlement_ops.export_ledger"],
-    Role.FINANCE_APPROVER: _STAFF_READ + _LEDGER_READ + ["settlement_ops.export_ledger"],
-    Role.AUDITOR: _STAFF_READ + _LEDGER_READ + ["settlement_ops.export_ledger", "settlement_ops.view_auditevent"],
+    # Specialists prepare a close (soft-close) and ask for a reopening; approvers close and reopen.
+    Role.FINANCE_SPECIALIST: _STAFF_READ
+    + _LEDGER_READ
+    + _PERIOD_READ
+    + ["settlement_ops.add_fxrate", "settlement_ops.export_ledger", "settlement_ops.change_accountingperiod"],
+    Role.FINANCE_APPROVER: _STAFF_READ
+    + _LEDGER_READ
+    + _PERIOD_READ
+    + [
+        "settlement_ops.export_ledger",
+        "settlement_ops.change_accountingperiod",
+        "settlement_ops.close_accountingperiod",
+    ],
+    Role.AUDITOR: _STAFF_READ
+    + _LEDGER_READ
+    + _PERIOD_READ
+    + ["settlement_ops.export_ledger", "settlement_ops.view_auditevent"],
     Role.SUPPORT_TIER1: _STAFF_READ,
     Role.SUPPORT_TIER2: _STAFF_READ,
     Role.COMPENSATION_QA: _STAFF_READ,

@@ -10,7 +10,7 @@ from django.db.models import DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from .errors import DomainError
-from .models import ACCOUNT_CHART, Account, AccountKind, FxRate, JournalEntry, Market, Posting
+from .models import ACCOUNT_CHART, Account, AccountingPeriod, AccountKind, FxRate, JournalEntry, Market, Posting
 from .money import Money, quantize
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=20, decimal_places=4))
@@ -69,6 +69,26 @@ def trial_balance(*, market, as_of: date | None = None):
             net=Coalesce(Sum("postings__amount", filter=date_q), ZERO),
         )
         .order_by("code", "currency")
+    )
+
+
+def trial_balance_between(*, market, date_from: date, date_to: date):
+    """Accounts of a market with the debits and credits posted between two dates (inclusive)."""
+    date_q = Q(postings__entry_date__gte=date_from, postings__entry_date__lte=date_to)
+    return (
+        Account.objects.filter(market=market)
+        .annotate(
+            debits=Coalesce(Sum("postings__amount", filter=date_q & Q(postings__amount__gt=0)), ZERO),
+            credits=Coalesce(Sum("postings__amount", filter=date_q & Q(postings__amount__lt=0)), ZERO),
+        )
+        .order_by("code", "currency")
+    )
+
+
+def periods_of(*, market):
+    """A market's accounting periods (rows exist once touched), newest first, with workbooks."""
+    return AccountingPeriod.objects.filter(market=market).select_related(
+        "soft_closed_by", "closed_by", "reopen_requested_by"
     )
 
 

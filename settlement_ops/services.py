@@ -7,7 +7,7 @@ import io
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
@@ -17,6 +17,7 @@ from .errors import DomainError, PermissionDeniedError
 from .models import (
     ACCOUNT_CHART,
     Account,
+    AccountingPeriod,
     AccountKind,
     ApprovalLimit,
     AuditEvent,
@@ -25,10 +26,12 @@ from .models import (
     Market,
     NumberSequence,
     Posting,
+    month_end,
+    month_start,
 )
 from .money import MINOR_UNITS, is_quantized, to_decimal
 from .navigation import area_modules
-from .roles import user_roles
+from .roles import Role, has_role, user_roles
 from .selectors import unbalanced_entries
 
 logger = logging.getLogger(__name__)
@@ -124,6 +127,7 @@ def ledger_post(
     description: str,
     actor=None,
     reverses: JournalEntry | None = None,
+    adjustment: bool = False,
 ) -> JournalEntry:
     """Post a balanced journal entry: all postings or none.
 
@@ -133,8 +137,13 @@ def ledger_post(
     transaction when there is one (so postings commit together with the records they account for),
     else opens its own.
 
+    The entry date's accounting period must be open: a closed period refuses every posting, a
+    soft-closed one all but adjustments (`adjustment=True`) by a finance approver. The period row
+    is share-locked until the entry commits, so a concurrent close waits for it (and vice versa).
+
     Raises DomainError when the entry is unbalanced per currency, an amount is zero, unrounded or
-    a float, an account belongs to another market, or the key was used for other lines.
+    a float, an account belongs to another market, or the key was used for other lines;
+    PeriodClosedError when the entry date's period is closed (or soft-closed).
     """
     lines = list(lines)
     _validate_lines(market, lines)
@@ -142,6 +151,7 @@ def ledger_post(
     if existing is not None:
         return _same_entry(existing, lines)
     with transaction.atomic():
+        period_guard(market=market, entry_date=entry_date, actor=actor, adjustment=adjustment)
         try:
             # A savepoint, so a concurrent insert of the same key leaves the outer transaction usable.
             with transaction.atomic():
@@ -192,15 +202,20 @@ def _same_entry(entry: JournalEntry, lines) -> JournalEntry:
 
 
 def ledger_reverse(*, entry: JournalEntry, reason: str, actor=None, entry_date: date | None = None) -> JournalEntry:
-    """Post the mirror image of an entry. An entry is reversed at most once (idempotent)."""
+    """Post the mirror image of an entry. An entry is reversed at most once (idempotent).
+
+    A reversal dated in a closed or soft-closed period posts on the first day of the next open
+    period instead; it references the original (`reverses`, and JE<id> in its description)."""
     if entry.reverses_id is not None:
         raise DomainError("A reversal cannot itself be reversed; post a new entry", code="reversal_of_reversal")
+    existing = JournalEntry.objects.filter(idempotency_key=f"reversal:{entry.pk}").first()
     lines = [
         PostingLine(account=p.account, amount=-p.amount, memo=p.memo) for p in entry.postings.select_related("account")
     ]
+    on = entry_date or entry.market.local_date()
     return ledger_post(
         market=entry.market,
-        entry_date=entry_date or entry.market.local_date(),
+        entry_date=existing.entry_date if existing else period_next_open_date(market=entry.market, on=on),
         lines=lines,
         idempotency_key=f"reversal:{entry.pk}",
         source_type=entry.source_type,
@@ -209,6 +224,100 @@ def ledger_reverse(*, entry: JournalEntry, reason: str, actor=None, entry_date: 
         actor=actor,
         reverses=entry,
     )
+
+
+@transaction.atomic(durable=True)
+def ledger_adjust(
+    *,
+    actor,
+    market: Market,
+    entry_date: date,
+    lines,
+    reason: str,
+    idempotency_key: str,
+    corrects: JournalEntry | None = None,
+) -> JournalEntry:
+    """A manual adjustment entry by a finance approver; the only posting a soft-closed period takes.
+
+    `corrects` names the entry it corrects (its JE id goes into the description). Raises
+    PermissionDeniedError for anyone but a finance approver, DomainError without a reason, and
+    whatever ledger_post refuses."""
+    if not has_role(actor, Role.FINANCE_APPROVER):
+        raise PermissionDeniedError("Only a finance approver posts adjustments.", code="not_approver")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Give a reason for the adjustment.", code="required", field="reason")
+    suffix = f" (corrects JE{corrects.pk})" if corrects is not None else ""
+    entry = ledger_post(
+        market=market,
+        entry_date=entry_date,
+        lines=lines,
+        idempotency_key=idempotency_key,
+        source_type="adjustment",
+        source_id=str(corrects.pk) if corrects is not None else "",
+        description=f"Adjustment: {reason}{suffix}",
+        actor=actor,
+        adjustment=True,
+    )
+    audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="ledger_adjust", obj=entry, detail={"reason": reason})
+    return entry
+
+
+# --- Accounting periods (the ledger's side; closing lives in settlement_ops.periods) -------------
+
+
+class PeriodClosedError(DomainError):
+    def __init__(self, message: str, **kwargs):
+        kwargs.setdefault("code", "period_closed")
+        kwargs.setdefault("status", 409)
+        kwargs.setdefault("field", "entry_date")
+        super().__init__(message, **kwargs)
+
+
+def period_status(*, market: Market, on: date, lock: bool = False) -> str:
+    """The status of the period holding `on` (no row: open). `lock` takes a share lock on the row
+    (inside a transaction), which a close's FOR UPDATE waits for."""
+    table = AccountingPeriod._meta.db_table
+    sql = f"SELECT status FROM {table} WHERE market_id = %s AND month = %s" + (" FOR SHARE" if lock else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [market.pk, month_start(on)])
+        row = cursor.fetchone()
+    return row[0] if row else AccountingPeriod.Status.OPEN
+
+
+def period_next_open_date(*, market: Market, on: date) -> date:
+    """`on` when its period is open, else the first day of the next open period."""
+    not_open = set(
+        AccountingPeriod.objects.filter(market=market, month__gte=month_start(on))
+        .exclude(status=AccountingPeriod.Status.OPEN)
+        .values_list("month", flat=True)
+    )
+    day = on
+    while month_start(day) in not_open:
+        day = month_end(day) + timedelta(days=1)
+    return day
+
+
+def period_guard(*, market: Market, entry_date: date, actor=None, adjustment: bool = False) -> None:
+    """Refuse a posting dated in a closed period, or in a soft-closed one unless it is an
+    adjustment by a finance approver. Callers that start long work dated in a period (a billing
+    run) call it up front, so the refusal comes before the work. Raises PeriodClosedError."""
+    status = period_status(market=market, on=entry_date, lock=connection.in_atomic_block)
+    if status == AccountingPeriod.Status.OPEN:
+        return
+    label = f"{entry_date:%Y-%m}"
+    next_open = period_next_open_date(market=market, on=entry_date)
+    if status == AccountingPeriod.Status.CLOSED:
+        raise PeriodClosedError(
+            f"Period {label} of {market.pk} is closed: nothing can be posted dated {entry_date}. "
+            f"Post the correction in the next open period (from {next_open}) with a reference to the original."
+        )
+    if not (adjustment and actor is not None and has_role(actor, Role.FINANCE_APPROVER)):
+        raise PeriodClosedError(
+            f"Period {label} of {market.pk} is soft-closed: only a finance approver's adjustment can be posted "
+            f"dated {entry_date}. Post it in the next open period (from {next_open}) or ask an approver.",
+            code="period_soft_closed",
+        )
 
 
 # --- Number sequences --------------------------------------------------------------------------

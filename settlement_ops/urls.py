@@ -22,6 +22,13 @@ urlpatterns = [
     path("ledger/entries/", views.JournalEntryListView.as_view(), name="journal_list"),
     path("ledger/entries/<int:pk>/", views.JournalEntryDetailView.as_view(), name="journal_detail"),
     path("ledger/export/", views.LedgerExportView.as_view(), name="ledger_export"),
+    path("ledger/periods/", views.PeriodListView.as_view(), name="periods"),
+    path("ledger/periods/action/", views.PeriodActionView.as_view(), name="period_action"),
+    path(
+        "ledger/periods/workbooks/<int:pk>/download/",
+        views.PeriodWorkbookDownloadView.as_view(),
+        name="period_workbook_download",
+    ),
     path("markets/", views.MarketListView.as_view(), name="markets"),
     path("fx-rates/", views.FxRateListView.as_view(), name="fx_rates"),
     path("audit-log/", views.AuditLogView.as_view(), name="audit_log"),

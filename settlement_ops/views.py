@@ -1,23 +1,25 @@
 """Kernel pages: sign-in, staff home, ledger (trial balance, journal), FX rates, audit log."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
 
-from . import selectors
+from . import periods, selectors
 from .errors import DomainError
 from .exports import ledger_workbook
 from .filters import AuditEventFilter, JournalEntryFilter
 from .forms import FxImportForm, SignInForm
-from .models import AuditEvent, FxRate, JournalEntry, Market
-from .permissions import PermissionRequiredPageMixin
+from .models import AccountingPeriod, AuditEvent, FxRate, JournalEntry, Market, PeriodWorkbook, month_start
+from .period_workbook import period_workbook_response, period_workbook_start
+from .permissions import PermissionRequiredPageMixin, log_refusal
 from .roles import Role, is_seller_user, user_roles
 from .services import fx_rates_import
 
@@ -142,7 +144,7 @@ class FxRateListView(PermissionRequiredPageMixin, FilterView):
             except DomainError as exc:
                 messages.error(request, exc.message)
                 self.object_list = self.get_queryset()
-                ctx = self.get_context_data(form=form, import_errors=exc.errors)
+                ctx = self.get_context_data(form=form, import_errors=exc.errors, import_error_count=exc.error_count)
                 return render(request, self.template_name, ctx, status=400)
             messages.success(request, f"Imported {count} FX rates.")
             return redirect("fx_rates")
@@ -184,3 +186,107 @@ class AuditLogView(PermissionRequiredPageMixin, FilterView):
 
     def get_queryset(self):
         return AuditEvent.objects.select_related("actor").order_by("-id")
+
+
+# --- Period close -------------------------------------------------------------------------------------
+
+PERIODS_SHOWN = 12
+
+
+class PeriodListView(PermissionRequiredPageMixin, TemplateView):
+    """The periods of a market (the last twelve months), their state, tie-outs and workbooks."""
+
+    template_name = "settlement_ops/periods.html"
+    permission_required = "settlement_ops.view_accountingperiod"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        markets = Market.objects.all()
+        market = markets.filter(pk=self.request.GET.get("market") or "GB").first() or markets.first()
+        rows = []
+        if market is not None:
+            stored = {p.month: p for p in selectors.periods_of(market=market)}
+            workbooks = {}
+            for wb in PeriodWorkbook.objects.filter(market=market).select_related("period", "requested_by"):
+                workbooks.setdefault(wb.period.month, []).append(wb)
+            month = month_start(market.local_date())
+            for _ in range(PERIODS_SHOWN):
+                period = stored.get(month) or AccountingPeriod(market=market, month=month)
+                rows.append({"period": period, "workbooks": workbooks.get(month, [])})
+                month = month_start(month - timedelta(days=1))
+        running = any(wb.status in ("queued", "running") for row in rows for wb in row["workbooks"])
+        user = self.request.user
+        ctx.update(
+            markets=markets,
+            market=market,
+            rows=rows,
+            running=running,
+            today=market.local_date() if market else None,
+            can_prepare=user.has_perm("settlement_ops.change_accountingperiod"),
+            can_close=user.has_perm("settlement_ops.close_accountingperiod"),
+            can_workbook=user.has_perm("settlement_ops.download_periodworkbook"),
+        )
+        return ctx
+
+
+class PeriodActionView(PermissionRequiredPageMixin, View):
+    """POST: soft-close, close, ask to reopen, reopen, or start a workbook of a market and month."""
+
+    permission_required = "settlement_ops.view_accountingperiod"
+    ACTIONS = {
+        "soft_close": "settlement_ops.change_accountingperiod",
+        "reopen_request": "settlement_ops.change_accountingperiod",
+        "close": "settlement_ops.close_accountingperiod",
+        "reopen": "settlement_ops.close_accountingperiod",
+        "workbook": "settlement_ops.download_periodworkbook",
+    }
+
+    def post(self, request):
+        action = request.POST.get("action", "")
+        market = Market.objects.filter(pk=request.POST.get("market", "")).first()
+        month = query_date(request.POST.get("month"))
+        if action not in self.ACTIONS or market is None or month is None:
+            messages.error(request, "Choose a market, a month and what to do.")
+            return redirect(reverse("periods") + (f"?market={market.pk}" if market else ""))
+        if not request.user.has_perm(self.ACTIONS[action]):
+            log_refusal(request, "page")
+            return render(request, "403.html", status=403)
+        try:
+            if action == "soft_close":
+                period = periods.period_soft_close(actor=request.user, market=market, month=month)
+                messages.success(request, f"{market.pk} {period.label} is soft-closed; a second person closes it.")
+            elif action == "workbook":
+                period_workbook_start(actor=request.user, market=market, month=month)
+                messages.success(request, f"The workbook of {market.pk} {month:%Y-%m} is being written.")
+            else:
+                period = get_object_or_404(AccountingPeriod, market=market, month=month_start(month))
+                if action == "close":
+                    periods.period_close(actor=request.user, period=period)
+                    messages.success(request, f"{market.pk} {period.label} is closed; every tie-out passed.")
+                elif action == "reopen_request":
+                    periods.period_reopen_request(
+                        actor=request.user, period=period, reason=request.POST.get("reason", "")
+                    )
+                    messages.success(request, f"Reopening {market.pk} {period.label} waits for a second person.")
+                else:
+                    periods.period_reopen_approve(actor=request.user, period=period)
+                    messages.success(request, f"{market.pk} {period.label} is open again.")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            for error in exc.errors:
+                messages.error(request, error["message"])
+        return redirect(f"{reverse('periods')}?market={market.pk}")
+
+
+class PeriodWorkbookDownloadView(PermissionRequiredPageMixin, View):
+    """The stored workbook file, byte for byte what was hashed."""
+
+    permission_required = ("settlement_ops.view_periodworkbook", "settlement_ops.download_periodworkbook")
+
+    def get(self, request, pk):
+        workbook = get_object_or_404(PeriodWorkbook, pk=pk)
+        try:
+            return period_workbook_response(workbook=workbook)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect(f"{reverse('periods')}?market={workbook.market_id}")

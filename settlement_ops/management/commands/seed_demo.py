@@ -30,6 +30,8 @@ PHASES = (
     Phase("history", DEMO_APPS),
     # ... then AP, AR and the apps above them work on the rated charges.
     Phase("seed", ("payables", "receivables", "compensation", "risk")),
+    # Last: with the month's history in place, the kernel soft-closes and closes past periods.
+    Phase("periods", ("settlement_ops",)),
 )
 
 
