@@ -17,6 +17,13 @@
 5. Freight audit (bench/payables_audit.py): a vendor invoice of `--audit-lines` lines (default
    200,000, at most the shipment count) is audited set-based and timed against its own
    one-statement floor; its figures are printed beside the billing figures.
+6. Recovery (bench/recovery.py): the run is done again by worker processes; the first is
+   SIGKILLed inside a chunk and a fresh one started at once, which runs the sweep as beat would;
+   `billing_recovery_s` is the time from the kill to the run's completion (goal: under 60 s).
+7. Period workbook (bench/workbook.py): the charge-line sheet written by the product's streaming
+   writer against a bare xlsxwriter constant_memory write of the same rows, and a
+   django-import-export reference, each in a process of its own (`workbook_rows_per_s`,
+   `workbook_peak_mb`, `workbook_vs_xlsxwriter_ratio`).
 
 Prints a table and `name=value` lines and writes bench/results.json.
 """
@@ -49,6 +56,12 @@ def _args(argv=None):
         type=int,
         default=None,
         help="lines of the audited invoice (default: 200,000 or the shipment count if smaller; 0 skips)",
+    )
+    parser.add_argument(
+        "--workbook-rows",
+        type=int,
+        default=None,
+        help="charge lines in the period-workbook export bench (default: the shipment count; 0 skips)",
     )
     parser.add_argument("--output", default=str(BENCH_DIR / "results.json"))
     return parser.parse_args(argv)
@@ -125,10 +138,38 @@ def main(argv=None) -> int:
             f"  audit: {audit['audit_lines_per_s']:,} lines/s, floor {audit['audit_floor_lines_per_s']:,} lines/s, "
             f"audit / floor = {audit['audit_vs_floor_ratio']}x\n"
         )
+    from bench import recovery
+
+    print("Recovery: a worker process SIGKILLed inside a chunk, a fresh one started at once", flush=True)
+    recovered = recovery.measure(business_date=setup["business_date"], chunk_size=args.chunk_size)
+    results.update(
+        {
+            "billing_recovery_s": round(recovered["seconds"], 3),
+            "billing_recovery_chunks": recovered["chunks"],
+            "billing_recovery_killed_chunk_sends": recovered["killed_chunk_sends"],
+            "billing_recovery_rated": recovered["rated"],
+        }
+    )
+    recovery_ok = recovered["rated"] == run_result["rated"]
+    print(
+        f"  kill -> run completed: {recovered['seconds']:.1f}s (goal < 60 s), chunk {recovered['killed_chunk']} "
+        f"of {recovered['chunks']} re-sent by the sweep, rated {recovered['rated']:,} (clean run: {run_result['rated']:,})\n"
+    )
+    workbook_rows = n if args.workbook_rows is None else args.workbook_rows
+    if workbook_rows:
+        from bench import workbook as workbook_bench
+
+        print(f"Period workbook: the charge-line sheet at {workbook_rows:,} rows, each export in its own process")
+        exported = workbook_bench.measure(rows=workbook_rows)
+        results["workbook"] = exported
+        for line in workbook_bench.report_lines(exported):
+            print(line)
+        print()
     for key, value in results.items():
-        print(f"{key}={value}")
+        if not isinstance(value, dict):
+            print(f"{key}={value}")
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
-    ok = agree and results["billing_ledger_balanced"] and results["billing_rated_once"] and audit_ok
+    ok = agree and results["billing_ledger_balanced"] and results["billing_rated_once"] and audit_ok and recovery_ok
     if not ok:
         print("BENCH CHECK FAILED: a run and its floor disagree, or the ledger does not balance", file=sys.stderr)
     return 0 if ok else 1

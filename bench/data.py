@@ -287,3 +287,12 @@ def prepare(*, shipments: int, vendors: int) -> dict:
         with contextlib.suppress(DatabaseError):
             cursor.execute("CHECKPOINT")
     return {"business_date": business_date, "rate_lines": rate_lines, "market": market}
+
+
+def reset_runs() -> None:
+    """Remove market ZZ's runs and what they wrote, keeping its shipments, so they can be rated
+    again (ledger entries are immutable and stay; a new run posts under new keys)."""
+    with connection.cursor() as cursor:
+        for table in RUN_TABLES:
+            cursor.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT id FROM {RUN} WHERE market_id = %s)", [MARKET])
+        cursor.execute(f"DELETE FROM {RUN} WHERE market_id = %s", [MARKET])

@@ -115,6 +115,9 @@ class BillingRunAdmin(ReadOnlyAdmin):
         "exception_count",
         "vendor_net_total",
         "seller_net_total",
+        "stalled_since",
+        "recovery_attempts",
+        "next_recovery_at",
     ]
     list_filter = ["market", "status"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -147,10 +147,39 @@ class BillingRunSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "progress",
+            "health",
+            "progress_at",
+            "stalled_since",
+            "stall_reason",
+            "requeued_at",
+            "requeue_note",
+            "failed_at",
+            "recovery_attempts",
+            "next_recovery_at",
+            "alerted_at",
         ]
 
     def get_progress(self, run) -> dict:
         return run.progress()
+
+    @extend_schema_field(
+        inline_serializer(
+            "BillingRunHealth",
+            fields={
+                "state": serializers.ChoiceField(
+                    choices=["pending", "running", "posting", "stalled", "retrying", "failed", "completed"]
+                ),
+                "label": serializers.CharField(),
+                "reason": serializers.CharField(),
+                "since": serializers.DateTimeField(allow_null=True),
+                "attempt": serializers.IntegerField(help_text="automatic resume n (retrying: the next one)"),
+                "max_attempts": serializers.IntegerField(),
+                "next_at": serializers.DateTimeField(allow_null=True, help_text="next automatic resume"),
+            },
+        )
+    )
+    def get_health(self, run) -> dict:
+        return run.health()
 
 
 class BillingRunStartSerializer(serializers.Serializer):
@@ -262,8 +291,9 @@ class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class BillingRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Billing runs. POST starts the run of a market and business date (or returns the market's
-    active run); POST `{id}/resume/` re-queues what a run has left."""
+    """Billing runs with their health (running, stalled, retrying, failed, completed, with the
+    reason). POST starts the run of a market and business date (or returns the market's active
+    run, or resumes and returns its failed run); POST `{id}/resume/` re-queues what a run has left."""
 
     serializer_class = BillingRunSerializer
     filterset_fields = ["market", "status", "business_date"]

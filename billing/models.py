@@ -229,10 +229,17 @@ class BillingRun(models.Model):
     """Rating of a market's shipments shipped on or before `business_date` and not yet rated.
 
     Status: pending (planned, chunks queued) -> running -> posting (all chunks done; the per-vendor
-    ledger entries are being written) -> completed. `failed` when a chunk failed for good; starting
-    the run again resumes it. At most one run per market is active at a time (database
-    constraint), so a second start returns the active run. `max_shipment_id` is the watermark: the
-    run covers shipments with id <= it; later arrivals go to the next run.
+    ledger entries are being written) -> completed. `failed` when a chunk failed for good; the
+    sweep (`billing_runs_sweep`) resumes it after a back-off, and starting a run of the market
+    resumes it first. At most one run per market is active at a time (database constraint), so a
+    second start returns the active run. `max_shipment_id` is the watermark: the run covers
+    shipments with id <= it; later arrivals go to the next run.
+
+    Health (what the sweep found, shown on the run pages): the run's last progress is the later of
+    `progress_at` (start or resume) and its chunks' `finished_at`; `stalled_since` is set when
+    there was none for BILLING_STALL_AFTER; a failed run is retried `recovery_attempts` times
+    (at `next_recovery_at`, doubling the wait) and, after BILLING_RECOVERY_MAX_ATTEMPTS, alerts
+    finance once (`alerted_at`).
     """
 
     class Status(models.TextChoices):
@@ -270,6 +277,17 @@ class BillingRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Recovery (billing_runs_sweep). Progress itself is counted from the chunk rows (no hot row).
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="Started or last resumed")
+    stalled_since = models.DateTimeField(null=True, blank=True, help_text="Last progress of a stalled run")
+    stall_reason = models.TextField(blank=True)
+    requeued_at = models.DateTimeField(null=True, blank=True, help_text="When the sweep last re-sent work")
+    requeue_note = models.CharField(max_length=300, blank=True, help_text="What the sweep last re-sent")
+    post_queued_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    recovery_attempts = models.PositiveIntegerField(default=0, help_text="Automatic resumes since the last manual one")
+    next_recovery_at = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True, help_text="Finance was e-mailed that recovery gave up")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -317,6 +335,33 @@ class BillingRun(models.Model):
     def margin_total(self) -> Decimal:
         return self.seller_net_total - self.vendor_net_total
 
+    def health(self) -> dict:
+        """What the run pages and the API show: {"state", "label", "reason", "since",
+        "attempt", "max_attempts", "next_at"}. States: pending, running, posting, stalled,
+        retrying (failed, an automatic resume is due), failed (recovery gave up), completed."""
+        max_attempts = settings.BILLING_RECOVERY_MAX_ATTEMPTS
+        health = {
+            "state": self.status,
+            "label": self.get_status_display(),
+            "reason": "",
+            "since": None,
+            "attempt": self.recovery_attempts,
+            "max_attempts": max_attempts,
+            "next_at": None,
+        }
+        if self.status == self.Status.FAILED:
+            health.update(reason=self.error, since=self.failed_at)
+            if self.recovery_attempts < max_attempts:
+                health.update(
+                    state="retrying",
+                    label="Retrying",
+                    attempt=self.recovery_attempts + 1,
+                    next_at=self.next_recovery_at,
+                )
+        elif self.is_active and self.stalled_since is not None:
+            health.update(state="stalled", label="Stalled", reason=self.stall_reason, since=self.stalled_since)
+        return health
+
 
 class BillingRunChunk(models.Model):
     """A shipment id range of a run, rated by one task in one transaction (all or nothing)."""
@@ -336,6 +381,13 @@ class BillingRunChunk(models.Model):
     exception_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When its last message was sent and how many were, and when a worker last took one
+    # (committed apart from the rating, so it outlives a killed worker's rollback). The sweep
+    # re-sends a pending chunk nobody holds at once when its message was taken (the worker died),
+    # else after a growing wait (the message was lost or is parked with a dead worker).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sends = models.PositiveIntegerField(default=0)
+    taken_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "seq"]

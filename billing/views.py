@@ -62,11 +62,13 @@ class RunDetailView(PermissionRequiredPageMixin, DetailView):
             totals=totals,
             grand=grand,
             progress=run.progress(),
+            health=run.health(),
             exception_counts=selectors.run_exception_counts(run),
             filter=exception_filter,
             exceptions_page=page,
             entries=run.entries.select_related("vendor", "entry"),
             by_seller=selectors.run_totals(run, by=("seller_id", "seller__code"))[:50],
+            open_chunks=run.chunks.exclude(status="done").order_by("seq")[:50] if run.status != "completed" else [],
         )
         return ctx
 
@@ -77,7 +79,7 @@ class RunProgressView(RunDetailView):
     template_name = "billing/_run_progress.html"
 
     def get_context_data(self, **kwargs):
-        return {"run": self.object, "progress": self.object.progress()}
+        return {"run": self.object, "progress": self.object.progress(), "health": self.object.health()}
 
 
 class RunStartView(PermissionRequiredPageMixin, View):
@@ -97,7 +99,14 @@ class RunStartView(PermissionRequiredPageMixin, View):
         except DomainError as error:
             messages.error(request, error.message)
             return redirect("billing:run_list")
-        messages.success(request, f"Billing run {run.pk} of {market.code} for {business_date} started.")
+        if run.business_date != business_date:
+            messages.warning(
+                request,
+                f"Billing run {run.pk} of {market.code} for {run.business_date} is not finished, so it was "
+                f"resumed first: its charge lines are posted once it completes. Start {business_date} after that.",
+            )
+        else:
+            messages.success(request, f"Billing run {run.pk} of {market.code} for {business_date} started.")
         return redirect("billing:run_detail", pk=run.pk)
 
 

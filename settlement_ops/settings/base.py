@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from settlement_ops import embedded_db
 
@@ -197,13 +198,33 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Keep every countdown well under this; a redelivered message re-runs an idempotent task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+# Billing runs heal themselves (billing.services.billing_runs_sweep, run by beat every
+# BILLING_SWEEP_EVERY seconds): a chunk message not taken within BILLING_REQUEUE_AFTER seconds
+# of an idle run is re-sent (the wait doubles per re-send, at most 16x, far under the visibility
+# timeout); a run without progress for BILLING_STALL_AFTER seconds is shown stalled; a failed run
+# is resumed after BILLING_RECOVERY_BACKOFF seconds, doubled per attempt, at most
+# BILLING_RECOVERY_MAX_ATTEMPTS times, then finance is e-mailed once (BILLING_ALERT_EMAILS, or the
+# active finance users with an address). A chunk failing BILLING_CHUNK_MAX_ATTEMPTS times fails its run.
+BILLING_SWEEP_EVERY = env.int("BILLING_SWEEP_EVERY", default=15)
+BILLING_REQUEUE_AFTER = env.int("BILLING_REQUEUE_AFTER", default=30)
+BILLING_STALL_AFTER = env.int("BILLING_STALL_AFTER", default=300)
+BILLING_CHUNK_MAX_ATTEMPTS = env.int("BILLING_CHUNK_MAX_ATTEMPTS", default=3)
+BILLING_RECOVERY_BACKOFF = env.int("BILLING_RECOVERY_BACKOFF", default=60)
+BILLING_RECOVERY_MAX_ATTEMPTS = env.int("BILLING_RECOVERY_MAX_ATTEMPTS", default=5)
+BILLING_ALERT_EMAILS = env.list("BILLING_ALERT_EMAILS", default=[])
 # Nightly jobs (Celery beat).
 CELERY_BEAT_SCHEDULE = {
     # Starts each market's billing run once its local date rolled over (business date = the
-    # market's yesterday) and resumes stalled runs; idempotent, so every 30 minutes is safe.
+    # market's yesterday); idempotent, so every 30 minutes is safe.
     "billing-dispatch": {
         "task": "billing.tasks.billing_dispatch_task",
         "schedule": timedelta(minutes=30),
+    },
+    # Re-sends lost chunk and posting messages, marks stalled runs, resumes failed ones with
+    # back-off (see BILLING_* above); a few queries on active and failed runs only.
+    "billing-sweep": {
+        "task": "billing.tasks.billing_sweep_task",
+        "schedule": timedelta(seconds=BILLING_SWEEP_EVERY),
     },
     "ledger-check-balances": {
         "task": "settlement_ops.tasks.ledger_check_task",
@@ -213,6 +234,16 @@ CELERY_BEAT_SCHEDULE = {
     "vendors-expire-contracts": {
         "task": "vendors.tasks.contracts_expire_task",
         "schedule": timedelta(hours=6),
+    },
+    # Audit pending compensations, charge back, draw the QA sample, build guarantee claims; each
+    # step idempotent. The QA digest goes out on Monday mornings.
+    "compensation-nightly": {
+        "task": "compensation.tasks.compensation_nightly_task",
+        "schedule": timedelta(hours=24),
+    },
+    "compensation-digest": {
+        "task": "compensation.tasks.compensation_digest_task",
+        "schedule": crontab(hour=7, minute=0, day_of_week=1),
     },
     # Idempotent (one notice per invoice and level); runs hourly so every market's morning is
     # covered soon after its local midnight.
@@ -232,6 +263,7 @@ NIGHTLY_TASKS = [
     "settlement_ops.tasks.ledger_check_task",
     "billing.receivables.tasks.statements_run_task",
     "billing.receivables.tasks.dunning_run_task",
+    "compensation.tasks.compensation_nightly_task",
 ]
 
 # Embedded default: outgoing mail (dunning letters, remittance advice) lands as files in var/mail.

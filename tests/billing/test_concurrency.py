@@ -36,9 +36,10 @@ def test_two_workers_on_the_same_chunk_rate_it_once():
         lambda: billing_chunk_rate(chunk_id=chunk.pk, post_when_done=False),
         lambda: billing_chunk_rate(chunk_id=chunk.pk, post_when_done=False),
     )
-    # then: one rated it, the other skipped (row lock, SKIP LOCKED); 20 lines, not 40
-    assert errors == [None, None]
-    assert sorted(results) == ["done", "skipped"]
+    # then: one rated it; the other found it held (ChunkBusy: its task retries later, never
+    # acknowledging it as done) or, if it came after the commit, done; 20 lines, not 40
+    outcomes = sorted(type(e).__name__ if e else r for r, e in zip(results, errors, strict=True))
+    assert outcomes in (["ChunkBusy", "done"], ["done", "skipped"])
     assert ChargeLine.objects.count() == 20
     assert BillingRunChunk.objects.get(pk=chunk.pk).rated_count == 20
 
