@@ -14,8 +14,6 @@ The per-record loop here is validation of one request (at most MAX_RECORDS); the
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -25,6 +23,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sellers.models import Seller
+from settlement_ops import uploads
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AuditEvent, Market
 from settlement_ops.money import is_quantized, to_decimal
@@ -35,6 +34,8 @@ from .models import Shipment, ShipmentEvent
 
 MAX_RECORDS = 10_000
 MAX_CSV_BYTES = 20 * 1024 * 1024
+# A shipment CSV: the header and at most MAX_RECORDS shipments.
+SHIPMENT_CSV_LIMITS = uploads.UploadLimits(max_rows=MAX_RECORDS + 1, max_columns=40, max_bytes=MAX_CSV_BYTES)
 MAX_WEIGHT_KG = Decimal("10000")
 MAX_DIMENSION_CM = Decimal("1000")
 STATUS_VALUES = {value for value, _ in Shipment.Status.choices}
@@ -417,37 +418,20 @@ def _upsert(cleaned) -> tuple[int, int, int]:
     return len(to_create), len(to_update), unchanged
 
 
-def parse_shipments_csv(data: bytes) -> list[dict]:
+def parse_shipments_csv(data: bytes, filename: str = "") -> list[dict]:
     """CSV bytes -> records for shipments_intake (all values as text).
 
-    Raises DomainError for a file that is too big, not UTF-8, or lacks required columns.
-    The header names the columns (CSV_COLUMNS; `service_level` is accepted for `service`).
+    Read by the guarded reader (type by content, at most MAX_RECORDS rows). Raises DomainError
+    for a file that is too big, not text, or lacks required columns. The header names the
+    columns (CSV_COLUMNS; `service_level` is accepted for `service`).
     """
-    if len(data) > MAX_CSV_BYTES:
-        raise DomainError(
-            f"The file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB.", code="file_too_large", field="file"
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DomainError("The file is not UTF-8 text.", code="bad_encoding", field="file") from None
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None:
-        raise DomainError("The file is empty.", code="empty_file", field="file")
-    header = [(name or "").strip().lower() for name in reader.fieldnames]
+    uploads.file_kind(content=data, filename=filename, limits=SHIPMENT_CSV_LIMITS, allowed=(uploads.CSV,))
+    header, rows = uploads.csv_records(data, limits=SHIPMENT_CSV_LIMITS)
     header = ["service" if name == "service_level" else name for name in header]
     missing = sorted(REQUIRED_CSV_COLUMNS - set(header))
     if missing:
         raise DomainError(f"The header lacks column(s): {', '.join(missing)}", code="bad_header", field="header")
-    records = []
-    for raw in reader:
-        values = list(raw.values())
-        record = {
-            name: (value.strip() if isinstance(value, str) else "")
-            for name, value in zip(header, values, strict=False)
-            if name
-        }
-        records.append(record)
-    if len(records) > MAX_RECORDS:
-        raise DomainError(f"At most {MAX_RECORDS} shipments per file; split the file.", code="too_many", field="file")
-    return records
+    return [
+        {("service" if name == "service_level" else name): value for name, value in record.items()}
+        for _, record in rows
+    ]

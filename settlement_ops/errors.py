@@ -2,15 +2,29 @@ class DomainError(Exception):
     """A use case refused its input or state. Pages show it as a form message, the API as JSON.
 
     `errors` lists row/field problems for files and bulk requests:
-    [{"row": 3, "field": "weight_kg", "message": "must be positive"}].
+    [{"row": 3, "field": "weight_kg", "message": "must be positive"}]; at most the first
+    MAX_ERRORS_SHOWN are kept, `error_count` says how many there were in all.
     """
 
-    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None, errors=None, status=400):
+    MAX_ERRORS_SHOWN = 100
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "invalid",
+        field: str | None = None,
+        errors=None,
+        status=400,
+        error_count: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
         self.field = field
-        self.errors = list(errors or [])
+        errors = list(errors or [])
+        self.error_count = max(error_count or 0, len(errors))
+        self.errors = errors[: self.MAX_ERRORS_SHOWN]
         self.status = status
 
     def as_dict(self) -> dict:
@@ -19,6 +33,7 @@ class DomainError(Exception):
             body["field"] = self.field
         if self.errors:
             body["errors"] = self.errors
+            body["error_count"] = self.error_count
         return body
 
 

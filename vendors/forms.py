@@ -96,10 +96,9 @@ class RateCardImportForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
+        # Refused before it is read; its type is judged by content in the import itself.
         if upload.size > MAX_RATE_CARD_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
-        if not upload.name.lower().endswith(".xlsx"):
-            raise forms.ValidationError("Upload an Excel .xlsx file.")
         return upload
 
 

@@ -7,7 +7,6 @@ settlement_ops.exports) so the same file imports back unchanged (round trip).
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,8 +15,8 @@ from itertools import pairwise
 import tablib
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from import_export import fields, resources, widgets
-from openpyxl import load_workbook
 
+from settlement_ops import uploads
 from settlement_ops.errors import DomainError
 from settlement_ops.exports import Column, Sheet
 from settlement_ops.money import minor_units
@@ -178,29 +177,31 @@ REQUIRED_COLUMNS = {
 }
 
 
-def read_rate_card_workbook(content: bytes) -> dict[str, tablib.Dataset]:
-    """The two sheets as datasets (openpyxl read-only; defusedxml guards the XML parsing).
-    Raises DomainError when the file is not an xlsx workbook or lacks the rate-lines sheet."""
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - any parse failure means "not a workbook we can read"
-        raise DomainError("The file is not a readable Excel .xlsx workbook.", code="bad_file", field="file") from None
-    datasets = {}
-    try:
-        for name in SHEETS:
-            if name not in workbook.sheetnames:
-                continue
-            rows = [list(r) for r in workbook[name].iter_rows(values_only=True)]
-            rows = [r for r in rows if any(cell not in (None, "") for cell in r)]
-            headers = [str(h).strip() if h is not None else "" for h in (rows[0] if rows else [])]
-            dataset = tablib.Dataset(headers=headers)
-            for r in rows[1:]:
-                dataset.append((list(r) + [None] * len(headers))[: len(headers)])
-            datasets[name] = dataset
-    finally:
-        workbook.close()
-    if RATE_LINES_SHEET not in datasets:
+# A rate card: a few thousand rate lines; far more rows or columns than any card is refused.
+RATE_CARD_LIMITS = uploads.UploadLimits(
+    max_rows=50_000, max_columns=32, max_bytes=5 * 1024 * 1024, max_uncompressed_bytes=64 * 1024 * 1024, seconds=60
+)
+
+
+def read_rate_card_workbook(content: bytes, filename: str = "rate-card.xlsx") -> dict[str, tablib.Dataset]:
+    """The two sheets as datasets, read by the guarded reader (type by content, archive checked,
+    rows streamed within RATE_CARD_LIMITS). Raises DomainError when the file is not an xlsx
+    workbook or lacks the rate-lines sheet."""
+    uploads.file_kind(content=content, filename=filename, limits=RATE_CARD_LIMITS, allowed=(uploads.XLSX,))
+    sheets = uploads.xlsx_sheet_names(content)
+    if RATE_LINES_SHEET not in sheets:
         raise DomainError(f"The workbook has no sheet named {RATE_LINES_SHEET!r}.", code="bad_file", field="file")
+    datasets = {}
+    for name in SHEETS:
+        if name not in sheets:
+            continue
+        rows = [values for _, values in uploads.xlsx_rows(content, limits=RATE_CARD_LIMITS, sheet=name)]
+        rows = [r for r in rows if any(cell not in (None, "") for cell in r)]
+        headers = [str(h).strip() if h is not None else "" for h in (rows[0] if rows else [])]
+        dataset = tablib.Dataset(headers=headers)
+        for r in rows[1:]:
+            dataset.append((list(r) + [None] * len(headers))[: len(headers)])
+        datasets[name] = dataset
     return datasets
 
 

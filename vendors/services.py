@@ -18,7 +18,7 @@ from settlement_ops.models import ApprovalLimit, AuditEvent, Market
 from settlement_ops.services import approval_check, audit_record
 
 from .models import Contract, ContractVersion, RateLine, Surcharge, Vendor, VendorBankAccount, VendorBankChangeRequest
-from .resources import import_rate_card, read_rate_card_workbook
+from .resources import RATE_CARD_LIMITS, import_rate_card, read_rate_card_workbook
 from .validators import validate_bank_details, validate_vat_number
 
 VENDOR_FIELDS = (
@@ -599,7 +599,7 @@ SURCHARGE_FIELDS = (
     "dimension_threshold_cm",
     "minimum_amount",
 )
-MAX_RATE_CARD_BYTES = 5 * 1024 * 1024
+MAX_RATE_CARD_BYTES = RATE_CARD_LIMITS.max_bytes
 
 
 @transaction.atomic(durable=True)
@@ -617,11 +617,7 @@ def rate_card_import(*, actor, version: ContractVersion, content: bytes, filenam
             f"Version {version.number} is {version.get_status_display().lower()}; only a draft can be changed.",
             code="bad_status",
         )
-    if len(content) > MAX_RATE_CARD_BYTES:
-        raise DomainError("The file is larger than 5 MB.", code="file_too_large", field="file")
-    if not filename.lower().endswith(".xlsx"):
-        raise DomainError("Upload an Excel .xlsx file.", code="bad_file_type", field="file")
-    datasets = read_rate_card_workbook(content)
+    datasets = read_rate_card_workbook(content, filename)
     version.rate_lines.all().delete()
     version.surcharges.all().delete()
     counts, errors = import_rate_card(version=version, datasets=datasets)

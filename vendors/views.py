@@ -330,9 +330,16 @@ class RateCardImportView(PermissionRequiredPageMixin, View):
     permission_required = "vendors.change_contract"
     template_name = "vendors/rate_card_import.html"
 
-    def _context(self, version, form, errors=None):
-        rows = [dict(e, row=f"{e.get('sheet', '')} row {e['row']}") for e in errors or []]
-        return {"version": version, "contract": version.contract, "form": form, "import_errors": rows}
+    def _context(self, version, form, error=None):
+        errors = error.errors if error else []
+        rows = [dict(e, row=f"{e.get('sheet', '')} row {e['row']}") for e in errors]
+        return {
+            "version": version,
+            "contract": version.contract,
+            "form": form,
+            "import_errors": rows,
+            "import_error_count": error.error_count if error else 0,
+        }
 
     def get(self, request, pk):
         version = get_object_or_404(ContractVersion.objects.select_related("contract__vendor"), pk=pk)
@@ -349,7 +356,7 @@ class RateCardImportView(PermissionRequiredPageMixin, View):
                 )
             except DomainError as exc:
                 form.add_error(None, exc.message)
-                return render(request, self.template_name, self._context(version, form, exc.errors), status=400)
+                return render(request, self.template_name, self._context(version, form, exc), status=400)
             messages.success(
                 request, f"Imported {counts['rate_lines']} rate lines and {counts['surcharges']} surcharges."
             )

@@ -15,9 +15,7 @@ the payout system), rule 1 takes any invoice the payer names.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from datetime import date
 from decimal import Decimal
@@ -28,6 +26,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 
 from sellers.models import Seller
+from settlement_ops import uploads
 from settlement_ops.db import retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import AccountKind, AuditEvent, Market
@@ -49,7 +48,8 @@ from .services import (
 INVOICE_NUMBER_RE = re.compile(r"\b([A-Z]{2,10}-INV-\d{4}-\d{6})\b")
 CSV_HEADER = ["value_date", "amount", "currency", "reference", "payer_name", "bank_reference"]
 CSV_OPTIONAL = ["seller_code"]
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
+# A bank statement: at most 50,000 lines of 5 MB; one more is refused before its rows are checked.
+STATEMENT_LIMITS = uploads.UploadLimits(max_rows=50_001, max_columns=16, max_bytes=5 * 1024 * 1024, seconds=60)
 
 
 # --- Recording -----------------------------------------------------------------------------------
@@ -194,9 +194,8 @@ def receipt_record(
     return receipt
 
 
-def _parse_rows(market: Market, text: str):
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+def _parse_rows(market: Market, content: bytes) -> tuple[list[dict], uploads.RowErrors]:
+    header, records = uploads.csv_records(content, limits=STATEMENT_LIMITS)
     if header[: len(CSV_HEADER)] != CSV_HEADER or any(h not in CSV_OPTIONAL for h in header[len(CSV_HEADER) :]):
         raise DomainError(
             "The file must have the header: " + ",".join(CSV_HEADER) + "[,seller_code]",
@@ -204,16 +203,16 @@ def _parse_rows(market: Market, text: str):
             field="header",
         )
     sellers = {s.code.upper(): s for s in Seller.objects.filter(market=market)}
-    errors, rows, seen = [], [], set()
-    for number, raw in enumerate(reader, start=2):
-        row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+    errors, rows, seen = uploads.RowErrors(), [], set()
+    for number, raw in records:
+        row = {name: raw.get(name, "") for name in CSV_HEADER + CSV_OPTIONAL}
         problems = []
         try:
             value_date = date.fromisoformat(row["value_date"])
         except ValueError:
-            problems.append(("value_date", f"{row['value_date']!r} is not a YYYY-MM-DD date"))
+            problems.append(("value_date", f"{row['value_date'][:40]!r} is not a YYYY-MM-DD date"))
         if row["currency"] != market.currency:
-            problems.append(("currency", f"{row['currency']!r} is not {market.code}'s currency {market.currency}"))
+            problems.append(("currency", f"{row['currency'][:10]!r} is not {market.code}'s currency {market.currency}"))
         try:
             amount = _validate_amount(row["amount"], market.currency)
         except DomainError as exc:
@@ -221,14 +220,15 @@ def _parse_rows(market: Market, text: str):
         if not row["bank_reference"]:
             problems.append(("bank_reference", "is required"))
         elif row["bank_reference"] in seen:
-            problems.append(("bank_reference", f"{row['bank_reference']} appears twice in the file"))
+            problems.append(("bank_reference", f"{row['bank_reference'][:100]} appears twice in the file"))
         seen.add(row["bank_reference"])
         seller = None
         if row.get("seller_code"):
             seller = sellers.get(row["seller_code"].upper())
             if seller is None:
-                problems.append(("seller_code", f"no seller {row['seller_code']!r} in {market.code}"))
-        errors.extend({"row": number, "field": f, "message": m} for f, m in problems)
+                problems.append(("seller_code", f"no seller {row['seller_code'][:30]!r} in {market.code}"))
+        for field, message in problems:
+            errors.add(number, field, message)
         if not problems:
             rows.append(
                 dict(
@@ -255,13 +255,8 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
 
     Returns {"created", "skipped", "matched", "unmatched", "batch"}.
     """
-    if len(content) > MAX_IMPORT_BYTES:
-        raise DomainError("The file is larger than 5 MB.", code="too_large", field="file")
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DomainError("The file is not UTF-8 text.", code="bad_encoding", field="file") from None
-    rows, errors = _parse_rows(market, text)
+    uploads.file_kind(content=content, filename=filename, limits=STATEMENT_LIMITS, allowed=(uploads.CSV,))
+    rows, errors = _parse_rows(market, content)
     existing = {
         r.bank_reference: r
         for r in Receipt.objects.filter(market=market, bank_reference__in=[row["bank_reference"] for row in rows])
@@ -272,20 +267,14 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
         if known is None:
             new_rows.append(row)
         elif (known.amount, known.value_date) != (row["amount"], row["value_date"]):
-            errors.append(
-                {
-                    "row": row["row"],
-                    "field": "bank_reference",
-                    "message": f"{row['bank_reference']} was imported before with {known.currency} {known.amount} on {known.value_date}",
-                }
+            errors.add(
+                row["row"],
+                "bank_reference",
+                f"{row['bank_reference']} was imported before with {known.currency} {known.amount} on {known.value_date}",
             )
     if errors:
-        errors.sort(key=lambda e: e["row"])
-        raise DomainError(
-            f"{len({e['row'] for e in errors})} row(s) have errors; nothing was imported.",
-            code="bad_rows",
-            errors=errors,
-        )
+        errors.shown.sort(key=lambda e: e["row"])
+        raise errors.refuse()
     if not rows:
         raise DomainError("The file has no receipts.", code="empty_file", field="file")
     batch = hashlib.sha256(content).hexdigest()[:16]

@@ -277,7 +277,9 @@ class ReceiptListView(PermissionRequiredPageMixin, FilterView):
                 )
             except DomainError as exc:
                 messages.error(request, exc.message)
-                return self._rerender(request, import_form=form, import_errors=exc.errors)
+                return self._rerender(
+                    request, import_form=form, import_errors=exc.errors, import_error_count=exc.error_count
+                )
             messages.success(
                 request,
                 f"Imported {result['created']} receipt(s) ({result['skipped']} already known): "

@@ -136,8 +136,9 @@ def test_not_a_number_is_named(api_as):
 @pytest.mark.parametrize(
     "content, name, message",
     [
-        (b"not a spreadsheet", "card.xlsx", "The file is not a readable Excel .xlsx workbook."),
-        (b"a,b\n1,2", "card.csv", "Upload an Excel .xlsx file."),
+        (b"not a spreadsheet", "card.xlsx", "The file is named .xlsx but is not an Excel workbook."),
+        (b"a,b\n1,2", "card.csv", "Upload a .xlsx file."),
+        (b"PK\x03\x04 broken zip", "card.xlsx", "The file is not a readable Excel .xlsx workbook."),
         (xlsx(GOOD, header=HEADER[:-1]), "card.xlsx", "1 problem(s) in the file; nothing was imported."),
     ],
 )

@@ -131,7 +131,7 @@ def invoice_import_create(
 ) -> InvoiceImport:
     """Store an uploaded file as an import job and queue it (after commit). Size and type are
     checked here, before any parsing; everything else is checked by the job."""
-    check_upload(filename=filename, size=len(content), head=content[:8192])
+    check_upload(content=content, filename=filename)
     if kind not in VendorInvoice.Kind.values:
         raise DomainError("Unknown document type.", field="kind")
     if not hasattr(vendor, "invoice_mapping"):
@@ -431,7 +431,7 @@ def invoice_import_run(*, job_id: int) -> InvoiceImport:
 
 
 def _import(job: InvoiceImport, vendor: Vendor, mapping) -> InvoiceImport:
-    kind = check_upload(filename=job.filename, size=job.size, head=bytes(job.content[:8192]))
+    kind = check_upload(content=bytes(job.content), filename=job.filename)
     currency = _contract_currency(vendor)
     if currency is None:
         raise DomainError(
