@@ -41,10 +41,27 @@ class UploadForm(forms.Form):
 
 
 class MappingForm(forms.Form):
-    delimiter = forms.ChoiceField(choices=[(",", "Comma ,"), (";", "Semicolon ;"), ("|", "Pipe |"), ("\t", "Tab")])
-    decimal_separator = forms.ChoiceField(choices=[(".", "Point (1,234.56)"), (",", "Comma (1.234,56)")])
+    file_type = forms.ChoiceField(choices=InvoiceColumnMapping.FileType.choices, label="The vendor sends")
+    delimiter = forms.ChoiceField(
+        choices=[(",", "Comma ,"), (";", "Semicolon ;"), ("|", "Pipe |"), ("\t", "Tab")],
+        required=False,
+        label="CSV delimiter",
+        help_text="CSV files only",
+    )
+    decimal_separator = forms.ChoiceField(
+        choices=[(".", "Point (1,234.56)"), (",", "Comma (1.234,56)")],
+        help_text="Amounts may carry a currency (Rp 12.500, 32.000 ₫) and thousands separators",
+    )
     date_format = forms.ChoiceField(choices=InvoiceColumnMapping.DateFormat.choices)
-    header_row = forms.IntegerField(min_value=1, initial=1)
+    header_row = forms.IntegerField(
+        min_value=1, initial=1, help_text="Title rows above it are skipped; totals rows below are checked, not imported"
+    )
+    total_labels = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Totals row labels",
+        help_text="Only if the vendor labels totals rows with words not already known (comma-separated)",
+    )
     sample = forms.FileField(required=False, help_text="Optional: a sample file to read the column names from")
 
     def __init__(self, *args, **kwargs):

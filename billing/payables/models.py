@@ -58,8 +58,15 @@ class InvoiceColumnMapping(models.Model):
         MDY_SLASH = "%m/%d/%Y", "MM/DD/YYYY (US)"
         COMPACT = "%Y%m%d", "YYYYMMDD"
 
+    class FileType(models.TextChoices):
+        CSV = "csv", "CSV (text)"
+        XLSX = "xlsx", "Excel workbook (.xlsx)"
+
     vendor = models.OneToOneField(Vendor, on_delete=models.CASCADE, related_name="invoice_mapping")
-    delimiter = models.CharField(max_length=1, default=",", help_text="CSV files: , ; | or tab")
+    file_type = models.CharField(
+        max_length=4, choices=FileType.choices, default=FileType.CSV, help_text="What the vendor sends"
+    )
+    delimiter = models.CharField(max_length=1, default=",", help_text="CSV files only: , ; | or tab")
     decimal_separator = models.CharField(
         max_length=1, choices=[(".", "Point (1,234.56)"), (",", "Comma (1.234,56)")], default="."
     )
@@ -69,6 +76,12 @@ class InvoiceColumnMapping(models.Model):
     )
     # {field name (MAPPING_FIELDS): column header in the vendor's file}
     columns = models.JSONField(default=dict)
+    total_labels = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Words that mark this vendor's total and subtotal rows, comma-separated "
+        "(common ones in English, German, French, Indonesian and Vietnamese are known already)",
+    )
     updated_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -499,7 +512,9 @@ class Payable(models.Model):
     def reference(self) -> str:
         if self.invoice_id:
             return self.invoice.number
-        return f"Deduction {self.deduction_id}"
+        # The reason names what is deducted (e.g. a compensation chargeback), so the remittance
+        # advice explains each deduction line; short enough for its reference column.
+        return f"Deduction {self.deduction_id}: {self.deduction.reason}"[:48]
 
 
 # --- Payment runs -----------------------------------------------------------------------------------

@@ -42,6 +42,20 @@ REQUIRED_FIELDS = [f for f, _, required in MAPPING_FIELDS if required]
 COMPONENT_FIELDS = ["base", "fuel", "remote_area", "oversize", "cod", "peak", "returns"]
 AUTO_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%m-%Y"]
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+# A currency symbol or code before or after an amount: letters (Rp, VND, EUR, đ) and symbols.
+_CURRENCY_AROUND = re.compile(r"^[^\d\-(]+|[^\d)]+$")
+_TRAILING_MINUS = re.compile(r"^[^-]*\d\s*-\D*$")
+# Rows that total the lines above them (in the tracking-number column), in the languages our
+# vendors write: checked against the sum of the lines, never imported as lines.
+TOTAL_LABELS = (
+    "total", "subtotal", "sub-total", "sum", "grand total", "page total", "carried forward",
+    "summe", "zwischensumme", "gesamt", "gesamtsumme", "übertrag",
+    "sous-total", "total général", "report",
+    "jumlah", "subtotal halaman", "total keseluruhan",
+    "tổng", "tổng cộng", "cộng", "cộng trang", "cộng dồn",
+)  # fmt: skip
+# The last totals row of a file: the footer (signatures, notes) follows it.
+GRAND_TOTAL_LABELS = ("grand total", "total général", "gesamtsumme", "total keseluruhan", "tổng cộng", "total")
 
 
 class CellError(ValueError):
@@ -122,19 +136,48 @@ def read_decimal(value, decimal_separator: str) -> Decimal | None:
         return Decimal(repr(value))  # the number as shown, never the binary fraction
     if isinstance(value, Decimal):
         return value
-    text = str(value).strip().replace("\u00a0", "").replace(" ", "")
+    shown = str(value).strip()
+    # Currency written around the amount ("Rp 12.500", "32.000 ₫", "€ 4,20", "GBP 5.30").
+    text = _CURRENCY_AROUND.sub("", shown)
+    text = "".join(text.split()).replace("'", "").replace("\u2019", "")
     if text == "":
+        if shown:
+            raise CellError(f"{shown!r} is not a number")
         return None
+    # Accounting negatives: "(12.50)" and a trailing minus "12.50-".
+    negative = (text.startswith("(") and text.endswith(")")) or bool(_TRAILING_MINUS.match(shown))
+    text = text.strip("()")
+    # Local digit grouping: with a decimal comma, points group thousands, and the other way round.
     if decimal_separator == ",":
         text = text.replace(".", "").replace(",", ".")
     else:
         text = text.replace(",", "")
     if not _NUMBER.match(text):
-        raise CellError(f"{str(value).strip()!r} is not a number")
+        raise CellError(f"{shown!r} is not a number")
+    if negative:
+        text = "-" + text.lstrip("-")
     try:
         return Decimal(text)
     except InvalidOperation:
         raise CellError(f"{value!r} is not a number") from None
+
+
+def _label(text: str) -> str:
+    """Lower case, digits, punctuation and extra spaces dropped: "Cộng trang 2:" -> "cộng trang"."""
+    return " ".join(re.sub(r"[\d\W_]+", " ", text.casefold()).split())
+
+
+def total_row_kind(text: str, extra_labels: str = "") -> str | None:
+    """ "grand" or "sub" when a tracking-number cell holds a totals label, else None."""
+    label = _label(text)
+    if not label:
+        return None
+    extra = tuple(_label(word) for word in extra_labels.split(",") if _label(word))
+    if label in GRAND_TOTAL_LABELS:
+        return "grand"
+    if label in TOTAL_LABELS or label in extra or any(label.startswith(f"{word} ") for word in TOTAL_LABELS + extra):
+        return "sub"
+    return None
 
 
 def read_date(value, date_format: str) -> date | None:

@@ -145,8 +145,16 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
     def _initial(self):
         mapping = InvoiceColumnMapping.objects.filter(vendor=self.vendor).first()
         if mapping is None:
-            return {"delimiter": ",", "decimal_separator": ".", "date_format": "auto", "header_row": 1}, []
+            return {
+                "file_type": "csv",
+                "delimiter": ",",
+                "decimal_separator": ".",
+                "date_format": "auto",
+                "header_row": 1,
+            }, []
         initial = {
+            "file_type": mapping.file_type,
+            "total_labels": mapping.total_labels,
             "delimiter": mapping.delimiter,
             "decimal_separator": mapping.decimal_separator,
             "date_format": mapping.date_format,
@@ -192,7 +200,7 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
                 headers = detect_headers(
                     content=data["sample"].read(),
                     filename=data["sample"].name,
-                    delimiter=data["delimiter"],
+                    delimiter=data["delimiter"] or ",",
                     header_row=data["header_row"],
                 )
             except DomainError as exc:
@@ -209,6 +217,8 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
                 decimal_separator=data["decimal_separator"],
                 date_format=data["date_format"],
                 header_row=data["header_row"],
+                file_type=data["file_type"],
+                total_labels=data["total_labels"],
             )
         except DomainError as exc:
             add_domain_error(form, exc, fields=(f"col_{exc.field}", exc.field))

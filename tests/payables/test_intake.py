@@ -204,7 +204,7 @@ def test_xlsx_with_rows_above_the_header_and_a_totals_row_below(specialist):
     sheet.append([])
     sheet.append(["AWB", "Amount", "Tax"])
     sheet.append([cl.shipment.tracking_number, 4.95, 0.99])
-    sheet.append(["Total", 4.95, 0.99])  # no tracking number: a totals row, skipped
+    sheet.append(["Total", 4.95, 0.99])  # a totals label in the tracking column: checked, not a line
     sheet.append([None, 4.95, 0.99])
     buffer = io.BytesIO()
     book.save(buffer)
@@ -223,9 +223,10 @@ def test_xlsx_with_rows_above_the_header_and_a_totals_row_below(specialist):
     )
     invoice_import_task(job.pk)
     job.refresh_from_db()
-    # "Total" is read as a tracking number, so it is an unknown line: the header still must add up
-    assert job.status == InvoiceImport.Status.REFUSED
-    assert job.errors[0]["field"] == "net_total"
+    # the totals row is a check on the line above it, not an unknown line
+    assert job.status == InvoiceImport.Status.DONE, job.errors
+    assert list(job.invoice.lines.values_list("tracking_number", flat=True)) == [cl.shipment.tracking_number]
+    assert job.invoice.net_total == D("4.95")
 
 
 def test_oversize_and_wrong_type_files_are_refused_before_parsing(specialist, settings):

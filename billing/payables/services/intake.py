@@ -9,6 +9,7 @@ bulk_create in batches of BATCH_SIZE (about 5,000 model instances, a few MB, at 
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -34,6 +35,7 @@ from ..parsing import (
     read_date,
     read_decimal,
     read_text,
+    total_row_kind,
 )
 
 BATCH_SIZE = 5000
@@ -54,20 +56,28 @@ def mapping_save(
     decimal_separator: str = ".",
     date_format: str = "auto",
     header_row: int = 1,
+    file_type: str = InvoiceColumnMapping.FileType.CSV,
+    total_labels: str = "",
 ) -> InvoiceColumnMapping:
-    """Create or replace a vendor's column mapping. Raises DomainError naming the bad field."""
+    """Create or replace a vendor's column mapping. Raises DomainError naming the bad field.
+    The CSV delimiter matters only when the vendor sends CSV files."""
     columns = {k: str(v).strip() for k, v in (columns or {}).items() if k in FIELD_NAMES and str(v or "").strip()}
     for required in ("tracking_number", "net"):
         if required not in columns:
             raise DomainError(f"Map a column to {required.replace('_', ' ')}.", code="required", field=required)
-    if delimiter == "\\t":
-        delimiter = "\t"
-    if len(delimiter) != 1:
-        raise DomainError("The delimiter is one character.", field="delimiter")
+    if file_type not in InvoiceColumnMapping.FileType.values:
+        raise DomainError("The vendor sends CSV or Excel .xlsx files.", field="file_type")
     if decimal_separator not in (".", ","):
         raise DomainError("The decimal separator is a point or a comma.", field="decimal_separator")
-    if decimal_separator == delimiter:
-        raise DomainError("The decimal separator cannot be the CSV delimiter.", field="decimal_separator")
+    if file_type == InvoiceColumnMapping.FileType.CSV:
+        if delimiter == "\\t":
+            delimiter = "\t"
+        if len(delimiter or "") != 1:
+            raise DomainError("The delimiter is one character.", field="delimiter")
+        if decimal_separator == delimiter:
+            raise DomainError("The decimal separator cannot be the CSV delimiter.", field="decimal_separator")
+    else:
+        delimiter = ","  # unused for workbooks
     if date_format not in InvoiceColumnMapping.DateFormat.values:
         raise DomainError("Unknown date format.", field="date_format")
     if int(header_row) < 1:
@@ -80,6 +90,8 @@ def mapping_save(
             decimal_separator=decimal_separator,
             date_format=date_format,
             header_row=int(header_row),
+            file_type=file_type,
+            total_labels=(total_labels or "").strip()[:255],
             updated_by=actor if getattr(actor, "pk", None) else None,
         ),
     )
@@ -180,6 +192,11 @@ class _Pass:
     numbers: set = field(default_factory=set)
     dates: set = field(default_factory=set)
     currencies: set = field(default_factory=set)
+    # Lines that could not be read: totals (rows and header) are then not compared, since every
+    # such comparison would only repeat the line's error.
+    line_errors: int = 0
+    sums: dict = field(default_factory=lambda: defaultdict(Decimal))
+    page_sums: dict = field(default_factory=lambda: defaultdict(Decimal))
 
     def error(self, row, field_name, message):
         self.error_count += 1
@@ -253,11 +270,17 @@ class _RowError(Exception):
         self.message = message
 
 
+# Amount fields a totals row may carry, checked against the lines it totals.
+TOTALLED_FIELDS = ("base", *COMPONENT_FIELDS[1:], "net", "vat", "gross")
+
+
 def _data_rows(job: InvoiceImport, mapping, kind: str):
-    """(row number, cells) of the data rows, after the header; blank rows and rows without a
-    tracking number (totals and notes at the bottom) are skipped."""
+    """(row kind, row number, cells) after the header: ("line", ...) for invoice lines, ("sub"
+    or "grand", ...) for totals rows (a totals label in the tracking-number column, checked
+    against the lines, never imported). Blank rows and rows without a tracking number are
+    skipped; reading stops after a grand total (signatures and notes follow it). The first
+    yield is ("layout", None, layout)."""
     header_seen = False
-    layout = None
     tracking_idx = None
     for number, cells in iter_rows(content=bytes(job.content), kind=kind, delimiter=mapping.delimiter):
         if not header_seen:
@@ -265,15 +288,44 @@ def _data_rows(job: InvoiceImport, mapping, kind: str):
                 layout = layout_for(mapping, cells)
                 tracking_idx = layout.index["tracking_number"]
                 header_seen = True
-                yield None, layout
+                yield "layout", None, layout
             continue
-        if tracking_idx >= len(cells) or not read_text(cells[tracking_idx]):
+        tracking = read_text(cells[tracking_idx]) if tracking_idx < len(cells) else ""
+        if not tracking:
             continue
-        yield number, cells
+        totals = total_row_kind(tracking, mapping.total_labels)
+        if totals:
+            yield totals, number, cells
+            if totals == "grand":
+                return
+            continue
+        yield "line", number, cells
     if not header_seen:
         raise DomainError(
             f"The file has no row {mapping.header_row} with column names.", code="bad_header", field="header"
         )
+
+
+def _check_totals_row(found: _Pass, number, cells, layout, mapping, grand: bool) -> None:
+    """A subtotal equals the lines since the previous subtotal (a page), a grand total all lines;
+    a subtotal that equals all lines so far is accepted too (a running total)."""
+    for name in TOTALLED_FIELDS:
+        idx = layout.index.get(name)
+        if idx is None or idx >= len(cells):
+            continue
+        try:
+            value = read_decimal(cells[idx], mapping.decimal_separator)
+        except CellError as exc:
+            found.error(number, name, f"totals row: {exc}")
+            continue
+        if value is None:
+            continue
+        page, whole = found.page_sums[name], found.sums[name]
+        expected = [whole] if grand else [page, whole]
+        if value not in expected:
+            what = "the lines" if grand else "the lines since the previous subtotal"
+            found.error(number, name, f"the totals row says {value}, {what} add up to {expected[0]}")
+    found.page_sums.clear()
 
 
 def _validate(
@@ -283,16 +335,26 @@ def _validate(
     places = minor_units(currency)
     layout = None
     seen_in_credit: set = set()
-    for number, cells in _data_rows(job, mapping, kind):
-        if number is None:
+    for row_kind, number, cells in _data_rows(job, mapping, kind):
+        if row_kind == "layout":
             layout = cells
+            continue
+        if row_kind != "line":
+            # Only meaningful when every line above it could be read.
+            if not found.line_errors:
+                _check_totals_row(found, number, cells, layout, mapping, grand=row_kind == "grand")
             continue
         found.rows += 1
         try:
             values = _clean_row(cells, layout, mapping, currency, places)
         except _RowError as exc:
+            found.line_errors += 1
             found.error(number, exc.field, exc.message)
             continue
+        for name in TOTALLED_FIELDS:
+            if values.get(name) is not None:
+                found.sums[name] += values[name]
+                found.page_sums[name] += values[name]
         found.net += values["net"]
         found.vat += values.get("vat") or 0
         found.gross += values.get("gross") or 0
@@ -361,19 +423,20 @@ def _resolve_header(job: InvoiceImport, found: _Pass, currency: str, mapped: dic
             found.error(None, name, f"has more decimals than {currency} allows")
         totals[name] = value
     if len(totals) == 3:
+        lines_readable = not found.line_errors
         if totals["net_total"] + totals["vat_total"] != totals["gross_total"]:
             found.error(
                 None,
                 "gross_total",
                 f"{totals['gross_total']} is not net {totals['net_total']} + VAT {totals['vat_total']}",
             )
-        if found.net != totals["net_total"]:
+        if lines_readable and found.net != totals["net_total"]:
             found.error(None, "net_total", f"the lines add up to {found.net}, the header says {totals['net_total']}")
-        if "vat" in mapped and found.vat != totals["vat_total"]:
+        if lines_readable and "vat" in mapped and found.vat != totals["vat_total"]:
             found.error(
                 None, "vat_total", f"the lines' VAT adds up to {found.vat}, the header says {totals['vat_total']}"
             )
-        if "gross" in mapped and found.gross != totals["gross_total"]:
+        if lines_readable and "gross" in mapped and found.gross != totals["gross_total"]:
             found.error(
                 None,
                 "gross_total",
@@ -521,10 +584,12 @@ def _store(job, vendor, mapping, kind, currency, header, mapped, credited) -> Ve
     vat_left, net_left = header["vat_total"], header["net_total"]
     batch, count = [], 0
     layout = None
-    for number, cells in _data_rows(job, mapping, kind):
-        if number is None:
+    for row_kind, number, cells in _data_rows(job, mapping, kind):
+        if row_kind == "layout":
             layout = cells
             continue
+        if row_kind != "line":
+            continue  # totals rows were checked in pass 1
         values = _clean_row(cells, layout, mapping, currency, places)
         net = values["net"]
         if allocate_vat:
