@@ -41,7 +41,9 @@ class UploadForm(forms.Form):
 
 
 class MappingForm(forms.Form):
-    file_type = forms.ChoiceField(choices=InvoiceColumnMapping.FileType.choices, label="The vendor sends")
+    file_type = forms.ChoiceField(
+        choices=InvoiceColumnMapping.FileType.choices, label="The vendor sends", required=False, initial="csv"
+    )
     delimiter = forms.ChoiceField(
         choices=[(",", "Comma ,"), (";", "Semicolon ;"), ("|", "Pipe |"), ("\t", "Tab")],
         required=False,

@@ -217,7 +217,7 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
                 decimal_separator=data["decimal_separator"],
                 date_format=data["date_format"],
                 header_row=data["header_row"],
-                file_type=data["file_type"],
+                file_type=data["file_type"] or InvoiceColumnMapping.FileType.CSV,
                 total_labels=data["total_labels"],
             )
         except DomainError as exc:

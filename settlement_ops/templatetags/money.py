@@ -1,0 +1,24 @@
+"""`{{ amount|money:currency }}`: the one way templates show money, as PDFs and letters do
+(settlement_ops.money.format_amount): the currency's own minor units (IDR and VND none, GBP
+and EUR two), thousands separated, a minus for negatives, nothing for an empty value."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+
+from settlement_ops.money import MINOR_UNITS, format_amount, to_decimal
+
+register = template.Library()
+
+
+@register.filter
+def money(value, currency) -> str:
+    if value is None or value == "":
+        return ""
+    try:
+        amount = value if isinstance(value, Decimal) else to_decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return str(value)
+    if currency not in MINOR_UNITS:
+        return f"{amount:,}"
+    return format_amount(amount, currency)
