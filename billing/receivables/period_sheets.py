@@ -150,8 +150,8 @@ def applications_sheet(ctx):
 
 
 def aging_sheet(ctx):
-    report = selectors.aging(as_of=ctx.end, market=ctx.market)
-    if not report["rows"]:
+    rows = selectors.aging_at(market=ctx.market, end=ctx.end)
+    if not rows:
         return None
     return Sheet(
         "AR aging",
@@ -162,11 +162,8 @@ def aging_sheet(ctx):
             *(ctx.money(label, 14) for _, label in BUCKETS),
             ctx.money("Total", 14),
         ],
-        (
-            (r["seller__code"], r["seller__name"], r["currency"], *(r[k] for k in BUCKET_KEYS), r["total"])
-            for r in report["rows"]
-        ),
-        header_lines=[f"AR aging at {ctx.end} (days past due on that date; open amounts of the invoices today)"],
+        ((r["seller__code"], r["seller__name"], r["currency"], *(r[k] for k in BUCKET_KEYS), r["total"]) for r in rows),
+        header_lines=[f"AR aging at {ctx.end}: open amounts and days past due as they stood on that date"],
     )
 
 

@@ -17,7 +17,7 @@ from settlement_ops.money import Money
 from settlement_ops.roles import is_seller_user
 from settlement_ops.selectors import ZERO, fx_convert
 
-from .models import CollectionNote, Invoice, PayoutDeduction, Receipt, ReceiptApplication, Statement
+from .models import CollectionNote, Invoice, PayoutDeduction, Receipt, ReceiptApplication, Statement, WriteOff
 from .services import STATEMENT_KINDS, Source
 
 # --- Scope: a seller user sees only their seller's rows; anyone else with the permission sees all.
@@ -243,6 +243,49 @@ def aging(*, as_of: date, market: Market | None = None, user=None, reporting_cur
         "fx_missing": sorted(fx_missing),
         "as_of": as_of,
     }
+
+
+def _posted_by(end: date) -> Q:
+    """A document whose ledger entry is dated on or before `end` and not reversed by then."""
+    return Q(entry__entry_date__lte=end) & ~Q(entry__reversed_by__entry_date__lte=end)
+
+
+def aging_at(*, market: Market, end: date) -> list[dict]:
+    """AR aging as it stood at `end` (a closed period's end), not as it stands today: every
+    invoice issued by then, open by its gross less what was credited, applied, written off or
+    deducted from payouts as posted by then; buckets by days past due at `end`. One query, as
+    the period's AR tie-out counts the same documents."""
+    money = DecimalField(max_digits=20, decimal_places=4)
+    posted = _posted_by(end)
+
+    def reduced(qs, link: str, amount: str):
+        sums = qs.filter(posted, **{link: OuterRef("pk")}).values(link).annotate(s=Sum(amount)).values("s")[:1]
+        return Coalesce(Subquery(sums, output_field=money), Value(Decimal(0), output_field=money))
+
+    open_at = (
+        F("gross_total")
+        - reduced(ReceiptApplication.objects.all(), "invoice", "amount")
+        - reduced(Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE), "credited_invoice", "gross_total")
+        - reduced(WriteOff.objects.all(), "invoice", "amount")
+        - reduced(PayoutDeduction.objects.all(), "invoice", "amount")
+    )
+    invoices = (
+        Invoice.objects.filter(market=market, kind=Invoice.Kind.INVOICE, issue_date__lte=end)
+        .annotate(open_at=open_at)
+        .filter(open_at__gt=0)
+    )
+    buckets = {
+        key: Coalesce(
+            Sum(Case(When(bucket_filter(key, end), then=F("open_at")), default=Value(Decimal(0)), output_field=money)),
+            ZERO,
+        )
+        for key in BUCKET_KEYS
+    }
+    return list(
+        invoices.values("seller_id", "seller__code", "seller__name", "currency")
+        .annotate(total=Sum("open_at"), **buckets)
+        .order_by("seller__code", "currency")
+    )
 
 
 def aging_chart_svg(reporting: dict, currency: str) -> str:

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from billing.receivables.dunning import collection_note_add, dunning_run
 from billing.receivables.models import DunningNotice, Invoice, WriteOff
-from billing.receivables.selectors import aging
+from billing.receivables.selectors import aging, aging_at
 from billing.receivables.services import balance_problems, write_off_approve, write_off_propose
 from billing.receivables.tasks import dunning_run_task
 from settlement_ops.errors import DomainError, PermissionDeniedError
@@ -163,6 +163,28 @@ def test_aging_buckets_in_invoice_and_reporting_currency(client_as):
     assert response.status_code == 200 and "<svg" in response.content.decode()
     xlsx = client_as("auditor").get(reverse("receivables:aging") + "?market=GB&as_of=2026-12-15&format=xlsx")
     assert xlsx.status_code == 200 and xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+
+
+def test_aging_at_a_past_period_end_is_what_stood_open_then(db):
+    # given: September's invoice (5.99, due 2026-10-30) paid on 2026-11-10, and October's
+    # (7.61, due 2026-11-30) paid in part the same day
+    w = World()
+    seller = w.seller()
+    sep = w.invoice(seller, "1.000", period=SEP)
+    oct_ = w.invoice(seller, "3.000")
+    receipt = w.receive("13.00", seller=seller, value_date=date(2026, 11, 10))
+    # the matcher applied it oldest first, posted on the value date
+    applied = {a.invoice_id: a.amount for a in receipt.applications.all()}
+    assert applied == {sep.pk: D("5.99"), oct_.pk: D("7.01")}
+    # when / then: at October's end both were still open, September's one day past due
+    [october] = aging_at(market=w.market, end=date(2026, 10, 31))
+    assert (october["current"], october["d1_30"], october["total"]) == (D("7.61"), D("5.99"), D("13.60"))
+    # at November's end only October's remainder is open, as the ledger says
+    [november] = aging_at(market=w.market, end=date(2026, 11, 30))
+    assert (november["current"], november["total"]) == (D("0.60"), D("0.60"))
+    assert owed(seller) == D("0.60")
+    # today's aging of October's end would show the paid invoices as paid: not what stood then
+    assert aging(as_of=date(2026, 10, 31), market=w.market)["rows"][0]["total"] == D("0.60")
 
 
 def test_promise_in_the_past_is_refused_with_a_field_message(client_as):
