@@ -20,7 +20,9 @@
 6. Recovery (bench/recovery.py): the run is done again by worker processes; the first is
    SIGKILLed inside a chunk and a fresh one started at once, which runs the sweep as beat would;
    `billing_recovery_s` is the time from the kill to the run's completion (goal: under 60 s).
-7. Period workbook (bench/workbook.py): the charge-line sheet written by the product's streaming
+7. Compensation audit (bench/compensation.py): 100,000 requests of market ZC audited against the
+   policy attributes, against a one-statement floor (`compensation_audit_per_s`).
+8. Period workbook (bench/workbook.py): the charge-line sheet written by the product's streaming
    writer against a bare xlsxwriter constant_memory write of the same rows, and a
    django-import-export reference, each in a process of its own (`workbook_rows_per_s`,
    `workbook_peak_mb`, `workbook_vs_xlsxwriter_ratio`).
@@ -56,6 +58,9 @@ def _args(argv=None):
         type=int,
         default=None,
         help="lines of the audited invoice (default: 200,000 or the shipment count if smaller; 0 skips)",
+    )
+    parser.add_argument(
+        "--compensation-requests", type=int, default=100_000, help="requests the compensation audit rates"
     )
     parser.add_argument(
         "--workbook-rows",
@@ -155,6 +160,15 @@ def main(argv=None) -> int:
         f"  kill -> run completed: {recovered['seconds']:.1f}s (goal < 60 s), chunk {recovered['killed_chunk']} "
         f"of {recovered['chunks']} re-sent by the sweep, rated {recovered['rated']:,} (clean run: {run_result['rated']:,})\n"
     )
+    from bench import compensation
+
+    print("Compensation audit: 100,000 requests against a one-statement floor", flush=True)
+    comp = compensation.measure(requests=args.compensation_requests)
+    results.update(comp)
+    print(
+        f"  audit: {comp['compensation_audit_per_s']:,} requests/s, floor {comp['compensation_floor_per_s']:,}/s, "
+        f"audit / floor = {comp['compensation_audit_vs_floor_ratio']}x\n"
+    )
     workbook_rows = n if args.workbook_rows is None else args.workbook_rows
     if workbook_rows:
         from bench import workbook as workbook_bench
@@ -169,7 +183,14 @@ def main(argv=None) -> int:
         if not isinstance(value, dict):
             print(f"{key}={value}")
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
-    ok = agree and results["billing_ledger_balanced"] and results["billing_rated_once"] and audit_ok and recovery_ok
+    ok = (
+        agree
+        and results["billing_ledger_balanced"]
+        and results["billing_rated_once"]
+        and audit_ok
+        and recovery_ok
+        and comp["compensation_totals_agree"]
+    )
     if not ok:
         print("BENCH CHECK FAILED: a run and its floor disagree, or the ledger does not balance", file=sys.stderr)
     return 0 if ok else 1

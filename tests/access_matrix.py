@@ -66,6 +66,16 @@ def _version():
     return {"pk": ContractFactory().versions.get().pk}
 
 
+def _period_workbook():
+    from datetime import date
+
+    from settlement_ops.period_workbook import period_workbook_generate, period_workbook_start
+    from tests.factories import UserFactory, market
+
+    workbook = period_workbook_start(actor=UserFactory(role=R.AUDITOR), market=market("GB"), month=date(2026, 10, 1))
+    return {"pk": period_workbook_generate(workbook_id=workbook.pk).pk}
+
+
 VENDOR_READERS = FINANCE + [R.AUDITOR, R.RISK_ANALYST, R.COMPENSATION_QA]
 CONTRACT_READERS = FINANCE + [R.AUDITOR, R.RISK_ANALYST]
 
@@ -76,6 +86,9 @@ PAGES: dict[str, Page] = {
     "journal_list": Page(LEDGER_READERS),
     "journal_detail": Page(LEDGER_READERS, kwargs=_journal_entry),
     "ledger_export": Page(FINANCE + [R.AUDITOR], query="?market=GB"),
+    "periods": Page(FINANCE + [R.AUDITOR], query="?market=GB"),
+    "period_action": Page(FINANCE + [R.AUDITOR], post=True),
+    "period_workbook_download": Page(FINANCE + [R.AUDITOR], kwargs=_period_workbook),
     "markets": Page(STAFF),
     "fx_rates": Page(STAFF),
     "audit_log": Page([R.AUDITOR, R.RISK_ANALYST]),
@@ -297,5 +310,110 @@ PAGES.update(
         "billing:run_export": Page(FINANCE + [R.AUDITOR], kwargs=_billing_run),
         "billing:shipment_list": Page(STAFF),
         "billing:shipment_detail": Page(STAFF, kwargs=_billing_shipment),
+    }
+)
+
+
+# compensation (staff pages and the seller portal's chargebacks)
+CMP_READ = FINANCE + [R.AUDITOR, R.RISK_ANALYST, R.COMPENSATION_QA]
+QA = [R.COMPENSATION_QA]
+
+
+def _cmp_world():
+    from tests.compensation.helpers import World
+
+    return World()
+
+
+def _cmp_request():
+    w = _cmp_world()
+    record = w.record()
+    w.intake(record)
+    w.audit()
+    from compensation.models import CompensationRequest
+
+    return {"pk": CompensationRequest.objects.get(external_id=record["external_id"]).pk}
+
+
+def _cmp_chargeback():
+    from tests.compensation.helpers import carrier_chargeback
+
+    return {"pk": carrier_chargeback().pk}
+
+
+def _cmp_dispute():
+    from compensation.services import dispute_open
+    from tests.compensation.helpers import carrier_chargeback
+
+    chargeback = carrier_chargeback()
+    return {"pk": dispute_open(actor=chargeback.created_by, chargeback=chargeback, reason="not ours").pk}
+
+
+def _cmp_policy():
+    return {"pk": _cmp_world().policy.pk}
+
+
+def _cmp_upload():
+    from compensation.models import IntakeUpload
+    from tests.factories import UserFactory
+
+    return {"pk": IntakeUpload.objects.create(filename="x.csv", content=b"", uploaded_by=UserFactory()).pk}
+
+
+def _cmp_claim():
+    from tests.compensation.helpers import late_claim
+
+    return {"pk": late_claim().pk}
+
+
+def _cmp_action():
+    from datetime import date
+
+    from compensation.services import corrective_action_save
+    from tests.factories import UserFactory, market
+
+    owner = UserFactory(role=R.COMPENSATION_QA)
+    action = corrective_action_save(
+        actor=owner, market=market("GB"), title="Coach agent", owner=owner, due_date=date(2026, 12, 31), agent="a-1"
+    )
+    return {"pk": action.pk}
+
+
+PAGES.update(
+    {
+        "compensation:request_list": Page(STAFF),
+        "compensation:request_detail": Page(STAFF, kwargs=_cmp_request),
+        "compensation:request_review": Page(QA, kwargs=_cmp_request, post=True),
+        "compensation:request_override": Page(QA, kwargs=_cmp_request, post=True),
+        "compensation:request_chargeback": Page(QA, kwargs=_cmp_request, post=True),
+        "compensation:upload": Page(QA),
+        # Someone else's upload: only its uploader confirms it, so it is a 404 for every role here.
+        "compensation:upload_confirm": Page([], kwargs=_cmp_upload, post=True),
+        "compensation:policy_list": Page(CMP_READ),
+        "compensation:policy_new": Page(QA, post=True),
+        "compensation:policy_detail": Page(CMP_READ, kwargs=_cmp_policy),
+        "compensation:policy_attribute": Page(QA, kwargs=_cmp_policy, post=True),
+        "compensation:policy_activate": Page(QA + [R.FINANCE_APPROVER], kwargs=_cmp_policy, post=True),
+        "compensation:audit_runs": Page(CMP_READ),
+        "compensation:audit_run_start": Page(QA, post=True),
+        "compensation:sample": Page(QA),
+        "compensation:sample_draw": Page(QA, post=True),
+        "compensation:chargeback_list": Page(STAFF),
+        "compensation:chargeback_detail": Page(STAFF, kwargs=_cmp_chargeback),
+        "compensation:chargeback_dispute": Page(QA + [R.FINANCE_SPECIALIST], kwargs=_cmp_chargeback, post=True),
+        "compensation:dispute_list": Page(STAFF),
+        "compensation:dispute_decide": Page(QA, kwargs=_cmp_dispute, post=True),
+        "compensation:dispute_approve": Page([R.FINANCE_APPROVER], kwargs=_cmp_dispute, post=True),
+        "compensation:claim_list": Page(CMP_READ),
+        "compensation:claims_build": Page([R.FINANCE_SPECIALIST], post=True),
+        "compensation:claim_detail": Page(CMP_READ, kwargs=_cmp_claim),
+        "compensation:claim_letter": Page(CMP_READ, kwargs=_cmp_claim),
+        "compensation:report": Page(CMP_READ),
+        "compensation:actions": Page(CMP_READ),
+        "compensation:action_new": Page(QA, post=True),
+        "compensation:action_update": Page(QA, kwargs=_cmp_action, post=True),
+        "portal:chargebacks": Page([R.SELLER_USER]),
+        "portal:chargeback_detail": Page([], kwargs=_cmp_chargeback),
+        "portal:chargeback_dispute": Page([], kwargs=_cmp_chargeback, post=True),
     }
 )

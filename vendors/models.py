@@ -190,6 +190,18 @@ class Contract(models.Model):
     payment_terms_days = models.PositiveIntegerField(default=30)
     # Volumetric weight (kg) = length x width x height (cm) / divisor; 5000 or 6000 usual.
     volumetric_divisor = models.PositiveIntegerField(default=5000)
+    # The carrier's on-time promise for this service (days from pickup to delivery) and what it
+    # refunds of the freight charge when it is late (compensation: liable party, guarantee claims).
+    on_time_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="On-time promise: days from pickup to delivery; empty = no promise"
+    )
+    late_refund_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Late-delivery guarantee: % of the freight charge refunded (100 = full); empty = none",
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     submitted_by = models.ForeignKey(
@@ -221,6 +233,11 @@ class Contract(models.Model):
                 condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="contract_valid_range"
             ),
             models.CheckConstraint(condition=Q(volumetric_divisor__gt=0), name="contract_divisor_positive"),
+            models.CheckConstraint(
+                condition=Q(late_refund_percent__isnull=True)
+                | (Q(late_refund_percent__gt=0) & Q(late_refund_percent__lte=100)),
+                name="contract_late_refund_percent_range",
+            ),
             models.CheckConstraint(
                 condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("author")), name="contract_four_eyes_author"
             ),

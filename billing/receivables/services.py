@@ -86,6 +86,9 @@ class Source:
     APPLICATION = "receivables.application"
     PAYOUT_DEDUCTION = "receivables.payout_deduction"
     WRITE_OFF = "receivables.write_off"
+    # A charge invoiced to a seller without charge lines (a compensation chargeback): the entry
+    # posts the invoice's gross to the receivable, so the sub-ledger proof counts it.
+    SELLER_CHARGE = "receivables.seller_charge"
 
     PAYMENTS = (RECEIPT, RECEIPT_IDENTIFY, PAYOUT_DEDUCTION)
 
@@ -360,7 +363,7 @@ def invoice_refresh_status(invoice: Invoice) -> None:
         invoice.status = Invoice.Status.PARTIALLY_PAID
     elif invoice.write_offs.filter(status=WriteOff.Status.APPROVED).exists():
         invoice.status = Invoice.Status.WRITTEN_OFF
-    elif not invoice.lines.filter(credit_line__isnull=True).exists():
+    elif invoice.lines.exists() and not invoice.lines.filter(credit_line__isnull=True).exists():
         invoice.status = Invoice.Status.CREDITED
     else:
         invoice.status = Invoice.Status.PAID
