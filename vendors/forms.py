@@ -72,6 +72,17 @@ class ContractForm(forms.Form):
     currency = forms.ChoiceField(choices=CURRENCY_CHOICES, help_text="Must be the vendor market's currency")
     payment_terms_days = forms.IntegerField(min_value=0, max_value=365, required=False)
     volumetric_divisor = forms.IntegerField(min_value=1, max_value=20000, initial=5000)
+    on_time_days = forms.IntegerField(
+        min_value=1, max_value=60, required=False, label="On-time promise (days)", help_text="Pickup to delivery"
+    )
+    late_refund_percent = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_value=100,
+        decimal_places=2,
+        required=False,
+        label="Late-delivery refund (%)",
+        help_text="Of the freight charge; 100 = full refund",
+    )
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 

@@ -8,6 +8,7 @@ everything that must not overlap for that vendor), then the contract, then the v
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
@@ -298,9 +299,13 @@ def contract_create(
     volumetric_divisor: int = 5000,
     reference: str = "",
     notes: str = "",
+    on_time_days: int | None = None,
+    late_refund_percent: Decimal | None = None,
 ) -> Contract:
     """Create a draft contract with its version 1 (effective from valid_from), for rate lines to
-    be added or imported. Raises DomainError on a wrong currency, bad dates or divisor."""
+    be added or imported, with the carrier's on-time promise (days) and late-delivery refund (%
+    of the freight) when it gives them. Raises DomainError on a wrong currency, bad dates,
+    divisor or guarantee."""
     vendor = _lock_vendor(vendor.pk)
     market = vendor.market
     currency = currency or market.currency
@@ -318,6 +323,12 @@ def contract_create(
         raise DomainError(
             "Volumetric divisor must be a positive whole number.", code="invalid", field="volumetric_divisor"
         )
+    if on_time_days is not None and on_time_days <= 0:
+        raise DomainError("The on-time promise is a number of days above zero.", field="on_time_days")
+    if late_refund_percent is not None and not (0 < late_refund_percent <= 100):
+        raise DomainError(
+            "The late-delivery refund is a percentage above 0 and at most 100.", field="late_refund_percent"
+        )
     reference = reference.strip() or _next_reference(vendor, service_level)
     if Contract.objects.filter(reference=reference).exists():
         raise DomainError(
@@ -333,6 +344,8 @@ def contract_create(
         valid_to=valid_to,
         payment_terms_days=vendor.payment_terms_days if payment_terms_days is None else payment_terms_days,
         volumetric_divisor=volumetric_divisor,
+        on_time_days=on_time_days,
+        late_refund_percent=late_refund_percent,
         author=actor,
         notes=notes,
     )

@@ -291,3 +291,26 @@ def test_contract_list_filters_and_export(client_as):
     rows = list(workbook["Contracts"].iter_rows(values_only=True))
     assert rows[2][0] == "Reference" and rows[3][0] == draft.reference and len(rows) == 4
     assert rows[3][6].date() == date(2026, 1, 1)  # a date cell, not text
+
+
+def test_a_contract_carries_the_carriers_on_time_promise_and_late_refund(client_as):
+    # given
+    specialist = client_as("finance_specialist")
+    vendor = VendorFactory()
+    form = {"vendor": vendor.pk, "service_level": "standard", "valid_from": "2026-02-01", "currency": "GBP"}
+    # when: an impossible refund is refused with the field named, nothing is created
+    response = specialist.post(
+        reverse("vendors:contract_create"), {**form, "volumetric_divisor": 5000, "late_refund_percent": "150"}
+    )
+    assert response.status_code == 400 and "less than or equal to 100" in response.content.decode()
+    assert not Contract.objects.filter(vendor=vendor).exists()
+    # when: the promise and the refund are given
+    specialist.post(
+        reverse("vendors:contract_create"),
+        {**form, "volumetric_divisor": 5000, "on_time_days": "2", "late_refund_percent": "50"},
+    )
+    # then
+    contract = Contract.objects.get(vendor=vendor)
+    assert (contract.on_time_days, contract.late_refund_percent) == (2, D("50.00"))
+    page = specialist.get(reverse("vendors:contract_detail", args=[contract.pk])).content.decode()
+    assert "2 days from pickup" in page and "50 % of the freight charge" in page
