@@ -71,6 +71,7 @@ SOURCE_LABELS = {
     Source.RECEIPT_IDENTIFY: "Payment received",
     Source.PAYOUT_DEDUCTION: "Deducted from payout",
     Source.WRITE_OFF: "Written off",
+    Source.SELLER_CHARGE: "Charge invoiced",
 }
 
 

@@ -91,6 +91,8 @@ class Source:
     SELLER_CHARGE = "receivables.seller_charge"
 
     PAYMENTS = (RECEIPT, RECEIPT_IDENTIFY, PAYOUT_DEDUCTION)
+    # What a statement shows as charges: rated fees and charges invoiced on their own.
+    CHARGES = (BILLING_RUN, SELLER_CHARGE)
 
 
 def seller_account(market: Market, kind: str, seller_id: int):
@@ -229,7 +231,7 @@ def statement_figures(*, market: Market, period_start: date, period_end: date, s
     source = "entry__source_type"
     rows = qs.values("party_id").annotate(
         opening=Coalesce(Sum("amount", filter=Q(entry_date__lt=period_start)), ZERO),
-        charges=Coalesce(Sum("amount", filter=in_period & Q(**{source: Source.BILLING_RUN})), ZERO),
+        charges=Coalesce(Sum("amount", filter=in_period & Q(**{f"{source}__in": Source.CHARGES})), ZERO),
         credits=Coalesce(Sum("amount", filter=in_period & Q(**{source: Source.CREDIT_NOTE})), ZERO),
         payments=Coalesce(Sum("amount", filter=in_period & Q(**{f"{source}__in": Source.PAYMENTS})), ZERO),
         closing=Coalesce(Sum("amount"), ZERO),

@@ -26,7 +26,7 @@ from billing.models import ShipmentEvent
 from billing.payables.exports import remittance_rows
 from billing.payables.models import Payable, Payment, PaymentRun
 from billing.receivables.models import Invoice, Receipt
-from billing.receivables.services import balance_problems
+from billing.receivables.services import balance_problems, statement_figures
 from compensation.models import Chargeback, CompensationRequest, Verdict
 from settlement_ops.models import AccountKind
 from settlement_ops.roles import Role
@@ -193,3 +193,11 @@ def test_lost_parcel_to_paid_deduction_and_wrong_item_to_paid_seller_invoice(dja
         Invoice.Status.PAID,
     )
     _books_balanced()
+
+    # --- 6. the seller's statement figures show the chargeback among its charges, then its payment
+    month = invoice.issue_date.replace(day=1)
+    figures = statement_figures(
+        market=invoice.market, period_start=month, period_end=date.today(), seller_ids=[invoice.seller_id]
+    )[invoice.seller_id]
+    assert (figures["charges"], figures["adjustments"]) == (D("7.50"), D("0"))
+    assert (figures["payments"], figures["closing"]) == (D("-7.50"), D("0"))
