@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -27,6 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.models import Shipment
+from settlement_ops.bulk_intake import IntakeResult, RecordRejected
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AuditEvent, Market
 from settlement_ops.money import is_quantized, to_decimal
@@ -91,41 +91,17 @@ PHONE_RE = re.compile(r"(?:\+|00)?\d(?:[\s().-]*\d){6,}")
 PSEUDONYM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{3,63}$")
 
 
-@dataclass
-class IntakeResult:
-    accepted: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "accepted": self.accepted,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-        }
-
-
-class _Reject(Exception):
-    def __init__(self, field_name: str, reason: str):
-        self.field = field_name
-        self.reason = reason
-
-
 def _text(record: dict, name: str, *, required: bool = True, max_length: int = 64) -> str:
     value = record.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise _Reject(name, "is required")
+            raise RecordRejected(name, "is required")
         return ""
     if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise _Reject(name, "must be text")
+        raise RecordRejected(name, "must be text")
     value = str(value).strip()
     if len(value) > max_length:
-        raise _Reject(name, f"is longer than {max_length} characters")
+        raise RecordRejected(name, f"is longer than {max_length} characters")
     return value
 
 
@@ -133,34 +109,34 @@ def _money(record: dict, name: str, currency: str, *, required: bool, allow_zero
     value = record.get(name)
     if value is None or value == "":
         if required:
-            raise _Reject(name, "is required")
+            raise RecordRejected(name, "is required")
         return None
     try:
         number = to_decimal(value)
     except TypeError:
-        raise _Reject(name, FLOAT_REASON if isinstance(value, float) else "must be a number") from None
+        raise RecordRejected(name, FLOAT_REASON if isinstance(value, float) else "must be a number") from None
     except ValueError:
-        raise _Reject(name, f"{value!r} is not a number") from None
+        raise RecordRejected(name, f"{value!r} is not a number") from None
     if number < 0 or (number == 0 and not allow_zero):
-        raise _Reject(name, "must not be negative" if allow_zero else "must be greater than zero")
+        raise RecordRejected(name, "must not be negative" if allow_zero else "must be greater than zero")
     if not is_quantized(number, currency):
-        raise _Reject(name, f"has more decimals than {currency} allows")
+        raise RecordRejected(name, f"has more decimals than {currency} allows")
     if number >= Decimal("1e15"):
-        raise _Reject(name, "is too large")
+        raise RecordRejected(name, "is too large")
     return number
 
 
 def _choice(record: dict, name: str, choices) -> str:
     value = _text(record, name, max_length=20).lower()
     if value not in choices.values:
-        raise _Reject(name, f"unknown {name} {value!r}; use one of {', '.join(choices.values)}")
+        raise RecordRejected(name, f"unknown {name} {value!r}; use one of {', '.join(choices.values)}")
     return value
 
 
 def _moment(record: dict, name: str) -> datetime:
     value = record.get(name)
     if value in (None, ""):
-        raise _Reject(name, "is required")
+        raise RecordRejected(name, "is required")
     if isinstance(value, datetime):  # xlsx cells
         moment = value
     else:
@@ -169,11 +145,11 @@ def _moment(record: dict, name: str) -> datetime:
         except ValueError:
             moment = None
         if moment is None:
-            raise _Reject(name, f"{value!r} is not an ISO 8601 date-time such as 2026-11-03T14:05:00Z")
+            raise RecordRejected(name, f"{value!r} is not an ISO 8601 date-time such as 2026-11-03T14:05:00Z")
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=UTC)  # naive times are UTC
     if moment > timezone.now() + timedelta(minutes=5):
-        raise _Reject(name, "is in the future")
+        raise RecordRejected(name, "is in the future")
     return moment
 
 
@@ -199,21 +175,23 @@ def _evidence(record: dict) -> list[str]:
     elif isinstance(raw, list):
         items = raw
     else:
-        raise _Reject("evidence", "must be a list of references (or ';'-separated text in a file)")
+        raise RecordRejected("evidence", "must be a list of references (or ';'-separated text in a file)")
     refs = []
     for position, item in enumerate(items):
         if not isinstance(item, str):
-            raise _Reject(f"evidence[{position}]", "must be text")
+            raise RecordRejected(f"evidence[{position}]", "must be text")
         item = item.strip()
         if not item:
             continue
         if len(item) > 200:
-            raise _Reject(f"evidence[{position}]", "is longer than 200 characters")
+            raise RecordRejected(f"evidence[{position}]", "is longer than 200 characters")
         if EMAIL_RE.search(item):
-            raise _Reject(f"evidence[{position}]", "contains an e-mail address; reference the evidence, not the person")
+            raise RecordRejected(
+                f"evidence[{position}]", "contains an e-mail address; reference the evidence, not the person"
+            )
         refs.append(item)
     if len(refs) > MAX_EVIDENCE:
-        raise _Reject("evidence", f"at most {MAX_EVIDENCE} references")
+        raise RecordRejected("evidence", f"at most {MAX_EVIDENCE} references")
     return refs
 
 
@@ -237,23 +215,23 @@ class _Lookups:
 
 
 def _clean(record, lookups: _Lookups) -> dict:
-    """One record -> CompensationRequest field values, or _Reject naming the field."""
+    """One record -> CompensationRequest field values, or RecordRejected naming the field."""
     if not isinstance(record, dict):
-        raise _Reject("record", "must be an object")
+        raise RecordRejected("record", "must be an object")
     market_code = _text(record, "market", max_length=2).upper()
     market = lookups.markets.get(market_code)
     if market is None:
-        raise _Reject("market", f"unknown market {market_code!r}")
+        raise RecordRejected("market", f"unknown market {market_code!r}")
     currency = _text(record, "currency", required=True, max_length=3).upper()
     if currency != market.currency:
-        raise _Reject("currency", f"market {market.code} compensates in {market.currency}, not {currency}")
+        raise RecordRejected("currency", f"market {market.code} compensates in {market.currency}, not {currency}")
     buyer = _text(record, "buyer_reference")
     problem = pseudonym_problem(buyer)
     if problem:
-        raise _Reject("buyer_reference", problem)
+        raise RecordRejected("buyer_reference", problem)
     note = _text(record, "note", required=False, max_length=2000)
     if EMAIL_RE.search(note) or PHONE_RE.search(note):
-        raise _Reject("note", "contains an e-mail address or a phone number; keep personal data out of notes")
+        raise RecordRejected("note", "contains an e-mail address or a phone number; keep personal data out of notes")
     tracking = _text(record, "tracking_number", required=False)
     return {
         "market_id": market.code,
@@ -284,7 +262,7 @@ def requests_validate(records) -> list[dict]:
     for index, record in enumerate(records):
         try:
             values = _clean(record, lookups)
-        except _Reject as reject:
+        except RecordRejected as reject:
             rejected.append({"index": index, "field": reject.field, "reason": reject.reason})
             continue
         key = (values["market_id"], values["external_id"])
@@ -323,7 +301,7 @@ def requests_intake(*, records, actor=None, source: str = "api", all_or_nothing:
     for index, record in enumerate(records):
         try:
             values = _clean(record, lookups)
-        except _Reject as reject:
+        except RecordRejected as reject:
             result.rejected.append({"index": index, "field": reject.field, "reason": reject.reason})
             continue
         key = (values["market_id"], values["external_id"])
