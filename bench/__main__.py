@@ -22,7 +22,8 @@
    `billing_recovery_s` is the time from the kill to the run's completion (goal: under 60 s).
 7. Compensation audit (bench/compensation.py): 100,000 requests of market ZC audited against the
    policy attributes, against a one-statement floor (`compensation_audit_per_s`).
-8. Period workbook (bench/workbook.py): the charge-line sheet written by the product's streaming
+8. Risk rules (bench/risk.py): every rule over every market (`risk_rules_s`, the slowest rule).
+9. Period workbook (bench/workbook.py): the charge-line sheet written by the product's streaming
    writer against a bare xlsxwriter constant_memory write of the same rows, and a
    django-import-export reference, each in a process of its own (`workbook_rows_per_s`,
    `workbook_peak_mb`, `workbook_vs_xlsxwriter_ratio`).
@@ -169,6 +170,14 @@ def main(argv=None) -> int:
         f"  audit: {comp['compensation_audit_per_s']:,} requests/s, floor {comp['compensation_floor_per_s']:,}/s, "
         f"audit / floor = {comp['compensation_audit_vs_floor_ratio']}x\n"
     )
+    from bench import risk as risk_bench
+
+    print("Risk rules: every rule over every market", flush=True)
+    risk_result = risk_bench.measure()
+    results.update({k: v for k, v in risk_result.items() if k != "risk_rules_timings"})
+    for line in risk_bench.report_lines(risk_result):
+        print(line)
+    print()
     workbook_rows = n if args.workbook_rows is None else args.workbook_rows
     if workbook_rows:
         from bench import workbook as workbook_bench
@@ -190,6 +199,7 @@ def main(argv=None) -> int:
         and audit_ok
         and recovery_ok
         and comp["compensation_totals_agree"]
+        and results["risk_rules_s"] < 60
     )
     if not ok:
         print("BENCH CHECK FAILED: a run and its floor disagree, or the ledger does not balance", file=sys.stderr)

@@ -566,6 +566,7 @@ class RatingException(models.Model):
     class Code(models.TextChoices):
         MISSING_WEIGHT = "missing_weight", "Missing weight"
         NO_CONTRACT = "no_contract", "No active contract"
+        CONTRACT_BLOCKED = "contract_blocked", "Contract blocked from rating"
         NO_RATE_LINE = "no_rate_line", "No matching bracket"
         NO_SELLER_FEE = "no_seller_fee", "No seller fee schedule"
         NO_SELLER_FEE_LINE = "no_seller_fee_line", "No matching seller fee bracket"

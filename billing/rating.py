@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from settlement_ops.models import Market
 from settlement_ops.money import round_sql
+from settlement_ops.navigation import area_modules
 from vendors.models import SURCHARGE_ORDER, Contract, ContractVersion, RateLine, Surcharge
 
 from .models import ChargeLine, ChargeLineTotal, RatingException, SellerFeeLine, SellerFeeSchedule, Shipment
@@ -171,6 +172,17 @@ PREVIOUS_LINE_FILTER = """
                      OR vv.version_id IS NULL OR pl.contract_version_id <> vv.version_id)"""
 
 
+def _contract_blocked_sql() -> str:
+    """Whether a contract is blocked from rating (a risk hold, for example): apps above billing
+    declare a `rating_blocks.py` with BLOCKED_CONTRACT_IDS_SQL (a SELECT of contract ids), found
+    by the app registry; a blocked contract's shipments become 'contract_blocked' exceptions and
+    are rated again once the block is lifted."""
+    sources = [module.BLOCKED_CONTRACT_IDS_SQL for module in area_modules("rating_blocks")]
+    if not sources:
+        return "FALSE"
+    return f"(c.id IN ({' UNION ALL '.join(sources)}))"
+
+
 def _rated_cte(currency: str, rerating: bool) -> str:
     """Per eligible shipment of the chunk: inputs, contract version, weights (computed once, in the
     fenced subquery `b`), rate line, rounded freight, the seller fee base (billing.pricing rules
@@ -196,6 +208,7 @@ def _rated_cte(currency: str, rerating: bool) -> str:
             CASE
                 WHEN b.actual_weight_kg IS NULL THEN 'missing_weight'
                 WHEN b.contract_id IS NULL THEN 'no_contract'
+                WHEN b.contract_blocked THEN 'contract_blocked'
                 WHEN b.version_id IS NULL THEN 'no_version'
                 WHEN b.contract_currency <> b.market_currency THEN 'currency_mismatch'
                 WHEN rl.id IS NULL THEN 'no_rate_line'
@@ -209,6 +222,7 @@ def _rated_cte(currency: str, rerating: bool) -> str:
                 {max_dim} AS max_dim,
                 m.currency AS market_currency, m.vat_standard_rate AS vat_rate,
                 c.id AS contract_id, c.currency AS contract_currency, vv.version_id,
+                {_contract_blocked_sql()} AS contract_blocked,
                 {vendor_kg} AS vendor_kg,
                 fs.id AS schedule_id, fs.currency AS schedule_currency, fs.vat_rate AS seller_vat_rate,
                 fs.cod_fee_percent, fs.cod_fee_minimum, fs.returns_fee,

@@ -85,6 +85,11 @@ def _not_yet_due(payable, ctx):
 # a callable (payable, RunContext) -> (code, reason) | None.
 EXCLUSION_RULES: list[Callable] = [_on_hold, _vendor_blocked, _bank_details_changed, _no_bank_account, _not_yet_due]
 
+# Extra checks on approving a run, filled by apps above (risk: a second approver for a held
+# vendor): a callable (run=, actor=) that raises DomainError to refuse, inside the approval's
+# transaction.
+APPROVAL_RULES: list[Callable] = []
+
 
 # --- Preparation -------------------------------------------------------------------------------------
 
@@ -283,6 +288,8 @@ def payment_run_approve(*, actor, run: PaymentRun) -> PaymentRun:
         amount=run.total_amount,
         currency=run.currency,
     )
+    for rule in APPROVAL_RULES:
+        rule(run=run, actor=actor)
     run.status, run.approved_by, run.approved_at = PaymentRun.Status.APPROVED, actor, timezone.now()
     run.save(update_fields=["status", "approved_by", "approved_at"])
     audit_record(
