@@ -14,7 +14,6 @@ The per-record loop here is validation of one request (at most MAX_RECORDS); the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -24,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 
 from sellers.models import Seller
 from settlement_ops import uploads
+from settlement_ops.bulk_intake import IntakeResult, RecordRejected
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AuditEvent, Market
 from settlement_ops.money import is_quantized, to_decimal
@@ -73,30 +73,6 @@ REQUIRED_CSV_COLUMNS = {
 }
 
 
-@dataclass
-class IntakeResult:
-    accepted: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "accepted": self.accepted,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-        }
-
-
-class _Reject(Exception):
-    def __init__(self, field_name: str, reason: str):
-        self.field = field_name
-        self.reason = reason
-
-
 def _text(record: dict, name: str, *, required: bool = True, max_length: int = 30, aliases=()) -> str:
     value = record.get(name)
     for alias in aliases:
@@ -104,13 +80,13 @@ def _text(record: dict, name: str, *, required: bool = True, max_length: int = 3
             value = record.get(alias)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise _Reject(name, "is required")
+            raise RecordRejected(name, "is required")
         return ""
     if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise _Reject(name, "must be text")
+        raise RecordRejected(name, "must be text")
     value = str(value).strip()
     if len(value) > max_length:
-        raise _Reject(name, f"is longer than {max_length} characters")
+        raise RecordRejected(name, f"is longer than {max_length} characters")
     return value
 
 
@@ -123,19 +99,19 @@ def _decimal(record: dict, name: str, *, maximum: Decimal | None = None, allow_z
         # a fraction (1.5 parses as a binary float) is refused as in vendor-invoice intake.
         number = to_decimal(value)
     except TypeError:
-        raise _Reject(name, FLOAT_REASON if isinstance(value, float) else "must be a number") from None
+        raise RecordRejected(name, FLOAT_REASON if isinstance(value, float) else "must be a number") from None
     except ValueError:
-        raise _Reject(name, f"{value!r} is not a number") from None
+        raise RecordRejected(name, f"{value!r} is not a number") from None
     if number < 0 or (number == 0 and not allow_zero):
-        raise _Reject(name, "must be greater than zero" if not allow_zero else "must not be negative")
+        raise RecordRejected(name, "must be greater than zero" if not allow_zero else "must not be negative")
     if maximum is not None and number > maximum:
-        raise _Reject(name, f"must be at most {maximum}")
+        raise RecordRejected(name, f"must be at most {maximum}")
     return number
 
 
 def _places(number: Decimal | None, places: int, name: str) -> Decimal | None:
     if number is not None and number != number.quantize(Decimal(1).scaleb(-places)):
-        raise _Reject(name, f"has more than {places} decimals")
+        raise RecordRejected(name, f"has more than {places} decimals")
     return number
 
 
@@ -143,12 +119,12 @@ def _date(record: dict, name: str, *, required: bool) -> date | None:
     value = record.get(name)
     if value in (None, ""):
         if required:
-            raise _Reject(name, "is required")
+            raise RecordRejected(name, "is required")
         return None
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise _Reject(name, f"{value!r} is not a YYYY-MM-DD date") from None
+        raise RecordRejected(name, f"{value!r} is not a YYYY-MM-DD date") from None
 
 
 def _moment(value, name: str) -> datetime:
@@ -157,7 +133,7 @@ def _moment(value, name: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None:
-        raise _Reject(name, f"{value!r} is not an ISO 8601 date-time")
+        raise RecordRejected(name, f"{value!r} is not an ISO 8601 date-time")
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=UTC)  # naive times are UTC
     return moment
@@ -168,19 +144,19 @@ def _events(record: dict) -> list[tuple[str, datetime]]:
     raw = record.get("events")
     if raw not in (None, ""):
         if not isinstance(raw, list):
-            raise _Reject("events", "must be a list of {status, at}")
+            raise RecordRejected("events", "must be a list of {status, at}")
         for position, item in enumerate(raw):
             if not isinstance(item, dict):
-                raise _Reject(f"events[{position}]", "must be an object with status and at")
+                raise RecordRejected(f"events[{position}]", "must be an object with status and at")
             status = str(item.get("status") or "").strip()
             if status not in STATUS_VALUES:
-                raise _Reject(f"events[{position}].status", f"unknown status {status!r}")
+                raise RecordRejected(f"events[{position}].status", f"unknown status {status!r}")
             events.append((status, _moment(item.get("at"), f"events[{position}].at")))
     status = record.get("status")
     if status not in (None, ""):
         status = str(status).strip()
         if status not in STATUS_VALUES:
-            raise _Reject("status", f"unknown status {status!r}; use one of {', '.join(sorted(STATUS_VALUES))}")
+            raise RecordRejected("status", f"unknown status {status!r}; use one of {', '.join(sorted(STATUS_VALUES))}")
         at = record.get("status_at")
         if at not in (None, ""):
             events.append((status, _moment(at, "status_at")))
@@ -189,39 +165,66 @@ def _events(record: dict) -> list[tuple[str, datetime]]:
     return events
 
 
+def _nul_field(value, name: str = "") -> str | None:
+    """The first field (dotted path) whose text holds a NUL character, which PostgreSQL refuses."""
+    if isinstance(value, str):
+        return name if "\x00" in value else None
+    if isinstance(value, dict):
+        items = ((f"{name}.{key}" if name else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{name}[{position}]", item) for position, item in enumerate(value))
+    else:
+        return None
+    for child_name, item in items:
+        if "\x00" in child_name:
+            return child_name.replace("\x00", "\\0")
+        found = _nul_field(item, child_name)
+        if found is not None:
+            return found
+    return None
+
+
+def _code_set(records, name: str) -> set[str]:
+    codes = (str(r.get(name)).strip() for r in records if isinstance(r, dict) and r.get(name))
+    return {code for code in codes if "\x00" not in code}
+
+
 class _Lookups:
     """Vendors, sellers and markets referenced by a batch, loaded in three queries."""
 
     def __init__(self, records):
-        vendor_codes = {str(r.get("vendor")).strip() for r in records if isinstance(r, dict) and r.get("vendor")}
-        seller_codes = {str(r.get("seller")).strip() for r in records if isinstance(r, dict) and r.get("seller")}
+        vendor_codes = _code_set(records, "vendor")
+        seller_codes = _code_set(records, "seller")
         self.vendors = {v.code: v for v in Vendor.objects.filter(code__in=vendor_codes)}
         self.sellers = {s.code: s for s in Seller.objects.filter(code__in=seller_codes)}
         self.markets = {m.code: m for m in Market.objects.all()}
 
 
 def _clean(record, lookups: _Lookups) -> dict:
-    """One record -> the Shipment field values and its events, or _Reject naming the field."""
+    """One record -> the Shipment field values and its events, or RecordRejected naming the field."""
     if not isinstance(record, dict):
-        raise _Reject("record", "must be an object")
+        raise RecordRejected("record", "must be an object")
+    nul_field = _nul_field(record)
+    if nul_field is not None:
+        raise RecordRejected(nul_field, "contains a NUL character (\\0), which text fields cannot hold")
     tracking = _text(record, "tracking_number", max_length=64)
     vendor_code = _text(record, "vendor")
     vendor = lookups.vendors.get(vendor_code)
     if vendor is None:
-        raise _Reject("vendor", f"unknown vendor {vendor_code!r}")
+        raise RecordRejected("vendor", f"unknown vendor {vendor_code!r}")
     market = lookups.markets[vendor.market_id]
     market_code = _text(record, "market", required=False, max_length=2)
     if market_code and market_code != market.code:
-        raise _Reject("market", f"vendor {vendor.code} works in market {market.code}, not {market_code}")
+        raise RecordRejected("market", f"vendor {vendor.code} works in market {market.code}, not {market_code}")
     seller_code = _text(record, "seller")
     seller = lookups.sellers.get(seller_code)
     if seller is None:
-        raise _Reject("seller", f"unknown seller {seller_code!r}")
+        raise RecordRejected("seller", f"unknown seller {seller_code!r}")
     if seller.market_id != market.code:
-        raise _Reject("seller", f"seller {seller.code} belongs to market {seller.market_id}, not {market.code}")
+        raise RecordRejected("seller", f"seller {seller.code} belongs to market {seller.market_id}, not {market.code}")
     currency = _text(record, "currency", required=False, max_length=3)
     if currency and currency != market.currency:
-        raise _Reject("currency", f"market {market.code} uses {market.currency}, not {currency}")
+        raise RecordRejected("currency", f"market {market.code} uses {market.currency}, not {currency}")
     weight = _places(_decimal(record, "actual_weight_kg", maximum=MAX_WEIGHT_KG), 3, "actual_weight_kg")
     dims = {}
     for name in ("length_cm", "width_cm", "height_cm"):
@@ -229,14 +232,14 @@ def _clean(record, lookups: _Lookups) -> dict:
     given = [name for name, value in dims.items() if value is not None]
     if given and len(given) != 3:
         missing = next(name for name, value in dims.items() if value is None)
-        raise _Reject(missing, "give all three dimensions or none")
+        raise RecordRejected(missing, "give all three dimensions or none")
     cod = _decimal(record, "cod_amount", allow_zero=True) or Decimal("0")
     if not is_quantized(cod, market.currency):
-        raise _Reject("cod_amount", f"has more decimals than {market.currency} allows")
+        raise RecordRejected("cod_amount", f"has more decimals than {market.currency} allows")
     ship_date = _date(record, "ship_date", required=True)
     delivered_date = _date(record, "delivered_date", required=False)
     if delivered_date and delivered_date < ship_date:
-        raise _Reject("delivered_date", "is before the ship date")
+        raise RecordRejected("delivered_date", "is before the ship date")
     events = _events(record)
     values = {
         "market_id": market.code,
@@ -306,7 +309,7 @@ def shipments_intake(*, records, actor=None, source: str = "api") -> IntakeResul
     for index, record in enumerate(records):
         try:
             item = _clean(record, lookups)
-        except _Reject as reject:
+        except RecordRejected as reject:
             result.rejected.append({"index": index, "field": reject.field, "reason": reject.reason})
             continue
         key = (item["values"]["vendor_id"], item["values"]["tracking_number"])

@@ -7,8 +7,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError, transaction
-from django.http import Http404
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -114,25 +113,58 @@ class IdempotentMixin:
                     ) from None
                 IdempotencyRecord.objects.filter(pk=record.pk).update(created_at=timezone.now())
             else:
-                response = Response(record.response_body, status=record.response_status)
-                response["Idempotent-Replayed"] = "true"
-                raise _IdempotentReplay(response) from None
+                raise _IdempotentReplay(_replay_response(record)) from None
         self._idempotency_record = record
+
+    def handle_exception(self, exc):
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            # An unhandled error (a 500) never reaches finalize_response: release the key here,
+            # or the client's retry would be answered 409 until the record goes stale.
+            self._idempotency_release()
+            raise
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         record = getattr(self, "_idempotency_record", None)
         if record is not None:
             if response.status_code >= 500:
-                record.delete()
-            else:
-                IdempotencyRecord.objects.filter(pk=record.pk).update(
-                    status=IdempotencyRecord.Status.DONE,
-                    response_status=response.status_code,
-                    response_body=getattr(response, "data", None),
-                )
+                self._idempotency_release()
+                return response
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            content = b"" if response.streaming else response.content
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                status=IdempotencyRecord.Status.DONE,
+                response_status=response.status_code,
+                response_body=getattr(response, "data", None),
+                response_content=content,
+                response_content_type=response.get("Content-Type", ""),
+            )
             self._idempotency_record = None
         return response
+
+    def _idempotency_release(self) -> None:
+        record = getattr(self, "_idempotency_record", None)
+        if record is not None:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            self._idempotency_record = None
+
+
+def _replay_response(record: IdempotencyRecord) -> HttpResponse:
+    """The first response again, byte for byte, with its content type."""
+    if record.response_content is None:
+        # Stored before responses kept their bytes: render the stored data as JSON.
+        response = Response(record.response_body, status=record.response_status)
+    else:
+        response = HttpResponse(
+            bytes(record.response_content),
+            status=record.response_status,
+            content_type=record.response_content_type or None,
+        )
+    response["Idempotent-Replayed"] = "true"
+    return response
 
 
 # --- Kernel endpoints ------------------------------------------------------------------------------
@@ -280,9 +312,13 @@ class TieOutSerializer(serializers.Serializer):
 
 class AccountingPeriodSerializer(serializers.ModelSerializer):
     period = serializers.CharField(source="label", read_only=True)
-    soft_closed_by = serializers.CharField(source="soft_closed_by.username", default=None, read_only=True)
-    closed_by = serializers.CharField(source="closed_by.username", default=None, read_only=True)
-    reopen_requested_by = serializers.CharField(source="reopen_requested_by.username", default=None, read_only=True)
+    soft_closed_by = serializers.CharField(
+        source="soft_closed_by.username", default=None, read_only=True, allow_null=True
+    )
+    closed_by = serializers.CharField(source="closed_by.username", default=None, read_only=True, allow_null=True)
+    reopen_requested_by = serializers.CharField(
+        source="reopen_requested_by.username", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = AccountingPeriod
@@ -312,7 +348,7 @@ class PeriodReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255)
 
 
-class AccountingPeriodViewSet(viewsets.ReadOnlyModelViewSet):
+class AccountingPeriodViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     """Accounting periods per market and month: soft-close (preparer), close (a second person,
     after every tie-out passes), reopen (asked with a reason, approved by a second person)."""
 
@@ -397,8 +433,8 @@ class PeriodWorkbookViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.R
     )
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
-        workbook = get_object_or_404(self.get_queryset(), pk=pk)
-        return period_workbook_response(workbook=workbook)
+        # get_object answers a non-integer id with 404 (get_object_or_404 would raise a 500).
+        return period_workbook_response(workbook=self.get_object())
 
 
 def register_routes(router) -> None:

@@ -6,7 +6,9 @@ file that is unlinked once open, so a large export costs disk, not RAM.
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +29,31 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 def neutralise(text: str) -> str:
     """Prefix a quote so a text cell can never be evaluated as a formula."""
     return "'" + text if text and text.startswith(FORMULA_TRIGGERS) else text
+
+
+# A plain signed decimal ("-12.50") is a number to a spreadsheet, not a formula: left as it is.
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def csv_cell(value):
+    """A CSV field that a spreadsheet opening the file can never evaluate as a formula."""
+    if isinstance(value, str) and not _PLAIN_NUMBER.fullmatch(value):
+        return neutralise(value)
+    return value
+
+
+class SafeCsvWriter:
+    """csv.writer whose text fields are neutralised (`csv_cell`), for every CSV export."""
+
+    def __init__(self, out, **kwargs):
+        self._writer = csv.writer(out, **kwargs)
+
+    def writerow(self, row):
+        return self._writer.writerow([csv_cell(value) for value in row])
+
+    def writerows(self, rows):
+        for row in rows:
+            self.writerow(row)
 
 
 @dataclass

@@ -34,3 +34,22 @@ class FxImportForm(forms.Form):
             return upload.read().decode("utf-8")
         except UnicodeDecodeError:
             raise forms.ValidationError("The file is not UTF-8 text.") from None
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="The integration it is for, e.g. 'ERP shipment push'.")
+    user = forms.ModelChoiceField(
+        queryset=None, help_text="The account the token acts as (its audit trail shows this user)."
+    )
+    scope = forms.ModelChoiceField(queryset=None, help_text="The role whose permissions the token is limited to.")
+    expires_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = (
+            get_user_model().objects.filter(is_active=True, is_superuser=False).order_by("username")
+        )
+        self.fields["scope"].queryset = Group.objects.order_by("name")

@@ -316,6 +316,9 @@ class IdempotencyRecord(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
+    # The rendered bytes and their content type, replayed as they were (a client may hash them).
+    response_content = models.BinaryField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -323,6 +326,41 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key} {self.status}"
+
+
+class ApiToken(models.Model):
+    """A named API key of one integration: it acts as `user`, limited to the permissions of its
+    `scope` (a role group), until `expires_at` or revocation. Only the key's SHA-256 is stored;
+    the key itself is shown once, when the token is created. `prefix` is the key's public part,
+    used to find the row and shown in lists."""
+
+    name = models.CharField(max_length=100)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_tokens")
+    scope = models.ForeignKey("auth.Group", on_delete=models.PROTECT, related_name="+")
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("manage_apitoken", "Can create, list and revoke API tokens")]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=F("created_at")), name="api_token_expires_after_created")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
 
 
 class ApprovalLimit(models.Model):

@@ -20,6 +20,7 @@ KERNEL_NAV = [
             ("Markets", "markets", "settlement_ops.view_market"),
             ("FX rates", "fx_rates", "settlement_ops.view_fxrate"),
             ("Audit log", "audit_log", "settlement_ops.view_auditevent"),
+            ("API tokens", "api_tokens", "settlement_ops.manage_apitoken"),
         ],
     ),
 ]

@@ -32,7 +32,11 @@ class PermissionRequiredPageMixin(LoginRequiredMixin):
 
     permission_required: str | tuple[str, ...] = ()
 
-    def dispatch(self, request, *args, **kwargs):
+    def check_access(self, request):
+        """None when the user may open the page; the sign-in redirect for an anonymous user;
+        raises PermissionDenied (logged) otherwise. A view that looks an object up in `dispatch`
+        calls this first, so another object and a missing one answer alike (no existence oracle).
+        """
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         perms = (
@@ -43,6 +47,12 @@ class PermissionRequiredPageMixin(LoginRequiredMixin):
         if not perms or not _has_all(request.user, ("settlement_ops.access_staff_pages", *perms)):
             log_refusal(request, "page")
             raise PermissionDenied
+        return None
+
+    def dispatch(self, request, *args, **kwargs):
+        refused = self.check_access(request)
+        if refused is not None:
+            return refused
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 from .errors import DomainError
 from .models import ACCOUNT_CHART, Account, AccountingPeriod, AccountKind, FxRate, JournalEntry, Market, Posting
 from .money import Money, quantize
+from .parties import account_number, party_labels
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=20, decimal_places=4))
 
@@ -70,6 +71,22 @@ def trial_balance(*, market, as_of: date | None = None):
         )
         .order_by("code", "currency")
     )
+
+
+def trial_balance_rows(*, market, as_of: date | None = None) -> list:
+    """The trial balance as finance reads it: accounts by chart number, then party; each party by
+    code and name (settlement_ops.parties); credits as positive figures; the balance on its side
+    ("Dr" or "Cr")."""
+    rows = list(trial_balance(market=market, as_of=as_of))
+    labels = party_labels((row.party_type, row.party_id) for row in rows)
+    for row in rows:
+        row.credits = -row.credits
+        row.party_label = labels.get((row.party_type, row.party_id), "")
+        row.kind_label = AccountKind(row.kind).label
+        row.balance = abs(row.net)
+        row.side = "" if row.net == 0 else ("Dr" if row.net > 0 else "Cr")
+    rows.sort(key=lambda row: (account_number(row.code), row.kind_label, row.party_label, row.currency))
+    return rows
 
 
 def trial_balance_between(*, market, date_from: date, date_to: date):

@@ -32,6 +32,7 @@ from .models import (
 from .money import MINOR_UNITS, is_quantized, to_decimal
 from .navigation import area_modules
 from .roles import Role, has_role, user_roles
+from .security import client_ip
 from .selectors import unbalanced_entries
 
 logger = logging.getLogger(__name__)
@@ -411,7 +412,7 @@ def audit_record(
 ) -> AuditEvent:
     ip = None
     if request is not None:
-        ip = request.META.get("REMOTE_ADDR")
+        ip = client_ip(request)
     return AuditEvent.objects.create(
         kind=kind,
         actor=actor if getattr(actor, "pk", None) else None,

@@ -32,6 +32,8 @@ urlpatterns = [
     path("markets/", views.MarketListView.as_view(), name="markets"),
     path("fx-rates/", views.FxRateListView.as_view(), name="fx_rates"),
     path("audit-log/", views.AuditLogView.as_view(), name="audit_log"),
+    path("api-tokens/", views.ApiTokenListView.as_view(), name="api_tokens"),
+    path("api-tokens/<int:pk>/revoke/", views.ApiTokenRevokeView.as_view(), name="api_token_revoke"),
     path(
         "history/<slug:app_label>/<slug:model_name>/<int:pk>/", views.ChangeHistoryView.as_view(), name="change_history"
     ),

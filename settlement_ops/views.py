@@ -1,6 +1,6 @@
 """Kernel pages: sign-in, staff home, ledger (trial balance, journal), FX rates, audit log."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.apps import apps
 from django.contrib import messages
@@ -8,16 +8,18 @@ from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
 
 from . import periods, selectors
+from .api_tokens import api_token_create, api_token_revoke
 from .errors import DomainError
 from .exports import ledger_workbook
 from .filters import AuditEventFilter, JournalEntryFilter
-from .forms import FxImportForm, SignInForm
-from .models import AccountingPeriod, AuditEvent, FxRate, JournalEntry, Market, PeriodWorkbook, month_start
+from .forms import ApiTokenForm, FxImportForm, SignInForm
+from .models import AccountingPeriod, ApiToken, AuditEvent, FxRate, JournalEntry, Market, PeriodWorkbook, month_start
 from .period_workbook import period_workbook_response, period_workbook_start
 from .permissions import PermissionRequiredPageMixin, log_refusal
 from .roles import Role, is_seller_user, user_roles
@@ -63,13 +65,12 @@ class TrialBalanceView(PermissionRequiredPageMixin, TemplateView):
         markets = Market.objects.all()
         market = markets.filter(pk=self.request.GET.get("market") or "GB").first() or markets.first()
         as_of = query_date(self.request.GET.get("as_of"))
-        rows = list(selectors.trial_balance(market=market, as_of=as_of)) if market else []
+        rows = selectors.trial_balance_rows(market=market, as_of=as_of) if market else []
         totals = {}
         for row in rows:
-            t = totals.setdefault(row.currency, {"debits": 0, "credits": 0, "net": 0})
+            t = totals.setdefault(row.currency, {"debits": 0, "credits": 0})
             t["debits"] += row.debits
             t["credits"] += row.credits
-            t["net"] += row.net
         ctx.update(markets=markets, market=market, as_of=as_of, rows=rows, totals=totals)
         return ctx
 
@@ -186,6 +187,52 @@ class AuditLogView(PermissionRequiredPageMixin, FilterView):
 
     def get_queryset(self):
         return AuditEvent.objects.select_related("actor").order_by("-id")
+
+
+# --- API tokens -----------------------------------------------------------------------------------------
+
+API_TOKEN_DAYS = 90
+
+
+class ApiTokenListView(PermissionRequiredPageMixin, TemplateView):
+    """Integration tokens: list, create (the key is shown once, on the answer to the POST), revoke."""
+
+    template_name = "settlement_ops/api_tokens.html"
+    permission_required = "settlement_ops.manage_apitoken"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.setdefault("form", ApiTokenForm(initial={"expires_on": date.today() + timedelta(days=API_TOKEN_DAYS)}))
+        ctx["tokens"] = ApiToken.objects.select_related("user", "scope", "created_by", "revoked_by")
+        ctx["now"] = timezone.now()
+        return ctx
+
+    def post(self, request):
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            expires_at = datetime.combine(data["expires_on"], time.max, tzinfo=UTC)
+            try:
+                token, key = api_token_create(
+                    actor=request.user, name=data["name"], user=data["user"], scope=data["scope"], expires_at=expires_at
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                # Rendered, not redirected: the key exists only in this answer.
+                response = render(request, self.template_name, self.get_context_data(new_token=token, new_key=key))
+                response["Cache-Control"] = "no-store"
+                return response
+        return render(request, self.template_name, self.get_context_data(form=form), status=400)
+
+
+class ApiTokenRevokeView(PermissionRequiredPageMixin, View):
+    permission_required = "settlement_ops.manage_apitoken"
+
+    def post(self, request, pk):
+        token = api_token_revoke(actor=request.user, token=get_object_or_404(ApiToken, pk=pk))
+        messages.success(request, f"Token {token.name} ({token.prefix}) is revoked.")
+        return redirect("api_tokens")
 
 
 # --- Period close -------------------------------------------------------------------------------------

@@ -92,6 +92,9 @@ PAGES: dict[str, Page] = {
     "markets": Page(STAFF),
     "fx_rates": Page(STAFF),
     "audit_log": Page([R.AUDITOR, R.RISK_ANALYST]),
+    # Administrators only (superusers, or a group given settlement_ops.manage_apitoken): no role.
+    "api_tokens": Page([]),
+    "api_token_revoke": Page([], post=True, kwargs=lambda: {"pk": 1}),
     "change_history": Page(STAFF, kwargs=lambda: {"app_label": "sellers", "model_name": "seller", **_seller()}),
     # vendors
     "vendors:vendor_list": Page(VENDOR_READERS),
@@ -415,5 +418,62 @@ PAGES.update(
         "portal:chargebacks": Page([R.SELLER_USER]),
         "portal:chargeback_detail": Page([], kwargs=_cmp_chargeback),
         "portal:chargeback_dispute": Page([], kwargs=_cmp_chargeback, post=True),
+    }
+)
+
+
+# --- risk -------------------------------------------------------------------------------------------
+
+RISK_READ = [R.RISK_ANALYST, R.FINANCE_APPROVER, R.AUDITOR]
+RISK_EXPORT = RISK_READ
+NIGHTLY_READ = [R.RISK_ANALYST, R.FINANCE_APPROVER, R.FINANCE_SPECIALIST, R.AUDITOR]
+
+
+def _risk_case():
+    from tests.risk.pages import risk_case
+
+    return {"pk": risk_case().pk}
+
+
+def _risk_finding():
+    from tests.risk.pages import risk_case
+
+    return {"pk": risk_case().findings.first().pk}
+
+
+def _risk_hold():
+    from tests.risk.pages import risk_hold
+
+    return {"pk": risk_hold().pk}
+
+
+def _nightly_step():
+    from tests.risk.pages import failed_nightly_step
+
+    return {"pk": failed_nightly_step().pk}
+
+
+PAGES.update(
+    {
+        "risk:dashboard": Page(RISK_READ),
+        "risk:finding_list": Page(RISK_READ),
+        "risk:finding_export": Page(RISK_EXPORT),
+        "risk:finding_detail": Page(RISK_READ, kwargs=_risk_finding),
+        "risk:finding_dismiss": Page([R.RISK_ANALYST], kwargs=_risk_finding, post=True),
+        "risk:case_list": Page(RISK_READ),
+        "risk:case_open": Page([R.RISK_ANALYST], post=True),
+        "risk:case_export": Page(RISK_EXPORT),
+        "risk:case_detail": Page(RISK_READ, kwargs=_risk_case),
+        "risk:case_update": Page([R.RISK_ANALYST], kwargs=_risk_case, post=True),
+        # Open case: closing it is the analyst's (a requested close is the approver's).
+        "risk:case_close": Page([R.RISK_ANALYST], kwargs=_risk_case, post=True),
+        "risk:hold_place": Page([R.RISK_ANALYST], kwargs=_risk_case, post=True),
+        "risk:hold_request_release": Page([R.RISK_ANALYST], kwargs=_risk_hold, post=True),
+        "risk:hold_release": Page([R.FINANCE_APPROVER], kwargs=_risk_hold, post=True),
+        "risk:hold_co_approve": Page([R.FINANCE_APPROVER], kwargs=_risk_hold, post=True),
+        "risk:rule_list": Page(RISK_READ),
+        "risk:rule_params": Page([R.RISK_ANALYST], post=True),
+        "risk:nightly": Page(NIGHTLY_READ),
+        "risk:nightly_rerun": Page([R.FINANCE_APPROVER, R.FINANCE_SPECIALIST], kwargs=_nightly_step, post=True),
     }
 )

@@ -55,7 +55,7 @@ class VendorBankAccountSerializer(serializers.ModelSerializer):
 
 class BankChangeRequestSerializer(serializers.ModelSerializer):
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         validators = []  # the service checks the constraints with clear messages
@@ -93,7 +93,7 @@ class TerminateSerializer(serializers.Serializer):
 
 class ContractSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username", read_only=True)
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         validators = []  # the service checks the constraints with clear messages

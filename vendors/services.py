@@ -20,7 +20,7 @@ from settlement_ops.services import approval_check, audit_record
 
 from .models import Contract, ContractVersion, RateLine, Surcharge, Vendor, VendorBankAccount, VendorBankChangeRequest
 from .resources import RATE_CARD_LIMITS, import_rate_card, read_rate_card_workbook
-from .validators import validate_bank_details, validate_vat_number
+from .validators import validate_account_holder, validate_bank_details, validate_vat_number
 
 VENDOR_FIELDS = (
     "legal_name",
@@ -135,8 +135,7 @@ def vendor_bank_change_request(
     request for the vendor is already pending.
     """
     vendor = _lock_vendor(vendor.pk)
-    if not account_holder.strip():
-        raise DomainError("Account holder is required.", code="required", field="account_holder")
+    account_holder = validate_account_holder(market_code=vendor.market_id, value=account_holder)
     if currency != vendor.market.currency:
         raise DomainError(
             f"Vendors in {vendor.market_id} are paid in {vendor.market.currency}, not {currency}.",
@@ -152,7 +151,7 @@ def vendor_bank_change_request(
         )
     request = VendorBankChangeRequest.objects.create(
         vendor=vendor,
-        account_holder=account_holder.strip(),
+        account_holder=account_holder,
         currency=currency,
         bank_name=bank_name,
         reason=reason,

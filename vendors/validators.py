@@ -143,3 +143,50 @@ def validate_bank_details(
         raise DomainError("An IBAN is required.", code="iban_required", field="iban")
     result.update(account_number=account_number, bank_code=bank_code)
     return result
+
+
+# The EPC's SEPA basic Latin character set (EPC217-08), which every SEPA bank accepts in names.
+SEPA_NAME = re.compile(r"[A-Za-z0-9/\-?:().,'+ ]+")
+# Other markets' bank files (CSV): letters of any script with their accents, digits, and the
+# punctuation company names use. Nothing else, so no control, quote or formula characters.
+LOCAL_NAME = re.compile(r"[^\W_][\w\s.,'&()/+\-]*", re.UNICODE)
+HOLDER_MAX_LENGTH = 70  # pain.001 Nm and most bank CSV formats
+
+
+def validate_account_holder(*, market_code: str, value: str) -> str:
+    """The account holder name in the characters the market's bank file allows.
+
+    SEPA markets (DE, FR): the SEPA basic Latin set (no umlauts or accents, no '&'). Elsewhere:
+    letters, digits, spaces and . , ' & ( ) / + -. Either way it starts with a letter or digit (so
+    a spreadsheet never reads it as a formula) and has at most 70 characters.
+    """
+    value = " ".join((value or "").split())
+    if not value:
+        raise DomainError("Account holder is required.", code="required", field="account_holder")
+    if len(value) > HOLDER_MAX_LENGTH:
+        raise DomainError(
+            f"Account holder is longer than {HOLDER_MAX_LENGTH} characters.",
+            code="invalid_account_holder",
+            field="account_holder",
+        )
+    if not value[0].isalnum():
+        raise DomainError(
+            "Account holder must start with a letter or digit.", code="invalid_account_holder", field="account_holder"
+        )
+    if market_code in IBAN_MARKETS:
+        bad = sorted({char for char in value if not SEPA_NAME.fullmatch(char)})
+        if bad:
+            raise DomainError(
+                f"SEPA transfers allow only unaccented Latin letters, digits, spaces and / - ? : ( ) . , ' + in "
+                f"the account holder; write {' '.join(repr(c) for c in bad)} the way the bank does "
+                "(e.g. ü as ue, & as 'and').",
+                code="invalid_account_holder",
+                field="account_holder",
+            )
+    elif not LOCAL_NAME.fullmatch(value):
+        raise DomainError(
+            "Account holder may hold letters, digits, spaces and . , ' & ( ) / + - only.",
+            code="invalid_account_holder",
+            field="account_holder",
+        )
+    return value

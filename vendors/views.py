@@ -293,6 +293,10 @@ class RateCardView(PermissionRequiredPageMixin, FilterView):
     paginate_by = 100
 
     def dispatch(self, request, *args, **kwargs):
+        # Permission before lookup: another object and a missing one answer alike.
+        refused = self.check_access(request)
+        if refused is not None:
+            return refused
         self.version = get_object_or_404(
             ContractVersion.objects.select_related("contract__vendor", "contract__market"), pk=kwargs["pk"]
         )

@@ -119,7 +119,9 @@ class InvoiceImportViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.Re
 
 class VendorInvoiceSerializer(serializers.ModelSerializer):
     vendor = serializers.CharField(source="vendor.code")
-    credited_invoice = serializers.CharField(source="credited_invoice.number", default=None)
+    credited_invoice = serializers.CharField(
+        source="credited_invoice.number", default=None, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = VendorInvoice
@@ -154,7 +156,7 @@ class VendorInvoiceSerializer(serializers.ModelSerializer):
 
 class VendorInvoiceLineSerializer(serializers.ModelSerializer):
     flags = serializers.ListField(source="flag_codes", child=serializers.CharField())
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = VendorInvoiceLine
@@ -197,7 +199,7 @@ class VendorInvoiceDecideSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
-class VendorInvoiceViewSet(viewsets.ReadOnlyModelViewSet):
+class VendorInvoiceViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = VendorInvoiceSerializer
     filterset_fields = ["vendor", "market", "kind", "status", "number"]
     required_permissions = {
@@ -249,7 +251,7 @@ class VendorInvoiceViewSet(viewsets.ReadOnlyModelViewSet):
 
 class PayableSerializer(serializers.ModelSerializer):
     vendor = serializers.CharField(source="vendor.code")
-    held_by = serializers.CharField(source="held_by.username", default=None)
+    held_by = serializers.CharField(source="held_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = Payable
@@ -280,7 +282,7 @@ class PayablesReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True)
 
 
-class PayableViewSet(viewsets.ReadOnlyModelViewSet):
+class PayableViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = PayableSerializer
     filterset_fields = ["vendor", "market", "status", "kind", "on_hold"]
     required_permissions = {
@@ -327,7 +329,13 @@ class DeductionSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["entry", "created_at"]
-        extra_kwargs = {"currency": {"required": False}, "counter_account_kind": {"required": False}}
+        # money_field() has a default, which would make the amount optional (a blank form value
+        # would then reach the service as a missing argument): it is required here.
+        extra_kwargs = {
+            "amount": {"required": True},
+            "currency": {"required": False},
+            "counter_account_kind": {"required": False},
+        }
         validators = []  # the service answers a repeated source with the first deduction
 
 
@@ -382,7 +390,7 @@ class ExclusionSerializer(serializers.ModelSerializer):
 
 class RunSerializer(serializers.ModelSerializer):
     prepared_by = serializers.CharField(source="prepared_by.username")
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    approved_by = serializers.CharField(source="approved_by.username", default=None, allow_null=True, read_only=True)
     payments = PaymentSerializer(many=True, read_only=True)
     exclusions = ExclusionSerializer(many=True, read_only=True)
     bank_file_sha256 = serializers.SerializerMethodField()
@@ -505,7 +513,7 @@ class PaymentMarkSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
-class PaymentViewSet(viewsets.ReadOnlyModelViewSet):
+class PaymentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = PaymentSerializer
     filterset_fields = ["vendor", "status", "run"]
     required_permissions = {"read": "payables.view_payment", "mark": "payables.prepare_paymentrun"}

@@ -25,6 +25,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from settlement_ops.errors import DomainError
+from settlement_ops.exports import SafeCsvWriter
 from settlement_ops.money import format_amount, minor_units, quantize
 
 # The platform's own paying accounts per currency (override with PAYABLES_DEBTOR_ACCOUNTS).
@@ -90,7 +91,8 @@ def sepa_pain001(run, payments) -> bytes:
 
 def csv_transfer(run, payments) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # The file is opened in spreadsheets before upload: no field may start a formula.
+    writer = SafeCsvWriter(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     total = Decimal(0)
     for payment in payments:

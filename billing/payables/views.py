@@ -139,6 +139,10 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
     permission_required = "payables.change_invoicecolumnmapping"
 
     def dispatch(self, request, *args, **kwargs):
+        # Permission before lookup: another object and a missing one answer alike.
+        refused = self.check_access(request)
+        if refused is not None:
+            return refused
         self.vendor = get_object_or_404(Vendor, pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
@@ -234,6 +238,10 @@ class InvoiceDetailView(PermissionRequiredPageMixin, FilterView):
     paginate_by = 100
 
     def dispatch(self, request, *args, **kwargs):
+        # Permission before lookup: another object and a missing one answer alike.
+        refused = self.check_access(request)
+        if refused is not None:
+            return refused
         self.invoice = get_object_or_404(selectors.invoices_list(), pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 

@@ -4,7 +4,6 @@ seller user, so another seller's object answers 404 exactly like a missing one."
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -100,7 +99,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
 
 
 class ReceiptSerializer(serializers.ModelSerializer):
-    seller_code = serializers.CharField(source="seller.code", read_only=True, default=None)
+    seller_code = serializers.CharField(source="seller.code", read_only=True, default=None, allow_null=True)
     applications = ApplicationSerializer(many=True, read_only=True)
 
     class Meta:
@@ -233,7 +232,7 @@ class PayoutDeductionViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=DeductionConfirmSerializer, responses={200: PayoutDeductionSerializer})
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
-        deduction = get_object_or_404(self.get_queryset(), pk=pk)
+        deduction = self.get_object()  # a non-integer id is a 404, like a missing one
         data = DeductionConfirmSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         deduction = payout_deduction_confirm(actor=request.user, deduction=deduction, **data.validated_data)

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "import_export",
+    "axes",
     "settlement_ops",
     "vendors",
     "sellers",
@@ -61,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "settlement_ops.urls"
@@ -95,6 +98,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out user or address before the password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# --- Sign-in throttling and lockout (django-axes) and the client address ------------------------
+# Proxies in front of the app that append to X-Forwarded-For (0: none, the peer is the client).
+# The client is the address the outermost trusted proxy saw, so a forged header changes nothing.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "settlement_ops.security.client_ip"
+# Failures count per user name and, separately, per client address; either locks for the cool-off.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+# Sign-ins and failures are already in the append-only audit log (settlement_ops.signals).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_TEMPLATE = "settlement_ops/locked_out.html"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -126,16 +146,39 @@ REPORTING_CURRENCY = env("REPORTING_CURRENCY")
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Named, scoped, expiring tokens per integration (settlement_ops.api_tokens); the plain
+        # DRF token still works for accounts that have one (the demo's integration user).
+        "settlement_ops.api_tokens.ApiTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["settlement_ops.permissions.HasRolePermission"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "settlement_ops.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "settlement_ops.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # Generous: an integration pushing batches and the test suite never come close; a runaway
+    # client or a token-guessing script does.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", default="120/minute"),
+        "user": env("API_THROTTLE_USER", default="3000/minute"),
+    },
+    # The client address for throttling, read like sign-in's (X-Forwarded-For cannot be forged).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+}
+# Throttle counters: shared through Redis across web processes in production, in memory otherwise.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}
+        if env("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Settlement Ops API",
@@ -212,13 +255,21 @@ BILLING_CHUNK_MAX_ATTEMPTS = env.int("BILLING_CHUNK_MAX_ATTEMPTS", default=3)
 BILLING_RECOVERY_BACKOFF = env.int("BILLING_RECOVERY_BACKOFF", default=60)
 BILLING_RECOVERY_MAX_ATTEMPTS = env.int("BILLING_RECOVERY_MAX_ATTEMPTS", default=5)
 BILLING_ALERT_EMAILS = env.list("BILLING_ALERT_EMAILS", default=[])
+# Nightly chain: a failed step is retried NIGHTLY_RETRY_BACKOFF seconds later (doubled per
+# attempt) up to NIGHTLY_MAX_ATTEMPTS times, then finance is e-mailed (NIGHTLY_ALERT_EMAILS, or
+# the active finance users with an address) and the steps after it wait for a rerun.
+NIGHTLY_DISPATCH_EVERY = env.int("NIGHTLY_DISPATCH_EVERY", default=300)
+NIGHTLY_RETRY_BACKOFF = env.int("NIGHTLY_RETRY_BACKOFF", default=60)
+NIGHTLY_MAX_ATTEMPTS = env.int("NIGHTLY_MAX_ATTEMPTS", default=3)
+NIGHTLY_ALERT_EMAILS = env.list("NIGHTLY_ALERT_EMAILS", default=[])
 # Nightly jobs (Celery beat).
 CELERY_BEAT_SCHEDULE = {
-    # Starts each market's billing run once its local date rolled over (business date = the
-    # market's yesterday); idempotent, so every 30 minutes is safe.
-    "billing-dispatch": {
-        "task": "billing.tasks.billing_dispatch_task",
-        "schedule": timedelta(minutes=30),
+    # One chain per market after its local midnight: billing run, statements, compensation,
+    # risk rules, dunning, SLA sweeps, ledger checks (each app's nightly.py; risk.nightly_chain).
+    # Also resumes chains whose waiting or retrying step is due, so every 5 minutes is safe.
+    "nightly-chain": {
+        "task": "risk.tasks.nightly_dispatch_task",
+        "schedule": timedelta(seconds=NIGHTLY_DISPATCH_EVERY),
     },
     # Re-sends lost chunk and posting messages, marks stalled runs, resumes failed ones with
     # back-off (see BILLING_* above); a few queries on active and failed runs only.
@@ -226,45 +277,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.billing_sweep_task",
         "schedule": timedelta(seconds=BILLING_SWEEP_EVERY),
     },
-    "ledger-check-balances": {
-        "task": "settlement_ops.tasks.ledger_check_task",
-        "schedule": timedelta(hours=24),
-    },
     # Marks contracts past their end date expired (idempotent).
     "vendors-expire-contracts": {
         "task": "vendors.tasks.contracts_expire_task",
         "schedule": timedelta(hours=6),
     },
-    # Audit pending compensations, charge back, draw the QA sample, build guarantee claims; each
-    # step idempotent. The QA digest goes out on Monday mornings.
-    "compensation-nightly": {
-        "task": "compensation.tasks.compensation_nightly_task",
-        "schedule": timedelta(hours=24),
-    },
+    # The compensation audit runs in the nightly chain; the QA digest goes out on Monday mornings.
     "compensation-digest": {
         "task": "compensation.tasks.compensation_digest_task",
         "schedule": crontab(hour=7, minute=0, day_of_week=1),
     },
-    # Idempotent (one notice per invoice and level); runs hourly so every market's morning is
-    # covered soon after its local midnight.
-    "receivables-statements": {
-        "task": "billing.receivables.tasks.statements_run_task",
-        "schedule": timedelta(hours=1),
-    },
-    "receivables-dunning": {
-        "task": "billing.receivables.tasks.dunning_run_task",
-        "schedule": timedelta(hours=1),
-    },
 }
-# Jobs `manage.py run_nightly` (and `make demo`) runs once, in this order; apps add theirs.
-NIGHTLY_TASKS = [
-    "vendors.tasks.contracts_expire_task",
-    "billing.tasks.billing_run_all_markets_task",
-    "settlement_ops.tasks.ledger_check_task",
-    "billing.receivables.tasks.statements_run_task",
-    "billing.receivables.tasks.dunning_run_task",
-    "compensation.tasks.compensation_nightly_task",
-]
+# `manage.py run_nightly` (and `make demo`) runs the same chains in-process; the orchestrator
+# sits above the kernel, so the kernel names it by path.
+NIGHTLY_CHAIN = "risk.nightly_chain.chain_run"
+NIGHTLY_CHAIN_TASK = "risk.tasks.nightly_chain_task"
+NIGHTLY_BUSINESS_DATE = "risk.nightly_chain.business_date_for"
 
 # Embedded default: outgoing mail (dunning letters, remittance advice) lands as files in var/mail.
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")

@@ -66,7 +66,8 @@ def test_trial_balance_page_shows_derived_balances(client_as):
     post_simple_entry(amount="1234.50")
     page = client_as(Role.AUDITOR).get("/ledger/?market=GB").content.decode()
     assert "Accrued logistics cost" in page
-    assert "1,234.50" in page and "-1,234.50" in page
+    # credits are shown as positive figures in their own column, the balance with its side
+    assert "1,234.50" in page and "-1,234.50" not in page and "<td>Cr</td>" in page
 
 
 def test_ledger_export_keeps_numbers_as_numbers_and_ties_to_the_postings(client_as):
@@ -144,3 +145,57 @@ def test_ledger_export_covers_only_the_period_asked_for(client_as):
     workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     assert list(workbook["Postings"].iter_rows(min_row=4, values_only=True)) == []
     assert workbook["Entries"]["A1"].value.endswith("— 2026-11-02 to 2026-11-30")
+
+
+def test_trial_balance_names_parties_sorts_by_number_and_shows_credits_on_their_side(client_as):
+    # given: payables of vendors V-T-0009 and V-T-0010 (account codes 2110-V<id> would sort as
+    # text), a seller's receivable, and their postings
+    from tests.factories import SellerFactory, VendorFactory
+
+    m = market("GB")
+    nine, ten = (
+        VendorFactory(code="V-T-0009", legal_name="Nine Ltd"),
+        VendorFactory(code="V-T-0010", legal_name="Ten Ltd"),
+    )
+    seller = SellerFactory(code="S-GB-7", name="Seven Shop")
+    cost = account_for(market=m, kind=AccountKind.LOGISTICS_COST)
+    for index, vendor in enumerate((ten, nine)):
+        payable = account_for(market=m, kind=AccountKind.VENDOR_PAYABLE, party_type="vendor", party_id=vendor.pk)
+        ledger_post(
+            market=m,
+            entry_date=date(2026, 11, 2),
+            idempotency_key=f"tb:{index}",
+            source_type="test",
+            source_id="1",
+            description="cost",
+            lines=[PostingLine(cost, Decimal("10.00")), PostingLine(payable, Decimal("-10.00"))],
+        )
+    receivable = account_for(market=m, kind=AccountKind.SELLER_RECEIVABLE, party_type="seller", party_id=seller.pk)
+    revenue = account_for(market=m, kind=AccountKind.LOGISTICS_REVENUE)
+    ledger_post(
+        market=m,
+        entry_date=date(2026, 11, 2),
+        idempotency_key="tb:s",
+        source_type="test",
+        source_id="1",
+        description="fees",
+        lines=[PostingLine(receivable, Decimal("1234.50")), PostingLine(revenue, Decimal("-1234.50"))],
+    )
+    # when
+    response = client_as(Role.FINANCE_APPROVER).get("/ledger/?market=GB")
+    # then
+    rows = response.context["rows"]
+    parties = [row.party_label for row in rows if row.party_label]
+    assert parties == ["S-GB-7 Seven Shop", "V-T-0009 Nine Ltd", "V-T-0010 Ten Ltd"]
+    numbers = [int(row.code.split("-")[0]) for row in rows]
+    assert numbers == sorted(numbers)
+    payable_nine = next(row for row in rows if row.party_label == "V-T-0009 Nine Ltd")
+    assert (payable_nine.debits, payable_nine.credits, payable_nine.balance, payable_nine.side) == (
+        Decimal("0"),
+        Decimal("10.00"),
+        Decimal("10.00"),
+        "Cr",
+    )
+    page = response.content.decode()
+    assert f"vendor {nine.pk}" not in page and f"seller {seller.pk}" not in page
+    assert "1,234.50" in page and "-10.00" not in page
