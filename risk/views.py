@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views import View
@@ -19,7 +18,7 @@ from billing.payables.models import PaymentRun
 from sellers.models import Seller
 from settlement_ops.errors import DomainError
 from settlement_ops.models import Market
-from settlement_ops.permissions import PermissionRequiredPageMixin, log_refusal
+from settlement_ops.permissions import ActionView, PermissionRequiredPageMixin, log_refusal
 from vendors.models import Contract, Vendor
 
 from . import exports, holds, nightly_chain, selectors, services
@@ -29,25 +28,6 @@ from .rules import RULES
 
 VIEW = "risk.view_finding"
 WORK = "risk.work_case"
-
-
-class ActionView(PermissionRequiredPageMixin, View):
-    http_method_names = ["post"]
-
-    def act(self, request, **kwargs):  # returns (message, redirect url)
-        raise NotImplementedError
-
-    def back(self, **kwargs) -> str:
-        raise NotImplementedError
-
-    def post(self, request, **kwargs):
-        try:
-            message, url = self.act(request, **kwargs)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            return redirect(self.back(**kwargs))
-        messages.success(request, message)
-        return redirect(url)
 
 
 class DashboardView(PermissionRequiredPageMixin, TemplateView):

@@ -1,9 +1,13 @@
 """Access control for pages and API: permission strings checked per view, refusals logged."""
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.views import View
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from .errors import DomainError
 from .models import AuditEvent
 from .services import audit_record
 
@@ -76,3 +80,27 @@ class HasRolePermission(BasePermission):
             log_refusal(request._request if hasattr(request, "_request") else request, "api")
             return False
         return True
+
+
+class ActionView(PermissionRequiredPageMixin, View):
+    """A page POST that calls one service: its success message, or its DomainError (with the first
+    row errors) as messages on the page it came from. Subclasses give `act` and `back`."""
+
+    http_method_names = ["post"]
+
+    def act(self, request, **kwargs):  # returns (message, redirect url)
+        raise NotImplementedError
+
+    def back(self, **kwargs) -> str:
+        raise NotImplementedError
+
+    def post(self, request, **kwargs):
+        try:
+            message, url = self.act(request, **kwargs)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            for error in exc.errors[:50]:
+                messages.error(request, f"Row {error.get('row')}: {error.get('field')} {error.get('message')}")
+            return redirect(self.back(**kwargs))
+        messages.success(request, message)
+        return redirect(url)

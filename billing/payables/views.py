@@ -12,7 +12,7 @@ from django_filters.views import FilterView
 
 from settlement_ops.errors import DomainError
 from settlement_ops.forms import add_domain_error
-from settlement_ops.permissions import PermissionRequiredPageMixin
+from settlement_ops.permissions import ActionView, PermissionRequiredPageMixin
 from vendors.models import Vendor
 
 from . import exports, selectors, services
@@ -22,29 +22,6 @@ from .models import InvoiceColumnMapping, InvoiceImport, Payable, Payment, Payme
 from .parsing import MAPPING_FIELDS, detect_headers
 
 VIEW = "payables.view_vendorinvoice"
-
-
-class ActionView(PermissionRequiredPageMixin, View):
-    """A POST that calls one service; a DomainError becomes a form message on the page it came from."""
-
-    http_method_names = ["post"]
-
-    def act(self, request, **kwargs):  # returns (message, redirect url)
-        raise NotImplementedError
-
-    def back(self, **kwargs) -> str:
-        raise NotImplementedError
-
-    def post(self, request, **kwargs):
-        try:
-            message, url = self.act(request, **kwargs)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            for error in exc.errors[:50]:
-                messages.error(request, f"Row {error.get('row')}: {error.get('field')} {error.get('message')}")
-            return redirect(self.back(**kwargs))
-        messages.success(request, message)
-        return redirect(url)
 
 
 # --- Invoices ---------------------------------------------------------------------------------------
