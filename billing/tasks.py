@@ -50,12 +50,6 @@ def billing_sweep_task() -> dict:
 
 
 @shared_task(acks_late=True)
-def billing_dispatch_task() -> list[int]:
-    """Every 30 minutes (beat): start each market's run once its local date rolled over."""
-    return [run.pk for run in billing_runs_dispatch()]
-
-
-@shared_task(acks_late=True)
 def billing_run_all_markets_task() -> list[dict]:
     """Nightly job (`manage.py run_nightly`): run billing for every active market's yesterday."""
     runs = billing_runs_dispatch(markets=Market.objects.filter(is_active=True), trigger=BillingRun.Trigger.SCHEDULE)

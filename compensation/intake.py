@@ -15,8 +15,6 @@ The per-record loop is validation of one request (at most MAX_RECORDS); the writ
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.models import Shipment
+from settlement_ops import uploads
 from settlement_ops.bulk_intake import IntakeResult, RecordRejected
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AuditEvent, Market
@@ -37,6 +36,10 @@ from .models import CompensationRequest, Instrument, Reason, Verdict
 MAX_RECORDS = 10_000
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_EVIDENCE = 20
+# The header row counts as a row; the file is all or nothing, so MAX_RECORDS rows at most.
+COMPENSATION_UPLOAD_LIMITS = uploads.UploadLimits(
+    max_rows=MAX_RECORDS + 1, max_columns=64, max_bytes=MAX_FILE_BYTES, seconds=60
+)
 FLOAT_REASON = 'must be sent as a decimal string such as "12.50", not a JSON number with a fraction'
 
 COLUMNS = [
@@ -407,22 +410,14 @@ def _write(cleaned, actor, refused: list, source: str) -> tuple[int, int, int]:
 def parse_upload(*, filename: str, data: bytes) -> list[dict]:
     """A CSV (UTF-8) or xlsx file -> records for requests_intake (header row names the columns).
 
-    Raises DomainError for a file that is too big, of another type, unreadable, or that lacks
-    required columns.
+    Read by the guarded reader (settlement_ops.uploads): the type is judged by the content, rows
+    are streamed within COMPENSATION_UPLOAD_LIMITS whatever an xlsx declares. Raises DomainError
+    for a file that is too big, of another type, unreadable, or that lacks required columns.
     """
-    if len(data) > MAX_FILE_BYTES:
-        raise DomainError(
-            f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.", code="file_too_large", field="file"
-        )
-    name = (filename or "").lower()
-    if name.endswith(".csv"):
-        rows = _csv_rows(data)
-    elif name.endswith(".xlsx"):
-        rows = _xlsx_rows(data)
-    else:
-        raise DomainError("Upload a .csv or .xlsx file.", code="bad_file_type", field="file")
+    kind = _file_kind(filename, data)
+    rows = uploads.rows(data, kind=kind, limits=COMPENSATION_UPLOAD_LIMITS)
     try:
-        header = next(rows)
+        _, header = next(rows)
     except StopIteration:
         raise DomainError("The file is empty.", code="empty_file", field="file") from None
     header = [str(h or "").strip().lower() for h in header]
@@ -430,7 +425,7 @@ def parse_upload(*, filename: str, data: bytes) -> list[dict]:
     if missing:
         raise DomainError(f"The header lacks column(s): {', '.join(missing)}", code="bad_header", field="header")
     records = []
-    for raw in rows:
+    for _, raw in rows:
         if not any(v not in (None, "") for v in raw):
             continue
         record = {}
@@ -451,24 +446,33 @@ def parse_upload(*, filename: str, data: bytes) -> list[dict]:
     return records
 
 
-def _csv_rows(data: bytes):
+def _file_kind(filename: str, data: bytes) -> str:
+    """uploads.CSV or uploads.XLSX, by content; this door's CSV must be UTF-8."""
+    name = (filename or "").lower()
     try:
-        text = data.decode("utf-8-sig")
+        kind = uploads.file_kind(content=data, filename=filename, limits=COMPENSATION_UPLOAD_LIMITS)
+    except DomainError as exc:
+        if exc.code == "bad_file_type" and name.endswith(".xlsx") and not data.startswith(b"PK\x03\x04"):
+            raise _not_a_workbook() from None
+        if exc.code == "bad_file_type" and name.endswith(".csv") and not _is_utf8(data):
+            raise _not_utf8() from None
+        raise
+    if kind == uploads.CSV and not _is_utf8(data):
+        raise _not_utf8()
+    return kind
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DomainError("The file is not UTF-8 text.", code="bad_encoding", field="file") from None
-    return iter(list(csv.reader(io.StringIO(text))))
+        return False
+    return True
 
 
-def _xlsx_rows(data: bytes):
-    from zipfile import BadZipFile
+def _not_utf8() -> DomainError:
+    return DomainError("The file is not UTF-8 text.", code="bad_encoding", field="file")
 
-    from openpyxl import load_workbook
 
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError, OSError):
-        raise DomainError("The file is not a readable .xlsx workbook.", code="bad_file", field="file") from None
-    sheet = workbook.worksheets[0]
-    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
-    workbook.close()
-    return iter(rows)
+def _not_a_workbook() -> DomainError:
+    return DomainError("The file is not a readable .xlsx workbook.", code="bad_file", field="file")

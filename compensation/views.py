@@ -250,7 +250,7 @@ class AuditRunListView(PermissionRequiredPageMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return AuditRun.objects.select_related("policy", "started_by").order_by("-started_at")
+        return AuditRun.objects.select_related("policy", "started_by", "market").order_by("-started_at")
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "market_form": MarketForm()}

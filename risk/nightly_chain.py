@@ -222,11 +222,6 @@ def chains_due(now: datetime | None = None) -> list[tuple[Market, date]]:
     return due
 
 
-def chains_run_all(*, wait: bool = True) -> list[NightlyRun]:
-    """`manage.py run_nightly`: every active market's chain for its last night, in-process."""
-    return [chain_run(market=market, wait=wait) for market in Market.objects.filter(is_active=True).order_by("code")]
-
-
 @transaction.atomic(durable=True)
 def nightly_step_rerun(*, actor, step: NightlyStep) -> NightlyStep:
     """Put a failed step back in the queue (attempts start again); the chain continues from it."""

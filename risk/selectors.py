@@ -156,12 +156,6 @@ def nightly_runs(*, nights: int = 30, today: date | None = None):
     )
 
 
-def seller_payout_held(seller_id: int) -> bool:
-    return Hold.objects.filter(
-        kind=Hold.Kind.SELLER_PAYOUT, seller_id=seller_id, status__in=Hold.ACTIVE_STATUSES
-    ).exists()
-
-
 def open_work(user) -> dict:
     return {
         "open_findings": Finding.objects.filter(state=Finding.State.OPEN).count(),

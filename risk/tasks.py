@@ -25,12 +25,3 @@ def nightly_dispatch_task() -> list[str]:
     for market, day in due:
         nightly_chain_task.delay(market.code, str(day))
     return [f"{market.code}:{day}" for market, day in due]
-
-
-@shared_task(acks_late=True)
-def risk_rules_task(market_code: str) -> dict:
-    """Run every rule over one market now (outside the chain, e.g. after a parameter change)."""
-    from .services import rules_run_market
-
-    report = rules_run_market(market=Market.objects.get(code=market_code))
-    return {code: r["hits"] for code, r in report.items()}

@@ -6,6 +6,7 @@ import math
 import random
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
@@ -31,7 +32,7 @@ def qa_sample_draw(*, market: Market, day: date, actor=None) -> int:
     audited = CompensationRequest.objects.filter(market=market, audited_at__gte=start, audited_at__lt=end)
     review_ids = list(audited.filter(verdict=Verdict.NEEDS_REVIEW).order_by("pk").values_list("pk", flat=True))
     policy = AuditPolicy.objects.filter(market=market, status=AuditPolicy.Status.ACTIVE).first()
-    share = policy.sample_percent if policy else 0
+    share = policy.sample_percent if policy else Decimal(0)
     strata: dict[tuple[str, str], list[int]] = defaultdict(list)
     for pk, agent, reason in (
         audited.filter(verdict=Verdict.COMPLIANT).order_by("pk").values_list("pk", "agent", "reason")
@@ -42,7 +43,7 @@ def qa_sample_draw(*, market: Market, day: date, actor=None) -> int:
     if share > 0:
         for key in sorted(strata):
             ids = strata[key]
-            count = min(len(ids), max(1, math.ceil(len(ids) * float(share) / 100)))
+            count = min(len(ids), max(1, math.ceil(Decimal(len(ids)) * share / 100)))
             picked.extend(rng.sample(ids, count))
     rows = [QaSample(request_id=pk, market=market, sample_date=day, why="needs_review") for pk in review_ids]
     rows += [QaSample(request_id=pk, market=market, sample_date=day, why="random") for pk in sorted(picked)]

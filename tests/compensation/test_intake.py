@@ -154,6 +154,37 @@ def test_bad_files_are_refused_with_a_sentence(client_as, world, name, content, 
     assert CompensationRequest.objects.count() == 0
 
 
+def test_hostile_uploads_are_refused_by_the_guarded_reader_and_nothing_is_stored(api_as, client_as, world):
+    # given: a PDF named .xlsx, and a few KB of xlsx declaring a 16,384 x 1,048,576 sheet
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from compensation.models import IntakeUpload
+    from tests.settlement_ops.test_uploads import dimension_bomb
+
+    pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n"
+    bomb = dimension_bomb(header=tuple(COLUMNS))
+    # when
+    api = api_as(Role.INTEGRATION).post(
+        "/api/compensation-requests/upload/",
+        {"file": SimpleUploadedFile("requests.xlsx", pdf)},
+        format="multipart",
+    )
+    page = client_as(Role.COMPENSATION_QA).post(
+        reverse("compensation:upload"), {"file": SimpleUploadedFile("requests.xlsx", bomb)}
+    )
+    # then
+    assert api.status_code == 400
+    assert api.json()["error"] == {
+        "code": "bad_file",
+        "message": "The file is not a readable .xlsx workbook.",
+        "field": "file",
+    }
+    assert page.status_code == 200
+    assert "The file has more than 10,001 rows; split it into smaller files." in page.content.decode()
+    assert CompensationRequest.objects.count() == 0
+    assert IntakeUpload.objects.count() == 0
+
+
 def test_upload_page_previews_then_imports_an_xlsx(client_as, world):
     # given
     from django.core.files.uploadedfile import SimpleUploadedFile
