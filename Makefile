@@ -7,10 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1:8000
-SHIPMENTS ?= 1000000
 EMBEDDED_DB := $(PY) -m settlement_ops.embedded_db
 
-.PHONY: demo test bench venv db migrate seed nightly serve worker beat stop clean check lint format
+.PHONY: demo test bench venv messages db migrate seed nightly serve worker beat stop clean check lint format
 
 $(VENV)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3"; exit 1; }
@@ -20,8 +19,12 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
+# Translation catalogues: locale/*/LC_MESSAGES/django.po -> .mo (pure Python, no GNU gettext).
+messages: venv
+	$(PY) manage.py catalogues_compile
+
 # The embedded PostgreSQL, unless DATABASE_URL names a server.
-db: venv
+db: venv messages
 	@if [ -z "$$DATABASE_URL" ]; then echo "embedded PostgreSQL: $$($(EMBEDDED_DB) start)"; fi
 
 migrate: db
@@ -61,8 +64,10 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# `make bench` (full: 1M shipments, under 20 minutes), `make bench QUICK=1` (every figure at a tenth of
+# the volume, under 3 minutes), `make bench SHIPMENTS=N` (another billing-run size).
 bench: migrate
-	$(PY) -m bench --shipments $(SHIPMENTS)
+	$(PY) -m bench $(if $(QUICK),--quick) $(if $(SHIPMENTS),--shipments $(SHIPMENTS))
 
 worker: venv
 	$(VENV)/bin/celery -A settlement_ops worker -l info

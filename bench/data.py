@@ -21,6 +21,7 @@ from billing.models import (
     Shipment,
     ShipmentEvent,
 )
+from billing.rating import ACTIVE_SCHEDULE
 from sellers.models import Seller
 from settlement_ops.models import Market
 from vendors.models import Contract, ContractVersion, RateLine, Surcharge, Vendor
@@ -189,12 +190,14 @@ def _masters(market: Market, vendor_count: int, valid_from) -> tuple[list[int], 
     Seller.objects.bulk_create(missing)
     seller_ids = list(Seller.objects.filter(code__startswith="BENCH-S").order_by("code").values_list("pk", flat=True))
     for service in SERVICES:
-        if SellerFeeSchedule.objects.filter(market=market, service_level=service, status="active").exists():
+        # The status the rating statement selects schedules by (billing.rating, one place).
+        if SellerFeeSchedule.objects.filter(market=market, service_level=service, status=ACTIVE_SCHEDULE).exists():
             continue
         schedule = SellerFeeSchedule.objects.create(
             market=market,
             service_level=service,
             name=f"Bench {service}",
+            status=ACTIVE_SCHEDULE,
             currency="GBP",
             valid_from=valid_from,
             vat_rate=D("20.00"),
@@ -233,10 +236,13 @@ def _map_table(cursor, name: str, ids: list[int]) -> None:
     cursor.executemany(f"INSERT INTO {name} (k, id) VALUES (%s, %s)", list(enumerate(ids)))
 
 
-def _generate(n: int, vendor_ids: list[int], seller_ids: list[int], business_date) -> None:
-    """N shipments from a number series, deterministic: vendor, seller, service, lane, weight
-    0.01-29.99 kg, dimensions on every 5th (some oversize), COD on every 8th, a return every 40th,
-    ship dates over the 28 days up to the business date."""
+def _generate(
+    n: int, vendor_ids: list[int], seller_ids: list[int], business_date, *, start: int = 0, age_days: int = 0
+) -> None:
+    """N shipments from a number series (start + 1 .. start + n), deterministic: vendor, seller,
+    service, lane, weight 0.01-29.99 kg, dimensions on every 5th (some oversize), COD on every 8th,
+    a return every 40th, ship dates over the 28 days up to the business date. `age_days`: written
+    that many days ago (history: created_at and updated_at in the past)."""
     zones = "CASE {x} " + " ".join(f"WHEN {k} THEN '{z}'" for k, z in enumerate(ZONES)) + " END"
     sql = f"""
         INSERT INTO {SHIPMENT} (
@@ -254,8 +260,8 @@ def _generate(n: int, vendor_ids: list[int], seller_ids: list[int], business_dat
             CAST(%(d)s AS DATE) - CAST(g.i % 28 AS INTEGER), NULL,
             CASE WHEN g.i % 40 = 0 THEN 'returned' ELSE 'delivered' END,
             CASE WHEN g.i % 40 = 0 THEN TRUE ELSE FALSE END,
-            1, NOW(), NOW()
-        FROM generate_series(CAST(1 AS BIGINT), %(n)s) AS g(i)
+            1, NOW() - %(age)s * INTERVAL '1 day', NOW() - %(age)s * INTERVAL '1 day'
+        FROM generate_series(CAST(%(start)s AS BIGINT) + 1, CAST(%(start)s AS BIGINT) + %(n)s) AS g(i)
         JOIN bench_vendor_map vm ON vm.k = g.i % %(vendors)s
         JOIN bench_seller_map sm ON sm.k = (g.i * 7 + g.i / 13) % %(sellers)s
     """
@@ -264,19 +270,30 @@ def _generate(n: int, vendor_ids: list[int], seller_ids: list[int], business_dat
         _map_table(cursor, "bench_vendor_map", vendor_ids)
         _map_table(cursor, "bench_seller_map", seller_ids)
         cursor.execute(
-            sql, {"n": n, "d": business_date, "market": MARKET, "vendors": len(vendor_ids), "sellers": len(seller_ids)}
+            sql,
+            {
+                "n": n,
+                "start": start,
+                "age": age_days,
+                "d": business_date,
+                "market": MARKET,
+                "vendors": len(vendor_ids),
+                "sellers": len(seller_ids),
+            },
         )
         cursor.execute(f"ANALYZE {SHIPMENT}")
 
 
-def prepare(*, shipments: int, vendors: int) -> dict:
+def prepare(*, shipments: int, vendors: int, start: int = 0, age_days: int = 0) -> dict:
+    """Market ZZ afresh (earlier benchmark shipments and runs removed) with `shipments` shipments
+    of the series from `start` + 1, written `age_days` ago."""
     market = _market()
     business_date = market.local_date() - timedelta(days=1)
     valid_from = business_date - timedelta(days=400)
     with transaction.atomic():
         _reset(market)
         vendor_ids, seller_ids, rate_lines = _masters(market, vendors, valid_from)
-        _generate(shipments, vendor_ids, seller_ids, business_date)
+        _generate(shipments, vendor_ids, seller_ids, business_date, start=start, age_days=age_days)
     with connection.cursor() as cursor:
         # Fresh statistics for every table both contestants read (autovacuum would, later).
         for table in READ_TABLES:
@@ -296,3 +313,13 @@ def reset_runs() -> None:
         for table in RUN_TABLES:
             cursor.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT id FROM {RUN} WHERE market_id = %s)", [MARKET])
         cursor.execute(f"DELETE FROM {RUN} WHERE market_id = %s", [MARKET])
+
+
+def add_shipments(*, shipments: int, vendors: int, start: int) -> None:
+    """More shipments in market ZZ (the series from `start` + 1, written now), keeping what is
+    there: a night's new arrivals on top of history. Statistics refreshed, as after prepare."""
+    market = _market()
+    business_date = market.local_date() - timedelta(days=1)
+    with transaction.atomic():
+        vendor_ids, seller_ids, _rate_lines = _masters(market, vendors, business_date - timedelta(days=400))
+        _generate(shipments, vendor_ids, seller_ids, business_date, start=start)

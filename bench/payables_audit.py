@@ -47,7 +47,7 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _invoice_lines_sql(invoice_id: int, vendor_id: int) -> str:
+def _invoice_lines_sql(invoice_id: int, vendor_id: int, first_id: int = 0, last_id: int | None = None) -> str:
     t = _tables()
     return f"""
     INSERT INTO {t["line"]} (invoice_id, line_no, tracking_number, billed_weight_kg, billed_base, billed_fuel,
@@ -55,14 +55,19 @@ def _invoice_lines_sql(invoice_id: int, vendor_id: int) -> str:
         flag_unknown_tracking, flag_duplicate_in_invoice, flag_duplicate_other_invoice, flag_not_rated, flag_over_tolerance,
         flag_weight_mismatch, flag_surcharge_not_in_contract, flag_expired_contract, flag_not_delivered, decision,
         approved_net, approved_vat, reason)
-    SELECT {invoice_id}, 1 + ROW_NUMBER() OVER (ORDER BY s.id), s.tracking_number,
-        CASE WHEN s.id % 97 = 0 THEN c.chargeable_weight_kg + 1 ELSE c.chargeable_weight_kg END,
+    SELECT {invoice_id}, 1 + s.k, s.tracking_number,
+        CASE WHEN s.k % 97 = 0 THEN c.chargeable_weight_kg + 1 ELSE c.chargeable_weight_kg END,
         c.vendor_base, c.vendor_fuel, c.vendor_remote, c.vendor_oversize, c.vendor_cod, c.vendor_peak, c.vendor_returns,
-        c.vendor_net + CASE WHEN s.id % 50 = 0 THEN 0.50 ELSE 0 END, c.vendor_vat,
-        c.vendor_net + c.vendor_vat + CASE WHEN s.id % 50 = 0 THEN 0.50 ELSE 0 END,
+        c.vendor_net + CASE WHEN s.k % 50 = 0 THEN 0.50 ELSE 0 END, c.vendor_vat,
+        c.vendor_net + c.vendor_vat + CASE WHEN s.k % 50 = 0 THEN 0.50 ELSE 0 END,
         FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, 'pending', 0, 0, ''
-    FROM {t["shipment"]} s JOIN {t["charge_line"]} c ON c.shipment_id = s.id AND c.generation = 1
-    WHERE s.vendor_id = {vendor_id}
+    FROM (
+        -- k: the shipment's place in the invoice (not its id), so the same shipments make the same
+        -- invoice whatever ids the database gave them.
+        SELECT s.id, s.tracking_number, ROW_NUMBER() OVER (ORDER BY s.id) AS k FROM {t["shipment"]} s
+        WHERE s.vendor_id = {vendor_id} AND s.id > {int(first_id)}{f" AND s.id <= {int(last_id)}" if last_id else ""}
+    ) s
+    JOIN {t["charge_line"]} c ON c.shipment_id = s.id AND c.generation = 1
     """
 
 
@@ -77,6 +82,61 @@ JOIN (SELECT shipment_id, SUM(vendor_net) AS net FROM {t["charge_line"]} WHERE v
     ON agg.shipment_id = s.id
 WHERE l.invoice_id = %(invoice)s
 """
+
+
+def invoice_for(*, vendor, number: str, first_id: int = 0, last_id: int | None = None, unknown: int = 10):
+    """An invoice of `vendor` billing its rated shipments with ids in (first_id, last_id] (every
+    50th 0.50 above, every 97th at another weight) and `unknown` unknown tracking numbers."""
+    from django.db import connection, transaction
+
+    from bench import MARKET
+    from billing.payables.models import VendorInvoice
+
+    t = _tables()
+    with transaction.atomic():
+        invoice = VendorInvoice.objects.create(
+            vendor=vendor, market_id=MARKET, number=number, invoice_date=date.today(), currency=vendor.market.currency
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(_invoice_lines_sql(invoice.pk, vendor.pk, first_id, last_id))
+            count = cursor.rowcount
+            if unknown:
+                cursor.execute(
+                    f"INSERT INTO {t['line']} (invoice_id, line_no, tracking_number, billed_base, billed_fuel, "
+                    "billed_remote_area, billed_oversize, billed_cod, billed_peak, billed_returns, billed_net, "
+                    "billed_vat, billed_gross, flag_unknown_tracking, flag_duplicate_in_invoice, "
+                    "flag_duplicate_other_invoice, flag_not_rated, flag_over_tolerance, flag_weight_mismatch, "
+                    "flag_surcharge_not_in_contract, flag_expired_contract, flag_not_delivered, decision, "
+                    "approved_net, approved_vat, reason) "
+                    + " UNION ALL ".join(
+                        f"SELECT {invoice.pk}, {count + 2 + i}, 'BENCH-UNKNOWN-{number}-{i}', 1,0,0,0,0,0,0,1,0,1,"
+                        "FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,FALSE,'pending',0,0,''"
+                        for i in range(unknown)
+                    )
+                )
+        VendorInvoice.objects.filter(pk=invoice.pk).update(line_count=count + unknown)
+    invoice.line_count = count + unknown
+    return invoice
+
+
+def time_audit(invoice) -> dict:
+    """Audit the invoice through `invoice_audit`, timed to its commit; what it matched."""
+    from django.db.models import Count, Sum
+
+    from billing.payables.services.audit import invoice_audit
+
+    started = time.perf_counter()
+    audited = invoice_audit(invoice_id=invoice.pk)
+    seconds = time.perf_counter() - started
+    matched = audited.lines.filter(expected_net__isnull=False).aggregate(n=Count("id"), net=Sum("expected_net"))
+    return {
+        "seconds": seconds,
+        "lines": invoice.line_count,
+        "flagged": audited.flagged_count,
+        "pending": audited.pending_count,
+        "matched": matched["n"],
+        "matched_net": round(Decimal(matched["net"] or 0), 2),
+    }
 
 
 def measure(*, lines: int = 200_000, prepare: bool = True, workers: int = 4) -> dict:

@@ -1,5 +1,6 @@
 """A real billing run of market ZZ, chunks rated in parallel through `billing_chunk_rate` (the
-function `billing_chunk_task` calls), then posted by `billing_run_post`."""
+function `billing_chunk_task` calls), then posted by `billing_run_post`; and the naive per-row
+rating it is compared with (`measure_naive`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from billing import services
 from billing.models import BillingRun, BillingRunEntry, ChargeLine
 from settlement_ops.models import Market, Posting
 
-from . import MARKET
+from . import MARKET, floor
+
+NAIVE_TABLE = "bench_naive_chargeline"
 
 
 def _rate(chunk_id: int) -> str:
@@ -32,6 +36,8 @@ def measure(*, business_date, workers: int, chunk_size: int | None) -> dict:
     if chunk_size:
         services.CHUNK_SIZE = chunk_size
     market = Market.objects.get(pk=MARKET)
+    with connection.cursor() as cursor:  # warm the cache as the floor does
+        cursor.execute(f"SELECT COUNT(*) FROM {floor.SHIPMENT} WHERE market_id = %s", [MARKET])
     started = time.perf_counter()
     run = services.billing_run_start(
         market=market, business_date=business_date, trigger=BillingRun.Trigger.COMMAND, enqueue=False
@@ -72,4 +78,58 @@ def measure(*, business_date, workers: int, chunk_size: int | None) -> dict:
         "entries": len(entries),
         "balanced": unbalanced == 0 and len(entries) > 0,
         "rated_once": agg["n"] == agg["shipments"] == run.shipments_rated and not lines.exclude(generation=1).exists(),
+        "run_id": run.pk,
+        "sums": floor.sums(floor.CHARGE_LINE, "run_id = %s", [run.pk]),
     }
+
+
+def measure_naive(*, sample: int = 10_000) -> dict:
+    """What a user could write in an afternoon: per shipment, `vendors.pricing.rate` and
+    `billing.pricing.seller_rate` (each loads its contract or schedule), then one INSERT of the
+    charge line, all in one transaction, over `sample` shipments of market ZZ. Into a table LIKE
+    the charge lines (with their indexes), dropped afterwards. Returns seconds and shipments/s."""
+    from billing.models import Shipment
+    from billing.pricing import seller_rate
+    from vendors.pricing import ShipmentAttrs, rate
+
+    columns = [
+        "run_id", "chunk_id", "shipment_id", "generation", "kind", "shipment_revision", "market_id", "vendor_id",
+        "seller_id", "service_level", "ship_date", "currency", "contract_version_id", "rate_line_id",
+        "seller_fee_schedule_id", "chargeable_weight_kg", "seller_chargeable_weight_kg",
+        *ChargeLine.AMOUNT_COLUMNS, "created_at",
+    ]  # fmt: skip
+    insert = f"INSERT INTO {NAIVE_TABLE} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {NAIVE_TABLE}")
+        cursor.execute(f"CREATE TABLE {NAIVE_TABLE} (LIKE {floor.CHARGE_LINE} INCLUDING ALL)")
+    shipments = Shipment.objects.filter(market_id=MARKET).order_by("id")[:sample]
+    started = time.perf_counter()
+    count = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for s in shipments.iterator(chunk_size=2000):
+            attrs = ShipmentAttrs(
+                market=s.market_id, vendor_id=s.vendor_id, service_level=s.service_level,
+                origin_zone=s.origin_zone, destination_zone=s.destination_zone, weight_kg=s.actual_weight_kg,
+                ship_date=s.ship_date, length_cm=s.length_cm, width_cm=s.width_cm, height_cm=s.height_cm,
+                cod_value=s.cod_amount, is_returned=s.is_return,
+            )  # fmt: skip
+            quote = rate(attrs)
+            fee = seller_rate(attrs)
+            vendor = [quote.amount_of("freight"), *(quote.amount_of(kind) for kind in ChargeLine.SURCHARGE_COLUMNS)]
+            amounts = [
+                *vendor, quote.net, quote.vat, quote.total,
+                fee.base, fee.cod, fee.returns, fee.net, fee.vat, fee.gross,
+            ]  # fmt: skip
+            cursor.execute(
+                insert,
+                [
+                    0, 0, s.pk, 1, "original", s.revision, s.market_id, s.vendor_id, s.seller_id, s.service_level,
+                    s.ship_date, quote.currency, quote.contract_version_id, quote.rate_line_id, fee.schedule_id,
+                    quote.chargeable_weight_kg, fee.chargeable_weight_kg, *amounts, timezone.now(),
+                ],
+            )  # fmt: skip
+            count += 1
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {NAIVE_TABLE}")
+    return {"seconds": seconds, "count": count, "per_s": count / seconds if seconds else 0}

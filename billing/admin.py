@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from simple_history.admin import SimpleHistoryAdmin
 
-from settlement_ops.admin import ReadOnlyAdmin
+from settlement_ops.admin import ReadOnlyAdmin, ReadOnlyAdminMixin
 from settlement_ops.errors import DomainError
 
 from .intake import MAX_CSV_BYTES, parse_shipments_csv, shipments_intake
@@ -92,13 +92,15 @@ class ShipmentAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "billing/admin_shipment_import.html", context)
 
 
-class SellerFeeLineInline(admin.TabularInline):
+class SellerFeeLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SellerFeeLine
     extra = 0
 
 
+# Read-only: schedules are drafted and approved on the staff pages or the API (four eyes), never
+# edited here.
 @admin.register(SellerFeeSchedule)
-class SellerFeeScheduleAdmin(SimpleHistoryAdmin):
+class SellerFeeScheduleAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ["market", "service_level", "name", "valid_from", "valid_to", "status", "vat_rate"]
     list_filter = ["market", "status", "service_level"]
     inlines = [SellerFeeLineInline]

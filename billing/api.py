@@ -1,8 +1,11 @@
-"""Billing API: shipment intake (JSON and CSV), shipments, billing runs, charge lines, exceptions."""
+"""Billing API: shipment intake (JSON and CSV), shipments, billing runs, charge lines, exceptions,
+seller fee schedules (four eyes)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from decimal import Decimal
+
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -12,8 +15,15 @@ from settlement_ops.api import IdempotentMixin
 from settlement_ops.errors import DomainError
 from settlement_ops.models import Market
 
-from . import intake, selectors, services
-from .models import BillingRun, ChargeLine, RatingException, Shipment, ShipmentEvent
+from . import fee_schedules, intake, selectors, services
+from .filters import (
+    BillingRunApiFilter,
+    ChargeLineApiFilter,
+    RatingExceptionApiFilter,
+    SellerFeeScheduleApiFilter,
+    ShipmentApiFilter,
+)
+from .models import BillingRun, ChargeLine, RatingException, SellerFeeLine, SellerFeeSchedule, Shipment, ShipmentEvent
 
 # --- Serializers ---------------------------------------------------------------------------------
 
@@ -59,6 +69,7 @@ class ChargeLineSerializer(serializers.ModelSerializer):
     tracking_number = serializers.CharField(source="shipment.tracking_number")
     vendor_code = serializers.CharField(source="vendor.code")
     seller_code = serializers.CharField(source="seller.code")
+    contract_reference = serializers.CharField(source="contract_version.contract.reference")
     margin = serializers.DecimalField(max_digits=20, decimal_places=4, read_only=True)
 
     class Meta:
@@ -80,6 +91,7 @@ class ChargeLineSerializer(serializers.ModelSerializer):
             "ship_date",
             "currency",
             "contract_version",
+            "contract_reference",
             "rate_line",
             "seller_fee_schedule",
             "chargeable_weight_kg",
@@ -114,13 +126,27 @@ class ShipmentDetailSerializer(ShipmentSerializer):
 
 
 class RatingExceptionSerializer(serializers.ModelSerializer):
+    market = serializers.CharField(source="shipment.market_id", help_text="market code")
     tracking_number = serializers.CharField(source="shipment.tracking_number")
     vendor_code = serializers.CharField(source="vendor.code")
+    seller_code = serializers.CharField(source="shipment.seller.code")
     reason = serializers.CharField(source="get_code_display")
 
     class Meta:
         model = RatingException
-        fields = ["id", "run", "shipment", "tracking_number", "vendor", "vendor_code", "code", "reason", "created_at"]
+        fields = [
+            "id",
+            "run",
+            "market",
+            "shipment",
+            "tracking_number",
+            "vendor",
+            "vendor_code",
+            "seller_code",
+            "code",
+            "reason",
+            "created_at",
+        ]
 
 
 class BillingRunSerializer(serializers.ModelSerializer):
@@ -245,7 +271,7 @@ class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     """Shipments; POST `bulk` (JSON list) or `upload` (CSV file) to push them, idempotent by
     (vendor, tracking number)."""
 
-    filterset_fields = ["market", "vendor", "seller", "status", "ship_date", "tracking_number"]
+    filterset_class = ShipmentApiFilter
     required_permissions = {
         "read": "billing.view_shipment",
         "bulk": "billing.add_shipment",
@@ -256,7 +282,13 @@ class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         qs = selectors.shipments_search()
         if self.action == "retrieve":
-            qs = qs.prefetch_related("events", "charge_lines__vendor", "charge_lines__seller", "charge_lines__shipment")
+            qs = qs.prefetch_related(
+                "events",
+                "charge_lines__vendor",
+                "charge_lines__seller",
+                "charge_lines__shipment",
+                "charge_lines__contract_version__contract",
+            )
         return qs
 
     def get_serializer_class(self):
@@ -296,7 +328,7 @@ class BillingRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadO
     run, or resumes and returns its failed run); POST `{id}/resume/` re-queues what a run has left."""
 
     serializer_class = BillingRunSerializer
-    filterset_fields = ["market", "status", "business_date"]
+    filterset_class = BillingRunApiFilter
     required_permissions = {
         "read": "billing.view_billingrun",
         "create": "billing.start_billingrun",
@@ -331,24 +363,208 @@ class ChargeLineViewSet(viewsets.ReadOnlyModelViewSet):
     """Charge lines (one per shipment and rating generation; deltas for re-ratings)."""
 
     serializer_class = ChargeLineSerializer
-    filterset_fields = ["run", "shipment", "vendor", "seller", "kind", "service_level", "ship_date"]
+    filterset_class = ChargeLineApiFilter
     required_permissions = {"read": "billing.view_chargeline"}
 
     def get_queryset(self):
         # A run's lines are found by its chunks' shipment ranges (see selectors.run_charge_lines).
         run = self.request.query_params.get("run", "")
-        return selectors.charge_lines(run=int(run) if run.isdigit() else None)
+        return selectors.charge_lines(run=int(run) if run.isdigit() else None).select_related(
+            "contract_version__contract"
+        )
 
 
 class RatingExceptionViewSet(viewsets.ReadOnlyModelViewSet):
     """Shipments a run could not rate, with the reason; fix and start the run again."""
 
     serializer_class = RatingExceptionSerializer
-    filterset_fields = ["run", "code", "vendor", "shipment"]
+    filterset_class = RatingExceptionApiFilter
     required_permissions = {"read": "billing.view_ratingexception"}
 
     def get_queryset(self):
-        return RatingException.objects.select_related("shipment", "vendor").order_by("-run_id", "shipment_id")
+        return RatingException.objects.select_related("shipment__seller", "vendor").order_by("-run_id", "shipment_id")
+
+
+# --- Seller fee schedules (four eyes) ---------------------------------------------------------------
+
+
+class SellerFeeLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SellerFeeLine
+        fields = [
+            "weight_from_kg",
+            "weight_to_kg",
+            "base_fee",
+            "fee_per_additional_step",
+            "additional_step_kg",
+            "minimum_fee",
+        ]
+
+
+def _username(field: str):
+    return serializers.CharField(source=f"{field}.username", default=None, read_only=True, allow_null=True)
+
+
+class SellerFeeScheduleSerializer(serializers.ModelSerializer):
+    market = serializers.CharField(source="market_id", help_text="market code")
+    created_by = _username("created_by")
+    approved_by = _username("approved_by")
+    rejected_by = _username("rejected_by")
+    lines = SellerFeeLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SellerFeeSchedule
+        fields = [
+            "id",
+            "market",
+            "service_level",
+            "name",
+            "currency",
+            "valid_from",
+            "valid_to",
+            "volumetric_divisor",
+            "vat_rate",
+            "cod_fee_percent",
+            "cod_fee_minimum",
+            "returns_fee",
+            "status",
+            "created_by",
+            "created_at",
+            "approved_by",
+            "approved_at",
+            "rejected_by",
+            "rejected_at",
+            "rejection_reason",
+            "lines",
+        ]
+        read_only_fields = fields
+
+
+class SellerFeeLineInputSerializer(serializers.Serializer):
+    weight_from_kg = serializers.DecimalField(max_digits=10, decimal_places=3, help_text="exclusive")
+    weight_to_kg = serializers.DecimalField(max_digits=10, decimal_places=3, help_text="inclusive")
+    base_fee = serializers.DecimalField(max_digits=20, decimal_places=4)
+    fee_per_additional_step = serializers.DecimalField(
+        max_digits=20, decimal_places=4, required=False, default=Decimal("0")
+    )
+    additional_step_kg = serializers.DecimalField(max_digits=10, decimal_places=3, required=False, default=Decimal("1"))
+    minimum_fee = serializers.DecimalField(max_digits=20, decimal_places=4, required=False, default=Decimal("0"))
+
+
+class SellerFeeScheduleDraftSerializer(serializers.Serializer):
+    market = serializers.SlugRelatedField(slug_field="code", queryset=Market.objects.filter(is_active=True))
+    service_level = serializers.CharField(max_length=30)
+    name = serializers.CharField(max_length=100)
+    valid_from = serializers.DateField()
+    valid_to = serializers.DateField(required=False, allow_null=True, help_text="inclusive; empty = open-ended")
+    volumetric_divisor = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, default=5000)
+    cod_fee_percent = serializers.DecimalField(
+        max_digits=7, decimal_places=4, min_value=0, max_value=100, required=False, default=Decimal("0")
+    )
+    cod_fee_minimum = serializers.DecimalField(
+        max_digits=20, decimal_places=4, min_value=0, required=False, default=Decimal("0")
+    )
+    returns_fee = serializers.DecimalField(
+        max_digits=20, decimal_places=4, min_value=0, required=False, default=Decimal("0")
+    )
+    lines = SellerFeeLineInputSerializer(many=True, help_text="weight brackets (from, to]; they must not overlap")
+
+
+class RejectionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255)
+
+
+DRAFT_EXAMPLE = OpenApiExample(
+    "GB standard parcels",
+    request_only=True,
+    value={
+        "market": "GB",
+        "service_level": "standard",
+        "name": "Standard parcels 2027",
+        "valid_from": "2027-01-01",
+        "cod_fee_percent": "1.5000",
+        "cod_fee_minimum": "0.50",
+        "returns_fee": "2.00",
+        "lines": [
+            {"weight_from_kg": "0", "weight_to_kg": "2", "base_fee": "4.99"},
+            {
+                "weight_from_kg": "2",
+                "weight_to_kg": "30",
+                "base_fee": "5.99",
+                "fee_per_additional_step": "0.35",
+                "additional_step_kg": "1",
+            },
+        ],
+    },
+)
+
+
+class SellerFeeScheduleViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """What sellers pay per shipment, per market and service level, with four eyes like contracts.
+
+    POST drafts a schedule with its weight brackets (currency and VAT rate are the market's); a
+    different user approves it (`{id}/approve/`) or rejects it with a reason (`{id}/reject/`).
+    Only approved schedules rate. An approved schedule is in force from `valid_from` until its
+    `valid_to`, or until the next approved schedule of the market and service starts, whichever
+    is first. Send an `Idempotency-Key` header so a retried POST is answered with the first result.
+
+    **How the seller fee of a shipment is rated** (`billing.pricing`, the same in the billing run's SQL):
+    the approved schedule in force on the ship date for the market and service level (none: rating
+    exception `no_seller_fee`); chargeable kg = max(actual kg, L × W × H cm ÷ the schedule's
+    `volumetric_divisor` rounded up to 0.001 kg); the bracket with `weight_from_kg` < chargeable kg ≤
+    `weight_to_kg`; base = round(max(`base_fee` + ⌈(chargeable kg − `weight_from_kg`) ÷
+    `additional_step_kg`⌉ × `fee_per_additional_step`, `minimum_fee`)); COD fee = round(max(COD value ×
+    `cod_fee_percent` ÷ 100, `cod_fee_minimum`)) when the COD value is above 0; returns fee =
+    `returns_fee` when the shipment was returned; VAT = round((base + COD + returns) × `vat_rate` ÷ 100).
+    "round" is half-up to the currency's minor units (GBP and EUR 2 decimals, IDR and VND none).
+    """
+
+    serializer_class = SellerFeeScheduleSerializer
+    filterset_class = SellerFeeScheduleApiFilter
+    required_permissions = {
+        "read": "billing.view_sellerfeeschedule",
+        "create": "billing.add_sellerfeeschedule",
+        "approve": "billing.approve_sellerfeeschedule",
+        "reject": "billing.approve_sellerfeeschedule",
+    }
+
+    def get_queryset(self):
+        return selectors.fee_schedule_with_lines()
+
+    def _answer(self, schedule, status_code=status.HTTP_200_OK):
+        schedule = self.get_queryset().get(pk=schedule.pk)
+        return Response(SellerFeeScheduleSerializer(schedule).data, status=status_code)
+
+    @extend_schema(
+        request=SellerFeeScheduleDraftSerializer,
+        responses={201: SellerFeeScheduleSerializer},
+        examples=[DRAFT_EXAMPLE],
+        description="Draft a schedule. Bad brackets answer 400 with `error.errors`: one "
+        '{"row" (1-based), "field", "message"} per problem; nothing is saved.',
+    )
+    def create(self, request, *args, **kwargs):
+        body = SellerFeeScheduleDraftSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        schedule = fee_schedules.seller_fee_schedule_create(actor=request.user, **body.validated_data)
+        return self._answer(schedule, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: SellerFeeScheduleSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve a draft (not by the person who drafted it: 403). Rating uses it from now on."""
+        schedule = fee_schedules.seller_fee_schedule_approve(actor=request.user, schedule=self.get_object())
+        return self._answer(schedule)
+
+    @extend_schema(request=RejectionSerializer, responses={200: SellerFeeScheduleSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Reject a draft with a reason (not by the person who drafted it)."""
+        body = RejectionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        schedule = fee_schedules.seller_fee_schedule_reject(
+            actor=request.user, schedule=self.get_object(), reason=body.validated_data["reason"]
+        )
+        return self._answer(schedule)
 
 
 def register_routes(router) -> None:
@@ -356,3 +572,4 @@ def register_routes(router) -> None:
     router.register("billing-runs", BillingRunViewSet, basename="billingrun")
     router.register("charge-lines", ChargeLineViewSet, basename="chargeline")
     router.register("rating-exceptions", RatingExceptionViewSet, basename="ratingexception")
+    router.register("seller-fee-schedules", SellerFeeScheduleViewSet, basename="sellerfeeschedule")

@@ -58,7 +58,9 @@ EXPRESS_UPLIFT = D("1.35")
 
 def _fee_schedules(market, valid_from) -> None:
     for service in DEMO_SERVICES:
-        if SellerFeeSchedule.objects.filter(market=market, service_level=service, status="active").exists():
+        if SellerFeeSchedule.objects.filter(
+            market=market, service_level=service, status=SellerFeeSchedule.Status.APPROVED
+        ).exists():
             continue
         uplift = EXPRESS_UPLIFT if service == "express" else D("1")
         places = D("1") if market.currency in ("IDR", "VND") else D("0.01")
@@ -73,6 +75,8 @@ def _fee_schedules(market, valid_from) -> None:
             cod_fee_percent=D(cod_percent),
             cod_fee_minimum=D(cod_minimum),
             returns_fee=D(returns_fee),
+            # Seeded as published before four eyes (no maker or approver), so rating uses it.
+            status=SellerFeeSchedule.Status.APPROVED,
         )
         SellerFeeLine.objects.bulk_create(
             SellerFeeLine(

@@ -3,6 +3,8 @@ totals by vendor and service and the exceptions. Streamed at constant memory."""
 
 from __future__ import annotations
 
+from django.http import FileResponse
+
 from settlement_ops.exports import Column, Sheet, workbook_response
 from settlement_ops.money import minor_units
 
@@ -134,4 +136,93 @@ def run_workbook(run: BillingRun):
 def run_workbook_response(run: BillingRun):
     return workbook_response(
         filename=f"billing-run-{run.pk}-{run.market_id}-{run.business_date}.xlsx", sheets=run_workbook(run)
+    )
+
+
+def fee_schedules_workbook(schedules) -> FileResponse:
+    """Seller fee schedules for auditors: one row per schedule (who drafted and approved it, when)
+    and one per weight bracket, amounts as numbers in each currency's minor units."""
+    schedules = list(schedules.prefetch_related("lines"))
+    header = [
+        Column("Id", "int", 8),
+        Column("Market", width=8),
+        Column("Service level", width=14),
+        Column("Name", width=28),
+        Column("Currency", width=9),
+    ]
+    return workbook_response(
+        filename="seller-fee-schedules.xlsx",
+        sheets=[
+            Sheet(
+                "Schedules",
+                [
+                    *header,
+                    Column("Valid from", "date", 12),
+                    Column("Valid to", "date", 12),
+                    Column("Status", width=10),
+                    Column("Volumetric divisor", "int", 12),
+                    Column("VAT %", "number", 8),
+                    Column("COD fee %", "number", 10, decimals=4),
+                    Column("COD fee minimum", "number", 14),
+                    Column("Returns fee", "number", 12),
+                    Column("Drafted by", width=14),
+                    Column("Approved by", width=14),
+                    Column("Approved at", "datetime", 20),
+                    Column("Rejected by", width=14),
+                    Column("Rejection reason", width=30),
+                ],
+                [
+                    [
+                        s.pk,
+                        s.market_id,
+                        s.service_level,
+                        s.name,
+                        s.currency,
+                        s.valid_from,
+                        s.valid_to,
+                        s.get_status_display(),
+                        s.volumetric_divisor,
+                        s.vat_rate,
+                        s.cod_fee_percent,
+                        s.cod_fee_minimum,
+                        s.returns_fee,
+                        getattr(s.created_by, "username", ""),
+                        getattr(s.approved_by, "username", ""),
+                        s.approved_at,
+                        getattr(s.rejected_by, "username", ""),
+                        s.rejection_reason,
+                    ]
+                    for s in schedules
+                ],
+            ),
+            Sheet(
+                "Brackets",
+                [
+                    *header,
+                    Column("From kg (exclusive)", "number", 12, decimals=3),
+                    Column("To kg (inclusive)", "number", 12, decimals=3),
+                    Column("Base fee", "number", 12, decimals=4),
+                    Column("Fee per step", "number", 12, decimals=4),
+                    Column("Step kg", "number", 10, decimals=3),
+                    Column("Minimum fee", "number", 12, decimals=4),
+                ],
+                [
+                    [
+                        s.pk,
+                        s.market_id,
+                        s.service_level,
+                        s.name,
+                        s.currency,
+                        line.weight_from_kg,
+                        line.weight_to_kg,
+                        line.base_fee,
+                        line.fee_per_additional_step,
+                        line.additional_step_kg,
+                        line.minimum_fee,
+                    ]
+                    for s in schedules
+                    for line in sorted(s.lines.all(), key=lambda line: line.weight_from_kg)
+                ],
+            ),
+        ],
     )

@@ -9,15 +9,18 @@ Rules (issue 3):
 - A change to a rating input of a stored shipment bumps its `revision`, which makes the next
   billing run re-rate it and post only the difference.
 
-The per-record loop here is validation of one request (at most MAX_RECORDS); the writes are bulk.
+The per-record loop here is validation of one request (at most MAX_RECORDS); the writes are
+set-based: COPY into staging tables, then one statement each for new shipments, changed
+shipments and events (`_upsert`).
 """
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -204,7 +207,8 @@ def _clean(record, lookups: _Lookups) -> dict:
     """One record -> the Shipment field values and its events, or RecordRejected naming the field."""
     if not isinstance(record, dict):
         raise RecordRejected("record", "must be an object")
-    nul_field = _nul_field(record)
+    # repr() spells a NUL as \x00: one C call rules out almost every record before the walk.
+    nul_field = _nul_field(record) if "\\x00" in repr(record) else None
     if nul_field is not None:
         raise RecordRejected(nul_field, "contains a NUL character (\\0), which text fields cannot hold")
     tracking = _text(record, "tracking_number", max_length=64)
@@ -265,12 +269,6 @@ def _latest_status(events):
     return events[-1][0] if events else None
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, Decimal) or isinstance(b, Decimal):
-        return (a is None and b is None) or (a is not None and b is not None and Decimal(a) == Decimal(b))
-    return a == b
-
-
 UPDATABLE_FIELDS = [
     "market_id",
     "seller_id",
@@ -324,16 +322,7 @@ def shipments_intake(*, records, actor=None, source: str = "api") -> IntakeResul
             continue
         cleaned[key] = (index, item)
     if cleaned:
-        # A concurrent request may insert the same new shipment between our read and write; the
-        # unique constraint refuses it and a second pass then sees it as an update.
-        for attempt in range(3):
-            try:
-                created, updated, unchanged = _upsert(cleaned)
-                break
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-        result.created, result.updated, result.unchanged = created, updated, unchanged
+        result.created, result.updated, result.unchanged = _upsert(cleaned)
         result.accepted = len(cleaned)
     result.rejected.sort(key=lambda r: r["index"])
     audit_record(
@@ -351,74 +340,142 @@ def shipments_intake(*, records, actor=None, source: str = "api") -> IntakeResul
     return result
 
 
+SHIPMENT = Shipment._meta.db_table
+EVENT = ShipmentEvent._meta.db_table
+# The staged columns of one record, in COPY order: the updatable fields and the key, then the
+# status of the request's latest event (NULL: none sent) and whether it was ever returned.
+STAGED = ["vendor_id", "tracking_number", *UPDATABLE_FIELDS, "status", "is_return"]
+_RATING_COLUMNS = [f for f in Shipment.RATING_FIELDS if f != "is_return"]
+_KEY_JOIN = "s.vendor_id = st.vendor_id AND s.tracking_number = st.tracking_number"
+_RATING_CHANGED = " OR ".join(
+    [*(f"s.{f} IS DISTINCT FROM st.{f}" for f in _RATING_COLUMNS), "(st.is_return AND NOT s.is_return)"]
+)
+
+# The staging tables take their column types from the shipment and event tables; they live until
+# the transaction ends (ON COMMIT DROP), and are dropped first when a caller's outer transaction
+# already staged a batch.
+STAGE_SQL = f"""
+    DROP TABLE IF EXISTS pg_temp.shipment_intake_stage, pg_temp.shipment_intake_event_stage;
+    CREATE TEMP TABLE shipment_intake_stage ON COMMIT DROP AS
+        SELECT {", ".join(STAGED)} FROM {SHIPMENT} WITH NO DATA;
+    CREATE TEMP TABLE shipment_intake_event_stage ON COMMIT DROP AS
+        SELECT s.vendor_id, s.tracking_number, e.status, e.occurred_at
+        FROM {SHIPMENT} s JOIN {EVENT} e ON e.shipment_id = s.id WITH NO DATA;
+"""
+# New shipments in one INSERT ... SELECT, in key order (concurrent batches take the unique index's
+# locks in one order). A key another transaction inserts first is skipped here and updated below:
+# the INSERT waits for that transaction, so the UPDATE's later snapshot sees its row. The rows
+# inserted here equal their staged values, so the UPDATE below passes over them.
+INSERT_NEW_SQL = f"""
+    INSERT INTO {SHIPMENT} ({", ".join(UPDATABLE_FIELDS)}, vendor_id, tracking_number, status, is_return,
+                            revision, created_at, updated_at)
+    SELECT {", ".join(UPDATABLE_FIELDS)}, vendor_id, tracking_number, COALESCE(status, %(created)s), is_return,
+           1, %(now)s, %(now)s
+    FROM shipment_intake_stage ORDER BY vendor_id, tracking_number
+    ON CONFLICT (vendor_id, tracking_number) DO NOTHING
+"""
+_CHANGED = f"""{_RATING_CHANGED}
+        OR s.delivered_date IS DISTINCT FROM st.delivered_date
+        OR (st.status IS NOT NULL AND st.status <> s.status)"""
+# Stored shipments the batch changes, locked in id order before they change (no deadlocks between
+# overlapping batches).
+LOCK_SQL = f"""
+    SELECT s.id FROM {SHIPMENT} s JOIN shipment_intake_stage st ON {_KEY_JOIN}
+    WHERE {_CHANGED} ORDER BY s.id FOR UPDATE OF s
+"""
+# Changed ones in one UPDATE; a changed rating input bumps the revision (the next run re-rates it
+# and posts the difference). Rows that would not change are left alone and counted unchanged.
+UPDATE_SQL = f"""
+    UPDATE {SHIPMENT} s SET
+        {", ".join(f"{f} = st.{f}" for f in UPDATABLE_FIELDS)},
+        status = COALESCE(st.status, s.status),
+        is_return = s.is_return OR st.is_return,
+        revision = s.revision + CASE WHEN {_RATING_CHANGED} THEN 1 ELSE 0 END,
+        updated_at = %(now)s
+    FROM shipment_intake_stage st
+    WHERE {_KEY_JOIN} AND ({_CHANGED})
+"""
+# Status events by the shipments' ids; a re-sent event is a no-op (unique per shipment, status, time).
+# In key order, so two batches re-sending the same events wait for each other instead of deadlocking.
+INSERT_EVENTS_SQL = f"""
+    INSERT INTO {EVENT} (shipment_id, status, occurred_at, received_at)
+    SELECT s.id, st.status, st.occurred_at, %(now)s
+    FROM shipment_intake_event_stage st JOIN {SHIPMENT} s ON {_KEY_JOIN}
+    ORDER BY s.id, st.status, st.occurred_at
+    ON CONFLICT DO NOTHING
+"""
+
+
+ANALYZE_GROWTH = 0.1
+RELTUPLES_SQL = "SELECT reltuples FROM pg_class WHERE oid = %s::regclass"
+
+
+def _analyze_shipments() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {SHIPMENT}, {EVENT}")
+
+
+def _copy_text(value) -> str:
+    """One value in COPY's text format (NULL as \\N; backslash, tab and line breaks escaped)."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    text = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def _copy(cursor, table: str, columns: list[str], rows) -> None:
+    buffer = io.StringIO()
+    buffer.writelines("\t".join(map(_copy_text, row)) + "\n" for row in rows)
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
 @transaction.atomic
 def _upsert(cleaned) -> tuple[int, int, int]:
-    by_key = {key: item for key, (_, item) in cleaned.items()}
-    existing: dict[tuple[int, str], Shipment] = {}
-    keys = list(by_key)
-    for start in range(0, len(keys), 2000):
-        part = keys[start : start + 2000]
-        vendor_ids = {k[0] for k in part}
-        trackings = {k[1] for k in part}
-        rows = (
-            Shipment.objects.filter(vendor_id__in=vendor_ids, tracking_number__in=trackings)
-            .order_by("pk")
-            .select_for_update()
-        )
-        for shipment in rows:
-            key = (shipment.vendor_id, shipment.tracking_number)
-            if key in by_key:
-                existing[key] = shipment
-    to_create, to_update, unchanged = [], [], 0
-    now = timezone.now()
-    for key, item in by_key.items():
+    """The validated batch, set-based: COPY into staging tables, one INSERT ... SELECT for the new
+    shipments, one UPDATE for the changed ones, one INSERT ... SELECT for the events.
+    Returns (created, updated, unchanged)."""
+    stage_rows, event_rows = [], []
+    for (vendor_id, tracking), (_, item) in cleaned.items():
         values, events = item["values"], item["events"]
-        status = _latest_status(events)
         returned = any(e[0] == Shipment.Status.RETURNED for e in events)
-        shipment = existing.get(key)
-        if shipment is None:
-            to_create.append(Shipment(**values, status=status or Shipment.Status.CREATED, is_return=returned))
-            continue
-        rating_changed = any(
-            not _same(getattr(shipment, f), values.get(f)) for f in Shipment.RATING_FIELDS if f != "is_return"
+        stage_rows.append(
+            [vendor_id, tracking, *(values[f] for f in UPDATABLE_FIELDS), _latest_status(events), returned]
         )
-        rating_changed |= returned and not shipment.is_return
-        other_changed = not _same(shipment.delivered_date, values["delivered_date"]) or (
-            status and status != shipment.status
-        )
-        if not rating_changed and not other_changed:
-            unchanged += 1
-            continue
-        for name in UPDATABLE_FIELDS:
-            setattr(shipment, name, values[name])
-        if status:
-            shipment.status = status
-        shipment.is_return = shipment.is_return or returned
-        if rating_changed:
-            shipment.revision += 1
-        shipment.updated_at = now
-        to_update.append(shipment)
-    Shipment.objects.bulk_create(to_create, batch_size=1000)
-    if to_update:
-        Shipment.objects.bulk_update(
-            to_update, UPDATABLE_FIELDS + ["status", "is_return", "revision", "updated_at"], batch_size=1000
-        )
-    # Events of created shipments need their new ids: fetch them once.
-    if to_create:
-        for start in range(0, len(to_create), 2000):
-            part = to_create[start : start + 2000]
-            for shipment in Shipment.objects.filter(
-                vendor_id__in={s.vendor_id for s in part}, tracking_number__in={s.tracking_number for s in part}
-            ).only("id", "vendor_id", "tracking_number"):
-                existing[(shipment.vendor_id, shipment.tracking_number)] = shipment
-    new_events = [
-        ShipmentEvent(shipment_id=existing[key].pk, status=status, occurred_at=at)
-        for key, item in by_key.items()
-        for status, at in item["events"]
-        if at is not None and key in existing
-    ]
-    ShipmentEvent.objects.bulk_create(new_events, batch_size=1000, ignore_conflicts=True)
-    return len(to_create), len(to_update), unchanged
+        event_rows.extend((vendor_id, tracking, status, at) for status, at in events if at is not None)
+    params = {"now": timezone.now(), "created": Shipment.Status.CREATED}
+    with connection.cursor() as cursor:
+        cursor.execute(STAGE_SQL)
+        _copy(cursor, "shipment_intake_stage", STAGED, stage_rows)
+        cursor.execute(INSERT_NEW_SQL, params)
+        created = cursor.rowcount
+        if created:
+            cursor.execute(RELTUPLES_SQL, [SHIPMENT])
+            known = cursor.fetchone()[0]
+            # Refresh the planner's statistics once the table grew by a tenth since they were
+            # taken (autovacuum's default analyze threshold): autovacuum may be off or hours late,
+            # and the list pages and the runs' plans read these statistics. After commit, outside
+            # the batch's transaction, so the batch's row locks are not held while it samples.
+            if created >= max(known, 0) * ANALYZE_GROWTH:
+                transaction.on_commit(_analyze_shipments)
+        updated = 0
+        if created < len(stage_rows):
+            cursor.execute(LOCK_SQL)
+            cursor.execute(UPDATE_SQL, params)
+            updated = cursor.rowcount
+        if event_rows:
+            _copy(
+                cursor,
+                "shipment_intake_event_stage",
+                ["vendor_id", "tracking_number", "status", "occurred_at"],
+                event_rows,
+            )
+            cursor.execute(INSERT_EVENTS_SQL, params)
+    return created, updated, len(stage_rows) - created - updated
 
 
 def parse_shipments_csv(data: bytes, filename: str = "") -> list[dict]:

@@ -87,6 +87,8 @@ class Shipment(models.Model):
     is_return = models.BooleanField(default=False)
     revision = models.PositiveIntegerField(default=1, help_text="Bumped when a rating input changes")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The change marker billing runs plan by (billing.rating.Since): every writer of a shipment,
+    # bulk SQL included, sets it, or the next run would not look at the change.
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -112,6 +114,11 @@ class Shipment(models.Model):
             models.Index(fields=["market", "ship_date"]),
             models.Index(fields=["tracking_number"]),
             models.Index(fields=["seller", "ship_date"]),
+            # What changed since the last completed run: the next run's candidates.
+            models.Index(fields=["market", "updated_at"], name="shipment_market_changed"),
+            # The default order of the shipment list and API (newest first): a first page reads
+            # an index page instead of sorting every shipment.
+            models.Index(fields=["-ship_date", "-id"], name="shipment_default_order"),
         ]
 
     def __str__(self) -> str:
@@ -148,13 +155,20 @@ class SellerFeeSchedule(models.Model):
     steps above the bracket start, a minimum), plus a COD fee (percent of the COD value, with a
     minimum) and a flat returns fee. VAT at `vat_rate` (the market's standard rate) is added.
     The fee is rated in the same pass and from the same shipment data as the vendor cost, so a
-    run shows the margin. Schedules of a market and service never overlap in validity (checked
-    in the service; the latest `valid_from` on or before the ship date wins).
+    run shows the margin.
+
+    Four eyes, like contracts: a schedule is drafted with its lines (`created_by`), then approved
+    or rejected by someone else (`approved_by` / `rejected_by`); only approved schedules rate.
+    An approved schedule is in force from `valid_from` until its `valid_to`, or until the next
+    approved schedule of the market and service starts, whichever comes first (the latest
+    `valid_from` on or before the ship date wins). Rows from before four eyes were migrated as
+    approved without a maker or approver.
     """
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
-        ACTIVE = "active", "Active"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
         RETIRED = "retired", "Retired"
 
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
@@ -168,17 +182,43 @@ class SellerFeeSchedule(models.Model):
     cod_fee_percent = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal("0"))
     cod_fee_minimum = money_field()
     returns_fee = money_field()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=255, blank=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["market", "service_level", "-valid_from"]
+        permissions = [("approve_sellerfeeschedule", "Can approve and reject seller fee schedules")]
         constraints = [
             models.UniqueConstraint(
                 fields=["market", "service_level", "valid_from"],
-                condition=Q(status="active"),
-                name="seller_fee_schedule_one_active_per_start",
+                condition=Q(status="approved"),
+                name="seller_fee_schedule_one_approved_per_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
+                name="seller_fee_schedule_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=Q(rejected_by__isnull=True) | ~Q(rejected_by=F("created_by")),
+                name="seller_fee_schedule_four_eyes_reject",
+            ),
+            # Approved means someone approved it, except rows from before four eyes (no maker).
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(approved_by__isnull=False) | Q(created_by__isnull=True),
+                name="seller_fee_schedule_approved_needs_approver",
             ),
             models.CheckConstraint(
                 condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="seller_fee_schedule_range"
@@ -195,6 +235,14 @@ class SellerFeeSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.market_id} {self.service_level} from {self.valid_from}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+    def covers(self, day) -> bool:
+        """Within its own validity (a later approved schedule may still supersede it)."""
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
 class SellerFeeLine(models.Model):

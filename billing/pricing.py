@@ -8,8 +8,8 @@ same shipment data by the same weight and bracket rules (`vendors.pricing.charge
 
 RULE (all arithmetic in Decimal at full precision; money rounded only where it says "round")
 
- 1. Schedule. Of the market's active seller fee schedules for the shipment's service level, the
-    one with the greatest valid_from <= ship_date; it applies when the ship date is on or before
+ 1. Schedule. Of the market's approved (four eyes) seller fee schedules for the shipment's
+    service level, the one with the greatest valid_from <= ship_date; it applies when the ship date is on or before
     its valid_to (NULL = open-ended). None -> RatingError(code="no_seller_fee"). Its currency must
     be the market's -> else RatingError(code="currency_mismatch").
  2. Weight. chargeable_kg = vendors.pricing rule 3 with the schedule's volumetric_divisor:
@@ -118,7 +118,7 @@ def find_schedule(*, market_code: str, service_level: str, ship_date: date) -> S
         SellerFeeSchedule.objects.filter(
             market_id=market_code,
             service_level=service_level,
-            status=SellerFeeSchedule.Status.ACTIVE,
+            status=SellerFeeSchedule.Status.APPROVED,
             valid_from__lte=ship_date,
         )
         .order_by("-valid_from")

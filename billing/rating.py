@@ -33,7 +33,7 @@ constraint and its transaction rolls back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 
 from django.db import connection
@@ -61,7 +61,8 @@ SURCHARGE = Surcharge._meta.db_table
 # Rule 1's effective statuses as an IN list (fixed choice values, never input).
 EFFECTIVE = "(" + ", ".join(f"'{status.value}'" for status in Contract.EFFECTIVE_STATUSES) + ")"
 ACTIVE_VERSION = ContractVersion.Status.ACTIVE.value
-ACTIVE_SCHEDULE = SellerFeeSchedule.Status.ACTIVE.value
+# Only approved (four eyes) seller fee schedules rate.
+ACTIVE_SCHEDULE = SellerFeeSchedule.Status.APPROVED.value
 AMOUNT_COLUMNS = ChargeLine.AMOUNT_COLUMNS
 SURCHARGE_COLUMNS = ChargeLine.SURCHARGE_COLUMNS  # kind -> vendor amount column, in SURCHARGE_ORDER
 SURCHARGE_PIVOT_FIELDS = [
@@ -237,7 +238,7 @@ def _rated_cte(currency: str, rerating: bool) -> str:
             LEFT JOIN vv ON vv.contract_id = c.id AND vv.effective_from <= sh.ship_date
                 AND (vv.next_from IS NULL OR sh.ship_date < vv.next_from)
             LEFT JOIN (
-                -- Active seller fee schedules with the day the next one takes over.
+                -- Approved seller fee schedules with the day the next one takes over.
                 SELECT s.*, LEAD(s.valid_from) OVER (PARTITION BY s.service_level ORDER BY s.valid_from) AS next_from
                 FROM {FEE_SCHEDULE} s
                 WHERE s.status = '{ACTIVE_SCHEDULE}' AND s.market_id = %(market)s
@@ -418,6 +419,8 @@ def rate_chunk(
         # only.
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute("SET LOCAL enable_mergejoin = off")
+        # JIT compiling this statement costs more than it saves on a chunk (measured: `make bench`).
+        cursor.execute("SET LOCAL jit = off")
         # The chunk's commit need not wait for its log to reach the disk. If the server crashed
         # before it did, the chunk would be lost whole — its lines, totals and its "done" mark are
         # one transaction — and resume rates it again; and anything that saw it (the posting,
@@ -430,7 +433,29 @@ def rate_chunk(
     return ChunkOutcome(rated=rated, exceptions=exceptions)
 
 
-def chunk_ranges(*, market_code: str, business_date: date, watermark: int, size: int, rerate_from: date | None):
+@dataclass(frozen=True)
+class Since:
+    """What the last completed run of the market covered: the bound of the next run's candidates.
+
+    `run_id` (its exceptions are looked at again), `max_shipment_id` (its watermark: later ids are
+    new), `business_date` (later ship dates were not yet eligible), `changed_from` (shipments
+    written since then, `updated_at`, may be new or changed: its start less a safety margin)."""
+
+    run_id: int
+    max_shipment_id: int
+    business_date: date
+    changed_from: datetime
+
+
+def chunk_ranges(
+    *,
+    market_code: str,
+    business_date: date,
+    watermark: int,
+    size: int,
+    rerate_from: date | None,
+    since: Since | None = None,
+):
     """Id ranges of at most `size` candidate shipments each: [(first_id, last_id, count), ...].
 
     Candidates: the market's shipments shipped on or before the business date that have no charge
@@ -439,9 +464,17 @@ def chunk_ranges(*, market_code: str, business_date: date, watermark: int, size:
     after the earliest such version's effective date (`rerate_from`), which a retroactive
     amendment may re-price. The chunk itself decides exactly what to rate.
 
+    With `since` (the last completed run), only shipments that can be candidates are looked at,
+    so planning costs what is new, not all history: ids above its watermark, shipments written
+    (`updated_at`) since it started less a margin, shipped after its business date, its
+    exceptions, and the amendment window. Anything else had a charge line at its current revision
+    when that run completed, and keeps it until one of those changes.
+
     The database counts candidates per narrow id band (a sixteenth of a chunk: one hash
     aggregate, no sort or window over every candidate); consecutive bands are then joined into
-    chunks here, so a chunk holds between 15/16 of `size` and `size` candidates where ids are dense.
+    chunks here, so a chunk holds between 15/16 of `size` and `size` candidates where ids are
+    dense. A chunk spans at most MAX_SPAN x `size` ids: the chunk reads its whole id range, so
+    candidates scattered over history (amended old shipments) make small chunks, not long ones.
     """
     params = {
         "market": market_code,
@@ -450,18 +483,62 @@ def chunk_ranges(*, market_code: str, business_date: date, watermark: int, size:
         "band": max(1, size // 16),
         "rerate_from": rerate_from,
     }
+    if since is not None:
+        params.update(
+            since_run=since.run_id,
+            since_id=since.max_shipment_id,
+            since_date=since.business_date,
+            changed_from=since.changed_from,
+        )
+    sql = _chunk_bands_sql(bounded=since is not None, rerate=rerate_from is not None)
     with connection.cursor() as cursor:
-        cursor.execute(CHUNK_BANDS_SQL if rerate_from is None else CHUNK_BANDS_RERATE_SQL, params)
+        # The per-candidate probes make the estimate high enough for JIT, whose compilation costs
+        # more than this statement (it runs inside the start transaction: LOCAL ends with it).
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(sql, params)
         bands = sorted(cursor.fetchall())
     ranges: list[tuple[int, int, int]] = []
     for _band, first, last, count in bands:
-        if ranges and ranges[-1][2] + count <= size:
+        if ranges and ranges[-1][2] + count <= size and int(last) - ranges[-1][0] < MAX_SPAN * size:
             ranges[-1] = (ranges[-1][0], int(last), ranges[-1][2] + int(count))
         else:
             ranges.append((int(first), int(last), int(count)))
     return ranges
 
 
+MAX_SPAN = 4
+# The shipments that can be candidates after the last completed run (`Since`), each set found by
+# an index — the primary key, (market, updated_at), (market, ship_date), the exceptions' (run,
+# code) — and materialised first; each is then checked against the charge lines by an index probe
+# in a subquery per candidate, which PostgreSQL never turns into a hash of every charge line.
+_BOUNDED_BANDS = f"""
+        WITH k AS MATERIALIZED (
+            SELECT n.id, n.revision, n.ship_date FROM {SHIPMENT} n
+            WHERE n.id > %(since_id)s AND n.id <= %(watermark)s AND n.market_id = %(market)s
+                AND n.ship_date <= %(business_date)s
+            UNION SELECT c.id, c.revision, c.ship_date FROM {SHIPMENT} c
+            WHERE c.market_id = %(market)s AND c.updated_at >= %(changed_from)s
+                AND c.ship_date <= %(business_date)s AND c.id <= %(watermark)s
+            UNION SELECT d.id, d.revision, d.ship_date FROM {SHIPMENT} d
+            WHERE d.market_id = %(market)s AND d.ship_date > %(since_date)s AND d.ship_date <= %(business_date)s
+                AND d.id <= %(watermark)s
+            UNION SELECT e.id, e.revision, e.ship_date FROM {RATING_EXCEPTION} x JOIN {SHIPMENT} e ON e.id = x.shipment_id
+            WHERE x.run_id = %(since_run)s AND e.market_id = %(market)s AND e.ship_date <= %(business_date)s
+                AND e.id <= %(watermark)s
+            {{window}}
+        )
+        SELECT k.id / %(band)s AS band, MIN(k.id), MAX(k.id), COUNT(*)
+        FROM k
+        WHERE COALESCE((
+                SELECT FALSE FROM {CHARGE_LINE} cl
+                WHERE cl.shipment_id = k.id AND cl.shipment_revision = k.revision LIMIT 1), TRUE)
+            {{rerate}}
+        GROUP BY k.id / %(band)s
+    """
+_WINDOW = f"""UNION SELECT w.id, w.revision, w.ship_date FROM {SHIPMENT} w
+            WHERE w.market_id = %(market)s AND w.ship_date >= %(rerate_from)s AND w.ship_date <= %(business_date)s
+                AND w.id <= %(watermark)s"""
+# Every shipment of the market (the first run): one anti-join.
 _CHUNK_BANDS = f"""
         SELECT s.id / %(band)s AS band, MIN(s.id), MAX(s.id), COUNT(*)
         FROM {SHIPMENT} s
@@ -472,5 +549,11 @@ _CHUNK_BANDS = f"""
                {{rerate}})
         GROUP BY s.id / %(band)s
     """
-CHUNK_BANDS_SQL = _CHUNK_BANDS.format(rerate="")
-CHUNK_BANDS_RERATE_SQL = _CHUNK_BANDS.format(rerate="OR s.ship_date >= %(rerate_from)s")
+
+
+def _chunk_bands_sql(*, bounded: bool, rerate: bool) -> str:
+    if bounded:
+        return _BOUNDED_BANDS.format(
+            window=_WINDOW if rerate else "", rerate="OR k.ship_date >= %(rerate_from)s" if rerate else ""
+        )
+    return _CHUNK_BANDS.format(rerate="OR s.ship_date >= %(rerate_from)s" if rerate else "")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, DecimalField, Exists, Max, Min, OuterRef, Sum, Value
+from django.db.models import Count, DecimalField, Exists, Max, Min, OuterRef, Prefetch, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -17,6 +17,8 @@ from .models import (
     ChargeLine,
     ChargeLineTotal,
     RatingException,
+    SellerFeeLine,
+    SellerFeeSchedule,
     Shipment,
 )
 
@@ -136,7 +138,10 @@ def run_charge_lines(run):
 
 
 def charge_lines(*, run=None, shipment=None, vendor=None, seller=None, kind=None):
-    qs = (run_charge_lines(run) if run else ChargeLine.objects).select_related("vendor", "seller", "shipment")
+    # The contract too: the API shows each line's contract reference (two queries a line without it).
+    qs = (run_charge_lines(run) if run else ChargeLine.objects).select_related(
+        "vendor", "seller", "shipment", "contract_version__contract"
+    )
     if shipment:
         qs = qs.filter(shipment=shipment)
     if vendor:
@@ -287,3 +292,33 @@ def charge_lines_posted() -> list[str]:
                 f"(vendor cost posted {posted:.2f}, lines {lines:.2f})"
             )
     return problems
+
+
+# --- Seller fee schedules ---------------------------------------------------------------------------
+
+
+def fee_schedules_list():
+    return SellerFeeSchedule.objects.select_related("market", "created_by", "approved_by", "rejected_by").order_by(
+        "market_id", "service_level", "-valid_from", "-id"
+    )
+
+
+def fee_schedule_with_lines():
+    return fee_schedules_list().prefetch_related(
+        Prefetch("lines", queryset=SellerFeeLine.objects.order_by("weight_from_kg"))
+    )
+
+
+def fee_schedules_in_force_ids(*, on) -> set[int]:
+    """The schedules rating would use on `on`, for every market and service at once (billing.pricing
+    rule 1): of the approved ones, the latest valid_from on or before the day, when not ended."""
+    latest = (
+        SellerFeeSchedule.objects.filter(status=SellerFeeSchedule.Status.APPROVED, valid_from__lte=on)
+        .order_by("market_id", "service_level", "-valid_from")
+        .distinct("market_id", "service_level")
+    )
+    return set(
+        SellerFeeSchedule.objects.filter(pk__in=latest.values("pk"))
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
+        .values_list("pk", flat=True)
+    )

@@ -9,7 +9,7 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 
 class RequestFilter(django_filters.FilterSet):
-    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all())
+    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all(), empty_label="All")
     verdict = django_filters.ChoiceFilter(choices=Verdict.choices)
     reason = django_filters.ChoiceFilter(choices=Reason.choices)
     instrument = django_filters.ChoiceFilter(choices=Instrument.choices)
@@ -34,7 +34,7 @@ class RequestFilter(django_filters.FilterSet):
 
 
 class ChargebackFilter(django_filters.FilterSet):
-    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all())
+    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all(), empty_label="All")
     party = django_filters.ChoiceFilter(choices=ChargedParty.choices)
     status = django_filters.ChoiceFilter(choices=Chargeback.Status.choices)
 

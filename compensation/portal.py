@@ -14,6 +14,11 @@ from settlement_ops.errors import DomainError
 
 from . import selectors, services
 from .forms import ReasonForm
+from .models import Chargeback, Dispute, Reason
+
+# Choice labels the portal shows in the reader's language ({% translate obj.get_status_display %});
+# the catalogue extractor (settlement_ops.catalogues) puts them into the .po files.
+TRANSLATED_CHOICES = [Chargeback.Status, Dispute.Status, Reason]
 
 
 class PortalChargebackListView(SellerPortalMixin, ListView):

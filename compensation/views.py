@@ -9,6 +9,7 @@ from datetime import date
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 from django_filters.views import FilterView
@@ -169,7 +170,15 @@ class UploadConfirmView(PermissionRequiredPageMixin, View):
             messages.error(request, exc.message)
             return redirect("compensation:upload")
         if result.rejected:
-            messages.error(request, f"{len(result.rejected)} row(s) were refused; nothing was imported.")
+            messages.error(
+                request,
+                ngettext(
+                    "%(n)d row was refused; nothing was imported.",
+                    "%(n)d rows were refused; nothing was imported.",
+                    len(result.rejected),
+                )
+                % {"n": len(result.rejected)},
+            )
             return redirect("compensation:upload")
         messages.success(request, f"Imported {result.created} new request(s), {result.updated} updated.")
         return redirect("compensation:request_list")

@@ -9,7 +9,7 @@ RULE_CHOICES = [(rule.code, rule.name) for rule in RULES]
 
 
 class FindingFilter(django_filters.FilterSet):
-    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all())
+    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all(), empty_label="All")
     rule_code = django_filters.ChoiceFilter(choices=RULE_CHOICES, label="Rule")
     state = django_filters.ChoiceFilter(choices=Finding.State.choices)
     severity = django_filters.ChoiceFilter(choices=Severity.choices)
@@ -21,7 +21,7 @@ class FindingFilter(django_filters.FilterSet):
 
 
 class CaseFilter(django_filters.FilterSet):
-    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all())
+    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all(), empty_label="All")
     state = django_filters.ChoiceFilter(choices=Case.State.choices)
     root_cause = django_filters.ChoiceFilter(choices=RootCause.choices)
     number = django_filters.CharFilter(lookup_expr="icontains")
@@ -32,7 +32,7 @@ class CaseFilter(django_filters.FilterSet):
 
 
 class HoldFilter(django_filters.FilterSet):
-    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all())
+    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all(), empty_label="All")
     kind = django_filters.ChoiceFilter(choices=Hold.Kind.choices)
     status = django_filters.ChoiceFilter(choices=Hold.Status.choices)
 

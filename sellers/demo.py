@@ -90,3 +90,10 @@ def seed(ctx) -> None:
         + ", ".join(portal_users[:4])
         + (" ..." if len(portal_users) > 4 else "")
     )
+
+
+# The desk's demo runs in seed_demo's "desk" phase, once AR has issued invoices.
+from .desk.demo import desk  # noqa: E402, F401
+
+# Seller health stories (degrading, improving after a plan, stable): seed_demo's "health" phase.
+from .health_demo import health  # noqa: E402, F401

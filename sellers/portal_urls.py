@@ -5,7 +5,16 @@
 from django.urls import path
 
 from . import views
+from .desk.urls import portal_urlpatterns as desk_urlpatterns
+from .health import views as health_views
 
 urlpatterns = [
     path("", views.PortalHomeView.as_view(), name="home"),
+    *desk_urlpatterns,
+    path("performance/", health_views.PortalPerformanceView.as_view(), name="health_performance"),
+    path(
+        "performance/<str:kind>/<int:pk>/acknowledge/",
+        health_views.PortalAcknowledgeView.as_view(),
+        name="health_acknowledge",
+    ),
 ]

@@ -16,3 +16,19 @@ def sellers_list(*, market=None, q=None):
     if q:
         qs = qs.filter(name__icontains=q) | qs.filter(code__iexact=q)
     return qs.order_by("code")
+
+
+def seller_account_summary(seller: Seller, *, today) -> dict:
+    """What a seller's page and the seller's own portal home show: balance due and overdue, open
+    invoices, the last statement, the fee schedules in force, recent payments and payout
+    deductions. The apps that own those records fill it in through their `summaries.py`
+    (`seller_summary(seller, today=)`), so this lower app imports none of them. The caller
+    decides which seller: staff pages by id, the portal only the signed-in user's own."""
+    from settlement_ops.navigation import area_modules
+
+    summary: dict = {"seller": seller, "today": today}
+    for module in area_modules("summaries"):
+        contribute = getattr(module, "seller_summary", None)
+        if contribute is not None:
+            summary.update(contribute(seller, today=today))
+    return summary

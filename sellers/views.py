@@ -6,7 +6,7 @@ from settlement_ops.permissions import PermissionRequiredPageMixin
 from .filters import SellerFilter
 from .models import Seller
 from .permissions import SellerPortalMixin
-from .selectors import sellers_list
+from .selectors import seller_account_summary, sellers_list
 
 
 class SellerListView(PermissionRequiredPageMixin, FilterView):
@@ -22,12 +22,18 @@ class SellerListView(PermissionRequiredPageMixin, FilterView):
 class SellerDetailView(PermissionRequiredPageMixin, DetailView):
     template_name = "sellers/seller_detail.html"
     permission_required = "sellers.view_seller"
-    model = Seller
+    queryset = Seller.objects.select_related("market")
     context_object_name = "seller"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["summary"] = seller_account_summary(self.object, today=self.object.market.local_date())
+        return ctx
 
 
 class PortalHomeView(SellerPortalMixin, TemplateView):
     template_name = "sellers/portal_home.html"
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "seller": self.seller}
+        summary = seller_account_summary(self.seller, today=self.seller.market.local_date())
+        return {**super().get_context_data(**kwargs), "seller": self.seller, "summary": summary}

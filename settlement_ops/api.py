@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+import django_filters
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -18,10 +19,23 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import periods
 from .errors import DomainError
-from .models import AccountingPeriod, FxRate, IdempotencyRecord, JournalEntry, Market, PeriodWorkbook, Posting
+from .import_jobs import error_report_response, import_job_start, import_kinds, job_errors
+from .models import (
+    AccountingPeriod,
+    FxRate,
+    IdempotencyRecord,
+    ImportJob,
+    JournalEntry,
+    Market,
+    PeriodWorkbook,
+    Posting,
+)
+from .parties import party_labels
 from .period_workbook import period_workbook_response, period_workbook_start
-from .selectors import journal_entries
+from .permissions import log_refusal
+from .selectors import journal_entries, trial_balance_rows
 from .services import fx_rate_store
+from .source_documents import source_documents
 
 IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
 # A request still "in progress" after this long is taken to have died; its key can be reused.
@@ -204,14 +218,22 @@ class FxRateSerializer(serializers.ModelSerializer):
 class PostingSerializer(serializers.ModelSerializer):
     account_code = serializers.CharField(source="account.code")
     account_name = serializers.CharField(source="account.name")
+    party = serializers.SerializerMethodField(help_text="The party by code and name (empty without a party)")
 
     class Meta:
         model = Posting
-        fields = ["account_code", "account_name", "currency", "amount", "party_type", "party_id", "memo"]
+        fields = ["account_code", "account_name", "currency", "amount", "party_type", "party_id", "party", "memo"]
+        extra_kwargs = {"amount": {"help_text": "Debit positive, credit negative, in `currency`"}}
+
+    def get_party(self, posting) -> str:
+        return self.context.get("party_labels", {}).get((posting.party_type, posting.party_id), "")
 
 
 class JournalEntrySerializer(serializers.ModelSerializer):
     postings = PostingSerializer(many=True, read_only=True)
+    source = serializers.SerializerMethodField(
+        help_text='The source document by its number, e.g. "Seller invoice GB-INV-2026-000123"'
+    )
 
     class Meta:
         model = JournalEntry
@@ -220,6 +242,7 @@ class JournalEntrySerializer(serializers.ModelSerializer):
             "market",
             "entry_date",
             "description",
+            "source",
             "source_type",
             "source_id",
             "idempotency_key",
@@ -227,6 +250,71 @@ class JournalEntrySerializer(serializers.ModelSerializer):
             "created_at",
             "postings",
         ]
+
+    def get_source(self, entry) -> str:
+        documents = self.context.get("source_documents") or source_documents([entry])
+        return documents[(entry.source_type, entry.source_id)].label
+
+
+class JournalEntryFilter(django_filters.FilterSet):
+    """Filters by codes, as responses give them."""
+
+    market = django_filters.CharFilter(field_name="market_id", help_text="Market code, e.g. GB")
+    source_type = django_filters.CharFilter(help_text="e.g. vendor_invoice, receivables.receipt")
+    source_id = django_filters.CharFilter(help_text="The source's id or number as stored on the entry")
+    entry_date = django_filters.DateFilter()
+    date_from = django_filters.DateFilter(field_name="entry_date", lookup_expr="gte", help_text="Entry date from")
+    date_to = django_filters.DateFilter(field_name="entry_date", lookup_expr="lte", help_text="Entry date to")
+    account = django_filters.CharFilter(
+        method="filter_account", help_text="Account code: entries with a posting on it, e.g. 2100-V12"
+    )
+    currency = django_filters.CharFilter(method="filter_currency", help_text="Entries with a posting in it")
+
+    class Meta:
+        model = JournalEntry
+        fields = ["market", "source_type", "source_id", "entry_date"]
+
+    def filter_account(self, queryset, name, value):
+        return queryset.filter(pk__in=Posting.objects.filter(account__code=value).values("entry_id"))
+
+    def filter_currency(self, queryset, name, value):
+        return queryset.filter(pk__in=Posting.objects.filter(currency=value.upper()).values("entry_id"))
+
+
+class TrialBalanceQuerySerializer(serializers.Serializer):
+    market = serializers.SlugRelatedField(
+        slug_field="code", queryset=Market.objects.all(), help_text="Market code, e.g. GB"
+    )
+    currency = serializers.CharField(required=False, max_length=3, help_text="Only this currency's accounts")
+    as_of = serializers.DateField(required=False, help_text="Postings dated on or before this day (default: all)")
+
+
+class TrialBalanceRowSerializer(serializers.Serializer):
+    account_code = serializers.CharField(source="code")
+    account_name = serializers.CharField(source="kind_label")
+    account_kind = serializers.CharField(source="kind")
+    party_type = serializers.CharField(help_text="vendor, seller or empty")
+    party_code = serializers.CharField()
+    party_name = serializers.CharField()
+    currency = serializers.CharField()
+    debit = serializers.DecimalField(max_digits=20, decimal_places=4, source="debits")
+    credit = serializers.DecimalField(max_digits=20, decimal_places=4, source="credits", help_text="Positive")
+    balance = serializers.DecimalField(max_digits=20, decimal_places=4, help_text="Positive, on `side`")
+    side = serializers.CharField(help_text='"Dr", "Cr" or empty when the account is settled')
+
+
+class TrialBalanceTotalSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    debit = serializers.DecimalField(max_digits=20, decimal_places=4)
+    credit = serializers.DecimalField(max_digits=20, decimal_places=4)
+
+
+class TrialBalanceSerializer(serializers.Serializer):
+    market = serializers.CharField()
+    as_of = serializers.DateField(allow_null=True)
+    currency = serializers.CharField(allow_null=True)
+    accounts = TrialBalanceRowSerializer(many=True)
+    totals = TrialBalanceTotalSerializer(many=True, help_text="Per currency; debits equal credits")
 
 
 class MarketViewSet(viewsets.ReadOnlyModelViewSet):
@@ -250,13 +338,93 @@ class FxRateViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyM
         return Response(FxRateSerializer(rate).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="Journal entries",
+        description="Posted entries, newest first, with their postings (debit positive, credit negative), each "
+        "party by code and name and the source by its document number. Entries are immutable; a correction "
+        "is a reversal entry (`reverses`).",
+    ),
+    retrieve=extend_schema(summary="One journal entry with its postings"),
+)
 class JournalEntryViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = JournalEntrySerializer
-    filterset_fields = ["market", "source_type", "source_id", "entry_date"]
-    required_permissions = {"read": "settlement_ops.view_journalentry"}
+    filterset_class = JournalEntryFilter
+    required_permissions = {"read": ("settlement_ops.view_journalentry", "settlement_ops.view_posting")}
 
     def get_queryset(self):
         return journal_entries().prefetch_related("postings__account")
+
+    def get_serializer(self, *args, **kwargs):
+        # Parties and sources of the whole page in a few queries, not per row.
+        instance = args[0] if args else kwargs.get("instance")
+        if instance is not None:
+            entries = list(instance) if isinstance(instance, list | tuple) else [instance]
+            postings = [p for entry in entries for p in entry.postings.all()]
+            kwargs.setdefault("context", self.get_serializer_context()).update(
+                party_labels=party_labels((p.party_type, p.party_id) for p in postings),
+                source_documents=source_documents(entries),
+            )
+        return super().get_serializer(*args, **kwargs)
+
+
+class TrialBalanceViewSet(viewsets.ViewSet):
+    required_permissions = {"read": "settlement_ops.view_account"}
+
+    @extend_schema(
+        summary="Trial balance of a market",
+        description="The figures of the trial balance page: per account (and party), the debits and credits "
+        "posted up to `as_of`, and the balance on its side. Derived from postings; each currency's debits "
+        "equal its credits.",
+        parameters=[TrialBalanceQuerySerializer],
+        responses={200: TrialBalanceSerializer},
+        examples=[
+            OpenApiExample(
+                "GB on 2026-10-31",
+                response_only=True,
+                value={
+                    "market": "GB",
+                    "as_of": "2026-10-31",
+                    "currency": None,
+                    "accounts": [
+                        {
+                            "account_code": "2100-V3",
+                            "account_name": "Vendor payable",
+                            "account_kind": "vendor_payable",
+                            "party_type": "vendor",
+                            "party_code": "V-GB-001",
+                            "party_name": "Royal Parcel Ltd",
+                            "currency": "GBP",
+                            "debit": "0.0000",
+                            "credit": "1250.0000",
+                            "balance": "1250.0000",
+                            "side": "Cr",
+                        }
+                    ],
+                    "totals": [{"currency": "GBP", "debit": "1250.0000", "credit": "1250.0000"}],
+                },
+            )
+        ],
+    )
+    def list(self, request):
+        query = TrialBalanceQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        market = query.validated_data["market"]
+        currency = (query.validated_data.get("currency") or "").upper() or None
+        as_of = query.validated_data.get("as_of")
+        rows = trial_balance_rows(market=market, as_of=as_of)
+        if currency:
+            rows = [row for row in rows if row.currency == currency]
+        totals = {}
+        for row in rows:
+            code, _, name = row.party_label.partition(" ")
+            row.party_code, row.party_name = code, name
+            total = totals.setdefault(row.currency, {"currency": row.currency, "debit": 0, "credit": 0})
+            total["debit"] += row.debits
+            total["credit"] += row.credits
+        body = {"market": market.code, "as_of": as_of, "currency": currency, "accounts": rows}
+        body["totals"] = list(totals.values())
+        return Response(TrialBalanceSerializer(body).data)
 
 
 # --- Accounting periods and period workbooks ----------------------------------------------------------
@@ -437,9 +605,127 @@ class PeriodWorkbookViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.R
         return period_workbook_response(workbook=self.get_object())
 
 
+# --- Background imports ---------------------------------------------------------------------------
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    progress_percent = serializers.IntegerField(read_only=True, help_text="100 once imported")
+    errors = serializers.ListField(
+        child=serializers.DictField(), read_only=True, help_text="The first 100 problems: {sheet?, row, field, message}"
+    )
+    problems_url = serializers.SerializerMethodField(help_text="Every problem as CSV, when the file was refused")
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "kind",
+            "target",
+            "title",
+            "filename",
+            "sha256",
+            "size",
+            "status",
+            "total_rows",
+            "processed_rows",
+            "progress_percent",
+            "message",
+            "error_count",
+            "errors",
+            "problems_url",
+            "result",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_problems_url(self, job) -> str | None:
+        if job.status != ImportJob.Status.REFUSED:
+            return None
+        return f"/api/import-jobs/{job.pk}/problems/"
+
+
+class ImportJobStartSerializer(serializers.Serializer):
+    kind = serializers.CharField(max_length=40, help_text="vendors.rate_card or receivables.bank_statement")
+    target = serializers.CharField(
+        max_length=64,
+        help_text="What the file goes into: a draft contract version's id (rate card), a market code (bank statement)",
+    )
+    file = serializers.FileField(
+        help_text="vendors.rate_card: an .xlsx with the sheets of the rate-card export; receivables.bank_statement: "
+        "a CSV value_date,amount,currency,reference,payer_name,bank_reference[,seller_code]"
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Background imports",
+        description="Uploaded files imported by a background job (rate cards, bank statements): status "
+        "(queued, running, done, refused, failed), progress, and for a refused file the first 100 problems "
+        "with the total count. Lists only the imports of doors the caller may use.",
+    ),
+    retrieve=extend_schema(summary="One background import, to poll until it is finished"),
+)
+class ImportJobViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = ImportJobSerializer
+    filterset_fields = ["kind", "target", "status"]
+    # Each door has its own permission, checked per kind: get_queryset keeps the jobs of doors the
+    # caller may use (another door's job answers 404 like a missing one), create checks the kind's.
+    required_permissions = {"read": (), "create": ()}
+
+    @extend_schema(
+        summary="Upload a file to import in the background",
+        description="Checks the file's size and type at once (400), stores it and queues its import; poll the "
+        "job (202) until `status` is done, refused (see `errors` and `problems_url`) or failed. All or nothing.",
+        request={"multipart/form-data": ImportJobStartSerializer},
+        responses={202: ImportJobSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        data = ImportJobStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        kind = data.validated_data["kind"]
+        spec = import_kinds().get(kind)
+        if spec is None:
+            raise DomainError(f"No import of kind {kind!r}.", code="unknown_import", field="kind")
+        if not request.user.has_perm(spec.permission):
+            log_refusal(request._request, "api")
+            raise exceptions.PermissionDenied()
+        upload = data.validated_data["file"]
+        job = import_job_start(
+            actor=request.user,
+            kind=kind,
+            target=data.validated_data["target"],
+            filename=upload.name,
+            content=upload.read(),
+        )
+        job.refresh_from_db()
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    def get_queryset(self):
+        user = self.request.user
+        kinds = [spec.kind for spec in import_kinds().values() if user.has_perm(spec.permission)]
+        return ImportJob.objects.filter(kind__in=kinds).defer("content", "error_report").select_related("requested_by")
+
+    @extend_schema(
+        summary="Every problem of a refused file",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="Sheet, Row, Field, Problem")},
+    )
+    @action(detail=True, methods=["get"])
+    def problems(self, request, pk=None):
+        job = self.get_object()
+        if job.status != ImportJob.Status.REFUSED:
+            raise exceptions.NotFound("This import was not refused; it has no problems to list.")
+        job = ImportJob.objects.get(pk=job.pk)  # with the report's bytes
+        return error_report_response(errors=job_errors(job), name=f"import-{job.pk}-problems", fmt="csv")
+
+
 def register_routes(router) -> None:
     router.register("periods", AccountingPeriodViewSet, basename="accountingperiod")
     router.register("period-workbooks", PeriodWorkbookViewSet, basename="periodworkbook")
     router.register("markets", MarketViewSet, basename="market")
     router.register("fx-rates", FxRateViewSet, basename="fxrate")
     router.register("journal-entries", JournalEntryViewSet, basename="journalentry")
+    router.register("trial-balance", TrialBalanceViewSet, basename="trialbalance")
+    router.register("import-jobs", ImportJobViewSet, basename="importjob")

@@ -34,6 +34,15 @@ DEMO_USERS = [
     ("integration", "Integration", Role.INTEGRATION),
 ]
 
+# The platform's collection account per demo market (fictitious; named in dunning letters).
+DEMO_COLLECTION_ACCOUNTS = {
+    "GB": ("Barclays Bank UK", "Marketplace Logistics UK Ltd", "GB33BUKB20201555555555", "BUKBGB22"),
+    "DE": ("Commerzbank", "Marketplace Logistics GmbH", "DE89370400440532013000", "COBADEFFXXX"),
+    "FR": ("BNP Paribas", "Marketplace Logistique SAS", "FR1420041010050500013M02606", "BNPAFRPPXXX"),
+    "ID": ("Bank Central Asia", "PT Marketplace Logistik Indonesia", "0123456789", "CENAIDJA"),
+    "VN": ("Vietcombank", "Công ty TNHH Marketplace Logistics Việt Nam", "0071001234567", "BFTVVNVX"),
+}
+
 # 1 unit in EUR, around late 2026.
 FX_BASE = {"GBP": Decimal("1.1650"), "USD": Decimal("0.9210"), "IDR": Decimal("0.0000562"), "VND": Decimal("0.0000351")}
 
@@ -101,6 +110,14 @@ def seed(ctx: DemoContext) -> None:
                 )
             )
     FxRate.objects.bulk_create(rates, ignore_conflicts=True)
+    # Only where finance has not set one: a re-seed never overwrites a real account.
+    for code, (bank, holder, number, bic) in DEMO_COLLECTION_ACCOUNTS.items():
+        Market.objects.filter(code=code, collection_account_number="").update(
+            collection_bank_name=bank,
+            collection_account_holder=holder,
+            collection_account_number=number,
+            collection_bic=bic,
+        )
 
 
 CLOSE_AFTER_DAYS = 5

@@ -7,9 +7,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from schwifty import BIC, IBAN
 from simple_history.models import HistoricalRecords
 
 from .money import CURRENCY_CHOICES, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
@@ -35,6 +37,13 @@ class Market(models.Model):
         max_length=10, choices=[("monthly", "Monthly"), ("weekly", "Weekly")], default="monthly"
     )
     is_active = models.BooleanField(default=True)
+    # The platform's collection account in this market: dunning letters ask sellers to pay into it.
+    collection_bank_name = models.CharField(max_length=100, blank=True)
+    collection_account_holder = models.CharField(max_length=200, blank=True)
+    collection_account_number = models.CharField(
+        max_length=50, blank=True, help_text="IBAN where the market uses IBANs, else the local account number"
+    )
+    collection_bic = models.CharField("collection BIC / SWIFT", max_length=11, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -49,6 +58,29 @@ class Market(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def has_collection_account(self) -> bool:
+        return bool(self.collection_bank_name and self.collection_account_number)
+
+    def clean(self):
+        # Dunning letters print the collection account: a mistyped IBAN or BIC sends sellers' money nowhere.
+        errors = {}
+        number = self.collection_account_number.replace(" ", "").upper()
+        if number[:2].isalpha() and number[2:4].isdigit():
+            try:
+                IBAN(number)
+            except ValueError as exc:
+                errors["collection_account_number"] = f"This IBAN is not valid: {exc}."
+        if self.collection_bic:
+            try:
+                BIC(self.collection_bic)
+            except ValueError as exc:
+                errors["collection_bic"] = f"This BIC is not valid: {exc}."
+        if bool(self.collection_bank_name) != bool(self.collection_account_number):
+            errors["collection_bank_name"] = "Give the collection bank and its account number together."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -513,3 +545,64 @@ class PeriodWorkbook(models.Model):
     @property
     def filename(self) -> str:
         return f"period_{self.market_id}_{self.period.label}_{self.pk}.xlsx"
+
+
+class ImportJob(models.Model):
+    """An uploaded file imported by a background job (rate cards, bank statements; see
+    settlement_ops.import_jobs). The file, the run state and a refusal's report live here, so any
+    worker can run it, a redelivered message finds it done, and the page follows its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Imported"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.DONE, Status.REFUSED, Status.FAILED)
+
+    kind = models.CharField(max_length=40, help_text="What the file is, e.g. vendors.rate_card")
+    target = models.CharField(max_length=64, blank=True, help_text="What it is imported into (id or code)")
+    title = models.CharField(max_length=200)
+    filename = models.CharField(max_length=255)
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    errors = models.JSONField(default=list, blank=True, help_text="The first 100 problems: [{row, field, message}]")
+    error_count = models.PositiveIntegerField(default=0)
+    # Every problem, as gzip-compressed CSV (settlement_ops.uploads.ErrorReport): the download.
+    error_report = models.BinaryField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["kind", "target"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="refused") | Q(error_count__gt=0), name="import_job_refusal_has_errors"
+            ),
+            models.CheckConstraint(
+                condition=Q(processed_rows__lte=F("total_rows")), name="import_job_processed_within_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} {self.filename} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return self.processed_rows * 100 // self.total_rows if self.total_rows else 0

@@ -1,6 +1,9 @@
 """Area apps and their navigation. Each area app may have `urls.py` (pages, with app_name and a
 NAV list of (section, [(label, url name, permission)])), `api.py` (register_routes(router)) and
-`portal_urls.py` (seller portal pages: `urlpatterns`, named in the one `portal` namespace)."""
+`portal_urls.py` (seller portal pages: `urlpatterns`, named in the one `portal` namespace),
+`work_queue.py` (the home's work items: settlement_ops.work_queue), `overview.py` (the finance
+overview's charts: settlement_ops.charts) and `summaries.py` (their part of the seller and vendor
+pages: sellers.selectors.seller_account_summary, vendors.selectors.vendor_account_summary)."""
 
 from importlib import import_module
 
@@ -14,6 +17,7 @@ KERNEL_NAV = [
     (
         "Ledger",
         [
+            ("Finance overview", "finance_overview", "settlement_ops.view_account"),
             ("Trial balance", "trial_balance", "settlement_ops.view_account"),
             ("Journal", "journal_list", "settlement_ops.view_journalentry"),
             ("Periods", "periods", "settlement_ops.view_accountingperiod"),

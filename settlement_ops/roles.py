@@ -69,7 +69,8 @@ ROLE_PERMISSIONS = {
     Role.SUPPORT_TIER2: _STAFF_READ,
     Role.COMPENSATION_QA: _STAFF_READ,
     Role.RISK_ANALYST: _STAFF_READ + _LEDGER_READ + ["settlement_ops.view_auditevent"],
-    Role.INTEGRATION: ["settlement_ops.use_api", "settlement_ops.view_market"],
+    # IT reads the journal and the trial balance through the API (issue #10).
+    Role.INTEGRATION: ["settlement_ops.use_api", "settlement_ops.view_market"] + _LEDGER_READ,
     Role.SELLER_USER: ["settlement_ops.access_seller_portal"],
 }
 

@@ -10,7 +10,17 @@ from django.db.models import DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from .errors import DomainError
-from .models import ACCOUNT_CHART, Account, AccountingPeriod, AccountKind, FxRate, JournalEntry, Market, Posting
+from .models import (
+    ACCOUNT_CHART,
+    Account,
+    AccountingPeriod,
+    AccountKind,
+    FxRate,
+    ImportJob,
+    JournalEntry,
+    Market,
+    Posting,
+)
 from .money import Money, quantize
 from .parties import account_number, party_labels
 
@@ -207,3 +217,51 @@ def change_history(obj, *, limit: int = 200) -> list[dict]:
             }
         )
     return changes
+
+
+def import_jobs_of(*, kind: str, target=None, limit: int = 5):
+    """The latest background imports of a door (and target), for its upload page; without the
+    files' bytes."""
+    qs = ImportJob.objects.filter(kind=kind).defer("content", "error_report").select_related("requested_by")
+    if target is not None:
+        qs = qs.filter(target=str(target))
+    return qs[:limit]
+
+
+def entry_totals(entry_ids) -> dict[int, list[Money]]:
+    """Per journal entry: its debits per currency (equal to its credits: every entry balances),
+    for a page of entries in one query."""
+    totals: dict[int, list[Money]] = {}
+    rows = (
+        Posting.objects.filter(entry_id__in=list(entry_ids), amount__gt=0)
+        .values("entry_id", "currency")
+        .annotate(total=Sum("amount"))
+        .order_by("entry_id", "currency")
+    )
+    for row in rows:
+        totals.setdefault(row["entry_id"], []).append(Money(row["total"], row["currency"]))
+    return totals
+
+
+def account_postings(*, account: Account, date_from: date | None = None, as_of: date | None = None):
+    """The postings of one account (the trial balance's drill-down), oldest first, with their entry."""
+    return (
+        postings_filter(account=account, date_from=date_from, as_of=as_of)
+        .select_related("entry")
+        .order_by("entry_date", "id")
+    )
+
+
+def account_totals(*, account: Account, date_from: date | None = None, as_of: date | None = None) -> dict:
+    """Debits, credits (positive) and the balance with its side, of an account's postings."""
+    totals = postings_filter(account=account, date_from=date_from, as_of=as_of).aggregate(
+        debits=Coalesce(Sum("amount", filter=Q(amount__gt=0)), ZERO),
+        credits=Coalesce(Sum("amount", filter=Q(amount__lt=0)), ZERO),
+    )
+    net = totals["debits"] + totals["credits"]
+    return {
+        "debits": totals["debits"],
+        "credits": -totals["credits"],
+        "balance": abs(net),
+        "side": "" if net == 0 else ("Dr" if net > 0 else "Cr"),
+    }

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from .errors import DomainError, PermissionDeniedError
 from .models import (
@@ -378,7 +379,10 @@ def fx_rates_import(*, csv_text: str, source: str = "import", actor=None) -> int
             continue
         rows.append((rate_date, row["currency"], rate))
     if errors:
-        raise DomainError(f"{len(errors)} row(s) have errors; nothing was imported", code="bad_rows", errors=errors)
+        message = ngettext(
+            "%(n)d row has errors; nothing was imported.", "%(n)d rows have errors; nothing was imported.", len(errors)
+        )
+        raise DomainError(message % {"n": len(errors)}, code="bad_rows", errors=errors)
     for rate_date, currency, rate in rows:
         FxRate.objects.update_or_create(
             rate_date=rate_date, currency=currency, defaults={"rate": rate, "source": source}

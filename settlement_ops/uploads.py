@@ -14,12 +14,15 @@ entity bomb, or a CSV of millions of bad rows answered with a page of millions o
 - Rows are streamed (openpyxl read-only mode, csv.reader) and stop at the door's row and column
   limits whatever the sheet declares; the whole read has a wall-clock budget.
 - Problems are collected by `RowErrors`: the first MAX_ERRORS_SHOWN with the total count, so a
-  file of a million bad rows answers with a short report.
+  file of a million bad rows answers with a short report; every problem also goes to an
+  `ErrorReport` (gzip-compressed CSV, a few bytes per problem), which a refusal carries as the
+  downloadable report (settlement_ops.import_jobs).
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import time
 import zipfile
@@ -248,25 +251,89 @@ def csv_records(content: bytes, *, limits: UploadLimits) -> tuple[list[str], Ite
     return header, records()
 
 
+class ErrorReport:
+    """Every problem of a file as gzip-compressed CSV (sheet, row, field, message), written as the
+    problems are found, so a file of many bad rows costs kilobytes, not a list of dicts."""
+
+    COLUMNS = ["sheet", "row", "field", "message"]
+
+    def __init__(self):
+        self._buffer = io.BytesIO()
+        self._text = io.TextIOWrapper(
+            gzip.GzipFile(fileobj=self._buffer, mode="wb", mtime=0), encoding="utf-8", newline=""
+        )
+        self._writer = csv.writer(self._text)
+        self._writer.writerow(self.COLUMNS)
+        self.count = 0
+        self._data: bytes | None = None
+
+    def add(self, error: dict) -> None:
+        self.count += 1
+        self._writer.writerow(["" if error.get(name) is None else error[name] for name in self.COLUMNS])
+
+    def getvalue(self) -> bytes:
+        if self._data is None:
+            self._text.close()  # flushes the gzip trailer
+            self._data = self._buffer.getvalue()
+        return self._data
+
+    @classmethod
+    def of(cls, errors) -> ErrorReport:
+        report = cls()
+        for error in errors:
+            report.add(error)
+        return report
+
+
+def report_rows(data: bytes) -> Iterator[dict]:
+    """The problems of a stored ErrorReport, streamed: {"sheet", "row", "field", "message"}."""
+    with gzip.open(io.BytesIO(data), mode="rt", encoding="utf-8", newline="") as text:
+        reader = csv.reader(text)
+        next(reader, None)
+        for values in reader:
+            yield dict(zip(ErrorReport.COLUMNS, values, strict=False))
+
+
+class FileRefused(DomainError):
+    """A file refused for its rows: `errors` lists the first MAX_ERRORS_SHOWN, `report` (an
+    ErrorReport's bytes) holds every one of the `error_count` problems."""
+
+    def __init__(self, message: str, *, errors, error_count: int, report: bytes, code: str = "bad_rows"):
+        super().__init__(message, code=code, errors=errors, error_count=error_count)
+        self.report = report
+
+
+def refuse_rows(message: str, errors: list[dict], code: str = "bad_rows") -> FileRefused:
+    """A refusal listing every problem of `errors` (a complete list) in its report."""
+    return FileRefused(
+        message, errors=errors[:MAX_ERRORS_SHOWN], error_count=len(errors), report=ErrorReport.of(errors).getvalue()
+    )
+
+
 class RowErrors:
-    """Problems of a file, row by row: keeps the first MAX_ERRORS_SHOWN, counts them all."""
+    """Problems of a file, row by row: keeps the first MAX_ERRORS_SHOWN, counts them all and writes
+    them all to a compressed report."""
 
     def __init__(self, limit: int = MAX_ERRORS_SHOWN):
         self.limit = limit
         self.count = 0
         self.shown: list[dict] = []
+        self.report = ErrorReport()
 
     def add(self, row, field: str, message: str) -> None:
         self.count += 1
+        error = {"row": row, "field": field, "message": message}
+        self.report.add(error)
         if len(self.shown) < self.limit:
-            self.shown.append({"row": row, "field": field, "message": message})
+            self.shown.append(error)
 
     def __bool__(self) -> bool:
         return self.count > 0
 
     def summary(self, noun: str = "row") -> str:
         shown = f" (the first {len(self.shown)} are listed)" if self.count > len(self.shown) else ""
-        return f"{self.count:,} problem(s) found in the {noun}s{shown}; nothing was imported."
+        problems = f"{self.count:,} problem" if self.count == 1 else f"{self.count:,} problems"
+        return f"{problems} found in the {noun}s{shown}; nothing was imported."
 
-    def refuse(self, noun: str = "row") -> DomainError:
-        return DomainError(self.summary(noun), code="bad_rows", errors=self.shown, error_count=self.count)
+    def refuse(self, noun: str = "row") -> FileRefused:
+        return FileRefused(self.summary(noun), errors=self.shown, error_count=self.count, report=self.report.getvalue())

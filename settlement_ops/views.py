@@ -10,20 +10,35 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from django.views.generic import DetailView, TemplateView
+from django.views.generic import DetailView, ListView, TemplateView
 from django_filters.views import FilterView
 
-from . import periods, selectors
+from . import periods, selectors, work_queue
 from .api_tokens import api_token_create, api_token_revoke
+from .audit_log import readable
 from .errors import DomainError
 from .exports import ledger_workbook
 from .filters import AuditEventFilter, JournalEntryFilter
 from .forms import ApiTokenForm, FxImportForm, SignInForm
-from .models import AccountingPeriod, ApiToken, AuditEvent, FxRate, JournalEntry, Market, PeriodWorkbook, month_start
+from .models import (
+    Account,
+    AccountingPeriod,
+    AccountKind,
+    ApiToken,
+    AuditEvent,
+    FxRate,
+    JournalEntry,
+    Market,
+    PeriodWorkbook,
+    month_start,
+)
+from .navigation import area_modules
+from .parties import party_labels
 from .period_workbook import period_workbook_response, period_workbook_start
 from .permissions import PermissionRequiredPageMixin, log_refusal
 from .roles import Role, is_seller_user, user_roles
 from .services import fx_rates_import
+from .source_documents import attach_sources, source_documents
 
 
 class SignInView(auth_views.LoginView):
@@ -43,8 +58,38 @@ class HomeView(PermissionRequiredPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["roles"] = sorted(Role.LABELS[r] for r in user_roles(self.request.user) if r in Role.LABELS)
-        ctx["market_summaries"] = selectors.market_position_summary()
+        user = self.request.user
+        ctx["roles"] = sorted(Role.LABELS[r] for r in user_roles(user) if r in Role.LABELS)
+        ctx["today"] = timezone.localdate()
+        ctx["work"] = work_queue.grouped(work_queue.work_items(user, today=ctx["today"]))
+        # Bank and ledger balances only for roles that may read the ledger.
+        ledger = user.has_perm("settlement_ops.view_account")
+        ctx["market_summaries"] = selectors.market_position_summary() if ledger else None
+        ctx["can_overview"] = user.has_perm(FinanceOverviewView.permission_required)
+        return ctx
+
+
+class FinanceOverviewView(PermissionRequiredPageMixin, TemplateView):
+    """Charts of one market (margin per day, accrued/invoiced/paid, AR aging, DSO trend), each
+    with its numbers under it; the area apps draw them (`<app>/overview.py`)."""
+
+    template_name = "settlement_ops/overview.html"
+    permission_required = "settlement_ops.view_account"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        markets = Market.objects.filter(is_active=True)
+        market = markets.filter(pk=self.request.GET.get("market") or "GB").first() or markets.first()
+        today = market.local_date() if market else timezone.localdate()
+        charts = []
+        if market is not None:
+            for module in area_modules("overview"):
+                charts.extend(module.charts(market, today=today))
+        # A link the user cannot follow is not shown; the numbers stay under the chart.
+        for chart in charts:
+            if chart.link_permission and not self.request.user.has_perm(chart.link_permission):
+                chart.link = ""
+        ctx.update(markets=markets, market=market, today=today, charts=charts)
         return ctx
 
 
@@ -84,6 +129,16 @@ class JournalEntryListView(PermissionRequiredPageMixin, FilterView):
     def get_queryset(self):
         return selectors.journal_entries()
 
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        # The page's entries only: their source documents and amounts in one query each.
+        entries = attach_sources(ctx["object_list"], user=self.request.user)
+        totals = selectors.entry_totals(e.pk for e in entries)
+        for entry in entries:
+            entry.amounts = totals.get(entry.pk, [])
+        ctx["object_list"] = entries
+        return ctx
+
 
 class JournalEntryDetailView(PermissionRequiredPageMixin, DetailView):
     template_name = "settlement_ops/journal_detail.html"
@@ -93,8 +148,47 @@ class JournalEntryDetailView(PermissionRequiredPageMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["postings"] = self.object.postings.select_related("account")
+        postings = list(self.object.postings.select_related("account"))
+        labels = party_labels((p.party_type, p.party_id) for p in postings)
+        for posting in postings:
+            posting.party_label = labels.get((posting.party_type, posting.party_id), "")
+        ctx["postings"] = postings
+        ctx["source"] = source_documents([self.object], user=self.request.user)[
+            (self.object.source_type, self.object.source_id)
+        ]
         ctx["reversal"] = JournalEntry.objects.filter(reverses=self.object).first()
+        return ctx
+
+
+class AccountPostingsView(PermissionRequiredPageMixin, ListView):
+    """The trial balance's drill-down: one account's postings, each with its entry and source
+    document, debits and credits in their own columns."""
+
+    template_name = "settlement_ops/journal_postings.html"
+    permission_required = ("settlement_ops.view_account", "settlement_ops.view_journalentry")
+    paginate_by = 100
+
+    def get_queryset(self):
+        self.account = get_object_or_404(Account, pk=self.kwargs["pk"])
+        self.as_of = query_date(self.request.GET.get("as_of"))
+        return selectors.account_postings(account=self.account, as_of=self.as_of)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        postings = list(ctx["object_list"])
+        entries = attach_sources([p.entry for p in postings], user=self.request.user)
+        for posting, entry in zip(postings, entries, strict=True):
+            posting.source = entry.source
+        account = self.account
+        party = party_labels([(account.party_type, account.party_id)]).get((account.party_type, account.party_id), "")
+        ctx.update(
+            object_list=postings,
+            account=account,
+            kind_label=AccountKind(account.kind).label,
+            party_label=party,
+            as_of=self.as_of,
+            totals=selectors.account_totals(account=account, as_of=self.as_of),
+        )
         return ctx
 
 
@@ -187,6 +281,11 @@ class AuditLogView(PermissionRequiredPageMixin, FilterView):
 
     def get_queryset(self):
         return AuditEvent.objects.select_related("actor").order_by("-id")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["object_list"] = readable(ctx["object_list"])
+        return ctx
 
 
 # --- API tokens -----------------------------------------------------------------------------------------

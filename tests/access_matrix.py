@@ -36,10 +36,37 @@ def _journal_entry():
     return {"pk": post_simple_entry().pk}
 
 
+def _account():
+    from tests.settlement_ops.helpers import post_simple_entry
+
+    return {"pk": post_simple_entry().postings.first().account_id}
+
+
 def _seller():
     from tests.factories import SellerFactory
 
     return {"pk": SellerFactory().pk}
+
+
+def _import_job():
+    """A refused rate-card import job (settlement_ops.import_jobs): its door needs change_contract."""
+    from settlement_ops.models import ImportJob
+    from tests.factories import ContractFactory, UserFactory
+
+    version = ContractFactory().versions.get()
+    job = ImportJob.objects.create(
+        kind="vendors.rate_card",
+        target=str(version.pk),
+        title="Rate card",
+        filename="card.xlsx",
+        content=b"PK",
+        sha256="0" * 64,
+        status="refused",
+        errors=[{"row": 2, "field": "base_price", "message": "is not a number"}],
+        error_count=1,
+        requested_by=UserFactory(),
+    )
+    return {"pk": job.pk}
 
 
 def _vendor():
@@ -83,8 +110,10 @@ PAGES: dict[str, Page] = {
     # kernel
     "home": Page(STAFF, expect={R.SELLER_USER: 302}),  # sellers are sent to their portal
     "trial_balance": Page(LEDGER_READERS),
+    "finance_overview": Page(LEDGER_READERS),
     "journal_list": Page(LEDGER_READERS),
     "journal_detail": Page(LEDGER_READERS, kwargs=_journal_entry),
+    "account_postings": Page(LEDGER_READERS, kwargs=_account),
     "ledger_export": Page(FINANCE + [R.AUDITOR], query="?market=GB"),
     "periods": Page(FINANCE + [R.AUDITOR], query="?market=GB"),
     "period_action": Page(FINANCE + [R.AUDITOR], post=True),
@@ -116,6 +145,10 @@ PAGES: dict[str, Page] = {
     "vendors:rate_card": Page(CONTRACT_READERS, kwargs=_version),
     "vendors:rate_card_export": Page(FINANCE + [R.AUDITOR], kwargs=_version),
     "vendors:rate_card_import": Page([R.FINANCE_SPECIALIST], kwargs=_version),
+    # background imports: the job's door permission (here the rate card's); others get 404
+    "import_job": Page([R.FINANCE_SPECIALIST], kwargs=_import_job),
+    "import_job_progress": Page([R.FINANCE_SPECIALIST], kwargs=_import_job),
+    "import_job_errors": Page([R.FINANCE_SPECIALIST], kwargs=lambda: {**_import_job(), "fmt": "csv"}),
     "vendors:version_submit": Page([R.FINANCE_SPECIALIST], kwargs=_version, post=True),
     "vendors:version_approve": Page([R.FINANCE_APPROVER], kwargs=_version, post=True),
     "vendors:version_reject": Page([R.FINANCE_APPROVER], kwargs=_version, post=True),
@@ -186,6 +219,7 @@ PAGES.update(
         "payables:invoice_lines_export": Page(PAYABLES_EXPORT, kwargs=_invoice),
         "payables:import_detail": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_import),
         "payables:import_progress": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_import),
+        "payables:import_errors": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=lambda: {**_import(), "fmt": "csv"}),
         "payables:mapping_edit": Page([R.FINANCE_SPECIALIST], kwargs=_vendor),
         "payables:dispute_letter": Page(PAYABLES_EXPORT, kwargs=_vendor),
         "payables:vendor_statement": Page(PAYABLES_READ + [R.RISK_ANALYST], kwargs=_vendor),
@@ -234,7 +268,10 @@ def _ar_statement():
 
 
 def _ar_invoice():
-    return {"pk": _ar_world()[2].pk}
+    """An invoice paid in part, so its page links to the receipt and the seller's collections."""
+    w, seller, invoice = _ar_world()
+    w.receive("1.00", reference=invoice.number)
+    return {"pk": invoice.pk}
 
 
 def _ar_receipt():
@@ -313,6 +350,36 @@ PAGES.update(
         "billing:run_export": Page(FINANCE + [R.AUDITOR], kwargs=_billing_run),
         "billing:shipment_list": Page(STAFF),
         "billing:shipment_detail": Page(STAFF, kwargs=_billing_shipment),
+    }
+)
+
+
+def _fee_schedule_draft():
+    from datetime import date
+
+    from billing.fee_schedules import seller_fee_schedule_create
+    from tests.factories import UserFactory, market
+
+    schedule = seller_fee_schedule_create(
+        actor=UserFactory(role=R.INTEGRATION),
+        market=market("GB"),
+        service_level="standard",
+        name="Matrix draft",
+        valid_from=date(2026, 12, 1),
+        lines=[("0", "30", "4.99", "0", "1", "0")],
+    )
+    return {"pk": schedule.pk}
+
+
+FEE_SCHEDULE_READERS = FINANCE + [R.AUDITOR, R.RISK_ANALYST]
+PAGES.update(
+    {
+        "billing:fee_schedule_list": Page(FEE_SCHEDULE_READERS),
+        "billing:fee_schedule_create": Page([R.FINANCE_SPECIALIST]),
+        "billing:fee_schedule_export": Page(FINANCE + [R.AUDITOR]),
+        "billing:fee_schedule_detail": Page(FEE_SCHEDULE_READERS, kwargs=_fee_schedule_draft),
+        "billing:fee_schedule_approve": Page([R.FINANCE_APPROVER], kwargs=_fee_schedule_draft, post=True),
+        "billing:fee_schedule_reject": Page([R.FINANCE_APPROVER], kwargs=_fee_schedule_draft, post=True),
     }
 )
 
@@ -475,5 +542,135 @@ PAGES.update(
         "risk:rule_params": Page([R.RISK_ANALYST], post=True),
         "risk:nightly": Page(NIGHTLY_READ),
         "risk:nightly_rerun": Page([R.FINANCE_APPROVER, R.FINANCE_SPECIALIST], kwargs=_nightly_step, post=True),
+    }
+)
+
+
+# the seller consultation desk (sellers/desk)
+DESK = [R.SUPPORT_TIER1, R.SUPPORT_TIER2, R.FINANCE_SPECIALIST]
+
+
+def _desk_ticket():
+    """A tier-1 ticket of a seller no test user belongs to, with a PDF attached."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sellers.desk.services import ticket_open
+    from tests.factories import SellerFactory, UserFactory
+
+    seller = SellerFactory()
+    ticket = ticket_open(
+        seller=seller,
+        actor=UserFactory(),
+        category="charge",
+        subject="Why this fee?",
+        body="Please explain.",
+        files=[SimpleUploadedFile("proof.pdf", b"%PDF-1.4\n%%EOF\n")],
+    )
+    return ticket
+
+
+def _desk_attachment():
+    return {"pk": _desk_ticket().attachments.get().pk}
+
+
+def _desk_credit_proposal():
+    from sellers.models import TicketCreditProposal
+    from tests.factories import UserFactory
+
+    proposal = TicketCreditProposal.objects.create(
+        ticket=_desk_ticket(),
+        invoice_id=0,
+        invoice_number="GB-INV-2026-000001",
+        currency="GBP",
+        amount="5.99",
+        reason="Wrong weight",
+        proposed_by=UserFactory(),
+    )
+    return {"pk": proposal.pk}
+
+
+PAGES.update(
+    {
+        "sellers:desk_queue": Page(DESK),
+        "sellers:desk_new": Page(DESK),
+        "sellers:desk_report": Page(DESK),
+        "sellers:desk_report_export": Page(DESK),
+        "sellers:desk_ticket": Page(DESK, kwargs=lambda: {"pk": _desk_ticket().pk}),
+        "sellers:desk_attachment": Page(DESK, kwargs=_desk_attachment),
+        # Without a decision the approver's POST rejects the proposal.
+        "sellers:desk_credit_decide": Page([R.FINANCE_APPROVER], kwargs=_desk_credit_proposal, post=True),
+        **{
+            f"sellers:desk_{action}": Page(DESK, kwargs=lambda: {"pk": _desk_ticket().pk}, post=True)
+            for action in ("reply", "note", "assign", "escalate", "resolve", "merge", "credit")
+        },
+        "portal:desk_tickets": Page([R.SELLER_USER]),
+        "portal:desk_new": Page([R.SELLER_USER]),
+        "portal:desk_explain": Page([R.SELLER_USER]),
+        # Another seller's ticket and file: a 404 for every seller user, like a missing one.
+        "portal:desk_ticket": Page([], kwargs=lambda: {"pk": _desk_ticket().pk}),
+        "portal:desk_attachment": Page([], kwargs=_desk_attachment),
+        **{
+            f"portal:desk_{action}": Page([], kwargs=lambda: {"pk": _desk_ticket().pk}, post=True)
+            for action in ("reply", "confirm", "reopen", "rate")
+        },
+    }
+)
+
+
+# seller health (sellers/health): tier 2 and the specialists; the portal's own performance page
+HEALTH = [R.SUPPORT_TIER2, R.FINANCE_SPECIALIST]
+
+
+def _health_warning():
+    """An open warning on a seller no test user belongs to."""
+    from datetime import date
+
+    from sellers.models import HealthWarning, WarningRuleSet
+    from tests.factories import SellerFactory, UserFactory
+
+    seller = SellerFactory()
+    rules = WarningRuleSet.objects.create(market=seller.market, version=1, params={}, author=UserFactory())
+    return HealthWarning.objects.create(
+        seller=seller,
+        market=seller.market,
+        rule_code="overdue_ar",
+        rule_set=rules,
+        severity="high",
+        metric="overdue_ar",
+        value="120",
+        first_seen_on=date(2026, 11, 20),
+        last_seen_on=date(2026, 11, 20),
+    )
+
+
+PAGES.update(
+    {
+        "sellers:health_portfolio": Page(HEALTH),
+        "sellers:health_worklist": Page(HEALTH),
+        "sellers:health_warning_take": Page(HEALTH, kwargs=lambda: {"pk": _health_warning().pk}, post=True),
+        "sellers:health_seller": Page(HEALTH, kwargs=_seller),
+        "sellers:health_contact": Page(HEALTH, kwargs=_seller, post=True),
+        "sellers:health_plan": Page(HEALTH, kwargs=_seller, post=True),
+        "portal:health_performance": Page([R.SELLER_USER]),
+        # Another seller's warning: a 404 for every seller user, like a missing one.
+        "portal:health_acknowledge": Page(
+            [], kwargs=lambda: {"kind": "warning", "pk": _health_warning().pk}, post=True
+        ),
+    }
+)
+
+
+def _health_draft():
+    from sellers.models import WarningRuleSet
+    from tests.factories import UserFactory, market
+
+    return {"pk": WarningRuleSet.objects.create(market=market("GB"), version=99, params={}, author=UserFactory()).pk}
+
+
+PAGES.update(
+    {
+        "sellers:health_rules": Page([R.SUPPORT_TIER2, R.FINANCE_SPECIALIST, R.FINANCE_APPROVER, R.AUDITOR]),
+        "sellers:health_rule_draft": Page(HEALTH, post=True),
+        "sellers:health_rule_activate": Page([R.FINANCE_APPROVER], kwargs=_health_draft, post=True),
     }
 )

@@ -37,6 +37,9 @@ def _redis_unavailable() -> str | None:
 
 def pytest_collection_modifyitems(config, items):
     worker_tests = [item for item in items if "celery_worker" in item.keywords]
+    # They all purge and consume the one Redis broker: under xdist they share one process.
+    for item in worker_tests:
+        item.add_marker(pytest.mark.xdist_group("redis_broker"))
     reason = _redis_unavailable() if worker_tests else None
     if reason:
         for item in worker_tests:

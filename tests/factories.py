@@ -217,6 +217,7 @@ def _seller_schedule(market):
         currency=market.currency,
         valid_from=_dt.date(2026, 1, 1),
         vat_rate=market.vat_standard_rate,
+        status=SellerFeeSchedule.Status.APPROVED,
     )
 
 

@@ -1,7 +1,13 @@
-"""Walks every page URL pattern and checks each role is let in or kept out."""
+"""Walks every page URL pattern and checks each role is let in or kept out, and that every link a
+role is shown on a page it opens leads to a page that role may open."""
+
+import re
+from html import unescape
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.db import transaction
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from settlement_ops.roles import Role
 from tests.access_matrix import PAGES
@@ -70,8 +76,66 @@ def test_each_role_is_let_in_or_kept_out(client, role_users, name):
                 assert response.status_code not in (403, 404, 405), f"{role} refused on {name}"
             else:
                 assert response.status_code == 200, f"{role} on {name}: {response.status_code}"
+                if "text/html" in response.get("Content-Type", ""):
+                    broken = unfollowable_links(client, response, role, url)
+                    assert not broken, f"{role} on {name} is shown links it cannot follow: {broken}"
         else:
             assert response.status_code in (403, 404), f"{role} let into {name}: {response.status_code}"
     client.logout()
     anonymous = client.post(url, {}) if page.post else client.get(url)
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+
+
+# --- Links a role is shown must open for that role ------------------------------------------------
+
+HREF = re.compile(r"<a\s[^>]*?href=\"([^\"#]*)[\"#]", re.IGNORECASE)
+# Not pages: sign-out is a POST form, admin and the API have their own doors, files are static.
+NOT_CHECKED = ("/accounts/", "/admin/", "/api/", "/static/", "/media/", "/__")
+
+
+def _links(html: str, base: str) -> list[str]:
+    """Internal GET links of a page (paths with their query), in page order, once each."""
+    found = []
+    for href in HREF.findall(html):
+        href = unescape(href).strip()
+        if not href or href.startswith(("mailto:", "javascript:")):
+            continue
+        parts = urlsplit(urljoin(base, href))
+        if parts.netloc and parts.netloc != "testserver":
+            continue
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if not path.startswith(NOT_CHECKED) and path not in found:
+            found.append(path)
+    return found
+
+
+def unfollowable_links(client, response, role, page_url: str) -> list[str]:
+    """The links on a page a role opened that the role cannot follow.
+
+    A link's view is judged by the matrix: the role must be among its allowed roles (and the
+    matrix test proves each allowed role gets 200 there and every other role 403/404), so no page
+    is fetched twice. A link whose query asks for a file (`?format=xlsx`) is checked by its view
+    at request time, so it is fetched.
+    """
+    problems = []
+    for link in _links(response.content.decode(), page_url):
+        parts = urlsplit(link)
+        try:
+            name = resolve(parts.path).view_name
+        except Resolver404:
+            problems.append(f"{link} (no such page)")
+            continue
+        page = PAGES.get(name)
+        if page is None:
+            continue  # a page missing from the matrix fails test_every_page_is_in_the_access_matrix
+        if "format" in parse_qs(parts.query):
+            savepoint = transaction.savepoint()
+            status = client.get(link).status_code
+            transaction.savepoint_rollback(savepoint)
+            if status != 200:
+                problems.append(f"{link} answers {status}")
+        elif page.post:
+            problems.append(f"{link} is a POST action shown as a link")
+        elif page.expect.get(role, 200 if role in page.allowed else 403) != 200:
+            problems.append(f"{link} ({name}) is not open to {role}")
+    return problems

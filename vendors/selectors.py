@@ -78,3 +78,39 @@ def surcharges(*, version=None):
 
 def service_levels() -> list[str]:
     return list(Contract.objects.order_by().values_list("service_level", flat=True).distinct())
+
+
+def contracts_in_force(vendor, *, on):
+    """The vendor's effective contracts valid on `on`, each with the version rating uses that day
+    (the active version with the latest start on or before it) as `version_in_force`."""
+    contracts = list(
+        Contract.objects.filter(vendor=vendor, status__in=Contract.EFFECTIVE_STATUSES, valid_from__lte=on)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
+        .order_by("service_level", "reference")
+    )
+    versions = (
+        ContractVersion.objects.filter(
+            contract__in=contracts, status=ContractVersion.Status.ACTIVE, effective_from__lte=on
+        )
+        .order_by("contract_id", "-effective_from", "-number")
+        .distinct("contract_id")
+    )
+    by_contract = {v.contract_id: v for v in versions}
+    for contract in contracts:
+        contract.version_in_force = by_contract.get(contract.pk)
+    return contracts
+
+
+def vendor_account_summary(vendor: Vendor, *, today) -> dict:
+    """What the vendor page shows: what we owe now, invoices in audit, open disputes, the last
+    payments (filled in by the apps that own them through their `summaries.py`,
+    `vendor_summary(vendor, today=)`, so this lower app imports none of them) and the contracts
+    in force."""
+    from settlement_ops.navigation import area_modules
+
+    summary: dict = {"vendor": vendor, "today": today, "contracts_in_force": contracts_in_force(vendor, on=today)}
+    for module in area_modules("summaries"):
+        contribute = getattr(module, "vendor_summary", None)
+        if contribute is not None:
+            summary.update(contribute(vendor, today=today))
+    return summary

@@ -7,19 +7,30 @@ everything that must not overlap for that vendor), then the contract, then the v
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
+import tablib
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
+from settlement_ops import uploads
 from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import ApprovalLimit, AuditEvent, Market
 from settlement_ops.services import approval_check, audit_record
 
 from .models import Contract, ContractVersion, RateLine, Surcharge, Vendor, VendorBankAccount, VendorBankChangeRequest
-from .resources import RATE_CARD_LIMITS, import_rate_card, read_rate_card_workbook
+from .resources import (
+    RATE_CARD_LIMITS,
+    RATE_LINES_SHEET,
+    SHEETS,
+    SURCHARGES_SHEET,
+    import_rate_card,
+    read_rate_card_workbook,
+)
 from .validators import validate_account_holder, validate_bank_details, validate_vat_number
 
 VENDOR_FIELDS = (
@@ -634,8 +645,105 @@ def rate_card_import(*, actor, version: ContractVersion, content: bytes, filenam
     version.surcharges.all().delete()
     counts, errors = import_rate_card(version=version, datasets=datasets)
     if errors:
-        raise DomainError(
-            f"{len(errors)} problem(s) in the file; nothing was imported.", code="bad_rows", errors=errors
+        # The refusal keeps every problem in its downloadable report, not only the first 100.
+        message = ngettext(
+            "%(n)d problem in the file; nothing was imported.",
+            "%(n)d problems in the file; nothing was imported.",
+            len(errors),
         )
+        raise uploads.refuse_rows(message % {"n": len(errors)}, errors)
     audit_record(kind=AuditEvent.Kind.ACTION, actor=actor, action="rate_card_import", obj=version, detail=counts)
+    return counts
+
+
+# The JSON door's lists and the workbook sheets they stand for.
+# A row the import's messages point at ("overlaps row 3"), an Excel row: one more than the list's.
+_EXCEL_ROW = re.compile(r"\brow (\d+)")
+RATE_CARD_LISTS = {"rate_lines": RATE_LINES_SHEET, "surcharges": SURCHARGES_SHEET}
+
+
+def _rate_card_datasets(body) -> dict[str, tablib.Dataset]:
+    """A JSON rate card ({"rate_lines": [...], "surcharges": [...]}) as the workbook's sheets, so it
+    goes through the import's own validation. Refuses a wrong shape, unknown fields and values that
+    are neither text nor numbers, naming list, row (1-based) and field."""
+    if not isinstance(body, dict):
+        raise DomainError('Send an object: {"rate_lines": [...], "surcharges": [...]}.', code="bad_body")
+    unknown = sorted(set(body) - set(RATE_CARD_LISTS))
+    if unknown:
+        raise DomainError(f"Unknown key(s): {', '.join(map(str, unknown))}.", code="bad_body", field=str(unknown[0]))
+    errors, datasets = [], {}
+    for key, sheet in RATE_CARD_LISTS.items():
+        rows = body.get(key, [])
+        if not isinstance(rows, list):
+            raise DomainError(f"{key} must be a list of objects.", code="bad_body", field=key)
+        if len(rows) > RATE_CARD_LIMITS.max_rows:
+            raise DomainError(f"At most {RATE_CARD_LIMITS.max_rows} {key} per request.", code="too_many", field=key)
+        headers = list(SHEETS[sheet].Meta.fields)
+        dataset = tablib.Dataset(headers=headers)
+        for number, row in enumerate(rows, start=1):
+            if not isinstance(row, dict):
+                errors.append({"list": key, "row": number, "field": "", "message": "must be an object"})
+                continue
+            for field in sorted(set(row) - set(headers), key=str):
+                errors.append({"list": key, "row": number, "field": str(field), "message": "unknown field"})
+            for field in headers:
+                value = row.get(field)
+                if not (value is None or isinstance(value, (str, int, float))) or isinstance(value, bool):
+                    errors.append({"list": key, "row": number, "field": field, "message": "must be text or a number"})
+                elif isinstance(value, str) and "\x00" in value:
+                    errors.append({"list": key, "row": number, "field": field, "message": "holds a NUL character"})
+            dataset.append(
+                [row.get(field) if isinstance(row.get(field), (str, int, float)) else None for field in headers]
+            )
+        datasets[sheet] = dataset
+    if errors:
+        raise DomainError(
+            f"{len(errors)} problem(s) in the rate card; nothing was saved.", code="bad_rows", errors=errors
+        )
+    if not len(datasets[RATE_LINES_SHEET]):
+        raise DomainError("Send at least one rate line.", code="no_rate_lines", field="rate_lines")
+    return datasets
+
+
+@transaction.atomic(durable=True)
+def rate_card_replace(*, actor, version: ContractVersion, body) -> dict:
+    """Replace a draft version's rate lines and surcharges with a JSON rate card: the same rows and
+    the same validation as the Excel import (`import_rate_card`), all or nothing.
+
+    `body` is {"rate_lines": [{RateLine fields}], "surcharges": [{Surcharge fields}]} (omitted
+    surcharges = none). Bad rows raise DomainError(code="bad_rows") whose `errors` name each problem
+    as {"list", "row" (1-based position in the list), "field", "message"}. Returns the counts.
+    """
+    version = _lock_version(version.pk)
+    if not version.is_editable:
+        raise ConflictError(
+            f"Version {version.number} is {version.get_status_display().lower()}; only a draft can be changed.",
+            code="bad_status",
+        )
+    datasets = _rate_card_datasets(body)
+    version.rate_lines.all().delete()
+    version.surcharges.all().delete()
+    counts, errors = import_rate_card(version=version, datasets=datasets)
+    if errors:
+        lists = {sheet: key for key, sheet in RATE_CARD_LISTS.items()}
+        # The import counts Excel rows (the header is row 1); a JSON list counts its items from 1.
+        errors = [
+            {
+                "list": lists.get(e["sheet"], e["sheet"]),
+                "row": max(e["row"] - 1, 1),
+                "field": e["field"],
+                "message": _EXCEL_ROW.sub(lambda m: f"row {int(m.group(1)) - 1}", e["message"]),
+            }
+            for e in errors
+        ]
+        raise DomainError(
+            f"{len(errors)} problem(s) in the rate card; nothing was saved.", code="bad_rows", errors=errors
+        )
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="rate_card_replace",
+        obj=version,
+        detail={**counts, "source": "api"},
+    )
     return counts

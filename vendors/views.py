@@ -12,7 +12,9 @@ from django_filters.views import FilterView
 from settlement_ops.errors import DomainError
 from settlement_ops.exports import workbook_response
 from settlement_ops.forms import add_domain_error
+from settlement_ops.import_jobs import import_job_start
 from settlement_ops.permissions import PermissionRequiredPageMixin
+from settlement_ops.selectors import import_jobs_of
 
 from . import pricing, selectors, services
 from .exports import contracts_sheets
@@ -27,6 +29,7 @@ from .forms import (
     VendorForm,
     VersionForm,
 )
+from .imports import RATE_CARD
 from .models import Contract, ContractVersion, Vendor, VendorBankChangeRequest
 from .resources import rate_card_sheets
 
@@ -67,6 +70,7 @@ class VendorDetailView(PermissionRequiredPageMixin, DetailView):
         )
         ctx["contracts"] = selectors.contracts_list(vendor=self.object) if _perm(user, "view_contract") else None
         ctx["reject_form"] = ReasonForm()
+        ctx["summary"] = selectors.vendor_account_summary(self.object, today=self.object.market.local_date())
         return ctx
 
 
@@ -331,18 +335,18 @@ class RateCardExportView(PermissionRequiredPageMixin, View):
 
 
 class RateCardImportView(PermissionRequiredPageMixin, View):
+    """Upload a rate-card workbook: checked by type and size at once, then imported by a
+    background job (settlement_ops.import_jobs) whose page shows its progress and any problems."""
+
     permission_required = "vendors.change_contract"
     template_name = "vendors/rate_card_import.html"
 
-    def _context(self, version, form, error=None):
-        errors = error.errors if error else []
-        rows = [dict(e, row=f"{e.get('sheet', '')} row {e['row']}") for e in errors]
+    def _context(self, version, form):
         return {
             "version": version,
             "contract": version.contract,
             "form": form,
-            "import_errors": rows,
-            "import_error_count": error.error_count if error else 0,
+            "jobs": import_jobs_of(kind=RATE_CARD, target=version.pk),
         }
 
     def get(self, request, pk):
@@ -355,16 +359,17 @@ class RateCardImportView(PermissionRequiredPageMixin, View):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                counts = services.rate_card_import(
-                    actor=request.user, version=version, content=upload.read(), filename=upload.name
+                job = import_job_start(
+                    actor=request.user,
+                    kind=RATE_CARD,
+                    target=version.pk,
+                    filename=upload.name,
+                    content=upload.read(),
                 )
             except DomainError as exc:
-                form.add_error(None, exc.message)
-                return render(request, self.template_name, self._context(version, form, exc), status=400)
-            messages.success(
-                request, f"Imported {counts['rate_lines']} rate lines and {counts['surcharges']} surcharges."
-            )
-            return redirect("vendors:rate_card", pk=version.pk)
+                add_domain_error(form, exc)
+                return render(request, self.template_name, self._context(version, form), status=400)
+            return redirect("import_job", pk=job.pk)
         return render(request, self.template_name, self._context(version, form), status=400)
 
 

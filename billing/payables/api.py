@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import django_filters
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from settlement_ops.api import IdempotentMixin
-from settlement_ops.errors import DomainError
+from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import Market
+from settlement_ops.money import CURRENCY_CHOICES
+from settlement_ops.schema import ERROR_BODY
 from vendors.models import Vendor
 
-from . import selectors, services
+from . import exports, selectors, services
 from .models import (
+    InvoiceColumnMapping,
     InvoiceImport,
     Payable,
     Payment,
@@ -25,6 +31,7 @@ from .models import (
     VendorInvoice,
     VendorInvoiceLine,
 )
+from .parsing import FEE_CHARGE_KINDS, MAPPING_FIELDS
 
 VIEW_INVOICE = "payables.view_vendorinvoice"
 
@@ -174,6 +181,9 @@ class VendorInvoiceLineSerializer(serializers.ModelSerializer):
             "billed_cod",
             "billed_peak",
             "billed_returns",
+            "billed_insurance",
+            "billed_handling",
+            "billed_other",
             "billed_net",
             "billed_vat",
             "billed_gross",
@@ -445,10 +455,32 @@ class PaymentRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadO
         "cancel": "payables.prepare_paymentrun",
         "remove_item": "payables.prepare_paymentrun",
         "results": "payables.prepare_paymentrun",
+        # The staff page's permissions: whoever may download the file from the run page.
+        "bank_file": ("payables.view_bankfile", "payables.export_payables"),
     }
 
     def get_queryset(self):
         return selectors.runs_list().prefetch_related("payments__vendor", "exclusions__vendor", "bank_files")
+
+    @extend_schema(
+        description="The run's bank file, byte for byte as stored when the run was exported (its SHA-256 is in "
+        "the `X-Content-SHA256` header and the run's `bank_file_sha256`): SEPA pain.001 XML or a CSV for "
+        "local transfers. 404 before the run is exported.",
+        responses={
+            (200, "application/xml"): OpenApiResponse(OpenApiTypes.BINARY, description="SEPA pain.001.001.03"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="Local transfer CSV"),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="bank-file")
+    def bank_file(self, request, pk=None):
+        found = selectors.run_bank_file(self.get_object())
+        if found is None:
+            raise Http404("This run has no bank file yet; it is written when the run is exported.")
+        bank_file, content_type = found
+        response = HttpResponse(bytes(bank_file.content), content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{bank_file.filename}"'
+        response["X-Content-SHA256"] = bank_file.sha256
+        return response
 
     @extend_schema(request=RunPrepareSerializer, responses={201: RunSerializer})
     def create(self, request, *args, **kwargs):
@@ -513,13 +545,113 @@ class PaymentMarkSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
+class LineageRowSerializer(serializers.Serializer):
+    """One row of a payment's lineage: the payment, its run and bank file, the payable, and the
+    invoice line (or deduction) it pays with its decision, shipment, contract and rate line."""
+
+    payment = serializers.CharField(help_text="End-to-end id")
+    payment_status = serializers.CharField()
+    payment_amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    currency = serializers.CharField()
+    vendor = serializers.CharField(help_text="Vendor code")
+    run = serializers.CharField(help_text="Payment run number")
+    pay_date = serializers.DateField()
+    prepared_by = serializers.CharField()
+    prepared_at = serializers.DateTimeField()
+    run_approved_by = serializers.CharField()
+    run_approved_at = serializers.DateTimeField(allow_null=True)
+    bank_file = serializers.CharField(help_text="File name; empty before export")
+    bank_file_sha256 = serializers.CharField()
+    confirmed_by = serializers.CharField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    payable = serializers.IntegerField()
+    payable_kind = serializers.CharField()
+    payable_amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    due_date = serializers.DateField()
+    document = serializers.CharField(help_text="Invoice or credit note number, or 'Deduction <id>'")
+    invoice_date = serializers.DateField(default=None, allow_null=True)
+    invoice_approved_by = serializers.CharField(default="")
+    invoice_approved_at = serializers.DateTimeField(default=None, allow_null=True)
+    line = serializers.IntegerField(allow_null=True, help_text="Row of the invoice file; null for a deduction")
+    tracking_number = serializers.CharField()
+    billed_gross = serializers.DecimalField(max_digits=20, decimal_places=4, default=None, allow_null=True)
+    expected_gross = serializers.DecimalField(max_digits=20, decimal_places=4, default=None, allow_null=True)
+    approved_gross = serializers.DecimalField(max_digits=20, decimal_places=4, default=None, allow_null=True)
+    decision = serializers.CharField(help_text="The line's decision, or the deduction's reason")
+    flags = serializers.CharField(default="", help_text="Audit flag codes, comma-separated")
+    reason = serializers.CharField(default="")
+    decided_by = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    shipment = serializers.IntegerField(default=None, allow_null=True)
+    ship_date = serializers.DateField(default=None, allow_null=True)
+    charge_line = serializers.IntegerField(default=None, allow_null=True)
+    contract = serializers.CharField(default="")
+    contract_version = serializers.IntegerField(default=None, allow_null=True)
+    rate_line = serializers.CharField(default="")
+    rate_line_id = serializers.IntegerField(default=None, allow_null=True)
+
+
+LINEAGE_EXAMPLE = {
+    "payment": "PR-GB-2026-0007-001",
+    "payment_status": "Paid",
+    "payment_amount": "4.9500",
+    "currency": "GBP",
+    "vendor": "V-PARCELNET",
+    "run": "PR-GB-2026-0007",
+    "pay_date": "2026-05-01",
+    "payable": 41,
+    "payable_kind": "Invoice",
+    "payable_amount": "4.9500",
+    "document": "INV-2026-11-0042",
+    "line": 2,
+    "tracking_number": "PN7734100012GB",
+    "billed_gross": "5.9400",
+    "expected_gross": "5.9400",
+    "approved_gross": "5.9400",
+    "decision": "Approved (within tolerance)",
+    "contract": "PN-2026",
+    "contract_version": 1,
+}
+
+
 class PaymentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = PaymentSerializer
     filterset_fields = ["vendor", "status", "run"]
-    required_permissions = {"read": "payables.view_payment", "mark": "payables.prepare_paymentrun"}
+    required_permissions = {
+        "read": "payables.view_payment",
+        "mark": "payables.prepare_paymentrun",
+        # The staff lineage export's permissions.
+        "lineage": ("payables.view_payment", "payables.export_payables"),
+        "lineage_xlsx": ("payables.view_payment", "payables.export_payables"),
+    }
 
     def get_queryset(self):
-        return Payment.objects.select_related("vendor", "run").order_by("-id")
+        return selectors.payments_list()
+
+    @extend_schema(
+        description="Every amount of the payment traced back, one row per invoice line (or deduction) it pays: "
+        "payable, document, decision and who took it, shipment, contract version and rate line, run and bank "
+        "file. The same rows as the staff lineage workbook (`lineage/xlsx/`), paginated.",
+        responses=LineageRowSerializer(many=True),
+        examples=[OpenApiExample("A paid invoice line", value=LINEAGE_EXAMPLE, response_only=True)],
+    )
+    @action(detail=True, methods=["get"])
+    def lineage(self, request, pk=None):
+        page = self.paginate_queryset(selectors.LineageRows(self.get_object()))
+        return self.get_paginated_response(LineageRowSerializer(page, many=True).data)
+
+    @extend_schema(
+        description="The payment lineage as the auditors' workbook: numbers as numbers in the currency's "
+        "decimals, dates as dates.",
+        responses={
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiResponse(
+                OpenApiTypes.BINARY
+            )
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="lineage/xlsx")
+    def lineage_xlsx(self, request, pk=None):
+        return exports.lineage_workbook(self.get_object())
 
     @extend_schema(request=PaymentMarkSerializer, responses=PaymentSerializer)
     @action(detail=True, methods=["post"])
@@ -535,6 +667,289 @@ class PaymentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
         return Response(PaymentSerializer(payment).data)
 
 
+# --- Vendor column mappings ---------------------------------------------------------------------------
+
+MAPPING_EXAMPLE = {
+    "vendor": "V-GHN",
+    "file_type": "xlsx",
+    "delimiter": ",",
+    "decimal_separator": ",",
+    "date_format": "%d/%m/%Y",
+    "header_row": 5,
+    "total_labels": "",
+    "columns": {
+        "tracking_number": "Mã vận đơn",
+        "ship_date": "Ngày gửi",
+        "base": "Cước chính",
+        "fuel": "Phụ phí xăng dầu",
+        "insurance": "Phí bảo hiểm",
+        "net": "Thành tiền",
+        "vat": "Thuế GTGT (8%)",
+    },
+    "fee_kinds": {"insurance": ""},
+}
+
+
+class MappingSerializer(serializers.ModelSerializer):
+    vendor = serializers.CharField(source="vendor.code", read_only=True, help_text="Vendor code")
+    columns = serializers.DictField(
+        child=serializers.CharField(), help_text="Field -> the column name in the vendor's files"
+    )
+    fee_kinds = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Fee field (insurance, handling, other) -> the charge kind it is billed as",
+    )
+    updated_by = serializers.CharField(source="updated_by.username", default=None, allow_null=True, read_only=True)
+
+    class Meta:
+        model = InvoiceColumnMapping
+        fields = [
+            "vendor",
+            "file_type",
+            "delimiter",
+            "decimal_separator",
+            "date_format",
+            "header_row",
+            "total_labels",
+            "columns",
+            "fee_kinds",
+            "updated_by",
+            "updated_at",
+        ]
+
+
+class MappingWriteSerializer(serializers.Serializer):
+    """A vendor's invoice file layout, checked as the staff mapping page checks it."""
+
+    vendor = serializers.CharField(max_length=30, help_text="Vendor code (create only; the URL names it on update)")
+    file_type = serializers.ChoiceField(choices=InvoiceColumnMapping.FileType.choices, default="csv")
+    # Not trimmed: a tab is a delimiter, not blank space.
+    delimiter = serializers.CharField(
+        max_length=2,
+        required=False,
+        allow_blank=True,
+        default=",",
+        trim_whitespace=False,
+        help_text="CSV only: , ; | or tab (\\t)",
+    )
+    decimal_separator = serializers.ChoiceField(choices=[(".", "Point"), (",", "Comma")], default=".")
+    date_format = serializers.ChoiceField(
+        choices=InvoiceColumnMapping.DateFormat.choices, default=InvoiceColumnMapping.DateFormat.AUTO
+    )
+    header_row = serializers.IntegerField(min_value=1, max_value=1000, default=1)
+    total_labels = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    columns = serializers.DictField(
+        child=serializers.CharField(max_length=100, allow_blank=True),
+        help_text="Field -> column name. Fields: "
+        + ", ".join(name for name, _, _ in MAPPING_FIELDS)
+        + "; tracking_number and net are required.",
+    )
+    fee_kinds = serializers.DictField(
+        child=serializers.ChoiceField(choices=FEE_CHARGE_KINDS, allow_blank=True),
+        required=False,
+        default=dict,
+        help_text="Fee field (insurance, handling, other) -> charge kind (base or a surcharge kind) it is "
+        "compared with; empty or absent: a charge we never expect, flagged for a dispute.",
+    )
+
+
+class MappingFilter(django_filters.FilterSet):
+    vendor = django_filters.CharFilter(field_name="vendor__code", help_text="Vendor code")
+    market = django_filters.CharFilter(field_name="vendor__market_id", help_text="Market code")
+    file_type = django_filters.ChoiceFilter(choices=InvoiceColumnMapping.FileType.choices)
+
+    class Meta:
+        model = InvoiceColumnMapping
+        fields = ["vendor", "market", "file_type"]
+
+
+@extend_schema(
+    examples=[
+        OpenApiExample("A Vietnamese carrier's workbook", value=MAPPING_EXAMPLE, request_only=True),
+        OpenApiExample("Saved", value={**MAPPING_EXAMPLE, "updated_by": "integration"}, response_only=True),
+    ]
+)
+class InvoiceColumnMappingViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
+    """How each vendor's invoice files are laid out (one mapping per vendor, addressed by vendor code):
+    which column holds which field, the file type, decimal mark, date format, the header row (title
+    rows above it are skipped), extra totals labels, and the charge kind of each extra fee column.
+    A vendor needs one before its first invoice upload. Checked exactly as the staff mapping page."""
+
+    serializer_class = MappingSerializer
+    filterset_class = MappingFilter
+    lookup_field = "vendor__code"
+    lookup_url_kwarg = "vendor"
+    required_permissions = {
+        "read": "payables.view_invoicecolumnmapping",
+        "create": "payables.change_invoicecolumnmapping",
+        "update": "payables.change_invoicecolumnmapping",
+        "partial_update": "payables.change_invoicecolumnmapping",
+    }
+
+    def get_queryset(self):
+        return selectors.mappings_list()
+
+    def _save(self, vendor, data: dict):
+        mapping = services.mapping_save(
+            actor=self.request.user,
+            vendor=vendor,
+            columns=data["columns"],
+            fee_kinds=data.get("fee_kinds") or {},
+            delimiter=data.get("delimiter") or "",
+            decimal_separator=data["decimal_separator"],
+            date_format=data["date_format"],
+            header_row=data["header_row"],
+            file_type=data["file_type"],
+            total_labels=data.get("total_labels") or "",
+        )
+        return MappingSerializer(selectors.mappings_list().get(pk=mapping.pk)).data
+
+    @extend_schema(
+        request=MappingWriteSerializer,
+        responses={
+            201: MappingSerializer,
+            409: OpenApiResponse(ERROR_BODY, description="The vendor has a mapping already: PUT to replace it."),
+        },
+    )
+    def create(self, request, *args, **kwargs):
+        body = MappingWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        vendor = Vendor.objects.filter(code=body.validated_data["vendor"]).first()
+        if vendor is None:
+            raise DomainError(f"No vendor {body.validated_data['vendor']!r}.", field="vendor")
+        if InvoiceColumnMapping.objects.filter(vendor=vendor).exists():
+            raise ConflictError(
+                f"{vendor.code} has a column mapping already; replace it with PUT.", code="mapping_exists"
+            )
+        return Response(self._save(vendor, body.validated_data), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MappingWriteSerializer, responses=MappingSerializer)
+    def update(self, request, *args, **kwargs):
+        mapping = self.get_object()
+        if not hasattr(request.data, "keys"):
+            raise serializers.ValidationError({"non_field_errors": ["Send the mapping as an object."]})
+        sent = {key: request.data[key] for key in request.data}
+        if kwargs.get("partial"):
+            # PATCH: the fields sent over the mapping as it is.
+            body = MappingWriteSerializer(
+                data={**MappingSerializer(mapping).data, **sent, "vendor": mapping.vendor.code}
+            )
+        else:
+            body = MappingWriteSerializer(data={**sent, "vendor": mapping.vendor.code})
+        body.is_valid(raise_exception=True)
+        return Response(self._save(mapping.vendor, body.validated_data))
+
+    @extend_schema(request=MappingWriteSerializer, responses=MappingSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+
+# --- Vendor statements -------------------------------------------------------------------------------
+
+
+class StatementRowSerializer(serializers.Serializer):
+    on = serializers.DateField()
+    kind = serializers.CharField(help_text="Invoice, Credit note, Deduction, Payment or Payment returned")
+    reference = serializers.CharField()
+    description = serializers.CharField()
+    amount = serializers.DecimalField(
+        max_digits=20, decimal_places=4, help_text="+ increases what the platform owes, - reduces it"
+    )
+    balance = serializers.DecimalField(max_digits=20, decimal_places=4, help_text="Running balance")
+
+
+class OpenPayableSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Payable
+        fields = ["id", "kind", "reference", "amount", "due_date", "status", "on_hold"]
+
+
+class VendorStatementSerializer(serializers.Serializer):
+    vendor = serializers.CharField(help_text="Vendor code")
+    vendor_name = serializers.CharField()
+    currency = serializers.CharField()
+    rows = StatementRowSerializer(many=True)
+    balance = serializers.DecimalField(
+        max_digits=20, decimal_places=4, help_text="What the platform owes the vendor by the documents"
+    )
+    ledger_balance = serializers.DecimalField(
+        max_digits=20, decimal_places=4, help_text="The vendor payable balance of the ledger"
+    )
+    ties = serializers.BooleanField(help_text="The documents and the ledger agree")
+    open_payables = OpenPayableSerializer(many=True)
+
+
+class VendorStatementViewSet(viewsets.GenericViewSet):
+    """A vendor's statement: approved invoices and credit notes, deductions and payments with a running
+    balance of what the platform owes, and the ledger's vendor payable balance beside it (the same
+    figures as the staff statement page)."""
+
+    serializer_class = VendorStatementSerializer
+    queryset = Vendor.objects.select_related("market").order_by("code")
+    lookup_field = "code"
+    lookup_url_kwarg = "vendor"
+    filter_backends = []
+    pagination_class = None
+    required_permissions = {"read": "payables.view_payable"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "currency",
+                str,
+                description="Statement currency (default: the vendor market's)",
+                enum=[code for code, _ in CURRENCY_CHOICES],
+            )
+        ],
+        examples=[
+            OpenApiExample(
+                "One invoice, paid",
+                response_only=True,
+                value={
+                    "vendor": "V-PARCELNET",
+                    "vendor_name": "ParcelNet Ltd",
+                    "currency": "GBP",
+                    "rows": [
+                        {
+                            "on": "2026-03-12",
+                            "kind": "Invoice",
+                            "reference": "INV-1",
+                            "description": "Billed 5.94, approved 5.94",
+                            "amount": "5.9400",
+                            "balance": "5.9400",
+                        },
+                        {
+                            "on": "2026-05-01",
+                            "kind": "Payment",
+                            "reference": "PR-GB-2026-0007-001",
+                            "description": "Run PR-GB-2026-0007",
+                            "amount": "-5.9400",
+                            "balance": "0.0000",
+                        },
+                    ],
+                    "balance": "0.0000",
+                    "ledger_balance": "0.0000",
+                    "ties": True,
+                    "open_payables": [],
+                },
+            )
+        ],
+    )
+    def retrieve(self, request, vendor=None):
+        vendor = self.get_object()
+        currency = request.query_params.get("currency") or vendor.market.currency
+        if currency not in dict(CURRENCY_CHOICES):
+            raise DomainError(f"Unknown currency {currency!r}.", field="currency")
+        statement = selectors.vendor_statement(vendor, currency=currency)
+        data = {
+            **statement,
+            "vendor": vendor.code,
+            "vendor_name": vendor.legal_name,
+            "open_payables": statement["open_payables"].order_by("due_date", "id"),
+        }
+        return Response(VendorStatementSerializer(data).data)
+
+
 def register_routes(router) -> None:
     router.register("vendor-invoice-imports", InvoiceImportViewSet, basename="vendorinvoiceimport")
     router.register("vendor-invoices", VendorInvoiceViewSet, basename="vendorinvoice")
@@ -542,3 +957,5 @@ def register_routes(router) -> None:
     router.register("vendor-deductions", VendorDeductionViewSet, basename="vendordeduction")
     router.register("payment-runs", PaymentRunViewSet, basename="paymentrun")
     router.register("payments", PaymentViewSet, basename="payment")
+    router.register("vendor-invoice-mappings", InvoiceColumnMappingViewSet, basename="vendorinvoicemapping")
+    router.register("vendor-statements", VendorStatementViewSet, basename="vendorstatement")

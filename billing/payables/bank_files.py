@@ -23,6 +23,7 @@ import io
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import ngettext
 
 from settlement_ops.errors import DomainError
 from settlement_ops.exports import SafeCsvWriter
@@ -166,7 +167,14 @@ def parse_results(content: bytes) -> list[dict]:
         )
     if errors:
         raise DomainError(
-            f"{len(errors)} row(s) of the result file have errors; nothing was applied.", code="bad_rows", errors=errors
+            ngettext(
+                "%(n)d row of the result file has errors; nothing was applied.",
+                "%(n)d rows of the result file have errors; nothing was applied.",
+                len(errors),
+            )
+            % {"n": len(errors)},
+            code="bad_rows",
+            errors=errors,
         )
     return rows
 

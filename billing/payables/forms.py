@@ -1,12 +1,17 @@
+import csv
+from collections import Counter
+
 from django import forms
 from django.conf import settings
 
+from settlement_ops import uploads
+from settlement_ops.errors import DomainError
 from settlement_ops.models import Market
 from settlement_ops.money import CURRENCY_CHOICES
 from vendors.models import Vendor
 
 from .models import InvoiceColumnMapping, VendorInvoice, VendorInvoiceLine
-from .parsing import MAPPING_FIELDS
+from .parsing import FEE_CHARGE_KINDS, FEE_FIELDS, MAPPING_FIELDS, check_upload
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -37,7 +42,42 @@ class UploadForm(forms.Form):
         data = super().clean()
         if data.get("kind") == VendorInvoice.Kind.CREDIT_NOTE and not data.get("credited_invoice_number"):
             self.add_error("credited_invoice_number", "A credit note names the invoice it corrects.")
+        if data.get("file") and data.get("vendor"):
+            self._check_content(data["file"], data["vendor"])
         return data
+
+    def _check_content(self, upload, vendor) -> None:
+        """The type by the content, before any parsing: a workbook, or text with columns. A note
+        or a letter saved as .txt is refused as what it is, not as a file missing every column;
+        the form is shown again with everything typed in it."""
+        content = upload.read()
+        upload.seek(0)
+        try:
+            kind = check_upload(content=content, filename=upload.name)
+        except DomainError as exc:
+            self.add_error("file", exc.message)
+            return
+        mapping = getattr(vendor, "invoice_mapping", None)
+        if kind == "csv" and not looks_tabular(content, delimiter=getattr(mapping, "delimiter", ",")):
+            self.add_error(
+                "file",
+                f"“{upload.name}” is not a CSV or Excel file: it is text without columns. "
+                "Upload the vendor's invoice as .csv (one line per shipment) or .xlsx.",
+            )
+
+
+def looks_tabular(content: bytes, *, delimiter: str, lines: int = 20) -> bool:
+    """Whether text reads as a table: among its first non-empty lines, two (or the only one)
+    split at the delimiter into the same number of columns, at least two (title lines above the
+    header are allowed; prose with a comma or two rarely repeats a column count)."""
+    try:
+        text = uploads.decode_text(content[:65536])
+    except DomainError:
+        return False
+    sample = [line for line in text.splitlines() if line.strip()][:lines]
+    rows = csv.reader(sample, delimiter=delimiter)
+    widths = Counter(len(row) for row in rows if sum(1 for cell in row if cell.strip()) >= 2)
+    return bool(widths) and widths.most_common(1)[0][1] >= min(2, len(sample))
 
 
 class MappingForm(forms.Form):
@@ -74,9 +114,19 @@ class MappingForm(forms.Form):
             )
             if required:
                 self.fields[f"col_{name}"].help_text = "required"
+            if name in FEE_FIELDS:
+                self.fields[f"kind_{name}"] = forms.ChoiceField(
+                    choices=FEE_CHARGE_KINDS,
+                    required=False,
+                    label=f"{label}: billed as",
+                    help_text="Our charge it is compared with; none: a charge we do not expect, to dispute",
+                )
 
     def columns(self) -> dict:
         return {name: self.cleaned_data.get(f"col_{name}", "") for name, _, _ in MAPPING_FIELDS}
+
+    def fee_kinds(self) -> dict:
+        return {name: self.cleaned_data.get(f"kind_{name}", "") for name in FEE_FIELDS}
 
 
 class PolicyForm(forms.Form):

@@ -82,6 +82,9 @@ class InvoiceColumnMapping(models.Model):
         help_text="Words that mark this vendor's total and subtotal rows, comma-separated "
         "(common ones in English, German, French, Indonesian and Vietnamese are known already)",
     )
+    # {fee field (parsing.FEE_FIELDS): charge kind ("base" or a surcharge kind) it is billed as;
+    # a fee with no kind is a charge we never expect, carried on the line to dispute}
+    fee_kinds = models.JSONField(default=dict, blank=True)
     updated_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -227,8 +230,11 @@ class VendorInvoiceLine(models.Model):
         "flag_surcharge_not_in_contract": "Surcharge not in the contract",
         "flag_expired_contract": "Billed under an expired contract",
         "flag_not_delivered": "Shipment not yet delivered",
+        "flag_unexpected_fee": "Fee with no charge of ours (insurance, handling, other): dispute",
     }
     SURCHARGE_FIELDS = list(SURCHARGE_ORDER)  # one billed_<kind> column per surcharge kind
+    # Fee columns the vendor's mapping gives no charge kind: amounts we never expect.
+    FEE_FIELDS = ["insurance", "handling", "other"]
 
     # Indexed by the unique (invoice, line_no) constraint; no separate index.
     invoice = models.ForeignKey(VendorInvoice, on_delete=models.CASCADE, related_name="lines", db_index=False)
@@ -243,6 +249,10 @@ class VendorInvoiceLine(models.Model):
     billed_cod = money_field()
     billed_peak = money_field()
     billed_returns = money_field()
+    # Database defaults too: bulk SQL that writes lines (the benchmark) need not name them.
+    billed_insurance = money_field(db_default=Decimal("0"))
+    billed_handling = money_field(db_default=Decimal("0"))
+    billed_other = money_field(db_default=Decimal("0"))
     billed_net = money_field()
     billed_vat = money_field()
     billed_gross = money_field()
@@ -268,6 +278,7 @@ class VendorInvoiceLine(models.Model):
     flag_surcharge_not_in_contract = models.BooleanField(default=False)
     flag_expired_contract = models.BooleanField(default=False)
     flag_not_delivered = models.BooleanField(default=False)
+    flag_unexpected_fee = models.BooleanField(default=False, db_default=False)
     decision = models.CharField(max_length=14, choices=Decision.choices, default=Decision.PENDING)
     approved_net = money_field()
     approved_vat = money_field()
@@ -296,6 +307,9 @@ class VendorInvoiceLine(models.Model):
                 & Q(billed_cod__gte=0)
                 & Q(billed_peak__gte=0)
                 & Q(billed_returns__gte=0)
+                & Q(billed_insurance__gte=0)
+                & Q(billed_handling__gte=0)
+                & Q(billed_other__gte=0)
                 & Q(billed_net__gte=0)
                 & Q(billed_vat__gte=0)
                 & (Q(billed_weight_kg__isnull=True) | Q(billed_weight_kg__gt=0)),
@@ -507,6 +521,13 @@ class Payable(models.Model):
 
     def __str__(self) -> str:
         return f"Payable {self.pk} {self.vendor.code} {self.currency} {self.amount}"
+
+    @property
+    def days_past_due(self) -> int:
+        """Days an unpaid payable is past its due date in its market's today (0 when not overdue)."""
+        if self.status == self.Status.PAID:
+            return 0
+        return max((self.market.local_date() - self.due_date).days, 0)
 
     @property
     def reference(self) -> str:

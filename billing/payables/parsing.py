@@ -15,8 +15,9 @@ from decimal import Decimal, InvalidOperation
 
 from settlement_ops import uploads
 from settlement_ops.errors import DomainError
+from vendors.models import Surcharge
 
-from .models import InvoiceColumnMapping
+from .models import InvoiceColumnMapping, VendorInvoiceLine
 
 # (field, label, required)
 MAPPING_FIELDS = [
@@ -33,6 +34,9 @@ MAPPING_FIELDS = [
     ("cod", "Cash-on-delivery fee", False),
     ("peak", "Peak surcharge", False),
     ("returns", "Returns surcharge", False),
+    ("insurance", "Insurance fee", False),
+    ("handling", "Handling fee", False),
+    ("other", "Other fee", False),
     ("net", "Line total (net)", True),
     ("vat", "VAT", False),
     ("gross", "Line total (gross)", False),
@@ -40,6 +44,13 @@ MAPPING_FIELDS = [
 FIELD_NAMES = [f for f, _, _ in MAPPING_FIELDS]
 REQUIRED_FIELDS = [f for f, _, required in MAPPING_FIELDS if required]
 COMPONENT_FIELDS = ["base", "fuel", "remote_area", "oversize", "cod", "peak", "returns"]
+# Fees some carriers bill in columns of their own. The mapping names the charge kind each one is
+# (its amount then counts as that kind, compared with what we expect of it); a fee with no charge
+# kind is a charge we never expect, kept on the line and flagged for a dispute.
+FEE_FIELDS = VendorInvoiceLine.FEE_FIELDS
+FEE_CHARGE_KINDS = [("", "No charge of ours: dispute it"), ("base", "Base charge")] + [
+    (kind, label) for kind, label in Surcharge.Kind.choices
+]
 AUTO_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%m-%Y"]
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 # A currency symbol or code before or after an amount: letters (Rp, VND, EUR, đ) and symbols.

@@ -32,12 +32,20 @@ ROLE_PERMISSIONS = {
     Role.FINANCE_APPROVER: _READ + _EXPORT + ["payables.approve_paymentrun", "payables.hold_payable"],
     Role.AUDITOR: _READ + _EXPORT,
     Role.RISK_ANALYST: _READ + ["payables.hold_payable"],
-    # Pushes invoice files through the API and reads the outcome.
+    # Pushes invoice files through the API (keeping each vendor's column mapping) and reads the
+    # outcome: payables, runs and payments, vendor statements, bank files and payment lineage.
     Role.INTEGRATION: [
         "payables.view_vendorinvoice",
         "payables.view_invoiceimport",
         "payables.import_vendorinvoice",
         "payables.view_vendordeduction",
         "payables.add_vendordeduction",
+        "payables.view_invoicecolumnmapping",
+        "payables.change_invoicecolumnmapping",
+        "payables.view_payable",
+        "payables.view_paymentrun",
+        "payables.view_payment",
+        "payables.view_bankfile",
+        "payables.export_payables",
     ],
 }

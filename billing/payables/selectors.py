@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from billing.models import ChargeLine, Shipment
 from settlement_ops.models import AccountKind
@@ -15,6 +16,8 @@ from settlement_ops.selectors import balance
 from vendors.models import ContractVersion, RateLine
 
 from .models import (
+    BankFile,
+    InvoiceColumnMapping,
     InvoiceImport,
     Payable,
     Payment,
@@ -45,13 +48,36 @@ def imports_list():
 
 
 def payables_list():
-    return Payable.objects.select_related("vendor", "invoice", "deduction", "payment_run", "held_by").order_by(
-        "due_date", "id"
-    )
+    return Payable.objects.select_related(
+        "vendor", "market", "invoice", "deduction", "payment_run", "held_by"
+    ).order_by("due_date", "id")
 
 
 def runs_list():
     return PaymentRun.objects.select_related("market", "prepared_by", "approved_by")
+
+
+def mappings_list():
+    return InvoiceColumnMapping.objects.select_related("vendor", "updated_by").order_by("vendor__code")
+
+
+def payments_list():
+    """Payments with what their lineage and remittance read about them."""
+    return Payment.objects.select_related("vendor", "run__prepared_by", "run__approved_by", "confirmed_by").order_by(
+        "-id"
+    )
+
+
+# What a bank file is served as: SEPA files are XML, the others CSV.
+BANK_FILE_CONTENT_TYPES = {BankFile.Format.SEPA: "application/xml", BankFile.Format.CSV: "text/csv"}
+
+
+def run_bank_file(run: PaymentRun) -> tuple[BankFile, str] | None:
+    """The bank file of a run with its content type, or None before it is exported."""
+    bank_file = run.bank_files.first()
+    if bank_file is None:
+        return None
+    return bank_file, BANK_FILE_CONTENT_TYPES.get(bank_file.format, "application/octet-stream")
 
 
 def disputed_lines(*, vendor, invoice: VendorInvoice | None = None):
@@ -219,6 +245,28 @@ def payment_lineage(payment: Payment):
                 "rate_line": str(rl) if rl else "",
                 "rate_line_id": line.rate_line_id,
             }
+
+
+class LineageRows:
+    """A payment's lineage as a sequence a paginator can count and slice: counted in SQL, a page
+    read by running `payment_lineage` up to it, so memory holds one page, not every line."""
+
+    def __init__(self, payment: Payment):
+        self.payment = payment
+
+    def count(self) -> int:
+        items = (
+            PaymentRunItem.objects.filter(payment=self.payment)
+            .annotate(lines=Count("payable__invoice__lines"))
+            .values_list("payable__deduction_id", "lines")
+        )
+        return sum(1 if deduction else lines for deduction, lines in items)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[dict]:
+        return list(islice(payment_lineage(self.payment), window.start, window.stop))
 
 
 def invoice_lines_integrity() -> list[str]:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("invoices/<int:pk>/lines.xlsx", views.InvoiceLinesExportView.as_view(), name="invoice_lines_export"),
     path("imports/<int:pk>/", views.ImportDetailView.as_view(), name="import_detail"),
     path("imports/<int:pk>/progress/", views.ImportProgressView.as_view(), name="import_progress"),
+    path("imports/<int:pk>/problems.<str:fmt>", views.ImportErrorsView.as_view(), name="import_errors"),
     path("vendors/<int:pk>/mapping/", views.MappingEditView.as_view(), name="mapping_edit"),
     path("vendors/<int:pk>/dispute-letter.xlsx", views.DisputeLetterView.as_view(), name="dispute_letter"),
     path("vendors/<int:pk>/statement/", views.VendorStatementView.as_view(), name="vendor_statement"),

@@ -6,12 +6,14 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
 
 from settlement_ops.errors import DomainError
 from settlement_ops.forms import add_domain_error
+from settlement_ops.import_jobs import MAX_ERRORS_SHOWN, REPORT_FORMATS, error_report_response
 from settlement_ops.permissions import ActionView, PermissionRequiredPageMixin
 from vendors.models import Vendor
 
@@ -104,11 +106,36 @@ class ImportDetailView(PermissionRequiredPageMixin, DetailView):
     def get_queryset(self):
         return selectors.imports_list()
 
+    def get_context_data(self, **kwargs):
+        # The kernel's error block: the first 100 on the page, all stored problems as a file.
+        ctx = super().get_context_data(**kwargs)
+        job = self.object
+        ctx["errors_shown"] = job.errors[:MAX_ERRORS_SHOWN]
+        ctx["error_count"] = job.error_count
+        ctx["report_urls"] = (
+            [(fmt.upper(), reverse("payables:import_errors", args=[job.pk, fmt])) for fmt in REPORT_FORMATS]
+            if job.status == InvoiceImport.Status.REFUSED
+            else []
+        )
+        return ctx
+
 
 class ImportProgressView(ImportDetailView):
     """The progress block alone, polled by htmx while the job runs."""
 
     template_name = "payables/partials/import_progress.html"
+
+
+class ImportErrorsView(PermissionRequiredPageMixin, View):
+    """The problems of a refused invoice file as CSV or xlsx, through the kernel's error report."""
+
+    permission_required = "payables.view_invoiceimport"
+
+    def get(self, request, pk, fmt):
+        job = get_object_or_404(selectors.imports_list(), pk=pk, status=InvoiceImport.Status.REFUSED)
+        if fmt not in REPORT_FORMATS:
+            raise Http404
+        return error_report_response(errors=job.errors, name=f"invoice-import-{job.pk}-problems", fmt=fmt)
 
 
 class MappingEditView(PermissionRequiredPageMixin, TemplateView):
@@ -142,6 +169,7 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
             "header_row": mapping.header_row,
         }
         initial.update({f"col_{k}": v for k, v in mapping.columns.items()})
+        initial.update({f"kind_{k}": v for k, v in (mapping.fee_kinds or {}).items()})
         return initial, []
 
     def get_context_data(self, **kwargs):
@@ -194,6 +222,7 @@ class MappingEditView(PermissionRequiredPageMixin, TemplateView):
                 actor=request.user,
                 vendor=self.vendor,
                 columns=form.columns(),
+                fee_kinds=form.fee_kinds(),
                 delimiter=data["delimiter"],
                 decimal_separator=data["decimal_separator"],
                 date_format=data["date_format"],
@@ -254,7 +283,8 @@ class InvoiceDecideView(ActionView):
             reason=form.cleaned_data["reason"],
         )
         note = " The invoice is approved." if invoice.status == VendorInvoice.Status.APPROVED else ""
-        return f"{len(request.POST.getlist('lines'))} line(s) decided.{note}", self.back(pk)
+        decided = len(request.POST.getlist("lines"))
+        return ngettext("%(n)d line decided.", "%(n)d lines decided.", decided) % {"n": decided} + note, self.back(pk)
 
 
 class InvoiceReauditView(ActionView):
@@ -265,7 +295,11 @@ class InvoiceReauditView(ActionView):
 
     def act(self, request, pk):
         invoice = services.invoice_audit(invoice_id=get_object_or_404(VendorInvoice, pk=pk).pk, actor=request.user)
-        return f"Audit re-run: {invoice.pending_count} line(s) wait for review.", self.back(pk)
+        waiting = invoice.pending_count
+        message = ngettext(
+            "Audit re-run: %(n)d line waits for review.", "Audit re-run: %(n)d lines wait for review.", waiting
+        )
+        return message % {"n": waiting}, self.back(pk)
 
 
 class CreditNoteApproveView(ActionView):
@@ -514,11 +548,10 @@ class BankFileDownloadView(PermissionRequiredPageMixin, View):
     permission_required = ("payables.view_bankfile", "payables.export_payables")
 
     def get(self, request, pk):
-        run = get_object_or_404(PaymentRun, pk=pk)
-        bank_file = run.bank_files.first()
-        if bank_file is None:
+        found = selectors.run_bank_file(get_object_or_404(PaymentRun, pk=pk))
+        if found is None:
             raise Http404("No bank file yet")
-        content_type = "application/xml" if bank_file.format == bank_file.Format.SEPA else "text/csv"
+        bank_file, content_type = found
         response = HttpResponse(bytes(bank_file.content), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{bank_file.filename}"'
         response["X-Content-SHA256"] = bank_file.sha256
@@ -548,7 +581,4 @@ class LineageView(PermissionRequiredPageMixin, View):
     permission_required = ("payables.view_payment", "payables.export_payables")
 
     def get(self, request, pk):
-        payment = get_object_or_404(
-            Payment.objects.select_related("vendor", "run__prepared_by", "run__approved_by", "confirmed_by"), pk=pk
-        )
-        return exports.lineage_workbook(payment)
+        return exports.lineage_workbook(get_object_or_404(selectors.payments_list(), pk=pk))

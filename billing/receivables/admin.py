@@ -3,7 +3,17 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from settlement_ops.admin import ReadOnlyAdminMixin
 
-from .models import CollectionNote, DunningLevel, DunningNotice, Invoice, PayoutDeduction, Receipt, Statement, WriteOff
+from .models import (
+    CollectionNote,
+    CorrectionRule,
+    DunningLevel,
+    DunningNotice,
+    Invoice,
+    PayoutDeduction,
+    Receipt,
+    Statement,
+    WriteOff,
+)
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
@@ -39,3 +49,10 @@ class OtherAdmin(ReadOnlyAdmin):
 class DunningLevelAdmin(SimpleHistoryAdmin):
     list_display = ["market", "level", "name", "wait_days"]
     list_filter = ["market"]
+
+
+@admin.register(CorrectionRule)
+class CorrectionRuleAdmin(SimpleHistoryAdmin):
+    """Which document corrects a wrong invoice in a market (no row: the legal default)."""
+
+    list_display = ["market", "document"]

@@ -2,6 +2,11 @@
 Sans font shipped in `fonts/` (Bitstream Vera licence) so Vietnamese and German text render on
 any machine. Labels exist in English, Bahasa Indonesia and Vietnamese; German and French
 markets get English labels until translations are added (a known gap).
+
+Each correction document has its own title and a line naming the invoice it corrects: a credit
+note "credits" it; Vietnam's adjustment invoice says "Điều chỉnh giảm cho hóa đơn số … ngày …" and
+its replacement invoice "Thay thế cho hóa đơn số … ngày …" (Decree 123/2020 art. 19). Column
+headers wrap inside their column (Vietnamese ones are long) instead of running into the next.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ LABELS = {
     "en": {
         "invoice": "Tax invoice",
         "credit_note": "Credit note",
+        "adjustment": "Adjustment invoice (decrease)",
+        "replacement": "Replacement tax invoice",
         "number": "Number",
         "issue_date": "Issue date",
         "due_date": "Due date",
@@ -27,6 +34,10 @@ LABELS = {
         "seller": "Bill to",
         "vat_number": "VAT number",
         "credits": "Credits invoice",
+        "corrects": "Corrects",
+        "credits_ref": "Credits invoice {number} of {date}",
+        "adjusts_ref": "Decreases invoice {number} of {date}",
+        "replaces_ref": "Replaces invoice {number} of {date}",
         "tracking": "Tracking number",
         "ship_date": "Ship date",
         "service": "Service",
@@ -47,6 +58,8 @@ LABELS = {
     "id": {
         "invoice": "Faktur pajak",
         "credit_note": "Nota kredit",
+        "adjustment": "Faktur penyesuaian (pengurangan)",
+        "replacement": "Faktur pajak pengganti",
         "number": "Nomor",
         "issue_date": "Tanggal terbit",
         "due_date": "Jatuh tempo",
@@ -54,6 +67,10 @@ LABELS = {
         "seller": "Ditagihkan kepada",
         "vat_number": "NPWP",
         "credits": "Mengkredit faktur",
+        "corrects": "Mengoreksi",
+        "credits_ref": "Mengkredit faktur {number} tanggal {date}",
+        "adjusts_ref": "Mengurangi faktur {number} tanggal {date}",
+        "replaces_ref": "Menggantikan faktur {number} tanggal {date}",
         "tracking": "Nomor resi",
         "ship_date": "Tanggal kirim",
         "service": "Layanan",
@@ -73,14 +90,20 @@ LABELS = {
     },
     "vi": {
         "invoice": "Hóa đơn GTGT",
-        "credit_note": "Hóa đơn điều chỉnh giảm",
+        "credit_note": "Giấy báo có",
+        "adjustment": "Hóa đơn điều chỉnh giảm",
+        "replacement": "Hóa đơn GTGT thay thế",
         "number": "Số",
         "issue_date": "Ngày lập",
         "due_date": "Hạn thanh toán",
         "period": "Kỳ dịch vụ",
         "seller": "Khách hàng",
         "vat_number": "Mã số thuế",
-        "credits": "Điều chỉnh cho hóa đơn",
+        "credits": "Ghi có cho hóa đơn",
+        "corrects": "Hóa đơn gốc",
+        "credits_ref": "Ghi có cho hóa đơn số {number} ngày {date}",
+        "adjusts_ref": "Điều chỉnh giảm cho hóa đơn số {number} ngày {date}",
+        "replaces_ref": "Thay thế cho hóa đơn số {number} ngày {date}",
         "tracking": "Mã vận đơn",
         "ship_date": "Ngày gửi",
         "service": "Dịch vụ",
@@ -103,6 +126,45 @@ LABELS = {
 
 def labels_for(language: str) -> dict:
     return LABELS.get(language, LABELS["en"])
+
+
+def document_title(invoice: Invoice, t: dict) -> str:
+    """The document's title in the labels `t`: invoice, replacement, credit note or adjustment."""
+    if invoice.kind == Invoice.Kind.INVOICE:
+        return t["replacement"] if invoice.replaces_id else t["invoice"]
+    return t[invoice.kind]
+
+
+def correction_reference(invoice: Invoice, t: dict) -> str:
+    """The line naming the invoice a correction corrects ("" for a plain invoice)."""
+    original = invoice.corrected_invoice
+    if original is None:
+        return ""
+    key = {Invoice.Kind.ADJUSTMENT: "adjusts_ref", Invoice.Kind.CREDIT_NOTE: "credits_ref"}.get(
+        invoice.kind, "replaces_ref"
+    )
+    return t[key].format(number=original.number, date=original.issue_date.isoformat())
+
+
+HEADER_LINE_HEIGHT = 4
+
+
+def header_lines(pdf: FPDF, width: float, text: str) -> list[str]:
+    """`text` broken into the lines it takes in a column of `width` (current font)."""
+    return pdf.multi_cell(width, HEADER_LINE_HEIGHT, text, dry_run=True, output="LINES", padding=(0, 1))
+
+
+def table_header(pdf: FPDF, widths: list[float], headers: list[str], right: set[int]) -> None:
+    """One header row whose cells wrap their text and share the tallest cell's height."""
+    rows = max(len(header_lines(pdf, w, h)) for w, h in zip(widths, headers, strict=True))
+    height = rows * HEADER_LINE_HEIGHT + 2
+    x, y = pdf.get_x(), pdf.get_y()
+    for i, (w, h) in enumerate(zip(widths, headers, strict=True)):
+        pdf.rect(x, y, w, height)
+        pdf.set_xy(x, y + 1)
+        pdf.multi_cell(w, HEADER_LINE_HEIGHT, h, align="R" if i in right else "L", padding=(0, 1))
+        x += w
+    pdf.set_xy(pdf.l_margin, y + height)
 
 
 def vat_summary(invoice: Invoice) -> list[dict]:
@@ -128,7 +190,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     pdf.set_title(invoice.number)
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 16)
-    pdf.cell(0, 10, t["credit_note" if invoice.is_credit_note else "invoice"], new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, document_title(invoice, t), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 9)
     pdf.cell(0, 5, f"{t['issuer']} · {invoice.market.name}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
@@ -143,8 +205,9 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         facts.append((t["vat_number"], seller.vat_number))
     if invoice.period_start:
         facts.append((t["period"], f"{invoice.period_start.isoformat()} – {invoice.period_end.isoformat()}"))
-    if invoice.credited_invoice_id:
-        facts.append((t["credits"], invoice.credited_invoice.number))
+    reference = correction_reference(invoice, t)
+    if reference:
+        facts.append((t["corrects"], reference))
         facts.append((t["reason"], invoice.reason))
     for label, value in facts:
         pdf.set_font("DejaVu", "B", 9)
@@ -155,9 +218,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     widths = [44, 22, 22, 20, 22, 14, 20, 26]
     headers = [t["tracking"], t["ship_date"], t["service"], t["kind"], t["net"], t["vat_rate"], t["vat"], t["gross"]]
     pdf.set_font("DejaVu", "B", 8)
-    for w, h in zip(widths, headers, strict=True):
-        pdf.cell(w, 6, h, border=1, align="R" if h in (t["net"], t["vat_rate"], t["vat"], t["gross"]) else "L")
-    pdf.ln()
+    table_header(pdf, widths, headers, right={4, 5, 6, 7})
     pdf.set_font("DejaVu", "", 8)
     for line in invoice.lines.order_by("ship_date", "tracking_number", "id").iterator(chunk_size=2000):
         cells = [

@@ -7,9 +7,10 @@ later levels. An active promise to pay (promised date today or later, on the inv
 seller as a whole) holds dunning. One notice per invoice and level (unique), so a second run on
 the same day sends nothing. Emails go out after the transaction commits.
 
-Letters: templates/receivables/dunning/<lang>_subject.txt and <lang>_body.txt for English,
-Bahasa Indonesia and Vietnamese; markets in other languages (DE, FR) get the English letter
-until a translation is added — a known gap, see `LETTER_LANGUAGES`.
+Letters: templates/receivables/dunning/letter_subject.txt and letter_body.txt, rendered in the
+invoice's language through the translation catalogues (locale/<lang>/LC_MESSAGES/django.po:
+English, Bahasa Indonesia, Vietnamese, German, French), with amounts and dates as that language
+writes them, and the platform's collection bank account from the market's settings.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from settlement_ops.errors import DomainError
+from settlement_ops.i18n import format_money, supported_language
 from settlement_ops.models import AuditEvent, Market
-from settlement_ops.money import format_amount, quantize, to_decimal
+from settlement_ops.money import quantize, to_decimal
 from settlement_ops.services import audit_record
 
 from . import locks
 from .models import CollectionNote, DunningLevel, DunningNotice, Invoice
-
-LETTER_LANGUAGES = ("en", "id", "vi")
 
 
 @dataclass(frozen=True)
@@ -51,23 +52,26 @@ def dunning_ladder(market: Market) -> dict[int, Step]:
 
 
 def letter_language(language: str) -> str:
-    return language if language in LETTER_LANGUAGES else "en"
+    """The invoice's language when a catalogue exists for it (settings.LANGUAGES), else English."""
+    return supported_language(language) or "en"
 
 
 def dunning_letter(*, invoice: Invoice, level: int, on: date) -> tuple[str, str, str]:
-    """(language, subject, body) of the letter for an invoice at a level."""
+    """(language, subject, body) of the letter for an invoice at a level, in the invoice's language."""
     language = letter_language(invoice.language)
     ctx = {
         "invoice": invoice,
         "seller": invoice.seller,
+        "market": invoice.market,
         "level": level,
         "on": on,
         "days_overdue": (on - invoice.due_date).days,
-        "amount_open": format_amount(invoice.amount_open, invoice.currency),
+        "amount_open": format_money(invoice.amount_open, invoice.currency, language),
         "currency": invoice.currency,
     }
-    subject = " ".join(render_to_string(f"receivables/dunning/{language}_subject.txt", ctx).split())
-    body = render_to_string(f"receivables/dunning/{language}_body.txt", ctx).strip() + "\n"
+    with translation.override(language):
+        subject = " ".join(render_to_string("receivables/dunning/letter_subject.txt", ctx).split())
+        body = render_to_string("receivables/dunning/letter_body.txt", ctx).strip() + "\n"
     return language, subject[:255], body
 
 

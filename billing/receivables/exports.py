@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.utils.translation import gettext as _
+
 from settlement_ops.exports import Column, Sheet, workbook_response
+from settlement_ops.i18n import format_day
 from settlement_ops.money import Money
 
 from . import selectors
@@ -18,29 +21,41 @@ def _m(amount, currency):
 
 
 def statement_workbook(statement: Statement):
+    """The seller's statement as Excel, headers in the active language (the seller's in the portal)."""
     cur = statement.currency
     lines = selectors.statement_lines(statement)
     summary = [
-        ("Opening balance", _m(statement.opening_balance, cur)),
-        ("Logistics fees", _m(statement.charges_total, cur)),
-        ("Credit notes", _m(statement.credits_total, cur)),
-        ("Payments", _m(statement.payments_total, cur)),
-        ("Adjustments", _m(statement.adjustments_total, cur)),
-        ("Closing balance", _m(statement.closing_balance, cur)),
+        (_("Opening balance"), _m(statement.opening_balance, cur)),
+        (_("Logistics fees"), _m(statement.charges_total, cur)),
+        (_("Credit notes"), _m(statement.credits_total, cur)),
+        (_("Payments"), _m(statement.payments_total, cur)),
+        (_("Adjustments"), _m(statement.adjustments_total, cur)),
+        (_("Closing balance"), _m(statement.closing_balance, cur)),
     ]
-    title = f"Statement {statement.seller.code} {statement.seller.legal_name} — {statement.period_start} to {statement.period_end} ({cur})"
+    title = _("Statement %(code)s %(name)s — %(start)s to %(end)s (%(currency)s)") % {
+        "code": statement.seller.code,
+        "name": statement.seller.legal_name,
+        "start": format_day(statement.period_start),
+        "end": format_day(statement.period_end),
+        "currency": cur,
+    }
     return workbook_response(
         filename=f"statement_{statement.seller.code}_{statement.period_end}.xlsx",
         sheets=[
-            Sheet("Summary", [Column("Item", width=24), Column("Amount", "money", 18)], summary, header_lines=[title]),
             Sheet(
-                "Entries",
+                _("Summary"),
+                [Column(_("Item"), width=24), Column(_("Amount"), "money", 18)],
+                summary,
+                header_lines=[title],
+            ),
+            Sheet(
+                _("Entries"),
                 [
-                    Column("Date", "date", 12),
-                    Column("Item", width=24),
-                    Column("Description", width=50),
-                    Column("Amount", "money", 16),
-                    Column("Balance", "money", 16),
+                    Column(_("Date"), "date", 12),
+                    Column(_("Item"), width=24),
+                    Column(_("Description"), width=50),
+                    Column(_("Amount"), "money", 16),
+                    Column(_("Balance"), "money", 16),
                 ],
                 (
                     (
@@ -55,16 +70,16 @@ def statement_workbook(statement: Statement):
                 header_lines=[title],
             ),
             Sheet(
-                "Shipments",
+                _("Shipments"),
                 [
-                    Column("Ship date", "date", 12),
-                    Column("Tracking", width=22),
-                    Column("Service", width=12),
-                    Column("Type", width=10),
-                    Column("Invoice", width=22),
-                    Column("Net", "money", 14),
-                    Column("VAT", "money", 14),
-                    Column("Gross", "money", 14),
+                    Column(_("Ship date"), "date", 12),
+                    Column(_("Tracking"), width=22),
+                    Column(_("Service"), width=12),
+                    Column(_("Type"), width=10),
+                    Column(_("Invoice"), width=22),
+                    Column(_("Net"), "money", 14),
+                    Column(_("VAT"), "money", 14),
+                    Column(_("Gross"), "money", 14),
                 ],
                 (
                     (

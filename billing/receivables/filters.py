@@ -10,7 +10,7 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 
 class StatementFilter(django_filters.FilterSet):
-    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all())
+    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all(), empty_label="All")
     seller = django_filters.CharFilter(field_name="seller__code", lookup_expr="iexact", label="Seller code")
     period_end = django_filters.DateFilter(widget=DATE, label="Period end")
 
@@ -20,7 +20,7 @@ class StatementFilter(django_filters.FilterSet):
 
 
 class InvoiceFilter(django_filters.FilterSet):
-    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all())
+    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all(), empty_label="All")
     seller = django_filters.CharFilter(field_name="seller__code", lookup_expr="iexact", label="Seller code")
     number = django_filters.CharFilter(lookup_expr="icontains")
     kind = django_filters.ChoiceFilter(choices=Invoice.Kind.choices)
@@ -49,7 +49,7 @@ class PortalInvoiceFilter(django_filters.FilterSet):
 
 
 class ReceiptFilter(django_filters.FilterSet):
-    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all())
+    market = django_filters.ModelChoiceFilter(queryset=Market.objects.all(), empty_label="All")
     seller = django_filters.CharFilter(field_name="seller__code", lookup_expr="iexact", label="Seller code")
     status = django_filters.ChoiceFilter(choices=Receipt.Status.choices)
     q = django_filters.CharFilter(method="filter_q", label="Reference")

@@ -68,6 +68,12 @@ class WriteOffForm(forms.Form):
         max_digits=20, decimal_places=4, required=False, help_text="Empty: the whole open amount"
     )
 
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount is not None and amount <= 0:
+            raise forms.ValidationError("The amount must be more than zero (leave it empty to write off all).")
+        return amount
+
 
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
@@ -86,3 +92,17 @@ class CollectionNoteForm(forms.ModelForm):
             seller.invoices.filter(kind="invoice") if seller else self.fields["invoice"].queryset.none()
         )
         self.fields["invoice"].required = False
+
+    def clean(self):
+        # Named per field before the model's CHECK constraint is validated, so a page never shows
+        # the constraint's name ("collection_promise_has_amount_and_date").
+        data = super().clean()
+        if data.get("kind") == CollectionNote.Kind.PROMISE:
+            amount = data.get("promised_amount")
+            if amount is None:
+                self.add_error("promised_amount", "A promise to pay needs the amount promised.")
+            elif amount <= 0:
+                self.add_error("promised_amount", "The promised amount must be more than zero.")
+            if not data.get("promised_date"):
+                self.add_error("promised_date", "A promise to pay needs the date promised.")
+        return data

@@ -76,15 +76,22 @@ class Statement(models.Model):
 
 
 class Invoice(models.Model):
-    """A tax invoice or a credit note to a seller, numbered gaplessly per market, kind and year.
+    """A tax invoice or a correction of one, numbered gaplessly per market, document and year.
 
-    Amounts are positive for both kinds; `kind` says the direction. `amount_open` is what is still
+    Amounts are positive for every kind; `kind` says the direction. `amount_open` is what is still
     to collect on an invoice (always 0 on a credit note: it is applied when issued).
+
+    How a wrong invoice is corrected is a market rule (CorrectionRule): a credit note in most
+    markets; in Vietnam an adjustment invoice (hóa đơn điều chỉnh, kind "adjustment": reduces the
+    invoice it references, like a credit note) or a replacement invoice (hóa đơn thay thế: a new
+    invoice, kind "invoice", that `replaces` the original, which becomes "replaced"), both
+    referencing the original (Decree 123/2020, Circular 78/2021).
     """
 
     class Kind(models.TextChoices):
         INVOICE = "invoice", "Invoice"
         CREDIT_NOTE = "credit_note", "Credit note"
+        ADJUSTMENT = "adjustment", "Adjustment invoice"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -93,12 +100,15 @@ class Invoice(models.Model):
         WRITTEN_OFF = "written_off", "Written off"
         CREDITED = "credited", "Credited"
         ISSUED = "issued", "Issued (credit note)"
+        REPLACED = "replaced", "Replaced"
 
     class Collection(models.TextChoices):
         BANK = "bank", "Bank payment"
         PAYOUT = "payout", "Deduction from payout"
 
     OPEN_STATUSES = (Status.OPEN, Status.PARTIALLY_PAID)
+    # Documents that reduce the invoice they reference and are settled when issued.
+    REDUCING_KINDS = (Kind.CREDIT_NOTE, Kind.ADJUSTMENT)
 
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
     seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="invoices")
@@ -120,7 +130,8 @@ class Invoice(models.Model):
     credited_invoice = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
     )
-    reason = models.CharField(max_length=255, blank=True, help_text="Why a credit note was issued")
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
+    reason = models.CharField(max_length=255, blank=True, help_text="Why a correction was issued")
     dunning_level = models.PositiveSmallIntegerField(default=0)
     last_dunned_on = models.DateField(null=True, blank=True)
     # Credit notes post their own entry. An invoice posts nothing: the billing run already posted
@@ -149,7 +160,7 @@ class Invoice(models.Model):
             # The status follows the open amount (services.invoice_refresh_status); "issued" is a
             # credit note's only status.
             models.CheckConstraint(
-                condition=(Q(kind="credit_note") & Q(status="issued"))
+                condition=(Q(kind__in=["credit_note", "adjustment"]) & Q(status="issued"))
                 | (Q(kind="invoice") & Q(status="open") & Q(amount_open=F("gross_total")))
                 | (
                     Q(kind="invoice")
@@ -157,13 +168,23 @@ class Invoice(models.Model):
                     & Q(amount_open__gt=0)
                     & Q(amount_open__lt=F("gross_total"))
                 )
-                | (Q(kind="invoice") & Q(status__in=["paid", "written_off", "credited"]) & Q(amount_open=0)),
+                | (
+                    Q(kind="invoice") & Q(status__in=["paid", "written_off", "credited", "replaced"]) & Q(amount_open=0)
+                ),
                 name="invoice_status_matches_open_amount",
+            ),
+            # A replacement invoice is an invoice that posts what it took off the original.
+            models.CheckConstraint(
+                condition=Q(replaces__isnull=True) | (Q(kind="invoice") & Q(entry__isnull=False)),
+                name="invoice_replacement_is_posted_invoice",
             ),
         ]
         indexes = [
             models.Index(fields=["market", "status", "due_date"]),
             models.Index(fields=["seller", "issue_date"]),
+            # The default order of the invoice list and API (newest first): a first page reads an
+            # index page instead of sorting every invoice.
+            models.Index(fields=["-issue_date", "-id"], name="ar_invoice_default_order"),
         ]
 
     def __str__(self) -> str:
@@ -171,11 +192,24 @@ class Invoice(models.Model):
 
     @property
     def is_credit_note(self) -> bool:
-        return self.kind == self.Kind.CREDIT_NOTE
+        """A document that reduces the invoice it references: a credit note or an adjustment invoice."""
+        return self.kind in self.REDUCING_KINDS
+
+    @property
+    def corrected_invoice(self) -> Invoice | None:
+        """The invoice this document corrects (credits, adjusts or replaces), if any."""
+        return self.credited_invoice or self.replaces
 
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def days_past_due(self) -> int:
+        """Days an open invoice is past its due date in its market's today (0 when not overdue)."""
+        if not self.is_open:
+            return 0
+        return max((self.market.local_date() - self.due_date).days, 0)
 
     @property
     def amount_settled(self) -> Decimal:
@@ -183,8 +217,9 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
-    """One shipment charge on an invoice (a billing charge line), or its reversal on a credit
-    note. A charge line is invoiced once and an invoice line credited once (unique constraints)."""
+    """One shipment charge on an invoice (a billing charge line), its reversal on a credit note, or
+    its copy on a replacement invoice. A charge line is invoiced once, an invoice line credited
+    once and replaced once (unique constraints)."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
     charge_line = models.OneToOneField(
@@ -192,6 +227,9 @@ class InvoiceLine(models.Model):
     )
     credited_line = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_line"
+    )
+    replaced_line = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replacement_line"
     )
     shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="+")
     tracking_number = models.CharField(max_length=64)
@@ -207,13 +245,56 @@ class InvoiceLine(models.Model):
         ordering = ["invoice", "ship_date", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(charge_line__isnull=False) | Q(credited_line__isnull=False), name="invoice_line_has_source"
+                condition=Q(charge_line__isnull=False)
+                | Q(credited_line__isnull=False)
+                | Q(replaced_line__isnull=False),
+                name="invoice_line_has_source",
             ),
             models.CheckConstraint(condition=Q(gross=F("net") + F("vat")), name="invoice_line_gross_is_net_plus_vat"),
         ]
 
     def __str__(self) -> str:
         return f"{self.invoice_id} {self.tracking_number} {self.gross}"
+
+
+class CorrectionRule(models.Model):
+    """Which document the market issues to correct a wrong invoice (the credit-note service reads
+    it). Markets without a row use the legal default (`CorrectionRule.default_for`)."""
+
+    class Document(models.TextChoices):
+        CREDIT_NOTE = "credit_note", "Credit note"
+        ADJUSTMENT = "adjustment", "Adjustment invoice (hóa đơn điều chỉnh)"
+        REPLACEMENT = "replacement", "Replacement invoice (hóa đơn thay thế)"
+
+    # Vietnam corrects an issued e-invoice by an invoice that references it, never by a credit
+    # note (Decree 123/2020 art. 19, Circular 78/2021); adjustment is the usual choice.
+    LEGAL_DEFAULTS = {"VN": Document.ADJUSTMENT}
+    # Each document has its own gapless number series per market and year.
+    NUMBER_SERIES = {Document.CREDIT_NOTE: "cn", Document.ADJUSTMENT: "adj", Document.REPLACEMENT: "rep"}
+
+    market = models.OneToOneField(Market, primary_key=True, on_delete=models.PROTECT, related_name="+")
+    document = models.CharField(max_length=12, choices=Document.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            # A credit note is not a legal correction in Vietnam.
+            models.CheckConstraint(
+                condition=~Q(market_id="VN") | ~Q(document="credit_note"), name="correction_rule_vn_no_credit_note"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market_id}: {self.get_document_display()}"
+
+    @classmethod
+    def default_for(cls, market_code: str) -> str:
+        return cls.LEGAL_DEFAULTS.get(market_code, cls.Document.CREDIT_NOTE)
+
+    @classmethod
+    def document_for(cls, market) -> str:
+        rule = cls.objects.filter(market=market).values_list("document", flat=True).first()
+        return rule or cls.default_for(market.pk)
 
 
 class PayoutDeduction(models.Model):
@@ -318,7 +399,11 @@ class Receipt(models.Model):
                 condition=Q(identify_entry__isnull=True) | Q(seller__isnull=False), name="receipt_identified_has_seller"
             ),
         ]
-        indexes = [models.Index(fields=["market", "status"])]
+        indexes = [
+            models.Index(fields=["market", "status"]),
+            # The default order of the receipt list and API (newest first).
+            models.Index(fields=["-value_date", "-id"], name="ar_receipt_default_order"),
+        ]
         permissions = [("apply_receipt", "Can apply and reverse receipt applications")]
 
     def __str__(self) -> str:

@@ -2,6 +2,8 @@
 seller documents and receipts that post to the receivable, output VAT and the bank. Rated fees
 are billing's part (billing/period_checks.py); a seller invoice posts nothing of its own."""
 
+from django.db.models import F
+
 from settlement_ops.models import AccountKind
 from settlement_ops.periods import posted_total
 
@@ -13,12 +15,23 @@ def _negate(totals):
 
 
 def _credit_notes(market):
-    return Invoice.objects.filter(market=market, kind=Invoice.Kind.CREDIT_NOTE)
+    """Credit notes and Vietnam's adjustment invoices: each posts its own gross and VAT."""
+    return Invoice.objects.filter(market=market, kind__in=Invoice.REDUCING_KINDS)
+
+
+def _replacements(market):
+    """Vietnam's replacement invoices: each posts what it took off the invoice it replaces."""
+    return Invoice.objects.filter(market=market, replaces__isnull=False)
 
 
 def receivable_credited(market, end):
     """Credit notes (Cr receivable, gross)."""
     return _negate(posted_total(_credit_notes(market), "gross_total", end=end))
+
+
+def receivable_replaced(market, end):
+    """Replacement invoices (Cr receivable, the lines left out)."""
+    return _negate(posted_total(_replacements(market), F("replaces__gross_total") - F("gross_total"), end=end))
 
 
 def receivable_applied(market, end):
@@ -45,6 +58,11 @@ def vat_credited(market, end):
     return posted_total(_credit_notes(market), "vat_total", end=end)
 
 
+def vat_replaced(market, end):
+    """Output VAT given back by replacement invoices (Dr VAT output)."""
+    return posted_total(_replacements(market), F("replaces__vat_total") - F("vat_total"), end=end)
+
+
 def bank_received(market, end):
     """Receipts from sellers (Dr bank), less receipts reversed."""
     return posted_total(Receipt.objects.filter(market=market), "amount", end=end)
@@ -53,10 +71,11 @@ def bank_received(market, end):
 SUBLEDGER_PARTS = {
     AccountKind.SELLER_RECEIVABLE: [
         receivable_credited,
+        receivable_replaced,
         receivable_applied,
         receivable_written_off,
         receivable_deducted,
     ],
-    AccountKind.VAT_OUTPUT: [vat_credited],
+    AccountKind.VAT_OUTPUT: [vat_credited, vat_replaced],
     AccountKind.BANK: [bank_received],
 }

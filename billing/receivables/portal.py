@@ -10,13 +10,18 @@ from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 
+from billing.models import ChargeLine
 from sellers.permissions import SellerPortalMixin
 
 from . import exports, selectors
 from .documents import labels_for, vat_summary
 from .filters import PortalInvoiceFilter
-from .models import Receipt, Statement
+from .models import Invoice, PayoutDeduction, Receipt, Statement
 from .views import pdf_response
+
+# Choice labels the portal shows in the reader's language ({% translate obj.get_status_display %});
+# the catalogue extractor (settlement_ops.catalogues) puts them into the .po files.
+TRANSLATED_CHOICES = [Invoice.Kind, Invoice.Status, Receipt.Status, PayoutDeduction.Status, ChargeLine.Kind]
 
 
 class PortalStatementListView(SellerPortalMixin, FilterView):
@@ -65,7 +70,13 @@ class PortalInvoiceListView(SellerPortalMixin, FilterView):
         return selectors.invoices_for(self.request.user).order_by("-issue_date", "-id")
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "seller": self.seller}
+        ctx = super().get_context_data(**kwargs)
+        # An open invoice past its due date (the market's business date) reads "Overdue · N days".
+        today = self.seller.market.local_date()
+        for invoice in ctx["object_list"]:
+            past_due = invoice.status in Invoice.OPEN_STATUSES and invoice.due_date < today
+            invoice.days_overdue = (today - invoice.due_date).days if past_due else 0
+        return {**ctx, "seller": self.seller}
 
 
 class PortalInvoiceDetailView(SellerPortalMixin, DetailView):

@@ -42,6 +42,10 @@ ROLE_PERMISSIONS = {
         "receivables.view_payoutdeduction",
         "receivables.confirm_payoutdeduction",
         "receivables.view_invoice",
+        # Aging (view_invoice), collections and write-offs, read only: decisions stay with people.
+        "receivables.view_dunningnotice",
+        "receivables.view_collectionnote",
+        "receivables.view_writeoff",
     ],
     Role.SELLER_USER: [
         "receivables.view_statement",

@@ -13,11 +13,21 @@ from django.db.models.functions import Coalesce
 from billing.models import BillingRun, ChargeLine
 from sellers.selectors import seller_for_user
 from settlement_ops.models import Market, PartyType, Posting
-from settlement_ops.money import Money
+from settlement_ops.money import Money, quantize
 from settlement_ops.roles import is_seller_user
-from settlement_ops.selectors import ZERO, fx_convert
+from settlement_ops.selectors import ZERO, fx_rate_on
 
-from .models import CollectionNote, Invoice, PayoutDeduction, Receipt, ReceiptApplication, Statement, WriteOff
+from .dunning import dunning_ladder
+from .models import (
+    CollectionNote,
+    DunningNotice,
+    Invoice,
+    PayoutDeduction,
+    Receipt,
+    ReceiptApplication,
+    Statement,
+    WriteOff,
+)
 from .services import STATEMENT_KINDS, Source
 
 # --- Scope: a seller user sees only their seller's rows; anyone else with the permission sees all.
@@ -67,6 +77,8 @@ def deductions_for(user):
 SOURCE_LABELS = {
     Source.BILLING_RUN: "Logistics fees",
     Source.CREDIT_NOTE: "Credit note",
+    Source.ADJUSTMENT: "Adjustment invoice",
+    Source.REPLACEMENT: "Replacement invoice",
     Source.RECEIPT: "Payment received",
     Source.RECEIPT_IDENTIFY: "Payment received",
     Source.PAYOUT_DEDUCTION: "Deducted from payout",
@@ -196,7 +208,9 @@ def collections_worklist(*, today: date, market: Market | None = None, limit: in
     return rows[:limit]
 
 
-def aging(*, as_of: date, market: Market | None = None, user=None, reporting_currency: str | None = None) -> dict:
+def aging(
+    *, as_of: date, market: Market | None = None, user=None, reporting_currency: str | None = None, seller=None
+) -> dict:
     """Open invoice amounts per market and seller in the five buckets, one GROUP BY query.
 
     Returns {"rows": [...], "totals": {currency: {bucket: Decimal}}, "reporting": {bucket: Money}};
@@ -215,7 +229,7 @@ def aging(*, as_of: date, market: Market | None = None, user=None, reporting_cur
         for key in BUCKET_KEYS
     }
     rows = list(
-        open_invoices(user=user, market=market)
+        open_invoices(user=user, market=market, seller=seller)
         .values("market_id", "seller_id", "seller__code", "seller__name", "currency")
         .annotate(total=Sum("amount_open"), **annotations)
         .order_by("market_id", "seller__code")
@@ -223,16 +237,30 @@ def aging(*, as_of: date, market: Market | None = None, user=None, reporting_cur
     totals: dict = {}
     reporting = {key: Money.zero(reporting_currency) for key in [*BUCKET_KEYS, "total"]}
     fx_missing = set()
+    # The rates are read once per currency, not per row and bucket (ten thousand sellers made
+    # 120,000 lookups); each amount is converted with fx_convert's arithmetic: through the
+    # reporting currency, rounded once in the target.
+    unit_rates: dict = {}
+    for currency in {row["currency"] for row in rows}:
+        try:
+            unit_rates[currency] = (
+                fx_rate_on(currency=currency, on=as_of),
+                fx_rate_on(currency=reporting_currency, on=as_of),
+            )
+        except Exception:  # noqa: BLE001 - a missing rate is shown, not fatal
+            fx_missing.add(currency)
     for row in rows:
         cur = totals.setdefault(row["currency"], {key: Decimal(0) for key in [*BUCKET_KEYS, "total"]})
         row["reporting"] = {}
+        rates = unit_rates.get(row["currency"])
         for key in [*BUCKET_KEYS, "total"]:
             cur[key] += row[key]
-            try:
-                converted = fx_convert(Money(row[key], row["currency"]), to=reporting_currency, on=as_of)
-            except Exception:  # noqa: BLE001 - a missing rate is shown, not fatal
-                fx_missing.add(row["currency"])
+            if rates is None:
                 converted = None
+            elif row["currency"] == reporting_currency:
+                converted = Money(row[key], reporting_currency)
+            else:
+                converted = Money(quantize(row[key] * rates[0] / rates[1], reporting_currency), reporting_currency)
             row["reporting"][key] = converted
             if converted is not None:
                 reporting[key] = reporting[key] + converted
@@ -251,6 +279,56 @@ def _posted_by(end: date) -> Q:
     return Q(entry__entry_date__lte=end) & ~Q(entry__reversed_by__entry_date__lte=end)
 
 
+def dunning_due(*, on: date | None = None, market: Market | None = None, seller=None) -> list[dict]:
+    """The letters the next dunning run would send (the rule of `dunning.dunning_run`): open
+    bank-collected invoices past due, below the top of their market's ladder, not held by an active
+    promise to pay, that have waited the next level's days (from the due date for level 1, from the
+    previous letter after that) and have no letter of that level yet. `on` defaults to each
+    market's business date. Rows carry the invoice, seller, amount open and the next level."""
+    result = []
+    markets = [market] if market is not None else Market.objects.filter(is_active=True).order_by("code")
+    for mkt in markets:
+        day = on or mkt.local_date()
+        ladder = dunning_ladder(mkt)
+        promises = CollectionNote.objects.filter(kind=CollectionNote.Kind.PROMISE, promised_date__gte=day)
+        invoices = (
+            Invoice.objects.filter(
+                market=mkt,
+                kind=Invoice.Kind.INVOICE,
+                status__in=Invoice.OPEN_STATUSES,
+                collection=Invoice.Collection.BANK,
+                due_date__lt=day,
+                dunning_level__lt=max(ladder),
+            )
+            .exclude(
+                Q(pk__in=promises.filter(invoice__isnull=False).values("invoice_id"))
+                | Q(seller_id__in=promises.filter(invoice__isnull=True).values("seller_id"))
+            )
+            .select_related("seller")
+            .order_by("due_date", "number")
+        )
+        if seller is not None:
+            invoices = invoices.filter(seller=seller)
+        sent = set(DunningNotice.objects.filter(invoice__in=invoices).values_list("invoice_id", "level"))
+        for invoice in invoices:
+            step = ladder.get(invoice.dunning_level + 1)
+            since = invoice.due_date if invoice.dunning_level == 0 else invoice.last_dunned_on
+            if step is None or since is None or (day - since).days < step.wait_days:
+                continue
+            if (invoice.pk, step.level) in sent:
+                continue
+            result.append(
+                {
+                    "invoice": invoice,
+                    "on": day,
+                    "days_overdue": (day - invoice.due_date).days,
+                    "level": step.level,
+                    "level_name": step.name,
+                }
+            )
+    return result
+
+
 def aging_at(*, market: Market, end: date) -> list[dict]:
     """AR aging as it stood at `end` (a closed period's end), not as it stands today: every
     invoice issued by then, open by its gross less what was credited, applied, written off or
@@ -266,7 +344,9 @@ def aging_at(*, market: Market, end: date) -> list[dict]:
     open_at = (
         F("gross_total")
         - reduced(ReceiptApplication.objects.all(), "invoice", "amount")
-        - reduced(Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE), "credited_invoice", "gross_total")
+        - reduced(Invoice.objects.filter(kind__in=Invoice.REDUCING_KINDS), "credited_invoice", "gross_total")
+        # A replaced invoice had nothing settled; its replacement carries what stays open.
+        - reduced(Invoice.objects.filter(replaces__isnull=False), "replaces", "replaces__gross_total")
         - reduced(WriteOff.objects.all(), "invoice", "amount")
         - reduced(PayoutDeduction.objects.all(), "invoice", "amount")
     )

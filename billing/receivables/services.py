@@ -10,8 +10,10 @@ Ledger design (every entry balanced, one deterministic idempotency key per busin
     invoice issued                            no entry: a tax document over charge lines whose
                                               fees and VAT the billing run already posted
     credit note (correction of an invoice)    Dr logistics revenue                     net
-                                              Dr VAT output                            VAT
+    or VN adjustment invoice                  Dr VAT output                            VAT
                                               Cr seller receivable (seller)            gross
+    VN replacement invoice                    the same, for the lines it leaves out; the
+                                              original is "replaced", the replacement open
     receipt, seller known                     Dr bank                                  amount
                                               Cr seller unapplied cash (seller)        amount
     receipt, seller unknown                   Dr bank / Cr seller unapplied cash (no party: unidentified)
@@ -58,7 +60,7 @@ from sellers.models import Seller
 from settlement_ops.db import retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import AccountKind, AuditEvent, Market, PartyType, Posting
-from settlement_ops.money import quantize, to_decimal
+from settlement_ops.money import MINOR_UNITS, format_amount, quantize, to_decimal
 from settlement_ops.selectors import ZERO
 from settlement_ops.services import (
     PostingLine,
@@ -70,7 +72,16 @@ from settlement_ops.services import (
 )
 
 from . import locks
-from .models import Invoice, InvoiceLine, PayoutDeduction, Receipt, ReceiptApplication, Statement, WriteOff
+from .models import (
+    CorrectionRule,
+    Invoice,
+    InvoiceLine,
+    PayoutDeduction,
+    Receipt,
+    ReceiptApplication,
+    Statement,
+    WriteOff,
+)
 
 # The seller's side of the ledger that statements show.
 STATEMENT_KINDS = (AccountKind.SELLER_RECEIVABLE, AccountKind.SELLER_UNAPPLIED_CASH)
@@ -81,6 +92,10 @@ class Source:
 
     BILLING_RUN = "billing_run"  # billing's entries: the rated fees
     CREDIT_NOTE = "receivables.credit_note"
+    # Vietnam's corrections (CorrectionRule): an adjustment invoice posts like a credit note; a
+    # replacement invoice posts what it took off the invoice it replaces.
+    ADJUSTMENT = "receivables.adjustment"
+    REPLACEMENT = "receivables.replacement"
     RECEIPT = "receivables.receipt"
     RECEIPT_IDENTIFY = "receivables.receipt_identify"
     APPLICATION = "receivables.application"
@@ -91,8 +106,18 @@ class Source:
     SELLER_CHARGE = "receivables.seller_charge"
 
     PAYMENTS = (RECEIPT, RECEIPT_IDENTIFY, PAYOUT_DEDUCTION)
+    # What a statement shows as credits: every correction of an invoice.
+    CORRECTIONS = (CREDIT_NOTE, ADJUSTMENT, REPLACEMENT)
     # What a statement shows as charges: rated fees and charges invoiced on their own.
     CHARGES = (BILLING_RUN, SELLER_CHARGE)
+
+
+def amount_hint(currency: str) -> str:
+    """What a valid amount looks like in `currency`, for a refused one (never "minor units")."""
+    places = MINOR_UNITS.get(currency, 2)
+    if places == 0:
+        return f"The amount must be more than zero, in whole {currency} ({currency} has no decimals)."
+    return f"The amount must be more than zero, in {currency} with at most {places} decimals."
 
 
 def seller_account(market: Market, kind: str, seller_id: int):
@@ -232,7 +257,7 @@ def statement_figures(*, market: Market, period_start: date, period_end: date, s
     rows = qs.values("party_id").annotate(
         opening=Coalesce(Sum("amount", filter=Q(entry_date__lt=period_start)), ZERO),
         charges=Coalesce(Sum("amount", filter=in_period & Q(**{f"{source}__in": Source.CHARGES})), ZERO),
-        credits=Coalesce(Sum("amount", filter=in_period & Q(**{source: Source.CREDIT_NOTE})), ZERO),
+        credits=Coalesce(Sum("amount", filter=in_period & Q(**{f"{source}__in": Source.CORRECTIONS})), ZERO),
         payments=Coalesce(Sum("amount", filter=in_period & Q(**{f"{source}__in": Source.PAYMENTS})), ZERO),
         closing=Coalesce(Sum("amount"), ZERO),
     )
@@ -410,7 +435,7 @@ def application_post(*, actor, receipt: Receipt, invoice: Invoice, amount: Decim
     if invoice.is_credit_note or not invoice.is_open:
         raise DomainError(f"{invoice.number} has nothing open.", code="not_open", field="invoice")
     if amount <= 0 or amount != quantize(amount, invoice.currency):
-        raise DomainError(f"Enter a positive amount in whole {invoice.currency} minor units.", field="amount")
+        raise DomainError(amount_hint(invoice.currency), field="amount")
     if amount > receipt.amount_unapplied:
         raise DomainError(
             f"Only {receipt.currency} {receipt.amount_unapplied} of the receipt is unapplied.",
@@ -490,34 +515,70 @@ def apply_available_credit(*, actor, invoice: Invoice) -> list[ReceiptApplicatio
     return applied
 
 
-# --- Credit notes ------------------------------------------------------------------------------------
+# --- Corrections: credit notes, adjustment and replacement invoices ----------------------------------
 
 
-@retry_on_conflict
-@transaction.atomic(durable=True)
-def credit_note_issue(*, actor, invoice: Invoice, reason: str, line_ids=None) -> Invoice:
-    """Credit shipments of an invoice (all uncredited lines, or `line_ids`), never editing it.
-
-    The credit note is numbered in the market's credit-note sequence, reverses the lines'
-    revenue and VAT, and reduces the invoice's open amount. Raises DomainError when a line is not
-    on the invoice or already credited, when nothing is left to credit, or when the credit is more
-    than the invoice's open amount (reverse the payment applications first; the cash then stays
-    with the seller as unapplied credit).
-    """
-    if not reason.strip():
-        raise DomainError("Say why the invoice is credited.", field="reason")
-    invoice = locks.invoice_lock(invoice.pk)
-    if invoice.is_credit_note:
-        raise DomainError("A credit note cannot be credited.", code="not_an_invoice")
+def _lines_to_correct(invoice: Invoice, line_ids):
+    """The invoice's uncredited lines, or those of `line_ids` (all must be uncredited lines of it)."""
     lines = invoice.lines.filter(credit_line__isnull=True)
     if line_ids is not None:
         wanted = {int(pk) for pk in line_ids}
         lines = lines.filter(pk__in=wanted)
         found = set(lines.values_list("pk", flat=True))
         if wanted - found:
-            raise DomainError(
-                f"Lines {sorted(wanted - found)} are not uncredited lines of {invoice.number}.", field="lines"
-            )
+            numbers = ", ".join(str(pk) for pk in sorted(wanted - found))
+            raise DomainError(f"Lines {numbers} are not uncredited lines of {invoice.number}.", field="lines")
+    return lines
+
+
+def _correction_posting(*, market: Market, seller_id: int, net, vat, gross, number: str) -> list[PostingLine]:
+    """Dr revenue and output VAT, Cr the seller's receivable: what a correction takes back."""
+    posting = [
+        PostingLine(seller_account(market, AccountKind.SELLER_RECEIVABLE, seller_id), -gross, number),
+        PostingLine(market_account(market, AccountKind.LOGISTICS_REVENUE), net, number),
+    ]
+    if vat:
+        posting.append(PostingLine(market_account(market, AccountKind.VAT_OUTPUT), vat, number))
+    return posting
+
+
+CORRECTION_WORDS = {
+    CorrectionRule.Document.CREDIT_NOTE: ("Credit note", Source.CREDIT_NOTE),
+    CorrectionRule.Document.ADJUSTMENT: ("Adjustment invoice", Source.ADJUSTMENT),
+    CorrectionRule.Document.REPLACEMENT: ("Replacement invoice", Source.REPLACEMENT),
+}
+
+
+@retry_on_conflict
+@transaction.atomic(durable=True)
+def credit_note_issue(*, actor, invoice: Invoice, reason: str, line_ids=None) -> Invoice:
+    """Correct an issued invoice for shipments wrongly charged (all uncredited lines, or
+    `line_ids`), never editing it, with the document its market's CorrectionRule names:
+
+    - credit note (most markets) or adjustment invoice (Vietnam's hóa đơn điều chỉnh giảm): a
+      document referencing the invoice that reverses the lines' revenue and VAT and reduces the
+      invoice's open amount;
+    - replacement invoice (Vietnam's hóa đơn thay thế): a new invoice with the lines that stay,
+      referencing the original, which becomes "replaced"; the removed lines' revenue and VAT are
+      reversed. Only an invoice with nothing paid, credited or written off can be replaced.
+
+    Each document is numbered in its own gapless series (CorrectionRule.NUMBER_SERIES). Raises
+    DomainError when a line is not on the invoice or already credited, when nothing is left to
+    correct, or when the correction is more than the invoice's open amount (reverse the payment
+    applications first; the cash then stays with the seller as unapplied credit).
+    """
+    if not reason.strip():
+        raise DomainError("Say why the invoice is corrected.", field="reason")
+    invoice = locks.invoice_lock(invoice.pk)
+    if invoice.kind != Invoice.Kind.INVOICE:
+        raise DomainError(f"{invoice.number} is itself a correction; correct an invoice.", code="not_an_invoice")
+    if invoice.status == Invoice.Status.REPLACED:
+        raise DomainError(
+            f"{invoice.number} was replaced by {invoice.replaced_by.number}; correct that invoice.",
+            code="not_an_invoice",
+        )
+    document = CorrectionRule.document_for(invoice.market)
+    lines = _lines_to_correct(invoice, line_ids)
     totals = lines.aggregate(
         n=Count("id"),
         net=Coalesce(Sum("net"), ZERO),
@@ -525,39 +586,38 @@ def credit_note_issue(*, actor, invoice: Invoice, reason: str, line_ids=None) ->
         gross=Coalesce(Sum("gross"), ZERO),
     )
     if not totals["n"]:
-        raise DomainError(f"Nothing left to credit on {invoice.number}.", code="nothing_to_credit")
+        raise DomainError(f"Nothing left to correct on {invoice.number}.", code="nothing_to_credit")
     market, currency = invoice.market, invoice.currency
     net, vat, gross = (quantize(totals[k], currency) for k in ("net", "vat", "gross"))
     if gross <= 0:
-        raise DomainError("The selected lines add up to zero or less; select the charges to credit.", field="lines")
+        raise DomainError("The selected lines add up to zero or less; select the charges to correct.", field="lines")
     if gross > invoice.amount_open:
         raise DomainError(
-            f"The credit ({currency} {gross}) is more than {invoice.number} still has open ({currency} {invoice.amount_open}). "
-            "Reverse its payment applications first.",
+            f"The correction ({currency} {format_amount(gross, currency)}) is more than {invoice.number} still has open "
+            f"({currency} {format_amount(invoice.amount_open, currency)}). Reverse its payment applications first.",
             code="credit_exceeds_open",
         )
+    if document == CorrectionRule.Document.REPLACEMENT:
+        return _replacement_issue(actor=actor, invoice=invoice, removed=lines, net=net, vat=vat, reason=reason)
+    noun, source = CORRECTION_WORDS[document]
     today = market.local_date()
-    number = document_number_next(market=market, kind="cn", on=today)
-    posting = [
-        PostingLine(seller_account(market, AccountKind.SELLER_RECEIVABLE, invoice.seller_id), -gross, number),
-        PostingLine(market_account(market, AccountKind.LOGISTICS_REVENUE), net, number),
-    ]
-    if vat:
-        posting.append(PostingLine(market_account(market, AccountKind.VAT_OUTPUT), vat, number))
+    number = document_number_next(market=market, kind=CorrectionRule.NUMBER_SERIES[document], on=today)
     entry = ledger_post(
         market=market,
         entry_date=today,
-        lines=posting,
-        idempotency_key=f"receivables:credit_note:{number}",
-        source_type=Source.CREDIT_NOTE,
+        lines=_correction_posting(
+            market=market, seller_id=invoice.seller_id, net=net, vat=vat, gross=gross, number=number
+        ),
+        idempotency_key=f"receivables:{document}:{number}",
+        source_type=source,
         source_id=number,
-        description=f"Credit note {number} for {invoice.number}",
+        description=f"{noun} {number} for {invoice.number}",
         actor=actor,
     )
     note = Invoice.objects.create(
         market=market,
         seller=invoice.seller,
-        kind=Invoice.Kind.CREDIT_NOTE,
+        kind=Invoice.Kind.ADJUSTMENT if document == CorrectionRule.Document.ADJUSTMENT else Invoice.Kind.CREDIT_NOTE,
         number=number,
         issue_date=today,
         due_date=today,
@@ -599,11 +659,100 @@ def credit_note_issue(*, actor, invoice: Invoice, reason: str, line_ids=None) ->
     audit_record(
         kind=AuditEvent.Kind.ACTION,
         actor=actor,
-        action="credit_note_issue",
+        action=f"{document}_issue",
         obj=note,
         detail={"invoice": invoice.number, "gross": str(gross), "reason": reason[:255]},
     )
     return note
+
+
+def _replacement_issue(*, actor, invoice: Invoice, removed, net, vat, reason: str) -> Invoice:
+    """A replacement invoice carrying the lines that stay (caller holds the invoice lock)."""
+    if invoice.status != Invoice.Status.OPEN:
+        raise DomainError(
+            f"{invoice.number} has payments, credits or write-offs; a replacement invoice can only replace an "
+            "invoice on which nothing is settled yet. Reverse the payment applications first.",
+            code="not_replaceable",
+        )
+    market, currency = invoice.market, invoice.currency
+    removed_ids = set(removed.values_list("pk", flat=True))
+    kept = [line for line in invoice.lines.order_by("pk") if line.pk not in removed_ids]
+    if not kept:
+        raise DomainError(
+            f"Every line of {invoice.number} is wrong; a replacement invoice must keep at least one line.",
+            field="lines",
+        )
+    gross = net + vat
+    today = market.local_date()
+    number = document_number_next(market=market, kind=CorrectionRule.NUMBER_SERIES["replacement"], on=today)
+    entry = ledger_post(
+        market=market,
+        entry_date=today,
+        lines=_correction_posting(
+            market=market, seller_id=invoice.seller_id, net=net, vat=vat, gross=gross, number=number
+        ),
+        idempotency_key=f"receivables:replacement:{number}",
+        source_type=Source.REPLACEMENT,
+        source_id=number,
+        description=f"Replacement invoice {number} replaces {invoice.number}",
+        actor=actor,
+    )
+    kept_net = quantize(sum((line.net for line in kept), Decimal(0)), currency)
+    kept_vat = quantize(sum((line.vat for line in kept), Decimal(0)), currency)
+    replacement = Invoice.objects.create(
+        market=market,
+        seller=invoice.seller,
+        kind=Invoice.Kind.INVOICE,
+        number=number,
+        issue_date=today,
+        # The seller's payment terms run from the original invoice.
+        due_date=invoice.due_date,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        currency=currency,
+        language=invoice.language,
+        collection=invoice.collection,
+        net_total=kept_net,
+        vat_total=kept_vat,
+        gross_total=kept_net + kept_vat,
+        amount_open=kept_net + kept_vat,
+        status=Invoice.Status.OPEN,
+        replaces=invoice,
+        reason=reason[:255],
+        entry=entry,
+        created_by=actor,
+    )
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=replacement,
+            replaced_line=line,
+            shipment_id=line.shipment_id,
+            tracking_number=line.tracking_number,
+            ship_date=line.ship_date,
+            service_level=line.service_level,
+            line_kind=line.line_kind,
+            vat_rate=line.vat_rate,
+            net=line.net,
+            vat=line.vat,
+            gross=line.gross,
+        )
+        for line in kept
+    )
+    invoice.amount_open, invoice.status = Decimal(0), Invoice.Status.REPLACED
+    invoice.save(update_fields=["amount_open", "status"])
+    deduction_sync(invoice)
+    if replacement.collection == Invoice.Collection.PAYOUT:
+        PayoutDeduction.objects.create(
+            invoice=replacement, market=market, seller=invoice.seller, currency=currency, amount=replacement.gross_total
+        )
+    audit_record(
+        kind=AuditEvent.Kind.ACTION,
+        actor=actor,
+        action="replacement_issue",
+        obj=replacement,
+        detail={"invoice": invoice.number, "removed_gross": str(gross), "reason": reason[:255]},
+    )
+    return replacement
 
 
 # --- Payout deductions ------------------------------------------------------------------------------
@@ -683,7 +832,7 @@ def write_off_propose(*, actor, invoice: Invoice, reason: str, amount=None) -> W
         raise DomainError(f"{invoice.number} has nothing open to write off.", code="not_open")
     amount = invoice.amount_open if amount in (None, "") else to_decimal(amount)
     if amount != quantize(amount, invoice.currency) or amount <= 0:
-        raise DomainError(f"Enter a positive amount in whole {invoice.currency} minor units.", field="amount")
+        raise DomainError(amount_hint(invoice.currency), field="amount")
     if amount > invoice.amount_open:
         raise DomainError(
             f"{invoice.currency} {amount} is more than the open {invoice.currency} {invoice.amount_open}.",

@@ -5,9 +5,11 @@ worklist and write-off approvals. Thin: forms validate, one service call, Domain
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
@@ -15,8 +17,10 @@ from django_filters.views import FilterView
 from sellers.models import Seller
 from settlement_ops.errors import DomainError
 from settlement_ops.forms import add_domain_error
+from settlement_ops.import_jobs import import_job_start
 from settlement_ops.models import Market
 from settlement_ops.permissions import PermissionRequiredPageMixin
+from settlement_ops.selectors import import_jobs_of
 from settlement_ops.views import query_date
 
 from . import exports, selectors
@@ -26,7 +30,6 @@ from .cash import (
     receipt_identify,
     receipt_record,
     receipt_reverse,
-    receipts_import,
 )
 from .documents import invoice_pdf, labels_for, vat_summary
 from .dunning import collection_note_add
@@ -42,6 +45,7 @@ from .forms import (
     StatementGenerateForm,
     WriteOffForm,
 )
+from .imports import BANK_STATEMENT
 from .models import Invoice, Receipt, WriteOff
 from .services import (
     credit_note_issue,
@@ -51,6 +55,16 @@ from .services import (
     write_off_propose,
     write_off_reject,
 )
+
+
+def form_problems(form) -> str:
+    """A refused form's errors as one sentence naming each field, for a page message."""
+    parts = []
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        label = (field.label if field else None) or name.replace("_", " ").capitalize()
+        parts.append(" ".join(errors) if name == "__all__" else f"{label}: {' '.join(errors)}")
+    return " ".join(parts)
 
 
 def _refuse(request):
@@ -99,7 +113,13 @@ class StatementListView(PermissionRequiredPageMixin, FilterView):
                 add_domain_error(form, exc)
             else:
                 messages.success(
-                    request, f"{len(statements)} statement(s) written for {form.cleaned_data['market'].code}."
+                    request,
+                    ngettext(
+                        "%(n)d statement written for %(market)s.",
+                        "%(n)d statements written for %(market)s.",
+                        len(statements),
+                    )
+                    % {"n": len(statements), "market": form.cleaned_data["market"].code},
                 )
                 return redirect("receivables:statement_list")
         self.filterset = self.get_filterset(self.get_filterset_class())
@@ -211,7 +231,8 @@ class InvoiceCreditNoteView(PermissionRequiredPageMixin, View):
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(request, f"Credit note {note.number} issued.")
+                noun = "Replacement invoice" if note.replaces_id else note.get_kind_display()
+                messages.success(request, f"{noun} {note.number} issued.")
                 return redirect("receivables:invoice_detail", note.pk)
         else:
             messages.error(request, "Give a reason for the credit note.")
@@ -232,7 +253,7 @@ class InvoiceWriteOffView(PermissionRequiredPageMixin, View):
             else:
                 messages.success(request, "Write-off proposed; another user must approve it.")
         else:
-            messages.error(request, "Give a reason (and a valid amount) for the write-off.")
+            messages.error(request, "Write-off not proposed: " + form_problems(form))
         return redirect("receivables:invoice_detail", invoice.pk)
 
 
@@ -256,6 +277,7 @@ class ReceiptListView(PermissionRequiredPageMixin, FilterView):
         ctx["can_add"] = self.request.user.has_perm("receivables.add_receipt")
         ctx.setdefault("import_form", ReceiptImportForm())
         ctx.setdefault("receipt_form", ReceiptForm(initial={"value_date": timezone.localdate()}))
+        ctx["jobs"] = import_jobs_of(kind=BANK_STATEMENT) if ctx["can_add"] and not self.queue else []
         return ctx
 
     def _rerender(self, request, status=400, **ctx):
@@ -270,22 +292,20 @@ class ReceiptListView(PermissionRequiredPageMixin, FilterView):
             form = ReceiptImportForm(request.POST, request.FILES)
             if not form.is_valid():
                 return self._rerender(request, import_form=form)
-            upload = form.cleaned_data["file"]
+            upload, market = form.cleaned_data["file"], form.cleaned_data["market"]
             try:
-                result = receipts_import(
-                    actor=request.user, market=form.cleaned_data["market"], content=upload.read(), filename=upload.name
+                # Checked by type and size now; read, imported and matched by a background job.
+                job = import_job_start(
+                    actor=request.user,
+                    kind=BANK_STATEMENT,
+                    target=market.code,
+                    filename=upload.name,
+                    content=upload.read(),
                 )
             except DomainError as exc:
-                messages.error(request, exc.message)
-                return self._rerender(
-                    request, import_form=form, import_errors=exc.errors, import_error_count=exc.error_count
-                )
-            messages.success(
-                request,
-                f"Imported {result['created']} receipt(s) ({result['skipped']} already known): "
-                f"{result['matched']} matched, {result['unmatched']} unmatched.",
-            )
-            return redirect("receivables:receipt_list")
+                add_domain_error(form, exc)
+                return self._rerender(request, import_form=form)
+            return redirect("import_job", pk=job.pk)
         form = ReceiptForm(request.POST)
         if not form.is_valid():
             return self._rerender(request, receipt_form=form)
@@ -417,8 +437,13 @@ class AgingView(PermissionRequiredPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         market, report = self.report()
+        # Totals and the chart cover every seller; the table shows a page of them (10,000 sellers
+        # would be a page of 60,000 links).
+        page_obj = Paginator(report["rows"], 100).get_page(self.request.GET.get("page"))
         ctx.update(
             report=report,
+            page_obj=page_obj,
+            rows=page_obj.object_list,
             market=market,
             markets=Market.objects.all(),
             buckets=selectors.BUCKETS,

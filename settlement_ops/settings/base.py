@@ -59,6 +59,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's LocaleMiddleware, after sign-in: a seller reads the portal in their market's language
+    # unless they chose another with the switch; staff pages stay English unless chosen.
+    "settlement_ops.i18n.LocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -125,6 +128,11 @@ LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("id", "
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The catalogues (locale/<lang>/LC_MESSAGES/django.po) are compiled to .mo by `make`
+# (manage.py catalogues_compile, pure Python). Number and date formats per language, one date
+# format per locale, live in settlement_ops/formats/<lang>/formats.py.
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["settlement_ops.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -144,6 +152,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REPORTING_CURRENCY = env("REPORTING_CURRENCY")
 
 # --- REST API -------------------------------------------------------------------------------
+# An unset choice filter shows everything: say so ("All"), not "---------".
+FILTERS_EMPTY_CHOICE_LABEL = "All"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Named, scoped, expiring tokens per integration (settlement_ops.api_tokens); the plain
@@ -155,7 +166,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["settlement_ops.permissions.HasRolePermission"],
     "DEFAULT_SCHEMA_CLASS": "settlement_ops.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # Page numbers with a bounded count: exact up to 10,000 rows, estimated past (no COUNT(*) over millions).
+    "DEFAULT_PAGINATION_CLASS": "settlement_ops.pagination.EstimatedCountPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "settlement_ops.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -192,6 +204,10 @@ SPECTACULAR_SETTINGS = {
     # Choice sets share field names (status, kind) across models: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "ApprovalLimitActionEnum": "settlement_ops.models.ApprovalLimit.Action",
+        "TicketStateEnum": "sellers.models.Ticket.State",
+        "SeverityEnum": "risk.models.Severity",  # the seller health warnings use the same three levels
+        "TicketReferenceKindEnum": "sellers.models.Ticket.ReferenceKind",
+        "TicketChannelEnum": "sellers.models.Ticket.Channel",
         "AuditEventKindEnum": "settlement_ops.models.AuditEvent.Kind",
         "BillingRunChunkStatusEnum": "billing.models.BillingRunChunk.Status",
         "BillingRunStatusEnum": "billing.models.BillingRun.Status",
@@ -202,8 +218,9 @@ SPECTACULAR_SETTINGS = {
         "ContractVersionStatusEnum": "vendors.models.ContractVersion.Status",
         "IdempotencyRecordStatusEnum": "settlement_ops.models.IdempotencyRecord.Status",
         "InvoiceImportStatusEnum": "billing.payables.models.InvoiceImport.Status",
-        # Seller and vendor invoices share one choice set (invoice, credit_note).
+        # Seller invoices also have Vietnam's adjustment invoices; vendor invoices only (invoice, credit_note).
         "InvoiceKindEnum": "billing.receivables.models.Invoice.Kind",
+        "VendorInvoiceKindEnum": "billing.payables.models.VendorInvoice.Kind",
         "InvoiceStatusEnum": "billing.receivables.models.Invoice.Status",
         "PayableKindEnum": "billing.payables.models.Payable.Kind",
         "PayableStatusEnum": "billing.payables.models.Payable.Status",
@@ -276,6 +293,16 @@ CELERY_BEAT_SCHEDULE = {
     "billing-sweep": {
         "task": "billing.tasks.billing_sweep_task",
         "schedule": timedelta(seconds=BILLING_SWEEP_EVERY),
+    },
+    # The seller desk's SLA clock: breaches escalate to tier 2 within minutes (idempotent).
+    "desk-sla-sweep": {
+        "task": "sellers.tasks.desk_sla_sweep_task",
+        "schedule": timedelta(minutes=10),
+    },
+    # Background imports (settlement_ops.import_jobs): lost messages re-sent, dead runs resumed.
+    "import-jobs-sweep": {
+        "task": "settlement_ops.tasks.import_jobs_sweep_task",
+        "schedule": timedelta(minutes=5),
     },
     # Marks contracts past their end date expired (idempotent).
     "vendors-expire-contracts": {

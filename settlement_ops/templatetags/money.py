@@ -1,12 +1,15 @@
-"""`{{ amount|money:currency }}`: the one way templates show money, as PDFs and letters do
-(settlement_ops.money.format_amount): the currency's own minor units (IDR and VND none, GBP
-and EUR two), thousands separated, a minus for negatives, nothing for an empty value."""
+"""`{{ amount|money:currency }}`: the one way templates show money, as PDFs and letters do: the
+currency's own minor units (IDR and VND none, GBP and EUR two), thousands grouped and the
+decimal mark as the reader's language writes them (settlement_ops.i18n.format_money: English
+"12,500.00", Bahasa Indonesia and Vietnamese "12.500"), a minus for negatives, nothing for an
+empty value."""
 
 from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from settlement_ops.money import MINOR_UNITS, format_amount, to_decimal
+from settlement_ops.i18n import format_money
+from settlement_ops.money import MINOR_UNITS, to_decimal
 
 register = template.Library()
 
@@ -21,4 +24,4 @@ def money(value, currency) -> str:
         return str(value)
     if currency not in MINOR_UNITS:
         return f"{amount:,}"
-    return format_amount(amount, currency)
+    return format_money(amount, currency)

@@ -132,6 +132,7 @@ def make_fee_schedule(
         cod_fee_percent=D(cod_fee_percent),
         cod_fee_minimum=D(cod_fee_minimum),
         returns_fee=D(returns_fee),
+        status=SellerFeeSchedule.Status.APPROVED,
     )
     lines = lines or [("0", "2", "4.99", "0", "1", "0"), ("2", "30", "5.99", "0.35", "1", "0")]
     SellerFeeLine.objects.bulk_create(
@@ -190,7 +191,7 @@ def gb_setup(*, surcharges=(), lines=None):
     seller = SellerFactory(market=market("GB"))
     version = make_contract(vendor=vendor, lines=lines or STANDARD_LINES, surcharges=surcharges)
     schedule = (
-        SellerFeeSchedule.objects.filter(market_id="GB", service_level="STD", status="active").first()
+        SellerFeeSchedule.objects.filter(market_id="GB", service_level="STD", status="approved").first()
         or make_fee_schedule()
     )
     return vendor, seller, version, schedule

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -180,10 +180,11 @@ def test_lost_parcel_to_paid_deduction_and_wrong_item_to_paid_seller_invoice(dja
         "value_date,amount,currency,reference,payer_name,bank_reference\n"
         f"{today.isoformat()},7.50,GBP,Paying {invoice.number},Seller Ltd,BANK-CMP-1\n"
     )
-    response = paymaster.post(
-        reverse("receivables:receipt_list"),
-        {"action": "import", "market": "GB", "file": SimpleUploadedFile("bank.csv", bank_csv.encode())},
-    )
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the import job runs after commit
+        response = paymaster.post(
+            reverse("receivables:receipt_list"),
+            {"action": "import", "market": "GB", "file": SimpleUploadedFile("bank.csv", bank_csv.encode())},
+        )
     assert response.status_code == 302
     receipt = Receipt.objects.get(bank_reference="BANK-CMP-1")
     invoice.refresh_from_db()

@@ -201,7 +201,7 @@ def test_upload_page_previews_then_imports_an_xlsx(client_as, world):
     preview = client.post(reverse("compensation:upload"), {"file": SimpleUploadedFile("r.xlsx", data.getvalue())})
     # then
     assert preview.status_code == 200
-    assert "2 row(s) ready" in preview.content.decode()
+    assert "2 rows ready" in preview.content.decode()
     assert CompensationRequest.objects.count() == 0
     upload = preview.context["upload"]
     confirmed = client.post(reverse("compensation:upload_confirm", args=[upload.pk]))

@@ -62,12 +62,11 @@ from openpyxl import Workbook
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from billing import services as billing_services
 from billing.models import BillingRun, BillingRunEntry, ChargeLine, Shipment
 from billing.payables.models import BankFile, InvoiceImport, Payable, Payment, PaymentRun, VendorInvoice
 from billing.receivables.models import Invoice, Receipt, Statement
 from billing.receivables.services import balance_problems
-from settlement_ops.models import AccountKind, JournalEntry, Posting
+from settlement_ops.models import AccountKind, ImportJob, JournalEntry, Posting
 from settlement_ops.roles import Role
 from settlement_ops.selectors import balance, unbalanced_entries
 from settlement_ops.services import ledger_check
@@ -308,11 +307,12 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     version = contract.versions.get(number=1)
     assert (contract.status, contract.currency, contract.author) == (Contract.Status.DRAFT, "GBP", specialist)
 
-    response = staff_specialist.post(
-        reverse("vendors:rate_card_import", args=[version.pk]),
-        {"file": SimpleUploadedFile("thames-rates.xlsx", _rate_card_xlsx())},
-    )
-    _redirected(response, reverse("vendors:rate_card", args=[version.pk]))
+    with django_capture_on_commit_callbacks(execute=True):  # the import job runs after commit
+        response = staff_specialist.post(
+            reverse("vendors:rate_card_import", args=[version.pk]),
+            {"file": SimpleUploadedFile("thames-rates.xlsx", _rate_card_xlsx())},
+        )
+    _redirected(response, reverse("import_job", args=[ImportJob.objects.get(kind="vendors.rate_card").pk]))
     assert version.rate_lines.count() == 3 and version.surcharges.count() == 2
     _redirected(staff_specialist.post(reverse("vendors:contract_submit", args=[contract.pk])))
     # The author cannot activate it (no approve right); a different user, the approver, does.
@@ -340,19 +340,24 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
     _redirected(staff_approver.post(reverse("vendors:bank_change_approve", args=[change.pk])))
     assert VendorBankAccount.objects.filter(vendor=vendor, status=VendorBankAccount.Status.ACTIVE).count() == 1
 
-    # Seller fee schedule: there is no page or API for it (only the Django admin), so the billing
-    # service that the admin and the demo use publishes it.
-    billing_services.seller_fee_schedule_create(
-        market=gb,
-        service_level="standard",
-        name="Standard parcels",
-        valid_from=starts,
-        actor=specialist,
-        lines=[
-            (D("0"), D("2"), D("4.99"), D("0"), D("1"), D("0")),
-            (D("2"), D("30"), D("5.99"), D("0.35"), D("1"), D("0")),
-        ],
+    # Seller fee schedule: drafted by the integration through the API, approved on the staff page
+    # by a second person (four eyes); only then does it rate.
+    drafted = api.post(
+        "/api/seller-fee-schedules/",
+        {
+            "market": "GB",
+            "service_level": "standard",
+            "name": "Standard parcels",
+            "valid_from": starts.isoformat(),
+            "lines": [
+                {"weight_from_kg": "0", "weight_to_kg": "2", "base_fee": "4.99"},
+                {"weight_from_kg": "2", "weight_to_kg": "30", "base_fee": "5.99", "fee_per_additional_step": "0.35"},
+            ],
+        },
+        format="json",
     )
+    assert drafted.status_code == 201, drafted.content
+    _redirected(staff_approver.post(reverse("billing:fee_schedule_approve", args=[drafted.json()["id"]])))
 
     # The product's quote for E2E-C agrees with the hand calculation: 8.15 + 0.82 + 2.50 = 11.47,
     # VAT 2.29, total 13.76.
@@ -743,15 +748,18 @@ def test_one_market_money_path_from_contract_to_cash(django_capture_on_commit_ca
         "value_date,amount,currency,reference,payer_name,bank_reference\n"
         f"{T.isoformat()},20.43,GBP,Payment {invoice_a.number} thank you,Acme Homeware Ltd,BARC-E2E-000001\n"
     )
-    response = staff_specialist.post(
-        reverse("receivables:receipt_list"),
-        {
-            "action": "import",
-            "market": "GB",
-            "file": SimpleUploadedFile("barclays.csv", bank_csv.encode(), content_type="text/csv"),
-        },
-    )
-    _redirected(response, reverse("receivables:receipt_list"))
+    with django_capture_on_commit_callbacks(execute=True):  # the import job runs after commit
+        response = staff_specialist.post(
+            reverse("receivables:receipt_list"),
+            {
+                "action": "import",
+                "market": "GB",
+                "file": SimpleUploadedFile("barclays.csv", bank_csv.encode(), content_type="text/csv"),
+            },
+        )
+    job = ImportJob.objects.get(kind="receivables.bank_statement")
+    _redirected(response, reverse("import_job", args=[job.pk]))
+    assert (job.status, job.progress_percent) == (ImportJob.Status.DONE, 100)
     receipt = Receipt.objects.get(bank_reference="BARC-E2E-000001")
     (application,) = receipt.applications.all()
     assert (receipt.seller, receipt.status, receipt.amount, receipt.amount_unapplied) == (

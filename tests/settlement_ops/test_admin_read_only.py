@@ -11,6 +11,7 @@ READ_ONLY = [
     "billing/chargeline",
     "billing/chargelinetotal",
     "billing/billingrun",
+    "billing/sellerfeeschedule",
     "receivables/statement",
     "receivables/invoice",
 ]

@@ -17,6 +17,7 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AuditEvent
@@ -27,6 +28,8 @@ from vendors.models import Contract, Vendor
 from ..models import InvoiceColumnMapping, InvoiceImport, VendorInvoice, VendorInvoiceLine
 from ..parsing import (
     COMPONENT_FIELDS,
+    FEE_CHARGE_KINDS,
+    FEE_FIELDS,
     FIELD_NAMES,
     CellError,
     check_upload,
@@ -39,6 +42,7 @@ from ..parsing import (
 )
 
 BATCH_SIZE = 5000
+CSV_DELIMITERS = (",", ";", "|", "\t")
 MAX_STORED_ERRORS = 1000
 PROGRESS_EVERY = 10000
 
@@ -58,10 +62,33 @@ def mapping_save(
     header_row: int = 1,
     file_type: str = InvoiceColumnMapping.FileType.CSV,
     total_labels: str = "",
+    fee_kinds: dict | None = None,
 ) -> InvoiceColumnMapping:
     """Create or replace a vendor's column mapping. Raises DomainError naming the bad field.
-    The CSV delimiter matters only when the vendor sends CSV files."""
-    columns = {k: str(v).strip() for k, v in (columns or {}).items() if k in FIELD_NAMES and str(v or "").strip()}
+    The CSV delimiter matters only when the vendor sends CSV files. `fee_kinds` gives each fee
+    column (insurance, handling, other) the charge kind it is billed as; a fee without one is an
+    unexpected charge, flagged for a dispute."""
+    unknown = sorted(str(k) for k in (columns or {}) if k not in FIELD_NAMES)
+    if unknown:
+        raise DomainError(
+            f"Unknown field(s) {', '.join(unknown)}; the fields are {', '.join(FIELD_NAMES)}.", field="columns"
+        )
+    columns = {k: str(v).strip() for k, v in (columns or {}).items() if str(v or "").strip()}
+    for name, header in columns.items():
+        if len(header) > 100:
+            raise DomainError("A column name is at most 100 characters.", field=name)
+    kinds = dict(FEE_CHARGE_KINDS)
+    fee_kinds = {k: (v or "") for k, v in (fee_kinds or {}).items()}
+    for name, kind in fee_kinds.items():
+        if name not in FEE_FIELDS:
+            raise DomainError(f"{name!r} is not a fee column; they are {', '.join(FEE_FIELDS)}.", field="fee_kinds")
+        if kind not in kinds:
+            raise DomainError(
+                f"{kind!r} is not a charge kind; choose one of {', '.join(k for k in kinds if k)} or none.",
+                field=f"kind_{name}",
+            )
+    # Only fees that have a column keep a kind; an unmapped fee has nothing to count.
+    fee_kinds = {name: kind for name, kind in fee_kinds.items() if kind and name in columns}
     for required in ("tracking_number", "net"):
         if required not in columns:
             raise DomainError(f"Map a column to {required.replace('_', ' ')}.", code="required", field=required)
@@ -72,8 +99,8 @@ def mapping_save(
     if file_type == InvoiceColumnMapping.FileType.CSV:
         if delimiter == "\\t":
             delimiter = "\t"
-        if len(delimiter or "") != 1:
-            raise DomainError("The delimiter is one character.", field="delimiter")
+        if delimiter not in CSV_DELIMITERS:
+            raise DomainError("The CSV delimiter is a comma, semicolon, pipe or tab.", field="delimiter")
         if decimal_separator == delimiter:
             raise DomainError("The decimal separator cannot be the CSV delimiter.", field="decimal_separator")
     else:
@@ -92,6 +119,7 @@ def mapping_save(
             header_row=int(header_row),
             file_type=file_type,
             total_labels=(total_labels or "").strip()[:255],
+            fee_kinds=fee_kinds,
             updated_by=actor if getattr(actor, "pk", None) else None,
         ),
     )
@@ -100,7 +128,7 @@ def mapping_save(
         actor=actor,
         action="invoice_mapping_save",
         obj=mapping,
-        detail={"columns": columns},
+        detail={"columns": columns, "fee_kinds": fee_kinds},
     )
     return mapping
 
@@ -235,7 +263,7 @@ def _clean_row(cells: list, layout, mapping, currency: str, places: int) -> dict
     tracking = values.get("tracking_number", "")
     if len(tracking) > 64:
         raise _RowError("tracking_number", "is longer than 64 characters")
-    for name in ("base", *COMPONENT_FIELDS[1:], "net", "vat", "gross"):
+    for name in (*COMPONENT_FIELDS, *FEE_FIELDS, "net", "vat", "gross"):
         amount = values.get(name)
         if amount is None:
             continue
@@ -251,9 +279,11 @@ def _clean_row(cells: list, layout, mapping, currency: str, places: int) -> dict
             raise _RowError("billed_weight_kg", "must be greater than zero")
         if weight != weight.quantize(Decimal("0.001")):
             raise _RowError("billed_weight_kg", "has more than 3 decimals")
-    components = [values[n] for n in COMPONENT_FIELDS if values.get(n) is not None]
+    components = [values[n] for n in (*COMPONENT_FIELDS, *FEE_FIELDS) if values.get(n) is not None]
     if components and sum(components, Decimal(0)) != values["net"]:
-        raise _RowError("net", f"{values['net']} is not the sum of base and surcharges ({sum(components, Decimal(0))})")
+        raise _RowError(
+            "net", f"{values['net']} is not the sum of base, surcharges and fees ({sum(components, Decimal(0))})"
+        )
     if values.get("gross") is not None:
         vat = values.get("vat") or Decimal(0)
         if values["net"] + vat != values["gross"]:
@@ -271,7 +301,7 @@ class _RowError(Exception):
 
 
 # Amount fields a totals row may carry, checked against the lines it totals.
-TOTALLED_FIELDS = ("base", *COMPONENT_FIELDS[1:], "net", "vat", "gross")
+TOTALLED_FIELDS = (*COMPONENT_FIELDS, *FEE_FIELDS, "net", "vat", "gross")
 
 
 def _data_rows(job: InvoiceImport, mapping, kind: str):
@@ -524,7 +554,15 @@ def _import(job: InvoiceImport, vendor: Vendor, mapping) -> InvoiceImport:
         found.error(None, "invoice_number", f"{vendor.code} already used number {header['number']}")
     if found.error_count:
         return _refuse(
-            job, f"{found.error_count} problem(s) found; nothing was imported.", found.errors, found.error_count
+            job,
+            ngettext(
+                "%(n)d problem found; nothing was imported.",
+                "%(n)d problems found; nothing was imported.",
+                found.error_count,
+            )
+            % {"n": found.error_count},
+            found.errors,
+            found.error_count,
         )
     _progress(job.pk, status=InvoiceImport.Status.STORING, total_rows=found.rows, processed_rows=0)
     try:
@@ -557,10 +595,24 @@ def _import(job: InvoiceImport, vendor: Vendor, mapping) -> InvoiceImport:
         status=InvoiceImport.Status.DONE,
         processed_rows=found.rows,
         finished_at=timezone.now(),
-        message=f"Imported {found.rows} line(s) as {invoice.get_kind_display().lower()} {invoice.number}.",
+        message=ngettext(
+            "Imported %(n)d line as %(kind)s %(number)s.", "Imported %(n)d lines as %(kind)s %(number)s.", found.rows
+        )
+        % {"n": found.rows, "kind": invoice.get_kind_display().lower(), "number": invoice.number},
     )
     job.refresh_from_db()
     return job
+
+
+def _billed_components(values: dict, mapping) -> dict:
+    """billed_<kind> amounts of a line: a fee column with a charge kind counts as that kind (the
+    audit compares it with what we expect of the kind); the others stay in their fee column."""
+    billed = {f"billed_{n}": values.get(n) or Decimal(0) for n in (*COMPONENT_FIELDS, *FEE_FIELDS)}
+    for fee, kind in (mapping.fee_kinds or {}).items():
+        if kind and fee in FEE_FIELDS and billed.get(f"billed_{fee}"):
+            billed[f"billed_{kind}"] += billed[f"billed_{fee}"]
+            billed[f"billed_{fee}"] = Decimal(0)
+    return billed
 
 
 @transaction.atomic
@@ -613,7 +665,7 @@ def _store(job, vendor, mapping, kind, currency, header, mapped, credited) -> Ve
                 tracking_number=values["tracking_number"],
                 ship_date=values.get("ship_date"),
                 billed_weight_kg=values.get("billed_weight_kg"),
-                **{f"billed_{n}": values.get(n) or Decimal(0) for n in COMPONENT_FIELDS},
+                **_billed_components(values, mapping),
                 billed_net=net,
                 billed_vat=vat,
                 billed_gross=net + vat,

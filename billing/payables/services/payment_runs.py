@@ -12,6 +12,7 @@ from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from settlement_ops.db import retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
@@ -482,7 +483,14 @@ def payment_results_import(*, actor, run: PaymentRun, content: bytes) -> dict:
     ]
     if errors:
         raise DomainError(
-            f"{len(errors)} row(s) of the result file have errors; nothing was applied.", code="bad_rows", errors=errors
+            ngettext(
+                "%(n)d row of the result file has errors; nothing was applied.",
+                "%(n)d rows of the result file have errors; nothing was applied.",
+                len(errors),
+            )
+            % {"n": len(errors)},
+            code="bad_rows",
+            errors=errors,
         )
     counts = {"paid": 0, "rejected": 0, "unchanged": 0}
     for row in rows:

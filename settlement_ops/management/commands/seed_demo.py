@@ -30,6 +30,10 @@ PHASES = (
     Phase("history", DEMO_APPS),
     # ... then AP, AR and the apps above them work on the rated charges.
     Phase("seed", ("payables", "receivables", "compensation", "risk")),
+    # The seller desk's tickets ask about those invoices and charges.
+    Phase("desk", ("sellers",)),
+    # Seller health: three sellers with a story, their warnings and plan through the services.
+    Phase("health", ("sellers",)),
     # Last: with the month's history in place, the kernel soft-closes and closes past periods.
     Phase("periods", ("settlement_ops",)),
 )

@@ -1,0 +1,154 @@
+"""Incremental nightly work: a night's run and freight audit with a large billed history, against
+the same night alone (`billing_incremental_ratio`, `audit_incremental_ratio`; goal <= 1.3).
+
+1. Alone: market ZZ afresh with only the night's `new` shipments (one vendor; the series numbers
+   history + 1 ...), rated by a run (timed end to end, as bench/run.py does); then the vendor's
+   invoice billing all of them is audited (timed).
+2. With history: market ZZ afresh with `history` shipments written a day ago, rated by a run
+   (untimed, reported as `billing_history_run_s`), and billed on an earlier invoice of the same
+   vendor (every history line: the duplicate check's haystack). Then the same `new` shipments
+   arrive (the same series numbers, so the same rows and amounts), and the night's run and the
+   audit of the night's invoice are timed as in 1.
+3. Checks: both nights rated exactly the new shipments to the same totals, and both audits matched
+   the same lines to the same expected total and flags.
+Rebuilds market ZZ: run it after the sections that use the billing bench's data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from django.db import DatabaseError, connection
+
+from . import data, payables_audit, run
+
+
+def _checkpoint() -> None:
+    """Dirty pages of the set-up written out before each timed step, so a checkpoint the set-up
+    calls for does not fall due inside it (history writes far more than the night alone)."""
+    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+
+
+def _night(*, workers: int, chunk_size: int | None, business_date) -> dict:
+    _checkpoint()
+    started = time.perf_counter()
+    result = run.measure(business_date=business_date, workers=workers, chunk_size=chunk_size)
+    result["wall"] = time.perf_counter() - started
+    return result
+
+
+def _vendor():
+    from vendors.models import Vendor
+
+    from . import MARKET
+
+    return Vendor.objects.filter(market_id=MARKET, code="BENCH-V01").get()
+
+
+def measure(*, history: int, new: int, workers: int, chunk_size: int | None, audit: bool = True) -> dict:
+    _drop_invoices()  # left by an interrupted bench
+    # 1. The night alone.
+    setup = data.prepare(shipments=new, vendors=1, start=history)
+    business_date = setup["business_date"]
+    alone = _night(workers=workers, chunk_size=chunk_size, business_date=business_date)
+    vendor = _vendor()
+    alone_audit = None
+    if audit:
+        invoice = payables_audit.invoice_for(vendor=vendor, number="BENCH-NIGHT")
+        _checkpoint()
+        alone_audit = payables_audit.time_audit(invoice)
+    _drop_invoices()
+
+    # 2. The same night on top of history.
+    started = time.perf_counter()
+    setup = data.prepare(shipments=history, vendors=1, age_days=1)
+    history_generate_s = time.perf_counter() - started
+    history_run = _night(workers=workers, chunk_size=chunk_size, business_date=business_date)
+    watermark = _max_shipment_id()
+    started = time.perf_counter()
+    if audit:
+        payables_audit.invoice_for(vendor=vendor, number="BENCH-HISTORY", last_id=watermark, unknown=0)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {payables_audit._tables()['line']}")
+    history_invoice_s = time.perf_counter() - started
+    data.add_shipments(shipments=new, vendors=1, start=history)
+    night = _night(workers=workers, chunk_size=chunk_size, business_date=business_date)
+    night_audit = None
+    if audit:
+        invoice = payables_audit.invoice_for(vendor=vendor, number="BENCH-NIGHT", first_id=watermark)
+        _checkpoint()
+        night_audit = payables_audit.time_audit(invoice)
+    _drop_invoices()
+
+    same_run = (alone["rated"], alone["vendor_net"], alone["seller_net"]) == (
+        night["rated"],
+        night["vendor_net"],
+        night["seller_net"],
+    ) and alone["rated"] == new
+    figures = {
+        "incremental_history": history,
+        "incremental_new": new,
+        "incremental_history_generate_s": round(history_generate_s, 1),
+        "billing_history_run_s": round(history_run["seconds"], 3),
+        "billing_night_alone_s": round(alone["seconds"], 3),
+        "billing_night_alone_plan_s": round(alone["plan_seconds"], 3),
+        "billing_night_with_history_s": round(night["seconds"], 3),
+        "billing_night_with_history_plan_s": round(night["plan_seconds"], 3),
+        "billing_night_alone_rate_post_s": f"{alone['rate_seconds']:.2f}+{alone['post_seconds']:.2f}",
+        "billing_night_with_history_rate_post_s": f"{night['rate_seconds']:.2f}+{night['post_seconds']:.2f}",
+        "billing_incremental_ratio": round(night["seconds"] / alone["seconds"], 2) if alone["seconds"] else 0,
+        "billing_incremental_same_output": same_run,
+    }
+    ok = same_run
+    if audit:
+        keys = ("lines", "flagged", "pending", "matched", "matched_net")
+        same_audit = all(alone_audit[k] == night_audit[k] for k in keys)
+        figures.update(
+            {
+                "audit_history_invoice_s": round(history_invoice_s, 1),
+                "audit_night_lines": night_audit["lines"],
+                "audit_night_alone_s": round(alone_audit["seconds"], 3),
+                "audit_night_with_history_s": round(night_audit["seconds"], 3),
+                "audit_incremental_ratio": round(night_audit["seconds"] / alone_audit["seconds"], 2)
+                if alone_audit["seconds"]
+                else 0,
+                "audit_incremental_same_output": same_audit,
+            }
+        )
+        ok = ok and same_audit
+    figures["incremental_checks_ok"] = ok
+    return figures
+
+
+def _max_shipment_id() -> int:
+    from billing.models import Shipment
+
+    return Shipment.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def _drop_invoices() -> None:
+    from billing.payables.models import VendorInvoice
+
+    from . import MARKET
+
+    VendorInvoice.objects.filter(market_id=MARKET, number__in=["BENCH-NIGHT", "BENCH-HISTORY"]).delete()
+
+
+def report_lines(f: dict) -> list[str]:
+    lines = [
+        f"  history: {f['incremental_history']:,} shipments generated in {f['incremental_history_generate_s']}s, "
+        f"billed in {f['billing_history_run_s']}s",
+        f"  night of {f['incremental_new']:,}: alone {f['billing_night_alone_s']}s "
+        f"(plan {f['billing_night_alone_plan_s']}s), with history {f['billing_night_with_history_s']}s "
+        f"(plan {f['billing_night_with_history_plan_s']}s) -> ratio {f['billing_incremental_ratio']} (goal <= 1.3), "
+        f"same output: {f['billing_incremental_same_output']}",
+    ]
+    if "audit_incremental_ratio" in f:
+        lines.append(
+            f"  audit of {f['audit_night_lines']:,} lines: alone {f['audit_night_alone_s']}s, with "
+            f"{f['incremental_history']:,} earlier lines {f['audit_night_with_history_s']}s -> ratio "
+            f"{f['audit_incremental_ratio']} (goal <= 1.3), same verdicts: {f['audit_incremental_same_output']}"
+        )
+    return lines

@@ -1,0 +1,1 @@
+"""The seller consultation desk: tickets, SLA clocks, the ledger trace beside the thread."""
