@@ -19,6 +19,29 @@ def pytest_configure(config):
     from settlement_ops.celery import app
 
     app.conf.task_always_eager = True
+    _one_redis_database_per_xdist_worker(app)
+
+
+def _one_redis_database_per_xdist_worker(app) -> None:
+    """Under pytest-xdist each worker process has its own test database; it gets its own Redis
+    database too, so the broker tests of two workers never purge or consume each other's tasks,
+    and cache keys (throttles, cached pages) never cross. Worker processes the tests start
+    inherit REDIS_URL."""
+    worker, url = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("REDIS_URL")
+    if not worker or not url:
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    database = (base + 1 + int(worker.removeprefix("gw"))) % 16
+    url = urlunsplit(parts._replace(path=f"/{database}"))
+    os.environ["REDIS_URL"] = settings.REDIS_URL = settings.CELERY_BROKER_URL = url
+    app.conf.broker_url = url
+    for cache in settings.CACHES.values():
+        cache["KEY_PREFIX"] = worker
 
 
 def _redis_unavailable() -> str | None:
