@@ -16,13 +16,13 @@ writes them, and the platform's collection bank account from the market's settin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -84,32 +84,49 @@ def _send(notice_id: int) -> None:
     send_mail(notice.subject, notice.body, settings.DEFAULT_FROM_EMAIL, [notice.email_to])
 
 
-def _dunning_market(*, market: Market, on: date) -> int:
-    ladder = dunning_ladder(market)
-    top = max(ladder)
-    held_invoices = _active_promise(on).filter(invoice__isnull=False).values("invoice_id")
-    held_sellers = _active_promise(on).filter(invoice__isnull=True).values("seller_id")
-    candidates = (
+def invoices_due_for_dunning(*, on: date, market: Market | None = None):
+    """THE dunning rule, as one query: open bank-collected invoices past due, below the top of their
+    market's ladder, not held by an active promise to pay, that have waited the next level's days
+    (from the due date for level 1, from the previous letter after that) and have no letter of
+    that level yet. The run, the home's work queue and the API all read it from here."""
+    waited = Q(pk__in=[])
+    markets = [market] if market is not None else Market.objects.filter(is_active=True)
+    for mkt in markets:
+        for level, step in dunning_ladder(mkt).items():
+            since = "due_date" if level == 1 else "last_dunned_on"
+            waited |= Q(market=mkt, dunning_level=level - 1, **{f"{since}__lte": on - timedelta(days=step.wait_days)})
+    held = _active_promise(on)
+    return (
         Invoice.objects.filter(
-            market=market,
             kind=Invoice.Kind.INVOICE,
             status__in=Invoice.OPEN_STATUSES,
             collection=Invoice.Collection.BANK,
             due_date__lt=on,
-            dunning_level__lt=top,
         )
-        .exclude(Q(pk__in=held_invoices) | Q(seller_id__in=held_sellers))
-        .order_by("pk")
+        .filter(waited)
+        .exclude(
+            Q(pk__in=held.filter(invoice__isnull=False).values("invoice_id"))
+            | Q(seller_id__in=held.filter(invoice__isnull=True).values("seller_id"))
+        )
+        .exclude(Exists(DunningNotice.objects.filter(invoice=OuterRef("pk"), level=F("invoice__dunning_level") + 1)))
+    )
+
+
+def _dunning_market(*, market: Market, on: date) -> int:
+    ladder = dunning_ladder(market)
+    candidates = invoices_due_for_dunning(on=on, market=market).order_by("pk").values_list("pk", flat=True)
+    locked = locks.invoices_lock(list(candidates))
+    # Another run may have moved some between the read and the locks: keep those still due.
+    still_due = set(
+        invoices_due_for_dunning(on=on, market=market)
+        .filter(pk__in=[i.pk for i in locked])
         .values_list("pk", flat=True)
     )
     moved = 0
-    for invoice in locks.invoices_lock(list(candidates)):
-        step = ladder.get(invoice.dunning_level + 1)
-        since = invoice.due_date if invoice.dunning_level == 0 else invoice.last_dunned_on
-        if step is None or since is None or (on - since).days < step.wait_days:
+    for invoice in locked:
+        if invoice.pk not in still_due:
             continue
-        if DunningNotice.objects.filter(invoice=invoice, level=step.level).exists():
-            continue
+        step = ladder[invoice.dunning_level + 1]
         language, subject, body = dunning_letter(invoice=invoice, level=step.level, on=on)
         notice = DunningNotice.objects.create(
             invoice=invoice,

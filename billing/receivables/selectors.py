@@ -17,10 +17,9 @@ from settlement_ops.money import Money, quantize
 from settlement_ops.roles import is_seller_user
 from settlement_ops.selectors import ZERO, fx_rate_on
 
-from .dunning import dunning_ladder
+from .dunning import dunning_ladder, invoices_due_for_dunning
 from .models import (
     CollectionNote,
-    DunningNotice,
     Invoice,
     PayoutDeduction,
     Receipt,
@@ -280,43 +279,19 @@ def _posted_by(end: date) -> Q:
 
 
 def dunning_due(*, on: date | None = None, market: Market | None = None, seller=None) -> list[dict]:
-    """The letters the next dunning run would send (the rule of `dunning.dunning_run`): open
-    bank-collected invoices past due, below the top of their market's ladder, not held by an active
-    promise to pay, that have waited the next level's days (from the due date for level 1, from the
-    previous letter after that) and have no letter of that level yet. `on` defaults to each
-    market's business date. Rows carry the invoice, seller, amount open and the next level."""
+    """The letters the next dunning run would send (dunning.invoices_due_for_dunning, the rule the
+    run applies). `on` defaults to each market's business date. Rows carry the invoice, the day,
+    days overdue and the next level."""
     result = []
     markets = [market] if market is not None else Market.objects.filter(is_active=True).order_by("code")
     for mkt in markets:
         day = on or mkt.local_date()
         ladder = dunning_ladder(mkt)
-        promises = CollectionNote.objects.filter(kind=CollectionNote.Kind.PROMISE, promised_date__gte=day)
-        invoices = (
-            Invoice.objects.filter(
-                market=mkt,
-                kind=Invoice.Kind.INVOICE,
-                status__in=Invoice.OPEN_STATUSES,
-                collection=Invoice.Collection.BANK,
-                due_date__lt=day,
-                dunning_level__lt=max(ladder),
-            )
-            .exclude(
-                Q(pk__in=promises.filter(invoice__isnull=False).values("invoice_id"))
-                | Q(seller_id__in=promises.filter(invoice__isnull=True).values("seller_id"))
-            )
-            .select_related("seller")
-            .order_by("due_date", "number")
-        )
+        invoices = invoices_due_for_dunning(on=day, market=mkt).select_related("seller").order_by("due_date", "number")
         if seller is not None:
             invoices = invoices.filter(seller=seller)
-        sent = set(DunningNotice.objects.filter(invoice__in=invoices).values_list("invoice_id", "level"))
         for invoice in invoices:
-            step = ladder.get(invoice.dunning_level + 1)
-            since = invoice.due_date if invoice.dunning_level == 0 else invoice.last_dunned_on
-            if step is None or since is None or (day - since).days < step.wait_days:
-                continue
-            if (invoice.pk, step.level) in sent:
-                continue
+            step = ladder[invoice.dunning_level + 1]
             result.append(
                 {
                     "invoice": invoice,
