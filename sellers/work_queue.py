@@ -15,7 +15,6 @@ def work_items(user, *, today) -> list[WorkItem]:
         return []
     now = timezone.now()
     counts = desk.badge_counts(user, now=now)
-    mine = desk.queue(user, assignee="me", now=now).count()
     perm = "sellers.work_desk_tier1"
     return [
         WorkItem(DESK, "Open questions", counts["open"], filtered_url("sellers:desk_queue"), perm),
@@ -28,5 +27,5 @@ def work_items(user, *, today) -> list[WorkItem]:
             overdue=counts["breached"] > 0,
         ),
         WorkItem(DESK, "Not assigned", counts["unassigned"], filtered_url("sellers:desk_queue", assignee="none"), perm),
-        WorkItem(DESK, "Assigned to me", mine, filtered_url("sellers:desk_queue", assignee="me"), perm),
+        WorkItem(DESK, "Assigned to me", counts["mine"], filtered_url("sellers:desk_queue", assignee="me"), perm),
     ]

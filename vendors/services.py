@@ -698,7 +698,9 @@ def _rate_card_datasets(body) -> dict[str, tablib.Dataset]:
         datasets[sheet] = dataset
     if errors:
         raise DomainError(
-            f"{len(errors)} problem(s) in the rate card; nothing was saved.", code="bad_rows", errors=errors
+            f"{len(errors)} {'problem' if len(errors) == 1 else 'problems'} in the rate card; nothing was saved.",
+            code="bad_rows",
+            errors=errors,
         )
     if not len(datasets[RATE_LINES_SHEET]):
         raise DomainError("Send at least one rate line.", code="no_rate_lines", field="rate_lines")
@@ -737,7 +739,9 @@ def rate_card_replace(*, actor, version: ContractVersion, body) -> dict:
             for e in errors
         ]
         raise DomainError(
-            f"{len(errors)} problem(s) in the rate card; nothing was saved.", code="bad_rows", errors=errors
+            f"{len(errors)} {'problem' if len(errors) == 1 else 'problems'} in the rate card; nothing was saved.",
+            code="bad_rows",
+            errors=errors,
         )
     audit_record(
         kind=AuditEvent.Kind.ACTION,

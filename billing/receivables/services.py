@@ -549,6 +549,26 @@ CORRECTION_WORDS = {
 }
 
 
+def _lines_copy(*, document: Invoice, lines, link: str) -> None:
+    """The lines onto a correction document, each pointing at the line it credits or replaces."""
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=document,
+            **{link: line},
+            shipment_id=line.shipment_id,
+            tracking_number=line.tracking_number,
+            ship_date=line.ship_date,
+            service_level=line.service_level,
+            line_kind=line.line_kind,
+            vat_rate=line.vat_rate,
+            net=line.net,
+            vat=line.vat,
+            gross=line.gross,
+        )
+        for line in lines
+    )
+
+
 @retry_on_conflict
 @transaction.atomic(durable=True)
 def credit_note_issue(*, actor, invoice: Invoice, reason: str, line_ids=None) -> Invoice:
@@ -636,22 +656,7 @@ def credit_note_issue(*, actor, invoice: Invoice, reason: str, line_ids=None) ->
         entry=entry,
         created_by=actor,
     )
-    InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            invoice=note,
-            credited_line=line,
-            shipment_id=line.shipment_id,
-            tracking_number=line.tracking_number,
-            ship_date=line.ship_date,
-            service_level=line.service_level,
-            line_kind=line.line_kind,
-            vat_rate=line.vat_rate,
-            net=line.net,
-            vat=line.vat,
-            gross=line.gross,
-        )
-        for line in lines
-    )
+    _lines_copy(document=note, lines=lines, link="credited_line")
     invoice.amount_open -= gross
     invoice_refresh_status(invoice)
     invoice.save(update_fields=["amount_open", "status"])
@@ -722,22 +727,7 @@ def _replacement_issue(*, actor, invoice: Invoice, removed, net, vat, reason: st
         entry=entry,
         created_by=actor,
     )
-    InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            invoice=replacement,
-            replaced_line=line,
-            shipment_id=line.shipment_id,
-            tracking_number=line.tracking_number,
-            ship_date=line.ship_date,
-            service_level=line.service_level,
-            line_kind=line.line_kind,
-            vat_rate=line.vat_rate,
-            net=line.net,
-            vat=line.vat,
-            gross=line.gross,
-        )
-        for line in kept
-    )
+    _lines_copy(document=replacement, lines=kept, link="replaced_line")
     invoice.amount_open, invoice.status = Decimal(0), Invoice.Status.REPLACED
     invoice.save(update_fields=["amount_open", "status"])
     deduction_sync(invoice)

@@ -165,6 +165,7 @@ def badge_counts(user, now=None) -> dict:
         breached=Count("id", filter=Q(paused_at__isnull=True, sla_due_at__lt=now)),
         paused=Count("id", filter=Q(paused_at__isnull=False)),
         unassigned=Count("id", filter=Q(assignee__isnull=True)),
+        mine=Count("id", filter=Q(assignee=user)),
         open=Count("id"),
     )
 

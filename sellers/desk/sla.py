@@ -34,8 +34,9 @@ class Calendar:
         holidays = frozenset(PublicHoliday.objects.filter(market=market).values_list("date", flat=True))
         if row is None:
             return cls(market.tz, DEFAULT_OPENS, DEFAULT_CLOSES, frozenset(range(5)), holidays)
-        weekdays = frozenset(int(day) for day in row.weekdays.split(",") if day.strip())
-        return cls(market.tz, row.opens, row.closes, weekdays, holidays)
+        weekdays = frozenset(int(day) for day in row.weekdays.split(",") if day.strip().isdigit() and int(day) < 7)
+        # A calendar without a valid weekday would never reach a deadline: the default week.
+        return cls(market.tz, row.opens, row.closes, weekdays or frozenset(range(5)), holidays)
 
     def is_business_day(self, day: date) -> bool:
         return day.weekday() in self.weekdays and day not in self.holidays

@@ -373,7 +373,7 @@ def test_two_approvers_issuing_the_same_proposal_at_once_make_one_credit_note():
     results, errors = run_concurrently(
         *[lambda a=a: services.credit_decide(proposal=proposal, actor=a, approve=True) for a in approvers]
     )
-    assert sum(r is not None for r in results) == 1 and sum(e is not None for e in errors) == 1
+    assert sum(r is not None for r in results) == 1 and sum(e is not None for e in errors) == 1, errors
     assert Invoice.objects.filter(credited_invoice=invoice).count() == 1
     proposal.refresh_from_db()
     assert proposal.status == "issued" and owed(seller) == Decimal("0.00")
