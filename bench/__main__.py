@@ -91,8 +91,7 @@ def _args(argv=None):
 
     args.shipments = scaled(args.shipments, 1_000_000)
     args.compensation_requests = scaled(args.compensation_requests, 100_000)
-    # ~40 ms a shipment here: QUICK times 300 (12 s) rather than a tenth of 10,000.
-    args.naive_sample = (300 if args.quick else 10_000) if args.naive_sample is None else args.naive_sample
+    args.naive_sample = scaled(args.naive_sample, 10_000)
     # The issue asks for 5M in history, or less where generating it takes over 5 minutes: here
     # (2 shared cores) 200,000 shipments take ~45 s to generate and ~13 s to bill, so 1M.
     args.history = scaled(args.history, 1_000_000)
@@ -176,12 +175,15 @@ def billing_section(args, ctx: dict, results: dict) -> bool:
             "billing_ledger_balanced": run_result["balanced"],
             "billing_rated_once": run_result["rated_once"],
             "billing_totals_agree": not differences and base_agree,
+            "billing_naive_agrees": naive["agrees"],
         }
     )
     _print_table(results)
     for difference in differences:
         print(f"  FLOOR MISMATCH {difference}", file=sys.stderr)
-    return not differences and base_agree and run_result["balanced"] and run_result["rated_once"]
+    if not naive["agrees"]:
+        print("  NAIVE MISMATCH: the naive rating's sums differ from the run's charge lines", file=sys.stderr)
+    return not differences and base_agree and run_result["balanced"] and run_result["rated_once"] and naive["agrees"]
 
 
 def audit_section(args, ctx: dict, results: dict) -> bool:
@@ -246,7 +248,7 @@ def risk_section(args, ctx: dict, results: dict) -> bool:
     for line in risk_bench.report_lines(risk_result):
         print(line)
     print()
-    return results["risk_rules_s"] < 60
+    return True
 
 
 def workbook_section(args, ctx: dict, results: dict) -> bool:
@@ -255,8 +257,10 @@ def workbook_section(args, ctx: dict, results: dict) -> bool:
         return True
     from bench import workbook as workbook_bench
 
+    # The import-export reference runs at ~650 rows/s: QUICK takes a tenth of its slice too.
+    reference_rows = workbook_bench.IMPORT_EXPORT_ROWS // (10 if args.quick else 1)
     print(f"Period workbook: the charge-line sheet at {rows:,} rows, each export in its own process")
-    exported = workbook_bench.measure(rows=rows)
+    exported = workbook_bench.measure(rows=rows, import_export_rows=reference_rows)
     results["workbook"] = exported
     for line in workbook_bench.report_lines(exported):
         print(line)
@@ -417,12 +421,16 @@ def main(argv=None) -> int:
             print(f"{key}={value}")
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print("\n" + markdown_table(results))
+    missed = goals_missed(results)
+    if missed:
+        print("Goals not met (targets, not checks): " + "; ".join(missed))
     if failed:
         print(f"BENCH CHECK FAILED in: {', '.join(failed)} (a result and its floor disagree)", file=sys.stderr)
     return 1 if failed else 0
 
 
-# The figures the README's table shows: (key, what it measures, goal).
+# The figures the README's table shows: (key, what it measures, goal). A goal is a target, not a
+# check: a missed goal is printed and marked in the table; only a disagreeing result fails the bench.
 README_FIGURES = [
     ("billing_vs_floor_ratio", "billing run / same-output floor (one INSERT ... SELECT), 2 workers", "<= 1.0"),
     ("billing_vs_naive_ratio", "naive per-row rating / billing run", ">= 50"),
@@ -430,6 +438,7 @@ README_FIGURES = [
     ("billing_floor_s", "same-output floor (s)", ""),
     ("billing_base_floor_s", "base-only floor, for information (s)", ""),
     ("billing_shipments_per_s", "billing run, shipments/s", ""),
+    ("billing_naive_shipments_per_s", "naive per-row rating, shipments/s (masters cached per key)", ""),
     ("billing_incremental_ratio", "night's run with history / the night alone", "<= 1.3"),
     ("audit_incremental_ratio", "night's audit with history / alone", "<= 1.3"),
     ("billing_incremental_ratio_5m_history", "the same with 5M shipments in history (`--history 5000000`)", "<= 1.3"),
@@ -438,7 +447,37 @@ README_FIGURES = [
     ("billing_recovery_s", "worker killed mid-chunk -> run completed (s)", "< 60"),
     ("compensation_audit_vs_floor_ratio", "compensation audit / its floor", ""),
     ("risk_rules_s", "every risk rule over every market (s)", "< 60"),
+    ("intake_shipments_per_s", "bulk API intake over HTTP, 5,000 a request, shipments/s", ">= 20000"),
+    ("intake_vs_copy_ratio", "intake / COPY of the same rows into a table like the shipments'", "<= 5"),
+    ("aging_ms", "AR aging page and API, slower door (ms)", "< 1000"),
+    ("cash_application_s", "10,000 bank receipts imported and auto-applied (s)", "< 10"),
+    ("pages_p95_ms", "pages and API lists, 20 users on gunicorn (2 workers), slowest p95 (ms)", "< 200"),
+    ("desk_queue_p95_ms", "seller desk queue p95 (ms)", "< 200"),
+    ("seller_metrics_s", "nightly seller health metrics (s)", "< 60"),
+    ("bench_s", "the whole bench (s)", "< 1200"),
 ]
+QUICK_BENCH_GOAL = "< 180"
+
+
+def goal_met(value, goal: str) -> bool | None:
+    """Whether `value` meets a goal written as "<= 1.0", ">= 50" or "< 60"; None without a goal."""
+    if not goal or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    operator, _, limit = goal.partition(" ")
+    limit = float(limit)
+    return {"<=": value <= limit, ">=": value >= limit, "<": value < limit, ">": value > limit}[operator]
+
+
+def _goal(key: str, goal: str, r: dict) -> str:
+    return QUICK_BENCH_GOAL if key == "bench_s" and r.get("quick") else goal
+
+
+def goals_missed(r: dict) -> list[str]:
+    return [
+        f"{key}={r[key]} (goal {_goal(key, goal, r)})"
+        for key, _label, goal in README_FIGURES
+        if key in r and goal_met(r[key], _goal(key, goal, r)) is False
+    ]
 
 
 def markdown_table(r: dict) -> str:
@@ -451,9 +490,14 @@ def markdown_table(r: dict) -> str:
             if "incremental_history" in r
             else ""
         )
-        + "):\n\n| figure | measures | value | goal |\n| --- | --- | --- | --- |\n"
+        + "):\n\n| figure | measures | value | goal | met |\n| --- | --- | --- | --- | --- |\n"
     )
-    rows = [f"| `{key}` | {label} | {r[key]} | {goal} |" for key, label, goal in README_FIGURES if key in r]
+    marks = {True: "yes", False: "**no**", None: ""}
+    rows = [
+        f"| `{key}` | {label} | {r[key]} | {_goal(key, goal, r)} | {marks[goal_met(r[key], _goal(key, goal, r))]} |"
+        for key, label, goal in README_FIGURES
+        if key in r
+    ]
     return head + "\n".join(rows) + "\n"
 
 

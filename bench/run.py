@@ -84,13 +84,18 @@ def measure(*, business_date, workers: int, chunk_size: int | None) -> dict:
 
 
 def measure_naive(*, sample: int = 10_000) -> dict:
-    """What a user could write in an afternoon: per shipment, `vendors.pricing.rate` and
-    `billing.pricing.seller_rate` (each loads its contract or schedule), then one INSERT of the
-    charge line, all in one transaction, over `sample` shipments of market ZZ. Into a table LIKE
-    the charge lines (with their indexes), dropped afterwards. Returns seconds and shipments/s."""
-    from billing.models import Shipment
-    from billing.pricing import seller_rate
-    from vendors.pricing import ShipmentAttrs, rate
+    """What a user could write in an afternoon: a Python loop over `sample` shipments of market ZZ
+    that prices each one with the product's pricing functions (`vendors.pricing.price`,
+    `billing.pricing.seller_fee`) and INSERTs its charge line, one row per statement, all in one
+    transaction. Like any such script it looks the masters up once per key and keeps them in a
+    dict (contract version and surcharges per vendor, service and ship date; the lane's rate lines;
+    the seller fee schedule and its lines), so the loop pays for pricing and row-by-row writes, not
+    for eight ORM lookups a shipment. Into a table LIKE the charge lines (with their indexes),
+    dropped afterwards. Returns seconds and shipments/s."""
+    from billing.models import SellerFeeLine, Shipment
+    from billing.pricing import find_schedule, seller_fee
+    from settlement_ops.models import Market
+    from vendors.pricing import ShipmentAttrs, find_version, price
 
     columns = [
         "run_id", "chunk_id", "shipment_id", "generation", "kind", "shipment_revision", "market_id", "vendor_id",
@@ -103,6 +108,35 @@ def measure_naive(*, sample: int = 10_000) -> dict:
         cursor.execute(f"DROP TABLE IF EXISTS {NAIVE_TABLE}")
         cursor.execute(f"CREATE TABLE {NAIVE_TABLE} (LIKE {floor.CHARGE_LINE} INCLUDING ALL)")
     shipments = Shipment.objects.filter(market_id=MARKET).order_by("id")[:sample]
+    versions, lanes, schedules = {}, {}, {}
+
+    def version_of(s):
+        key = (s.vendor_id, s.service_level, s.ship_date)
+        if key not in versions:
+            version = find_version(
+                market_code=s.market_id, vendor_id=s.vendor_id, service_level=s.service_level, ship_date=s.ship_date
+            )
+            versions[key] = (version, list(version.surcharges.all()))
+        return versions[key]
+
+    def lane_of(version, s):
+        key = (version.pk, s.service_level, s.origin_zone, s.destination_zone)
+        if key not in lanes:
+            lanes[key] = list(
+                version.rate_lines.filter(
+                    service_level=s.service_level, origin_zone=s.origin_zone, destination_zone=s.destination_zone
+                )
+            )
+        return lanes[key]
+
+    def schedule_of(s):
+        key = (s.market_id, s.service_level, s.ship_date)
+        if key not in schedules:
+            schedule = find_schedule(market_code=s.market_id, service_level=s.service_level, ship_date=s.ship_date)
+            schedules[key] = (schedule, list(SellerFeeLine.objects.filter(schedule=schedule)))
+        return schedules[key]
+
+    vat_rate = Market.objects.get(pk=MARKET).vat_standard_rate
     started = time.perf_counter()
     count = 0
     with transaction.atomic(), connection.cursor() as cursor:
@@ -113,8 +147,17 @@ def measure_naive(*, sample: int = 10_000) -> dict:
                 ship_date=s.ship_date, length_cm=s.length_cm, width_cm=s.width_cm, height_cm=s.height_cm,
                 cod_value=s.cod_amount, is_returned=s.is_return,
             )  # fmt: skip
-            quote = rate(attrs)
-            fee = seller_rate(attrs)
+            version, surcharges = version_of(s)
+            quote = price(
+                attrs,
+                contract=version.contract,
+                version=version,
+                rate_lines=lane_of(version, s),
+                surcharges=surcharges,
+                vat_rate=vat_rate,
+            )
+            schedule, fee_lines = schedule_of(s)
+            fee = seller_fee(attrs, schedule=schedule, lines=fee_lines)
             vendor = [quote.amount_of("freight"), *(quote.amount_of(kind) for kind in ChargeLine.SURCHARGE_COLUMNS)]
             amounts = [
                 *vendor, quote.net, quote.vat, quote.total,
@@ -124,12 +167,24 @@ def measure_naive(*, sample: int = 10_000) -> dict:
                 insert,
                 [
                     0, 0, s.pk, 1, "original", s.revision, s.market_id, s.vendor_id, s.seller_id, s.service_level,
-                    s.ship_date, quote.currency, quote.contract_version_id, quote.rate_line_id, fee.schedule_id,
+                    s.ship_date, quote.currency, quote.contract_version_id, quote.rate_line_id, schedule.pk,
                     quote.chargeable_weight_kg, fee.chargeable_weight_kg, *amounts, timezone.now(),
                 ],
             )  # fmt: skip
             count += 1
     seconds = time.perf_counter() - started
+    # The naive rating must be right to be a fair yardstick: its sums equal the stored charge
+    # lines of the same shipments (their first generation), column by column.
+    naive_sums = floor.sums(NAIVE_TABLE)
+    stored_sums = floor.sums(
+        floor.CHARGE_LINE,
+        f"generation = 1 AND shipment_id IN (SELECT shipment_id FROM {NAIVE_TABLE})",
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {NAIVE_TABLE}")
-    return {"seconds": seconds, "count": count, "per_s": count / seconds if seconds else 0}
+    return {
+        "seconds": seconds,
+        "count": count,
+        "per_s": count / seconds if seconds else 0,
+        "agrees": naive_sums == stored_sums,
+    }
