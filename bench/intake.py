@@ -15,6 +15,12 @@ Or from `make bench`: `from bench import intake; results.update(intake.measure(s
    the same index maintenance (`intake_copy_per_s`, `intake_vs_copy_ratio` = intake / COPY time).
 4. Check: the shipment table holds each record once (`intake_stored_once`), and a replay of the
    first batch with its key creates nothing.
+5. Where a request's time goes: the mean client-side time of a request (`intake_request_ms`) and
+   the server's phases from each response's Server-Timing header (`intake_parse_ms`: JSON parse,
+   `intake_validate_ms`, `intake_write_ms`: COPY/INSERT with index maintenance, `intake_commit_ms`:
+   the deferred foreign-key checks and the commit, `intake_analyze_ms`: ANALYZE after a tenth of the
+   table was written, averaged over all requests); the rest is HTTP, authentication, the
+   idempotency record and the response.
 """
 
 from __future__ import annotations
@@ -98,6 +104,10 @@ def _reset() -> None:
             f"DELETE FROM {event} WHERE shipment_id IN (SELECT id FROM {shipment} WHERE market_id = %s)", [MARKET]
         )
         cursor.execute(f"DELETE FROM {shipment} WHERE market_id = %s", [MARKET])
+        if cursor.rowcount:
+            # Clear the dead rows so that each run writes into the same table (autovacuum may be
+            # off or late; the floor's table is new each run).
+            cursor.execute(f"VACUUM {shipment}, {event}")
     IdempotencyRecord.objects.filter(key__startswith="bench-intake-").delete()
 
 
@@ -123,7 +133,18 @@ def _records(n: int, vendors, sellers, *, run: str) -> list[dict]:
     ]
 
 
-def _post(url: str, body: bytes, token: str, key: str) -> dict:
+def _server_timing(header: str | None) -> dict:
+    """`parse;dur=12.3, validate;dur=40.1` -> {"parse": 12.3, "validate": 40.1} (ms)."""
+    phases = {}
+    for part in (header or "").split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        if name and duration:
+            phases[name] = float(duration)
+    return phases
+
+
+def _post(url: str, body: bytes, token: str, key: str, timings: list | None = None) -> dict:
+    started = time.perf_counter()
     request = urllib.request.Request(
         url,
         data=body,
@@ -131,7 +152,11 @@ def _post(url: str, body: bytes, token: str, key: str) -> dict:
         headers={"Content-Type": "application/json", "Authorization": f"Token {token}", "Idempotency-Key": key},
     )
     with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())
+        answer = json.loads(response.read())
+        if timings is not None:
+            phases = _server_timing(response.headers.get("Server-Timing"))
+            timings.append({"request": (time.perf_counter() - started) * 1000, **phases})
+        return answer
 
 
 def _copy_floor(batches: list[list[dict]], vendor_ids: dict, seller_ids: dict) -> float:
@@ -218,6 +243,7 @@ def measure(*, shipments: int = 200_000, batch: int = 5_000, clients: int = 2) -
     bodies = [json.dumps(b).encode() for b in batches]
     results: list = [None] * len(bodies)
     errors: list = []
+    timings: list = []
     with gunicorn_server() as base_url:
         url = f"{base_url}/api/shipments/bulk/"
         # One small warm-up request per worker (imports, connections), not timed.
@@ -235,7 +261,7 @@ def measure(*, shipments: int = 200_000, batch: int = 5_000, clients: int = 2) -
                 if index is None:
                     return
                 try:
-                    results[index] = _post(url, bodies[index], token, f"bench-intake-{run}-{index}")
+                    results[index] = _post(url, bodies[index], token, f"bench-intake-{run}-{index}", timings)
                 except Exception as exc:  # noqa: BLE001 - reported below
                     errors.append(f"batch {index}: {exc}")
 
@@ -254,6 +280,8 @@ def measure(*, shipments: int = 200_000, batch: int = 5_000, clients: int = 2) -
     seller_ids = dict(Seller.objects.filter(code__in=sellers).values_list("code", "id"))
     copy_seconds = _copy_floor(batches, vendor_ids, seller_ids)
     _reset()
+    phases = ("request", "parse", "validate", "write", "commit", "analyze")
+    mean_ms = {p: round(sum(t.get(p, 0.0) for t in timings) / len(timings), 1) if timings else 0.0 for p in phases}
     return {
         "intake_shipments": shipments,
         "intake_batch": batch,
@@ -265,10 +293,13 @@ def measure(*, shipments: int = 200_000, batch: int = 5_000, clients: int = 2) -
         "intake_vs_copy_ratio": round(seconds / copy_seconds, 2) if copy_seconds else 0,
         "intake_stored_once": not errors and accepted == created == stored == shipments and replay == results[0],
         "intake_errors": errors[:3],
+        **{f"intake_{phase}_ms": ms for phase, ms in mean_ms.items()},
     }
 
 
 def report_lines(r: dict) -> list[str]:
+    server = ("intake_parse_ms", "intake_validate_ms", "intake_write_ms", "intake_commit_ms", "intake_analyze_ms")
+    rest = r["intake_request_ms"] - sum(r[key] for key in server)
     return [
         f"  intake over HTTP: {r['intake_shipments']:,} shipments in {r['intake_s']:.2f}s = "
         f"{r['intake_shipments_per_s']:,}/s ({r['intake_batch']:,} per request, {r['intake_clients']} clients, "
@@ -277,6 +308,11 @@ def report_lines(r: dict) -> list[str]:
         f"{r['intake_copy_per_s']:,}/s; intake / COPY = {r['intake_vs_copy_ratio']}x (goal <= 5)",
         f"  stored once, replay identical: {r['intake_stored_once']}"
         + (f"  errors: {r['intake_errors']}" if r["intake_errors"] else ""),
+        f"  a request (mean, client side): {r['intake_request_ms']:.0f} ms; in the server: parse "
+        f"{r['intake_parse_ms']:.0f}, validate {r['intake_validate_ms']:.0f}, write {r['intake_write_ms']:.0f}, "
+        f"commit (deferred FK checks) {r['intake_commit_ms']:.0f}, "
+        f"ANALYZE after growth {r['intake_analyze_ms']:.0f} ms; the rest {rest:.0f} ms "
+        f"(HTTP, sign-in, idempotency record, response; {r['intake_clients']} requests at a time)",
     ]
 
 

@@ -3,6 +3,8 @@ records it refused, each with its index and field, so one bad record never hides
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -13,6 +15,9 @@ class IntakeResult:
     updated: int = 0
     unchanged: int = 0
     rejected: list = field(default_factory=list)
+    # Seconds per phase of the intake ({"validate": 0.05, ...}), for the Server-Timing header;
+    # not part of the answer (an Idempotency-Key replay answers the same body).
+    timings: dict = field(default_factory=dict, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -30,3 +35,26 @@ class RecordRejected(Exception):
     def __init__(self, field_name: str, reason: str):
         self.field = field_name
         self.reason = reason
+
+
+@contextmanager
+def gc_paused():
+    """No cyclic garbage collection while a bulk request builds its records.
+
+    Parsing and checking 5,000 records creates some 50,000 containers that all live to the end of
+    the request, which sets off full collections that walk every object of the process (a tenth of
+    a second and more each, several per request); reference counting frees the records anyway.
+    Collection resumes afterwards (unless it was off before).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def server_timing(timings: dict) -> str:
+    """A Server-Timing header value (W3C) from {phase: seconds}: `validate;dur=12.3, ...` in ms."""
+    return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in timings.items())
