@@ -11,35 +11,64 @@ What is left stays with the seller as unapplied credit (over-payment) and is use
 seller's next invoice; a receipt whose seller is unknown waits in the unmatched queue.
 Rules 2 and 3 only consider invoices collected by bank (payout-collected invoices are settled by
 the payout system), rule 1 takes any invoice the payer names.
+
+The rules are one function, `_match`, over invoices as they stand under lock. A receipt recorded by
+hand or API (`receipt_record` -> `receipt_match`) feeds it freshly locked rows and posts its
+decision row by row; a bank statement (`receipts_import`) locks every seller and invoice it may
+touch in one query each, runs `_match` line after line in file order on those rows in memory (each
+line sees what the lines before it paid), then writes everything set-based: the receipts, all
+entries through `ledger_post_many` under the same idempotency keys, the applications, and the
+invoices' open amounts and statuses in one UPDATE. Both paths give the same applications.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cache
+from operator import attrgetter
 
-from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Upper
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from sellers.models import Seller
 from settlement_ops import uploads
 from settlement_ops.db import retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
-from settlement_ops.models import AccountKind, AuditEvent, Market
+from settlement_ops.models import AccountingPeriod, AccountKind, AuditEvent, Market, PartyType, month_start
 from settlement_ops.money import MINOR_UNITS, quantize, to_decimal
-from settlement_ops.services import PostingLine, audit_record, ledger_post, ledger_reverse
+from settlement_ops.services import (
+    AnyOf,
+    EntrySpec,
+    PostingLine,
+    accounts_for,
+    audit_record,
+    history_snapshot,
+    ledger_post_many,
+    ledger_reverse,
+    period_status,
+    pg_array,
+    rows_insert,
+)
 
 from . import locks
 from .models import Invoice, Receipt, ReceiptApplication
 from .services import (
     Source,
+    application_entry,
     application_post,
     deduction_sync,
+    deductions_sync,
     invoice_refresh_status,
+    invoices_refresh_status,
     market_account,
     receipt_refresh_status,
     seller_account,
@@ -52,24 +81,180 @@ CSV_OPTIONAL = ["seller_code"]
 STATEMENT_LIMITS = uploads.UploadLimits(max_rows=50_001, max_columns=16, max_bytes=5 * 1024 * 1024, seconds=60)
 
 
-# --- Recording -----------------------------------------------------------------------------------
+# --- The matching rules (one implementation for both paths) ------------------------------------
+
+
+def _invoice_numbers(reference: str) -> list[str]:
+    """Invoice numbers written in a payment reference, each once, in the order written."""
+    return list(dict.fromkeys(INVOICE_NUMBER_RE.findall((reference or "").upper())))
+
+
+class SellerCodes:
+    """Which sellers' codes appear in a payment reference (case-insensitive), by looking up every
+    piece of the reference as long as some code: a few dozen dict lookups a line, where comparing
+    the reference with every seller's code would cost one comparison per seller."""
+
+    def __init__(self, sellers):
+        self._by_code: dict[str, list[int]] = defaultdict(list)
+        for pk, code in sellers:
+            self._by_code[code.upper()].append(pk)
+        self._lengths = sorted({len(code) for code in self._by_code})
+
+    @classmethod
+    def of_market(cls, market: Market) -> SellerCodes:
+        return cls(Seller.objects.filter(market=market).values_list("pk", "code"))
+
+    def found_in(self, reference: str) -> list[int]:
+        text, hits = reference.upper(), set()
+        for length in self._lengths:
+            for start in range(len(text) - length + 1):
+                hits.update(self._by_code.get(text[start : start + length], ()))
+        return sorted(hits)
+
+
+def _payer_of(
+    reference: str, *, sellers_of_numbers: Callable[[list[str]], set[int]], codes: Callable[[], SellerCodes]
+) -> int | None:
+    """Who paid when the line does not say: the one seller of the invoices named in the reference,
+    else the one seller whose code is in it; None when unknown or ambiguous."""
+    if not reference:
+        return None
+    sellers = sellers_of_numbers(_invoice_numbers(reference))
+    if len(sellers) == 1:
+        return next(iter(sellers))
+    hits = codes().found_in(reference)
+    return hits[0] if len(hits) == 1 else None
+
+
+@dataclass
+class _Match:
+    """What the rules decided for one receipt: its seller (None: unknown) and the applications
+    [(invoice, amount, rule)] in the order they are made."""
+
+    seller_id: int | None
+    applications: list = field(default_factory=list)
+
+
+def _match(*, seller_id, unapplied: Decimal, numbers: list[str], named, payer, candidates) -> _Match:
+    """The rules of the module docstring for one receipt, on invoices as they stand (locked).
+
+    `seller_id`: the receipt's seller or None; `named`: the invoices (kind invoice, the receipt's
+    market and currency) whose numbers are in `numbers`, the reference's; `payer()`: the seller
+    found from the reference; `candidates(seller_id)`: that seller's open bank-collected invoices
+    of the currency. Invoices are read (pk, number, seller_id, due_date, amount_open, is_open),
+    never changed: the caller applies the result.
+    """
+    applied, left = [], unapplied
+    # Rule 1: invoice numbers in the reference, in the order written.
+    named_sellers = {invoice.seller_id for invoice in named}
+    if named and len(named_sellers) == 1 and seller_id in (None, *named_sellers):
+        seller_id = next(iter(named_sellers))
+        written = {number: n for n, number in enumerate(numbers)}
+        for invoice in sorted((i for i in named if i.is_open), key=lambda i: written[i.number]):
+            if left == 0:
+                break
+            amount = min(left, invoice.amount_open)
+            applied.append((invoice, amount, ReceiptApplication.Rule.INVOICE_NUMBER))
+            left -= amount
+        if applied:
+            return _Match(seller_id, applied)
+    if seller_id is None:
+        seller_id = payer()
+        if seller_id is None:
+            return _Match(None)
+    oldest_first = sorted((i for i in candidates(seller_id) if i.is_open), key=lambda i: (i.due_date, i.number))
+    # Rule 2: exactly the amount of one open invoice (the oldest such).
+    exact = next((i for i in oldest_first if i.amount_open == left), None)
+    if exact is not None:
+        return _Match(seller_id, [(exact, left, ReceiptApplication.Rule.EXACT_AMOUNT)])
+    # Rule 3: oldest first until the money is used up.
+    for invoice in oldest_first:
+        if left == 0:
+            break
+        amount = min(left, invoice.amount_open)
+        applied.append((invoice, amount, ReceiptApplication.Rule.OLDEST_FIRST))
+        left -= amount
+    return _Match(seller_id, applied)
+
+
+# --- What a receipt posts (one definition for both paths) ---------------------------------------
+
+
+def _receipt_entry(*, market: Market, receipt, bank, unapplied, actor) -> EntrySpec:
+    """Dr bank / Cr unapplied cash (the seller's, or the market's while the payer is unknown), for
+    a Receipt or a statement line's _NewReceipt."""
+    return EntrySpec(
+        market=market,
+        entry_date=receipt.value_date,
+        lines=(
+            PostingLine(bank, receipt.amount, receipt.bank_reference),
+            PostingLine(unapplied, -receipt.amount, receipt.bank_reference),
+        ),
+        idempotency_key=f"receivables:receipt:{market.pk}:{receipt.bank_reference}",
+        source_type=Source.RECEIPT,
+        source_id=receipt.bank_reference,
+        description=f"Receipt {receipt.bank_reference} {receipt.payer_name}".strip(),
+        actor=actor,
+    )
+
+
+def _identify_entry(
+    *, market: Market, receipt, amount: Decimal, seller_code: str, unidentified, unapplied, on: date, actor
+) -> EntrySpec:
+    """Moves an unidentified receipt's unapplied cash to the seller it turned out to be from."""
+    return EntrySpec(
+        market=market,
+        entry_date=on,
+        lines=(
+            PostingLine(unidentified, amount, receipt.bank_reference),
+            PostingLine(unapplied, -amount, receipt.bank_reference),
+        ),
+        idempotency_key=f"receivables:receipt_identify:{receipt.pk}",
+        source_type=Source.RECEIPT_IDENTIFY,
+        source_id=receipt.bank_reference,
+        description=f"Receipt {receipt.bank_reference} identified as {seller_code}",
+        actor=actor,
+    )
+
+
+def _recorded_meanwhile(market: Market, bank_references: list[str]) -> ConflictError | None:
+    """After a failed receipt insert: the refusal a clerk understands when another transaction
+    recorded one of these bank references since we looked (None when none was)."""
+    found = (
+        Receipt.objects.filter(market=market, bank_reference__in=bank_references)
+        .values_list("bank_reference", flat=True)
+        .first()
+    )
+    if found is None:
+        return None
+    return ConflictError(
+        f"Bank reference {found} was recorded in {market.code} a moment ago by someone else; "
+        "look it up, or import the statement again to add only the lines still missing.",
+        code="duplicate_receipt",
+        field="bank_reference",
+    )
+
+
+# --- Recording one receipt ---------------------------------------------------------------------
+
+
+def _payer_id(*, market: Market, reference: str) -> int | None:
+    """`_payer_of` for one receipt: the invoices it names and the sellers' codes read when asked."""
+
+    def sellers_of_numbers(numbers):
+        if not numbers:
+            return set()
+        return set(Invoice.objects.filter(market=market, number__in=numbers).values_list("seller_id", flat=True))
+
+    return _payer_of(reference, sellers_of_numbers=sellers_of_numbers, codes=lambda: SellerCodes.of_market(market))
 
 
 def _payer(*, market: Market, seller: Seller | None, reference: str) -> Seller | None:
-    """Who paid: the given seller, else the one seller of the invoices named in the reference,
-    else the one seller whose code is in the reference; None when unknown or ambiguous."""
-    if seller is not None or not reference:
+    """Who paid: the given seller, else the one found from the reference."""
+    if seller is not None:
         return seller
-    numbers = INVOICE_NUMBER_RE.findall(reference.upper())
-    sellers = set(Invoice.objects.filter(market=market, number__in=numbers).values_list("seller_id", flat=True))
-    if len(sellers) == 1:
-        return Seller.objects.get(pk=sellers.pop())
-    hits = list(
-        Seller.objects.filter(market=market)
-        .annotate(ref=Upper(Value(reference)))
-        .filter(ref__contains=Upper(F("code")))[:2]
-    )
-    return hits[0] if len(hits) == 1 else None
+    pk = _payer_id(market=market, reference=reference)
+    return Seller.objects.get(pk=pk) if pk else None
 
 
 def _receipt_create(
@@ -87,25 +272,7 @@ def _receipt_create(
     batch: str = "",
 ) -> Receipt:
     seller = _payer(market=market, seller=seller, reference=reference)
-    unapplied = (
-        seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, seller.pk)
-        if seller
-        else market_account(market, AccountKind.SELLER_UNAPPLIED_CASH)
-    )
-    entry = ledger_post(
-        market=market,
-        entry_date=value_date,
-        lines=[
-            PostingLine(market_account(market, AccountKind.BANK), amount, bank_reference),
-            PostingLine(unapplied, -amount, bank_reference),
-        ],
-        idempotency_key=f"receivables:receipt:{market.pk}:{bank_reference}",
-        source_type=Source.RECEIPT,
-        source_id=bank_reference,
-        description=f"Receipt {bank_reference} {payer_name}".strip(),
-        actor=actor,
-    )
-    return Receipt.objects.create(
+    receipt = Receipt(
         market=market,
         seller=seller,
         currency=currency,
@@ -117,9 +284,30 @@ def _receipt_create(
         payer_name=payer_name,
         source=source,
         import_batch=batch,
-        entry=entry,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
+    unapplied = (
+        seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, seller.pk)
+        if seller
+        else market_account(market, AccountKind.SELLER_UNAPPLIED_CASH)
+    )
+    [receipt.entry] = ledger_post_many(
+        entries=[
+            _receipt_entry(
+                market=market,
+                receipt=receipt,
+                bank=market_account(market, AccountKind.BANK),
+                unapplied=unapplied,
+                actor=actor,
+            )
+        ]
+    )
+    try:
+        with transaction.atomic():
+            receipt.save(force_insert=True)
+    except IntegrityError as exc:
+        raise _recorded_meanwhile(market, [bank_reference]) or exc from None
+    return receipt
 
 
 def _validate_amount(amount, currency: str, *, field: str = "amount") -> Decimal:
@@ -162,6 +350,8 @@ def receipt_record(
         raise DomainError("The bank reference is required.", field="bank_reference")
     if seller is not None and seller.market_id != market.pk:
         raise DomainError(f"Seller {seller.code} is not in market {market.code}.", field="seller")
+    # After an import of the market in progress commits (its lines then count as recorded).
+    locks.receipt_record_lock(market.pk)
     if Receipt.objects.filter(market=market, bank_reference=bank_reference).exists():
         raise ConflictError(
             f"Bank reference {bank_reference} is already recorded in {market.code}.",
@@ -194,7 +384,11 @@ def receipt_record(
     return receipt
 
 
-def _parse_rows(market: Market, content: bytes) -> tuple[list[dict], uploads.RowErrors]:
+# --- Importing a bank statement ----------------------------------------------------------------
+
+
+def _parse_rows(market: Market, content: bytes) -> tuple[list[dict], uploads.RowErrors, dict[str, tuple]]:
+    """The statement's rows, their errors, and the market's sellers ({CODE: (pk, code)})."""
     header, records = uploads.csv_records(content, limits=STATEMENT_LIMITS)
     if header[: len(CSV_HEADER)] != CSV_HEADER or any(h not in CSV_OPTIONAL for h in header[len(CSV_HEADER) :]):
         raise DomainError(
@@ -202,7 +396,7 @@ def _parse_rows(market: Market, content: bytes) -> tuple[list[dict], uploads.Row
             code="bad_header",
             field="header",
         )
-    sellers = {s.code.upper(): s for s in Seller.objects.filter(market=market)}
+    sellers = {code.upper(): (pk, code) for pk, code in Seller.objects.filter(market=market).values_list("pk", "code")}
     errors, rows, seen = uploads.RowErrors(), [], set()
     for number, raw in records:
         row = {name: raw.get(name, "") for name in CSV_HEADER + CSV_OPTIONAL}
@@ -222,13 +416,13 @@ def _parse_rows(market: Market, content: bytes) -> tuple[list[dict], uploads.Row
         elif row["bank_reference"] in seen:
             problems.append(("bank_reference", f"{row['bank_reference'][:100]} appears twice in the file"))
         seen.add(row["bank_reference"])
-        seller = None
+        seller_id = None
         if row.get("seller_code"):
-            seller = sellers.get(row["seller_code"].upper())
-            if seller is None:
+            seller_id, _ = sellers.get(row["seller_code"].upper(), (None, None))
+            if seller_id is None:
                 problems.append(("seller_code", f"no seller {row['seller_code'][:30]!r} in {market.code}"))
-        for field, message in problems:
-            errors.add(number, field, message)
+        for field_name, message in problems:
+            errors.add(number, field_name, message)
         if not problems:
             rows.append(
                 dict(
@@ -237,11 +431,26 @@ def _parse_rows(market: Market, content: bytes) -> tuple[list[dict], uploads.Row
                     reference=row["reference"][:255],
                     payer_name=row["payer_name"][:200],
                     bank_reference=row["bank_reference"][:100],
-                    seller=seller,
+                    seller_id=seller_id,
                     row=number,
                 )
             )
-    return rows, errors
+    return rows, errors, sellers
+
+
+def _check_periods(market: Market, rows: list[dict], errors: uploads.RowErrors) -> None:
+    """A line dated in a closed (or soft-closed) period cannot be posted: say so on its row, so
+    the clerk sees every such line at once (the ledger's guard still refuses it on its own)."""
+    status = {month: period_status(market=market, on=month) for month in {month_start(r["value_date"]) for r in rows}}
+    for row in rows:
+        state = status[month_start(row["value_date"])]
+        if state != AccountingPeriod.Status.OPEN:
+            errors.add(
+                row["row"],
+                "value_date",
+                f"{row['value_date']} is in {row['value_date']:%Y-%m}, which is {state.replace('_', '-')} in "
+                f"{market.code}: nothing can be posted dated then",
+            )
 
 
 @retry_on_conflict
@@ -251,55 +460,41 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
     [,seller_code]) for a market and match every new receipt. All or nothing: any bad row raises
     DomainError listing every row and field. Lines already imported (same bank reference, amount
     and date) are skipped, so importing an overlapping statement again adds only the new lines;
-    the same reference with another amount or date is an error.
+    the same reference with another amount or date is an error. Imports of one market run one
+    at a time (a second waits for the first to commit, then skips its lines).
 
     Returns {"created", "skipped", "matched", "unmatched", "batch"}.
     """
     uploads.file_kind(content=content, filename=filename, limits=STATEMENT_LIMITS, allowed=(uploads.CSV,))
-    rows, errors = _parse_rows(market, content)
+    rows, errors, sellers = _parse_rows(market, content)
+    locks.receipts_import_lock(market.pk)
     existing = {
-        r.bank_reference: r
-        for r in Receipt.objects.filter(market=market, bank_reference__in=[row["bank_reference"] for row in rows])
+        bank_reference: (amount, value_date)
+        for bank_reference, amount, value_date in Receipt.objects.filter(
+            AnyOf(F("bank_reference"), [row["bank_reference"] for row in rows]), market=market
+        ).values_list("bank_reference", "amount", "value_date")
     }
     new_rows = []
     for row in rows:
         known = existing.get(row["bank_reference"])
         if known is None:
             new_rows.append(row)
-        elif (known.amount, known.value_date) != (row["amount"], row["value_date"]):
+        elif known != (row["amount"], row["value_date"]):
             errors.add(
                 row["row"],
                 "bank_reference",
-                f"{row['bank_reference']} was imported before with {known.currency} {known.amount} on {known.value_date}",
+                f"{row['bank_reference']} was imported before with {market.currency} "
+                f"{quantize(known[0], market.currency)} on {known[1]}",
             )
+    _check_periods(market, new_rows, errors)
     if errors:
         errors.shown.sort(key=lambda e: e["row"])
         raise errors.refuse()
     if not rows:
         raise DomainError("The file has no receipts.", code="empty_file", field="file")
     batch = hashlib.sha256(content).hexdigest()[:16]
-    seller_ids = sorted({row["seller"].pk for row in new_rows if row["seller"]})
-    locks.sellers_lock(seller_ids)
-    created = []
-    for row in new_rows:
-        created.append(
-            _receipt_create(
-                actor=actor,
-                market=market,
-                amount=row["amount"],
-                currency=market.currency,
-                value_date=row["value_date"],
-                bank_reference=row["bank_reference"],
-                reference=row["reference"],
-                payer_name=row["payer_name"],
-                seller=row["seller"],
-                source=Receipt.Source.IMPORT,
-                batch=batch,
-            )
-        )
-    for receipt in created:
-        receipt_match(actor=actor, receipt=receipt)
-        receipt.refresh_from_db()
+    with _cyclic_gc_paused():
+        created = _receipts_import_rows(actor=actor, market=market, rows=new_rows, batch=batch, sellers=sellers)
     result = {
         "created": len(created),
         "skipped": len(rows) - len(new_rows),
@@ -316,7 +511,334 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
     return result
 
 
-# --- Matching --------------------------------------------------------------------------------------
+@contextmanager
+def _cyclic_gc_paused():
+    """A statement import makes a few hundred thousand small objects that all live until it ends;
+    meanwhile the cyclic garbage collector would walk the whole heap again and again (measured:
+    a fifth of the import's Python time). Reference counting still frees everything; cycles are
+    collected once the collector runs again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@dataclass(slots=True)
+class _OpenInvoice:
+    """An invoice as a statement import reads it (locked); its open amount changes in memory as
+    lines pay it, and is written once at the end."""
+
+    pk: int
+    number: str
+    seller_id: int
+    due_date: date
+    collection: str
+    gross_total: Decimal
+    amount_open: Decimal
+    status: str
+    is_credit_note = False
+
+    COLUMNS = ("id", "number", "seller_id", "due_date", "collection", "gross_total", "amount_open", "status")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in Invoice.OPEN_STATUSES
+
+    def pay(self, amount: Decimal) -> None:
+        self.amount_open -= amount
+        # Open or not is all the rules need now; invoices_refresh_status settles the final status.
+        self.status = Invoice.Status.PARTIALLY_PAID if self.amount_open > 0 else Invoice.Status.PAID
+
+
+@dataclass(slots=True)
+class _NewReceipt:
+    """A statement line's receipt until all are written in one INSERT (the Receipt columns an
+    import sets; receipt_refresh_status and the entry builders read it like a Receipt)."""
+
+    id: int
+    market_id: str
+    seller_id: int | None
+    currency: str
+    amount: Decimal
+    amount_unapplied: Decimal
+    value_date: date
+    bank_reference: str
+    reference: str
+    payer_name: str
+    source: str
+    import_batch: str
+    created_by_id: int | None
+    created_at: object
+    status: str = Receipt.Status.UNMATCHED
+    entry_id: int | None = None
+    identify_entry_id: int | None = None
+
+    COLUMNS = (
+        "id",
+        "market_id",
+        "seller_id",
+        "currency",
+        "amount",
+        "amount_unapplied",
+        "value_date",
+        "bank_reference",
+        "reference",
+        "payer_name",
+        "source",
+        "import_batch",
+        "created_by_id",
+        "created_at",
+        "status",
+        "entry_id",
+        "identify_entry_id",
+    )
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+def _ids_reserve(model, count: int) -> list[int]:
+    """`count` primary keys drawn from the table's sequence, so rows that refer to each other
+    (a receipt, the key of its entries) can be built before any is written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
+            [model._meta.db_table, model._meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _receipts_import_rows(*, actor, market: Market, rows: list[dict], batch: str, sellers: dict) -> list[_NewReceipt]:
+    """Record and match a statement's new lines set-based (the caller holds the import lock):
+
+    1. who paid each line, then lock the sellers and every invoice the lines may read or pay,
+       `_match` each line in file order, paying the invoices in memory (`_statement_match`);
+    2. post every entry under the keys the line-by-line path uses (`_statement_entries`);
+    3. write the receipts, the applications, the invoices (one UPDATE), their history and the
+       payout deductions of paid payout invoices.
+    """
+    if not rows:
+        return []
+    user = actor if getattr(actor, "pk", None) else None
+    payers, matches = _statement_match(market=market, rows=rows, sellers=sellers)
+    # Receipts are built before anything is written: their ids are in their entries' keys.
+    now = timezone.now()
+    receipts = [
+        _NewReceipt(
+            id=pk,
+            market_id=market.pk,
+            seller_id=payer,
+            currency=market.currency,
+            amount=row["amount"],
+            amount_unapplied=row["amount"],
+            value_date=row["value_date"],
+            bank_reference=row["bank_reference"],
+            reference=row["reference"],
+            payer_name=row["payer_name"],
+            source=Receipt.Source.IMPORT,
+            import_batch=batch,
+            created_by_id=_user_id(user),
+            created_at=now,
+        )
+        for pk, row, payer in zip(_ids_reserve(Receipt, len(rows)), rows, payers, strict=True)
+    ]
+    specs = _statement_entries(market=market, receipts=receipts, matches=matches, sellers=sellers, actor=actor)
+    entry_ids = iter(ledger_post_many(entries=specs, ids_only=True))
+
+    applications, touched = [], {}
+    for receipt in receipts:
+        receipt.entry_id = next(entry_ids)
+    for receipt, match in zip(receipts, matches, strict=True):
+        if receipt.seller_id is None and match.seller_id is not None:
+            receipt.seller_id, receipt.identify_entry_id = match.seller_id, next(entry_ids)
+        for invoice, amount, rule in match.applications:
+            applications.append((receipt.pk, invoice.pk, amount, rule, next(entry_ids), _user_id(user), now, "", None))
+            receipt.amount_unapplied -= amount
+            touched[invoice.pk] = invoice
+        receipt_refresh_status(receipt)
+    try:
+        with transaction.atomic():
+            rows_insert(
+                model=Receipt,
+                fields=list(_NewReceipt.COLUMNS),
+                rows=list(map(attrgetter(*_NewReceipt.COLUMNS), receipts)),
+            )
+    except IntegrityError as exc:
+        raise _recorded_meanwhile(market, [r.bank_reference for r in receipts]) or exc from None
+    history_snapshot(model=Receipt, ids=[r.pk for r in receipts], history_type="+", actor=user)
+    rows_insert(model=ReceiptApplication, fields=APPLICATION_COLUMNS, rows=applications)
+    _invoices_write(list(touched.values()), actor=user)
+    return receipts
+
+
+# What a statement import writes of each application (the rest of the columns are NULL).
+APPLICATION_COLUMNS = [
+    "receipt_id",
+    "invoice_id",
+    "amount",
+    "rule",
+    "entry_id",
+    "applied_by_id",
+    "applied_at",
+    "reversal_reason",
+    "reversed_at",
+]
+
+
+def _statement_match(*, market: Market, rows: list[dict], sellers: dict) -> tuple[list, list[_Match]]:
+    """Each line's payer (None: unknown) and `_match` decision, in file order, on the sellers and
+    invoices locked here: the sellers any line may end up with, then in one query the invoices
+    the lines name and the open bank-collected invoices of those sellers."""
+    currency = market.currency
+    numbers = [_invoice_numbers(row["reference"]) for row in rows]
+    named_numbers = sorted({n for line in numbers for n in line})
+    invoice_sellers = {
+        number: (seller_id, kind == Invoice.Kind.INVOICE and invoice_currency == currency)
+        for number, seller_id, kind, invoice_currency in Invoice.objects.filter(
+            AnyOf(F("number"), named_numbers), market=market
+        ).values_list("number", "seller_id", "kind", "currency")
+    }
+    codes = cache(lambda: SellerCodes(sellers.values()))
+
+    def sellers_of_numbers(line_numbers):
+        return {invoice_sellers[n][0] for n in line_numbers if n in invoice_sellers}
+
+    payers = [
+        row["seller_id"] or _payer_of(row["reference"], sellers_of_numbers=sellers_of_numbers, codes=codes)
+        for row in rows
+    ]
+    # A line ends up with its payer, or with the seller of the invoices it names (rule 1).
+    seller_ids = locks.sellers_lock_ids(
+        {p for p in payers if p} | {s for s, matchable in invoice_sellers.values() if matchable}
+    )
+    invoices = [
+        _OpenInvoice(*values)
+        for values in locks.matchable_invoices_lock(
+            market_id=market.pk,
+            currency=currency,
+            numbers=named_numbers,
+            seller_ids=seller_ids,
+            columns=_OpenInvoice.COLUMNS,
+        )
+    ]
+    by_number = {i.number: i for i in invoices}
+    open_by_seller = defaultdict(list)
+    for invoice in invoices:
+        if invoice.is_open and invoice.collection == Invoice.Collection.BANK:
+            open_by_seller[invoice.seller_id].append(invoice)
+
+    matches = []
+    for row, line_numbers, payer in zip(rows, numbers, payers, strict=True):
+        match = _match(
+            seller_id=payer,
+            unapplied=row["amount"],
+            numbers=line_numbers,
+            named=[by_number[n] for n in line_numbers if n in by_number],
+            payer=lambda payer=payer: payer,
+            candidates=lambda seller_id: open_by_seller.get(seller_id, ()),
+        )
+        for invoice, amount, _ in match.applications:
+            invoice.pay(amount)
+        matches.append(match)
+    return payers, matches
+
+
+def _statement_entries(*, market: Market, receipts: list[_NewReceipt], matches, sellers: dict, actor) -> list:
+    """The entries of a statement in the order the line-by-line path posts them: every receipt,
+    then each line's identification (payer found only by rule 1) and applications."""
+    today = market.local_date()
+    bank = market_account(market, AccountKind.BANK)
+    unidentified = market_account(market, AccountKind.SELLER_UNAPPLIED_CASH)
+    unapplied = accounts_for(
+        market=market,
+        kind=AccountKind.SELLER_UNAPPLIED_CASH,
+        party_type=PartyType.SELLER,
+        party_ids={m.seller_id for m in matches if m.seller_id},
+    )
+    receivable = accounts_for(
+        market=market,
+        kind=AccountKind.SELLER_RECEIVABLE,
+        party_type=PartyType.SELLER,
+        party_ids={m.seller_id for m in matches if m.applications},
+    )
+    specs = [
+        _receipt_entry(
+            market=market,
+            receipt=r,
+            bank=bank,
+            unapplied=unapplied[r.seller_id] if r.seller_id else unidentified,
+            actor=actor,
+        )
+        for r in receipts
+    ]
+    code_of = {pk: code for pk, code in sellers.values()}
+    for receipt, match in zip(receipts, matches, strict=True):
+        if receipt.seller_id is None and match.seller_id is not None:
+            if match.seller_id not in code_of:
+                raise DomainError(
+                    f"Line {receipt.bank_reference} names invoices of a seller of another market.", field="reference"
+                )
+            specs.append(
+                _identify_entry(
+                    market=market,
+                    receipt=receipt,
+                    amount=receipt.amount,
+                    seller_code=code_of[match.seller_id],
+                    unidentified=unidentified,
+                    unapplied=unapplied[match.seller_id],
+                    on=today,
+                    actor=actor,
+                )
+            )
+        for invoice, amount, _ in match.applications:
+            specs.append(
+                application_entry(
+                    market=market,
+                    receipt=receipt,
+                    invoice=invoice,
+                    amount=amount,
+                    nth=1,  # a new receipt pays each invoice once
+                    unapplied=unapplied[match.seller_id],
+                    receivable=receivable[match.seller_id],
+                    on=today,
+                    actor=actor,
+                )
+            )
+    return specs
+
+
+def _user_id(user):
+    return user.pk if user is not None else None
+
+
+def _invoices_write(invoices: list[_OpenInvoice], *, actor) -> None:
+    """The paid invoices' open amounts and statuses in one UPDATE, their history, and the payout
+    deductions of payout-collected ones (what application_post does per application)."""
+    if not invoices:
+        return
+    invoices_refresh_status(invoices)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {Invoice._meta.db_table} AS i SET amount_open = v.amount_open, status = v.status
+            FROM unnest(%s::bigint[], %s::numeric[], %s::text[]) AS v(id, amount_open, status)
+            WHERE i.id = v.id
+            """,
+            [
+                pg_array(i.pk for i in invoices),
+                pg_array(i.amount_open for i in invoices),
+                pg_array(i.status for i in invoices),
+            ],
+        )
+    history_snapshot(model=Invoice, ids=[i.pk for i in invoices], history_type="~", actor=actor)
+    deductions_sync([i for i in invoices if i.collection == Invoice.Collection.PAYOUT])
+
+
+# --- Matching one receipt ------------------------------------------------------------------------
 
 
 def _identify(*, actor, receipt: Receipt, seller: Seller) -> None:
@@ -330,21 +852,19 @@ def _identify(*, actor, receipt: Receipt, seller: Seller) -> None:
     if seller.market_id != receipt.market_id:
         raise DomainError(f"Seller {seller.code} is not in market {receipt.market_id}.", field="seller")
     market = receipt.market
-    amount = receipt.amount_unapplied
-    receipt.identify_entry = ledger_post(
-        market=market,
-        entry_date=market.local_date(),
-        lines=[
-            PostingLine(market_account(market, AccountKind.SELLER_UNAPPLIED_CASH), amount, receipt.bank_reference),
-            PostingLine(
-                seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, seller.pk), -amount, receipt.bank_reference
-            ),
-        ],
-        idempotency_key=f"receivables:receipt_identify:{receipt.pk}",
-        source_type=Source.RECEIPT_IDENTIFY,
-        source_id=receipt.bank_reference,
-        description=f"Receipt {receipt.bank_reference} identified as {seller.code}",
-        actor=actor,
+    [receipt.identify_entry] = ledger_post_many(
+        entries=[
+            _identify_entry(
+                market=market,
+                receipt=receipt,
+                amount=receipt.amount_unapplied,
+                seller_code=seller.code,
+                unidentified=market_account(market, AccountKind.SELLER_UNAPPLIED_CASH),
+                unapplied=seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, seller.pk),
+                on=market.local_date(),
+                actor=actor,
+            )
+        ]
     )
     receipt.seller = seller
     receipt.save(update_fields=["seller", "identify_entry"])
@@ -358,7 +878,7 @@ def _open_invoices(receipt: Receipt, seller_id: int):
         kind=Invoice.Kind.INVOICE,
         status__in=Invoice.OPEN_STATUSES,
         collection=Invoice.Collection.BANK,
-    ).order_by("due_date", "number")
+    )
 
 
 def receipt_match(*, actor, receipt: Receipt) -> list[ReceiptApplication]:
@@ -366,69 +886,32 @@ def receipt_match(*, actor, receipt: Receipt) -> list[ReceiptApplication]:
     receipt = locks.receipt_lock(receipt.pk)
     if receipt.amount_unapplied == 0 or receipt.status == Receipt.Status.REVERSED:
         return []
-    applied: list[ReceiptApplication] = []
-    # Rule 1: invoice numbers in the reference.
-    numbers = list(dict.fromkeys(INVOICE_NUMBER_RE.findall((receipt.reference or "").upper())))
-    named = {
-        i.number: i
-        for i in Invoice.objects.filter(
-            market_id=receipt.market_id, currency=receipt.currency, number__in=numbers, kind=Invoice.Kind.INVOICE
-        ).select_related("seller")
-    }
-    named_sellers = {i.seller_id for i in named.values()}
-    if named and len(named_sellers) == 1 and receipt.seller_id in (None, *named_sellers):
-        seller = next(iter(named.values())).seller
-        _identify(actor=actor, receipt=receipt, seller=seller)
-        open_named = [i for i in locks.invoices_lock([i.pk for i in named.values()]) if i.is_open]
-        for invoice in sorted(open_named, key=lambda i: numbers.index(i.number)):
-            if receipt.amount_unapplied == 0:
-                break
-            amount = min(receipt.amount_unapplied, invoice.amount_open)
-            applied.append(
-                application_post(
-                    actor=actor,
-                    receipt=receipt,
-                    invoice=invoice,
-                    amount=amount,
-                    rule=ReceiptApplication.Rule.INVOICE_NUMBER,
-                )
-            )
-        if applied:
-            return applied
-    seller = receipt.seller or _payer(market=receipt.market, seller=None, reference=receipt.reference)
-    if seller is None:
-        return applied
-    _identify(actor=actor, receipt=receipt, seller=seller)
-    candidates = _open_invoices(receipt, seller.pk)
-    # Rule 2: exactly the amount of one open invoice (the oldest such).
-    exact = candidates.filter(amount_open=receipt.amount_unapplied).first()
-    if exact is not None:
-        invoice = locks.invoice_lock(exact.pk)
-        if invoice.is_open and invoice.amount_open == receipt.amount_unapplied:
-            return [
-                application_post(
-                    actor=actor,
-                    receipt=receipt,
-                    invoice=invoice,
-                    amount=invoice.amount_open,
-                    rule=ReceiptApplication.Rule.EXACT_AMOUNT,
-                )
-            ]
-    # Rule 3: oldest first.
-    for invoice in sorted(
-        locks.invoices_lock(candidates.values_list("pk", flat=True)), key=lambda i: (i.due_date, i.number)
-    ):
-        if receipt.amount_unapplied == 0:
-            break
-        if not invoice.is_open:
-            continue
-        amount = min(receipt.amount_unapplied, invoice.amount_open)
-        applied.append(
-            application_post(
-                actor=actor, receipt=receipt, invoice=invoice, amount=amount, rule=ReceiptApplication.Rule.OLDEST_FIRST
-            )
+    numbers = _invoice_numbers(receipt.reference)
+    named = []
+    if numbers:
+        named = locks.invoices_lock(
+            Invoice.objects.filter(
+                market_id=receipt.market_id, currency=receipt.currency, number__in=numbers, kind=Invoice.Kind.INVOICE
+            ).values_list("pk", flat=True)
         )
-    return applied
+    match = _match(
+        seller_id=receipt.seller_id,
+        unapplied=receipt.amount_unapplied,
+        numbers=numbers,
+        named=named,
+        payer=lambda: _payer_id(market=receipt.market, reference=receipt.reference),
+        candidates=lambda seller_id: locks.invoices_lock(
+            _open_invoices(receipt, seller_id).values_list("pk", flat=True)
+        ),
+    )
+    if match.seller_id is None:
+        return []
+    if receipt.seller_id is None:
+        _identify(actor=actor, receipt=receipt, seller=Seller.objects.get(pk=match.seller_id))
+    return [
+        application_post(actor=actor, receipt=receipt, invoice=invoice, amount=amount, rule=rule)
+        for invoice, amount, rule in match.applications
+    ]
 
 
 # --- People working the queue ----------------------------------------------------------------------

@@ -51,7 +51,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -63,12 +63,15 @@ from settlement_ops.models import AccountKind, AuditEvent, Market, PartyType, Po
 from settlement_ops.money import MINOR_UNITS, format_amount, quantize, to_decimal
 from settlement_ops.selectors import ZERO
 from settlement_ops.services import (
+    AnyOf,
+    EntrySpec,
     PostingLine,
     account_for,
     approval_check,
     audit_record,
     document_number_next,
     ledger_post,
+    ledger_post_many,
 )
 
 from . import locks
@@ -382,31 +385,72 @@ def statements_generate(
 
 def invoice_refresh_status(invoice: Invoice) -> None:
     """Status from the open amount and what settled it (caller saves)."""
-    if invoice.is_credit_note:
-        invoice.status = Invoice.Status.ISSUED
-    elif invoice.amount_open == invoice.gross_total:
-        invoice.status = Invoice.Status.OPEN
-    elif invoice.amount_open > 0:
-        invoice.status = Invoice.Status.PARTIALLY_PAID
-    elif invoice.write_offs.filter(status=WriteOff.Status.APPROVED).exists():
-        invoice.status = Invoice.Status.WRITTEN_OFF
-    elif invoice.lines.exists() and not invoice.lines.filter(credit_line__isnull=True).exists():
-        invoice.status = Invoice.Status.CREDITED
-    else:
-        invoice.status = Invoice.Status.PAID
+    invoices_refresh_status([invoice])
+
+
+def invoices_refresh_status(invoices) -> None:
+    """`invoice_refresh_status` for many invoices (caller writes them): two queries at most, for
+    the invoices with nothing left open (written off, credited or paid)."""
+    settled = []
+    for invoice in invoices:
+        if invoice.is_credit_note:
+            invoice.status = Invoice.Status.ISSUED
+        elif invoice.amount_open == invoice.gross_total:
+            invoice.status = Invoice.Status.OPEN
+        elif invoice.amount_open > 0:
+            invoice.status = Invoice.Status.PARTIALLY_PAID
+        else:
+            settled.append(invoice)
+    if not settled:
+        return
+    written_off = set(
+        WriteOff.objects.filter(
+            AnyOf(F("invoice_id"), [i.pk for i in settled]), status=WriteOff.Status.APPROVED
+        ).values_list("invoice_id", flat=True)
+    )
+    rest = [i.pk for i in settled if i.pk not in written_off]
+    lines = (
+        {
+            row["invoice_id"]: row["uncredited"]
+            for row in InvoiceLine.objects.filter(AnyOf(F("invoice_id"), rest))
+            .values("invoice_id")
+            .annotate(uncredited=Count("pk", filter=Q(credit_line__isnull=True)))
+        }
+        if rest
+        else {}
+    )
+    for invoice in settled:
+        if invoice.pk in written_off:
+            invoice.status = Invoice.Status.WRITTEN_OFF
+        elif lines.get(invoice.pk) == 0:  # has lines, and every one was credited
+            invoice.status = Invoice.Status.CREDITED
+        else:
+            invoice.status = Invoice.Status.PAID
 
 
 def deduction_sync(invoice: Invoice) -> None:
     """A payout invoice's pending deduction always asks for what is still open."""
-    deduction = PayoutDeduction.objects.filter(invoice=invoice).exclude(status=PayoutDeduction.Status.CONFIRMED).first()
-    if deduction is None:
-        return
-    locks.deduction_lock(deduction.pk)
-    if invoice.amount_open > 0:
-        deduction.amount, deduction.status = invoice.amount_open, PayoutDeduction.Status.PENDING
-    else:
-        deduction.status = PayoutDeduction.Status.CANCELLED
-    deduction.save(update_fields=["amount", "status"])
+    deductions_sync([invoice])
+
+
+def deductions_sync(invoices) -> None:
+    """`deduction_sync` for many invoices: their unconfirmed deductions locked in one query and
+    written in one."""
+    by_pk = {invoice.pk: invoice for invoice in invoices}
+    deductions = list(
+        PayoutDeduction.objects.filter(AnyOf(F("invoice_id"), list(by_pk)))
+        .exclude(status=PayoutDeduction.Status.CONFIRMED)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+    for deduction in deductions:
+        invoice = by_pk[deduction.invoice_id]
+        if invoice.amount_open > 0:
+            deduction.amount, deduction.status = invoice.amount_open, PayoutDeduction.Status.PENDING
+        else:
+            deduction.status = PayoutDeduction.Status.CANCELLED
+    if deductions:
+        PayoutDeduction.objects.bulk_update(deductions, ["amount", "status"])
 
 
 # --- Applying cash (shared by statements and cash.py) ------------------------------------------------
@@ -421,6 +465,27 @@ def receipt_refresh_status(receipt: Receipt) -> None:
         receipt.status = Receipt.Status.PARTIALLY_APPLIED
     else:
         receipt.status = Receipt.Status.APPLIED
+
+
+def application_entry(
+    *, market: Market, receipt, invoice, amount: Decimal, nth: int, unapplied, receivable, on: date, actor
+) -> EntrySpec:
+    """The entry applying `amount` of a receipt to an invoice (the n-th time this receipt pays this
+    invoice): seller's unapplied cash -> seller's receivable. Shared by application_post and the
+    bulk statement import, so both post the same lines under the same key."""
+    return EntrySpec(
+        market=market,
+        entry_date=on,
+        lines=(
+            PostingLine(unapplied, amount, receipt.bank_reference),
+            PostingLine(receivable, -amount, invoice.number),
+        ),
+        idempotency_key=f"receivables:application:{receipt.pk}:{invoice.pk}:{nth}",
+        source_type=Source.APPLICATION,
+        source_id=str(receipt.pk),
+        description=f"Receipt {receipt.bank_reference} applied to {invoice.number}",
+        actor=actor,
+    )
 
 
 def application_post(*, actor, receipt: Receipt, invoice: Invoice, amount: Decimal, rule: str) -> ReceiptApplication:
@@ -451,25 +516,21 @@ def application_post(*, actor, receipt: Receipt, invoice: Invoice, amount: Decim
     market = invoice.market
     # The n-th application of this receipt to this invoice: deterministic under the locks.
     nth = ReceiptApplication.objects.filter(receipt=receipt, invoice=invoice).count() + 1
-    entry = ledger_post(
-        market=market,
-        entry_date=market.local_date(),
-        lines=[
-            PostingLine(
-                seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, invoice.seller_id),
-                amount,
-                receipt.bank_reference,
-            ),
-            PostingLine(
-                seller_account(market, AccountKind.SELLER_RECEIVABLE, invoice.seller_id), -amount, invoice.number
-            ),
-        ],
-        idempotency_key=f"receivables:application:{receipt.pk}:{invoice.pk}:{nth}",
-        source_type=Source.APPLICATION,
-        source_id=str(receipt.pk),
-        description=f"Receipt {receipt.bank_reference} applied to {invoice.number}",
-        actor=actor,
-    )
+    entry = ledger_post_many(
+        entries=[
+            application_entry(
+                market=market,
+                receipt=receipt,
+                invoice=invoice,
+                amount=amount,
+                nth=nth,
+                unapplied=seller_account(market, AccountKind.SELLER_UNAPPLIED_CASH, invoice.seller_id),
+                receivable=seller_account(market, AccountKind.SELLER_RECEIVABLE, invoice.seller_id),
+                on=market.local_date(),
+                actor=actor,
+            )
+        ]
+    )[0]
     application = ReceiptApplication.objects.create(
         receipt=receipt,
         invoice=invoice,
