@@ -3,6 +3,7 @@ seller fee schedules (four eyes)."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
@@ -12,6 +13,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from settlement_ops.api import IdempotentMixin
+from settlement_ops.bulk_intake import gc_paused, server_timing
 from settlement_ops.errors import DomainError
 from settlement_ops.models import Market
 
@@ -186,7 +188,8 @@ class BillingRunSerializer(serializers.ModelSerializer):
         ]
 
     def get_progress(self, run) -> dict:
-        return run.progress()
+        # A completed run's figures are on its row: no aggregate over its chunks per listed run.
+        return selectors.run_progress(run)
 
     @extend_schema_field(
         inline_serializer(
@@ -267,6 +270,11 @@ class ShipmentIntakeRecordSerializer(serializers.Serializer):
 # --- Views ----------------------------------------------------------------------------------------
 
 
+def _columns(model) -> list[str]:
+    """Every column of `model`, for `.only()` next to the few columns of the rows it joins."""
+    return [field.name for field in model._meta.concrete_fields]
+
+
 class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     """Shipments; POST `bulk` (JSON list) or `upload` (CSV file) to push them, idempotent by
     (vendor, tracking number)."""
@@ -281,6 +289,13 @@ class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         qs = selectors.shipments_search()
+        if self.action == "list":
+            # A listed shipment shows its vendor's and seller's codes: load those, not whole rows.
+            qs = (
+                qs.select_related(None)
+                .select_related("vendor", "seller")
+                .only(*_columns(Shipment), "vendor__code", "seller__code")
+            )
         if self.action == "retrieve":
             qs = qs.prefetch_related(
                 "events",
@@ -299,8 +314,14 @@ class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     def bulk(self, request):
         """Push up to 10,000 shipments as a JSON list. Accepted records are stored even when others
         are rejected; each rejection names its index (0-based), field and reason."""
-        result = services.shipments_intake(records=request.data, actor=request.user, source="api")
-        return Response(result.as_dict(), status=status.HTTP_200_OK)
+        with gc_paused():  # thousands of records at once: see gc_paused
+            started = time.perf_counter()
+            records = request.data  # parsed here, on first access
+            parsed = time.perf_counter()
+            result = services.shipments_intake(records=records, actor=request.user, source="api")
+        response = Response(result.as_dict(), status=status.HTTP_200_OK)
+        response["Server-Timing"] = server_timing({"parse": parsed - started, **result.timings})
+        return response
 
     @extend_schema(
         request={"multipart/form-data": inline_serializer("ShipmentUpload", fields={"file": serializers.FileField()})},
@@ -317,9 +338,14 @@ class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
             raise DomainError("The file is larger than 20 MB.", code="file_too_large", field="file")
         if not upload.name.lower().endswith(".csv"):
             raise DomainError("Upload a .csv file.", code="bad_file_type", field="file")
-        records = services.parse_shipments_csv(upload.read())
-        result = services.shipments_intake(records=records, actor=request.user, source="csv")
-        return Response(result.as_dict(), status=status.HTTP_200_OK)
+        with gc_paused():  # thousands of records at once: see gc_paused
+            started = time.perf_counter()
+            records = services.parse_shipments_csv(upload.read())
+            parsed = time.perf_counter()
+            result = services.shipments_intake(records=records, actor=request.user, source="csv")
+        response = Response(result.as_dict(), status=status.HTTP_200_OK)
+        response["Server-Timing"] = server_timing({"parse": parsed - started, **result.timings})
+        return response
 
 
 class BillingRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -369,8 +395,13 @@ class ChargeLineViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         # A run's lines are found by its chunks' shipment ranges (see selectors.run_charge_lines).
         run = self.request.query_params.get("run", "")
-        return selectors.charge_lines(run=int(run) if run.isdigit() else None).select_related(
-            "contract_version__contract"
+        # Of the five rows joined to each line, the codes and references it shows, not whole rows.
+        return selectors.charge_lines(run=int(run) if run.isdigit() else None).only(
+            *_columns(ChargeLine),
+            "vendor__code",
+            "seller__code",
+            "shipment__tracking_number",
+            "contract_version__contract__reference",
         )
 
 

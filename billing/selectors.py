@@ -82,6 +82,21 @@ def runs_list(*, market=None, status=None, business_date=None):
     return qs.order_by("-created_at", "-id")
 
 
+def run_progress(run: BillingRun) -> dict:
+    """`run.progress()` without counting the chunks once the run is completed: posting stored
+    their sums on the run (every chunk done, `shipments_rated`, `exception_count`), so the run
+    pages and the API read a finished run's figures from its row."""
+    if run.status != BillingRun.Status.COMPLETED:
+        return run.progress()
+    return {
+        "done": run.chunks_done,
+        "total": run.chunk_count,
+        "percent": 100,
+        "rated": run.shipments_rated,
+        "exceptions": run.exception_count,
+    }
+
+
 def run_totals(run: BillingRun, *, by=("vendor_id", "vendor__code", "service_level")):
     """A run's totals grouped by `by` (vendor and service by default): summed from the totals its
     chunks wrote with their charge lines, not from every line."""

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
@@ -45,6 +46,12 @@ class RunListView(PermissionRequiredPageMixin, FilterView):
         return ctx
 
 
+# A completed run's totals, entries and exception counts never change (corrections are later
+# runs' deltas): the run page caches their rendered tables this long (an hour, so a new page
+# layout shows up soon after a deploy).
+SUMMARY_CACHE_SECONDS = 3600
+
+
 class RunDetailView(PermissionRequiredPageMixin, DetailView):
     template_name = "billing/run_detail.html"
     permission_required = "billing.view_billingrun"
@@ -54,13 +61,13 @@ class RunDetailView(PermissionRequiredPageMixin, DetailView):
     def get_queryset(self):
         return selectors.runs_list()
 
-    def _totals(self, run: BillingRun) -> dict:
+    def _summary(self, run: BillingRun) -> dict:
         """The run's totals by vendor and service, overall and for its first 50 sellers, from the
-        totals its chunks stored. A completed run's lines never change (corrections are later
-        runs' deltas), so its totals are summed once and cached: on a big night the stored
-        totals hold hundreds of thousands of rows, too many to sum on every visit."""
+        totals its chunks stored, its ledger entries and its exception counts. A completed run's
+        are summed once and cached: on a big night the stored totals hold hundreds of thousands
+        of rows, too many to sum on every visit."""
         # The creation time too: a database recreated under a shared cache reuses run ids.
-        key = f"billing:run-detail-totals:{run.pk}:{run.created_at.timestamp()}"
+        key = f"billing:run-summary:{run.pk}:{run.created_at.timestamp()}"
         if run.status == BillingRun.Status.COMPLETED:
             cached = cache.get(key)
             if cached is not None:
@@ -74,6 +81,8 @@ class RunDetailView(PermissionRequiredPageMixin, DetailView):
             "totals": totals,
             "grand": grand,
             "by_seller": list(selectors.run_totals(run, by=("seller_id", "seller__code"))[:50]),
+            "entries": list(run.entries.select_related("vendor")),
+            "exception_counts": list(selectors.run_exception_counts(run)),
         }
         if run.status == BillingRun.Status.COMPLETED:
             cache.set(key, result, timeout=24 * 3600)
@@ -82,18 +91,23 @@ class RunDetailView(PermissionRequiredPageMixin, DetailView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         run = self.object
-        exception_filter = ExceptionFilter(self.request.GET, queryset=selectors.run_exceptions(run), prefix="ex")
-        # A bounded count: a run with a million exceptions must not count them on every visit.
-        page = EstimatingPaginator(exception_filter.qs, 50).get_page(self.request.GET.get("ex_page"))
+        completed = run.status == BillingRun.Status.COMPLETED
+        exception_filter = page = None
+        if not completed or run.exception_count:
+            # (A completed run without exceptions has nothing to filter: no form, no list.)
+            exception_filter = ExceptionFilter(self.request.GET, queryset=selectors.run_exceptions(run), prefix="ex")
+            # A bounded count: a run with a million exceptions must not count them on every visit.
+            page = EstimatingPaginator(exception_filter.qs, 50).get_page(self.request.GET.get("ex_page"))
         ctx.update(
-            **self._totals(run),
-            progress=run.progress(),
+            # Read only when the template renders the summary tables, which it caches for a
+            # completed run (a cache time of 0 renders them every time).
+            summary=SimpleLazyObject(lambda: self._summary(run)),
+            summary_cache_seconds=SUMMARY_CACHE_SECONDS if completed else 0,
+            progress=selectors.run_progress(run),
             health=run.health(),
-            exception_counts=selectors.run_exception_counts(run),
             filter=exception_filter,
             exceptions_page=page,
-            entries=run.entries.select_related("vendor", "entry"),
-            open_chunks=run.chunks.exclude(status="done").order_by("seq")[:50] if run.status != "completed" else [],
+            open_chunks=run.chunks.exclude(status="done").order_by("seq")[:50] if not completed else [],
         )
         return ctx
 
@@ -104,7 +118,7 @@ class RunProgressView(RunDetailView):
     template_name = "billing/_run_progress.html"
 
     def get_context_data(self, **kwargs):
-        return {"run": self.object, "progress": self.object.progress(), "health": self.object.health()}
+        return {"run": self.object, "progress": selectors.run_progress(self.object), "health": self.object.health()}
 
 
 class RunStartView(PermissionRequiredPageMixin, View):

@@ -137,6 +137,9 @@ class CompensationRequest(models.Model):
             # The audit's work list; a partial index, so auditing a request only removes it.
             models.Index(fields=["market"], condition=Q(verdict="pending"), name="compensation_pending"),
             models.Index(fields=["tracking_number"]),
+            # The default order (newest issued first) of the request list: a first page reads an
+            # index page instead of sorting every request.
+            models.Index(fields=["-issued_at", "-id"], name="compensation_default_order"),
         ]
 
     def __str__(self) -> str:

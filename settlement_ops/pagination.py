@@ -28,16 +28,21 @@ EXACT_COUNT_LIMIT = 1_000
 _PK_NAMES = {"pk", "-pk", "id", "-id"}
 
 
-def bounded_count(queryset, *, limit: int | None = None) -> tuple[int, bool]:
-    """(count, is_estimate): exact up to `limit` (EXACT_COUNT_LIMIT) rows, else the planner's
-    estimate (at least limit + 1)."""
+def bounded_count(queryset, *, limit: int | None = None, known: int | None = None) -> tuple[int, bool]:
+    """(count, is_estimate): exact up to `limit` (EXACT_COUNT_LIMIT) rows; past it `known` when
+    the caller has the count stored (an invoice's line count), else the planner's estimate (at
+    least limit + 1)."""
     limit = EXACT_COUNT_LIMIT if limit is None else limit
     if not hasattr(queryset, "query"):
         return len(queryset), False
-    unordered = queryset.order_by()
+    # Neither the count nor the estimate needs the joins select_related adds for display: planning
+    # them costs more than counting (15 ms against 1 for a run's charge lines with their five joins).
+    unordered = queryset.order_by().select_related(None)
     seen = unordered[: limit + 1].count()
     if seen <= limit:
         return seen, False
+    if known is not None:
+        return max(known, seen), False
     plan = json.loads(unordered.explain(format="json"))
     estimate = int(plan[0]["Plan"]["Plan Rows"])
     return max(estimate, seen), True
@@ -72,12 +77,17 @@ class _EstimatedPage(Page):
 
 
 class EstimatingPaginator(DjangoPaginator):
-    """Django's paginator with a bounded count (exact up to EXACT_COUNT_LIMIT rows, then an
-    estimate) and a look-ahead row for `has_next`; also usable by paginated HTML lists."""
+    """Django's paginator with a bounded count (exact up to EXACT_COUNT_LIMIT rows, then the
+    stored `known_count` or an estimate) and a look-ahead row for `has_next`; also the
+    `paginator_class` of paginated HTML lists (partials/pagination.html marks an estimate "~")."""
+
+    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, error_messages=None, **kwargs):
+        self.known_count = kwargs.pop("known_count", None)
+        super().__init__(object_list, per_page, orphans, allow_empty_first_page, error_messages, **kwargs)
 
     @cached_property
     def _counted(self) -> tuple[int, bool]:
-        return bounded_count(self.object_list)
+        return bounded_count(self.object_list, known=self.known_count)
 
     @cached_property
     def count(self):
@@ -86,6 +96,11 @@ class EstimatingPaginator(DjangoPaginator):
     @property
     def count_is_estimate(self) -> bool:
         return self._counted[1]
+
+    @property
+    def num_pages_label(self) -> str:
+        """The page count as pages show it: "~2000" when it comes from an estimate."""
+        return f"~{self.num_pages}" if self.count_is_estimate else str(self.num_pages)
 
     def validate_number(self, number):
         if self.count_is_estimate:
@@ -106,6 +121,10 @@ class EstimatingPaginator(DjangoPaginator):
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
         if not rows and number > 1:
             raise EmptyPage(self.error_messages["no_results"])
+        if self.count_is_estimate and bottom + len(rows) > self.count:
+            # A low estimate: the rows seen are the better lower bound ("Page 2 of ~2", not "of ~1").
+            self.__dict__["count"] = bottom + len(rows)
+            self.__dict__.pop("num_pages", None)
         return _EstimatedPage(rows[: self.per_page], number, self, has_next=len(rows) > self.per_page)
 
 

@@ -200,7 +200,12 @@ class VendorInvoice(models.Model):
                 name="vendor_invoice_approved_when_decided",
             ),
         ]
-        indexes = [models.Index(fields=["vendor", "status"]), models.Index(fields=["market", "status"])]
+        indexes = [
+            models.Index(fields=["vendor", "status"]),
+            models.Index(fields=["market", "status"]),
+            # The invoice inbox and API order (newest upload first), read from an index, not sorted.
+            models.Index(fields=["-created_at", "-id"], name="payables_invoice_inbox_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.vendor.code} {self.number}"

@@ -184,7 +184,12 @@ class StatementViewSet(viewsets.ReadOnlyModelViewSet):
     required_permissions = {"read": "receivables.view_statement"}
 
     def get_queryset(self):
-        return selectors.statements_for(self.request.user).prefetch_related("invoices")
+        # By seller id within a period, not the pages' seller code: the index serves this order.
+        return (
+            selectors.statements_for(self.request.user)
+            .prefetch_related("invoices")
+            .order_by("-period_end", "seller_id")
+        )
 
 
 class InvoiceViewSet(viewsets.ReadOnlyModelViewSet):
@@ -192,7 +197,17 @@ class InvoiceViewSet(viewsets.ReadOnlyModelViewSet):
     required_permissions = {"read": "receivables.view_invoice"}
 
     def get_queryset(self):
-        return selectors.invoices_for(self.request.user).order_by("-issue_date", "-id")
+        invoices = selectors.invoices_for(self.request.user).order_by("-issue_date", "-id")
+        if self.action == "list":
+            # A listed invoice shows its seller's code and the credited invoice's number: load
+            # those, not the seller, market and credited rows.
+            columns = [field.name for field in Invoice._meta.concrete_fields]
+            invoices = (
+                invoices.select_related(None)
+                .select_related("seller", "credited_invoice")
+                .only(*columns, "seller__code", "credited_invoice__number")
+            )
+        return invoices
 
     def get_serializer_class(self):
         return InvoiceDetailSerializer if self.action == "retrieve" else InvoiceSerializer

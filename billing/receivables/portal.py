@@ -50,7 +50,7 @@ class PortalStatementDetailView(SellerPortalMixin, DetailView):
             seller=self.seller,
             portal=True,
             lines=selectors.statement_lines(self.object),
-            fees=selectors.statement_fee_lines(self.object)[:500],
+            fees=selectors.statement_fee_page(self.object, self.request.GET.get("page")),
             export_url_name="portal:statement_export",
         )
         return ctx

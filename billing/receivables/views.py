@@ -147,7 +147,7 @@ class StatementDetailView(PermissionRequiredPageMixin, DetailView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["lines"] = selectors.statement_lines(self.object)
-        ctx["fees"] = selectors.statement_fee_lines(self.object)[:500]
+        ctx["fees"] = selectors.statement_fee_page(self.object, self.request.GET.get("page"))
         ctx["export_url_name"] = "receivables:statement_export"
         return ctx
 

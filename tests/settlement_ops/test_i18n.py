@@ -140,6 +140,32 @@ def test_money_and_dates_in_the_readers_locale(language, idr, gbp, day):
         assert template.render(context) == f"{idr}|{gbp}|-1{idr[2]}000|{day}"
 
 
+def test_money_formatting_equals_djangos_number_format_in_every_language():
+    """The cached separators give what Django's general formatter gives, amount for amount."""
+    import random
+
+    from django.utils import formats
+
+    from settlement_ops.i18n import format_money
+    from settlement_ops.money import MINOR_UNITS, quantize
+
+    rng = random.Random(18)
+    amounts = [D("0"), D("-0.004"), D("0.005"), D("-0.5"), D("999.995"), D("1000"), D("-1234567.891")]
+    amounts += [D(rng.randint(-(10**12), 10**12)) / D(10) ** rng.randint(0, 4) for _ in range(300)]
+    for language in ("en", "en-gb", "id", "vi", "de", "fr"):
+        for currency in ("GBP", "EUR", "IDR", "VND"):
+            for amount in amounts:
+                rounded = quantize(amount, currency)
+                with translation.override(language):
+                    expected = formats.number_format(
+                        rounded,
+                        decimal_pos=MINOR_UNITS[currency],
+                        use_l10n=True,
+                        force_grouping=True,
+                    )
+                assert format_money(amount, currency, language) == expected, (language, currency, amount)
+
+
 def _invoice(seller, number: str, gross: str, *, due: date, status=Invoice.Status.OPEN, open_amount=None) -> Invoice:
     gross_total = D(gross)
     return Invoice.objects.create(
