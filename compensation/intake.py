@@ -25,7 +25,7 @@ from django.utils.dateparse import parse_datetime
 
 from billing.models import Shipment
 from settlement_ops import uploads
-from settlement_ops.bulk_intake import IntakeResult, RecordRejected
+from settlement_ops.bulk_intake import IntakeResult, RecordRejected, record_text
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AuditEvent, Market
 from settlement_ops.money import is_quantized, to_decimal
@@ -94,18 +94,8 @@ PHONE_RE = re.compile(r"(?:\+|00)?\d(?:[\s().-]*\d){6,}")
 PSEUDONYM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{3,63}$")
 
 
-def _text(record: dict, name: str, *, required: bool = True, max_length: int = 64) -> str:
-    value = record.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise RecordRejected(name, "is required")
-        return ""
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise RecordRejected(name, "must be text")
-    value = str(value).strip()
-    if len(value) > max_length:
-        raise RecordRejected(name, f"is longer than {max_length} characters")
-    return value
+def _text(record: dict, name: str, *, required: bool = True, max_length: int = 64, aliases=()) -> str:
+    return record_text(record, name, required=required, max_length=max_length, aliases=aliases)
 
 
 def _money(record: dict, name: str, currency: str, *, required: bool, allow_zero: bool = False) -> Decimal | None:

@@ -58,3 +58,22 @@ def gc_paused():
 def server_timing(timings: dict) -> str:
     """A Server-Timing header value (W3C) from {phase: seconds}: `validate;dur=12.3, ...` in ms."""
     return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in timings.items())
+
+
+def record_text(record: dict, name: str, *, required: bool = True, max_length: int = 64, aliases=()) -> str:
+    """A text field of a pushed record (the first non-empty of `name` and its `aliases`), stripped;
+    a number is taken as its digits. Raises RecordRejected naming the field."""
+    value = record.get(name)
+    for alias in aliases:
+        if value in (None, ""):
+            value = record.get(alias)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise RecordRejected(name, "is required")
+        return ""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise RecordRejected(name, "must be text")
+    value = str(value).strip()
+    if len(value) > max_length:
+        raise RecordRejected(name, f"is longer than {max_length} characters")
+    return value

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sellers.models import Seller
-from settlement_ops.bulk_intake import RecordRejected
+from settlement_ops.bulk_intake import RecordRejected, record_text
 from settlement_ops.models import Market
 from settlement_ops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, is_quantized, to_decimal
 from vendors.models import Vendor
@@ -29,20 +29,7 @@ FLOAT_REASON = 'must be sent as a decimal string such as "1.50", not a JSON numb
 
 
 def _text(record: dict, name: str, *, required: bool = True, max_length: int = 30, aliases=()) -> str:
-    value = record.get(name)
-    for alias in aliases:
-        if value in (None, ""):
-            value = record.get(alias)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise RecordRejected(name, "is required")
-        return ""
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise RecordRejected(name, "must be text")
-    value = str(value).strip()
-    if len(value) > max_length:
-        raise RecordRejected(name, f"is longer than {max_length} characters")
-    return value
+    return record_text(record, name, required=required, max_length=max_length, aliases=aliases)
 
 
 def _decimal(record: dict, name: str, *, maximum: Decimal | None = None, allow_zero: bool = False) -> Decimal | None:
