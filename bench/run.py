@@ -1,11 +1,13 @@
 """A real billing run of market ZZ, chunks rated in parallel through `billing_chunk_rate` (the
-function `billing_chunk_task` calls), then posted by `billing_run_post`; and the naive per-row
-rating it is compared with (`measure_naive`)."""
+function `billing_chunk_task` calls) by `workers` threads that each keep one connection, like
+worker processes, then posted by `billing_run_post`; and the naive per-row rating it is compared
+with (`measure_naive`)."""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -21,9 +23,16 @@ from . import MARKET, floor
 NAIVE_TABLE = "bench_naive_chargeline"
 
 
-def _rate(chunk_id: int) -> str:
+def _worker(chunk_ids: queue.SimpleQueue, outcomes: list) -> None:
+    """One worker: takes chunk ids until none is left, on one database connection kept from chunk to
+    chunk, as a Celery worker process keeps its own (CONN_MAX_AGE) between tasks; closed at the end."""
     try:
-        return services.billing_chunk_rate(chunk_id=chunk_id, post_when_done=False)
+        while True:
+            try:
+                chunk_id = chunk_ids.get_nowait()
+            except queue.Empty:
+                return
+            outcomes.append(services.billing_chunk_rate(chunk_id=chunk_id, post_when_done=False))
     finally:
         connection.close()
 
@@ -44,12 +53,22 @@ def measure(*, business_date, workers: int, chunk_size: int | None) -> dict:
     )
     planned = time.perf_counter()
     chunk_ids = list(run.chunks.order_by("seq").values_list("pk", flat=True))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        outcomes = list(pool.map(_rate, chunk_ids))
+    pending, outcomes = queue.SimpleQueue(), []
+    for chunk_id in chunk_ids:
+        pending.put(chunk_id)
+    threads = [threading.Thread(target=_worker, args=(pending, outcomes)) for _ in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     rated_at = time.perf_counter()
     run = services.billing_run_post(run_id=run.pk)
     finished = time.perf_counter()
-    if any(o != "done" for o in outcomes) or run.status != BillingRun.Status.COMPLETED:
+    if (
+        len(outcomes) != len(chunk_ids)
+        or any(o != "done" for o in outcomes)
+        or run.status != BillingRun.Status.COMPLETED
+    ):
         raise SystemExit(f"Run {run.pk} did not complete: {run.status} {outcomes}")
 
     lines = ChargeLine.objects.filter(run=run)
@@ -88,8 +107,8 @@ def measure_naive(*, sample: int = 10_000) -> dict:
     that prices each one with the product's pricing functions (`vendors.pricing.price`,
     `billing.pricing.seller_fee`) and INSERTs its charge line, one row per statement, all in one
     transaction. Like any such script it looks the masters up once per key and keeps them in a
-    dict (contract version and surcharges per vendor, service and ship date; the lane's rate lines;
-    the seller fee schedule and its lines), so the loop pays for pricing and row-by-row writes, not
+    dict (the contract version per vendor, service and ship date; each version's surcharges and
+    rate lines by lane; the seller fee schedule and its lines), so the loop pays for pricing and row-by-row writes, not
     for eight ORM lookups a shipment. Into a table LIKE the charge lines (with their indexes),
     dropped afterwards. Returns seconds and shipments/s."""
     from billing.models import SellerFeeLine, Shipment
@@ -108,26 +127,24 @@ def measure_naive(*, sample: int = 10_000) -> dict:
         cursor.execute(f"DROP TABLE IF EXISTS {NAIVE_TABLE}")
         cursor.execute(f"CREATE TABLE {NAIVE_TABLE} (LIKE {floor.CHARGE_LINE} INCLUDING ALL)")
     shipments = Shipment.objects.filter(market_id=MARKET).order_by("id")[:sample]
-    versions, lanes, schedules = {}, {}, {}
+    versions, masters, schedules = {}, {}, {}
 
     def version_of(s):
+        """The version in force (per vendor, service and ship date), then its surcharges and its
+        rate lines grouped by lane, loaded once per version."""
         key = (s.vendor_id, s.service_level, s.ship_date)
         if key not in versions:
-            version = find_version(
+            versions[key] = find_version(
                 market_code=s.market_id, vendor_id=s.vendor_id, service_level=s.service_level, ship_date=s.ship_date
             )
-            versions[key] = (version, list(version.surcharges.all()))
-        return versions[key]
-
-    def lane_of(version, s):
-        key = (version.pk, s.service_level, s.origin_zone, s.destination_zone)
-        if key not in lanes:
-            lanes[key] = list(
-                version.rate_lines.filter(
-                    service_level=s.service_level, origin_zone=s.origin_zone, destination_zone=s.destination_zone
-                )
-            )
-        return lanes[key]
+        version = versions[key]
+        if version.pk not in masters:
+            by_lane = {}
+            for line in version.rate_lines.all():
+                by_lane.setdefault((line.service_level, line.origin_zone, line.destination_zone), []).append(line)
+            masters[version.pk] = (list(version.surcharges.all()), by_lane)
+        surcharges, by_lane = masters[version.pk]
+        return version, surcharges, by_lane.get((s.service_level, s.origin_zone, s.destination_zone), [])
 
     def schedule_of(s):
         key = (s.market_id, s.service_level, s.ship_date)
@@ -147,12 +164,12 @@ def measure_naive(*, sample: int = 10_000) -> dict:
                 ship_date=s.ship_date, length_cm=s.length_cm, width_cm=s.width_cm, height_cm=s.height_cm,
                 cod_value=s.cod_amount, is_returned=s.is_return,
             )  # fmt: skip
-            version, surcharges = version_of(s)
+            version, surcharges, lane = version_of(s)
             quote = price(
                 attrs,
                 contract=version.contract,
                 version=version,
-                rate_lines=lane_of(version, s),
+                rate_lines=lane,
                 surcharges=surcharges,
                 vat_rate=vat_rate,
             )

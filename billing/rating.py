@@ -10,18 +10,32 @@ One chunk = ONE statement, in the caller's transaction (all or nothing):
   WITH r AS (per eligible shipment: contract version, chargeable weights, rate line, rounded
              freight, the seller fee from the seller schedule's own brackets, or the exception
              code when it cannot be rated),
-       exceptions AS (INSERT INTO billing_ratingexception ... FROM r WHERE code IS NOT NULL),
-       lines AS (INSERT INTO billing_chargeline ... FROM r — adds the surcharges (the version's
-             surcharges side by side in one small row, `sv`, joined once), VAT, totals, and, when
-             re-rating, subtracts what earlier generations charged (delta lines) — RETURNING the
-             amounts it wrote),
-       totals AS (INSERT INTO billing_chargelinetotal ... FROM lines GROUP BY vendor, seller, service)
-  SELECT the number of lines written.
+       rated AS MATERIALIZED (r with the surcharges — the version's surcharges side by side in one
+             small row, `sv`, joined once — VAT and net amounts, and, when re-rating, what
+             earlier generations charged),
+       exceptions AS (INSERT INTO billing_ratingexception ... FROM rated WHERE code IS NOT NULL),
+       lines AS (INSERT INTO billing_chargeline ... FROM rated WHERE code IS NULL — delta lines
+             when re-rating),
+       totals AS (INSERT INTO billing_chargelinetotal ... FROM rated GROUP BY vendor, seller, service)
+  SELECT the numbers of lines and exceptions written.
 Each amount is computed once: the layers are subqueries fenced with OFFSET 0 (planned on their
-own), so PostgreSQL does not paste an expression into every place that uses it. Arithmetic is
-exact NUMERIC (percentages as `* 0.01`, the same exact value as `/ 100` and cheaper); money is
-rounded only through `settlement_ops.money.round_sql`, the SQL twin of `quantize`. Table names
-come from the models; the statement is built once per (currency, surcharge slots, re-rating).
+own) or the materialized `rated`, so PostgreSQL does not paste an expression into every place that
+uses it.
+
+Integer arithmetic (measured by bench/rating_ideas.py: NUMERIC arithmetic and rounding were the
+largest share of a chunk's time). Every input has a fixed scale — money 4 places, weights 3,
+percentages 4, VAT rates 2 — so the statement works in exact BIGINT units: grams, ten-thousandths
+of the currency before rounding, and the currency's minor units (pence, rupiah) after. The masters
+(rate lines, fee lines, surcharges: a few thousand rows) are converted once per chunk, their fixed
+amounts and minimums already rounded with `settlement_ops.money.round_sql`; per shipment only the
+weight is converted. A rounding of a product (`_round_div`) is integer half-up, away from zero as
+`quantize`, and max(round(a), round(b)) = round(max(a, b)) because rounding is monotonic, so
+minimums are compared after rounding. Amounts based on the COD value (rare) stay NUMERIC through
+`round_sql`: a COD value may use the column's full range. Amounts become NUMERIC once, in the
+charge-line insert (`_money`); the totals sum integers and convert once. Integer overflow — far
+beyond any real charge: the tightest bound is a freight of about 10^9 pounds under a 1,000%
+surcharge — raises an error, so the chunk fails whole; it never gives a wrong amount. Table names come from the models; the statement is built once per (currency,
+surcharge slots, re-rating).
 
 Eligible = shipped on or before the business date and either never rated, or rated at another
 shipment revision (its data changed) or with another contract version than the one in force now
@@ -40,7 +54,7 @@ from django.db import connection
 from django.utils import timezone
 
 from settlement_ops.models import Market
-from settlement_ops.money import round_sql
+from settlement_ops.money import minor_units, round_sql
 from settlement_ops.navigation import area_modules
 from vendors.models import SURCHARGE_ORDER, Contract, ContractVersion, RateLine, Surcharge
 
@@ -65,16 +79,12 @@ ACTIVE_VERSION = ContractVersion.Status.ACTIVE.value
 ACTIVE_SCHEDULE = SellerFeeSchedule.Status.APPROVED.value
 AMOUNT_COLUMNS = ChargeLine.AMOUNT_COLUMNS
 SURCHARGE_COLUMNS = ChargeLine.SURCHARGE_COLUMNS  # kind -> vendor amount column, in SURCHARGE_ORDER
-SURCHARGE_PIVOT_FIELDS = [
-    "id",
-    "percent",
-    "flat_amount",
-    "minimum_amount",
-    "valid_from",
-    "valid_to",
-    "zone",
-    "dimension_threshold_cm",
-]
+# Amount columns that are zero on most lines: written as a constant zero without a conversion.
+MOSTLY_ZERO = {*SURCHARGE_COLUMNS.values(), "seller_cod", "seller_returns"} - {SURCHARGE_COLUMNS[Surcharge.Kind.FUEL]}
+# Fixed scales of the inputs (the model fields' decimal places): money and percentages in
+# ten-thousandths, weights in grams, VAT rates in hundredths of a percent.
+MONEY_SCALE = 10_000
+GRAMS = 1_000
 
 
 @dataclass
@@ -83,21 +93,49 @@ class ChunkOutcome:
     exceptions: int
 
 
+def _round_div(expression: str, divisor: int) -> str:
+    """expression / divisor rounded half-up (a tie away from zero, as `money.quantize`) for a BIGINT
+    expression and a positive even divisor: integer division truncates toward zero, so half the
+    divisor is added before it for positive values and subtracted for negative ones."""
+    return (
+        f"(CASE WHEN ({expression}) >= 0 THEN (({expression}) + {divisor // 2}) / {divisor} "
+        f"ELSE (({expression}) - {divisor // 2}) / {divisor} END)"
+    )
+
+
+def _minor(expression: str, currency: str) -> str:
+    """A NUMERIC money expression rounded with round_sql, as BIGINT minor units."""
+    return f"CAST({round_sql(expression, currency)} * {10 ** minor_units(currency)} AS bigint)"
+
+
+def _units(expression: str, scale: int) -> str:
+    """A NUMERIC of at most log10(scale) decimal places (a model field's own) as exact BIGINT units."""
+    return f"CAST({expression} * {scale} AS bigint)"
+
+
+def _money(expression: str, currency: str) -> str:
+    """BIGINT minor units as the NUMERIC amount: the one conversion, where a line is written."""
+    places = minor_units(currency)
+    return f"CAST({expression} AS numeric)" if places == 0 else f"{expression} * 0.{'0' * (places - 1)}1"
+
+
 def _weight_sql(divisor: str) -> str:
-    """vendors.pricing rule 3: max(actual, CEIL(L x W x H / divisor to 0.001 kg)); 0 volumetric
-    without all dims."""
+    """vendors.pricing rule 3 in grams: max(actual, CEIL(L x W x H / divisor to the gram)); 0
+    volumetric without all dims. Centimetres have one place, so the volume is exact NUMERIC."""
     volumetric = (
         "(CASE WHEN sh.length_cm IS NULL OR sh.width_cm IS NULL OR sh.height_cm IS NULL THEN 0 "
-        f"ELSE CEIL(sh.length_cm * sh.width_cm * sh.height_cm * 1000.0 / {divisor}) * 0.001 END)"
+        f"ELSE CAST(CEIL(sh.length_cm * sh.width_cm * sh.height_cm * 1000.0 / {divisor}) AS bigint) END)"
     )
-    return f"GREATEST(sh.actual_weight_kg, {volumetric})"
+    return f"GREATEST({_units('sh.actual_weight_kg', GRAMS)}, {volumetric})"
 
 
-def _bracket_price(
-    base: str, per_step: str, step: str, weight_from: str, minimum: str, weight: str, currency: str
-) -> str:
-    """vendors.pricing rule 5 (`bracket_amount`): round(max(base + CEIL((W - from) / step) x per_step, minimum))."""
-    return round_sql(f"GREATEST({base} + CEIL(({weight} - {weight_from}) / {step}) * {per_step}, {minimum})", currency)
+def _bracket_price(line: str, grams: str, currency: str) -> str:
+    """vendors.pricing rule 5 (`bracket_amount`) in minor units, from a line of `rl` or `fl`:
+    round(max(base + CEIL((W - from) / step) x per_step, minimum)). W > from (the bracket's
+    lower end is exclusive), so the ceiling of the division is (W - from + step - 1) / step."""
+    per_minor = MONEY_SCALE // 10 ** minor_units(currency)
+    steps = f"(({grams} - {line}.from_g + {line}.step_g - 1) / {line}.step_g)"
+    return f"GREATEST({_round_div(f'{line}.base_u + {steps} * {line}.per_step_u', per_minor)}, {line}.minimum_m)"
 
 
 def surcharge_slots(market_code: str) -> dict[str, int]:
@@ -128,22 +166,57 @@ VERSIONS_CTE = f"""
         JOIN {CONTRACT} c0 ON c0.id = v.contract_id
         WHERE v.status = '{ACTIVE_VERSION}' AND c0.market_id = %(market)s
     )"""
-# The rate lines of the market's active versions (a few thousand rows), looked up by hash.
-RATE_LINES_CTE = f"""
+
+
+def _lines_cte(currency: str) -> str:
+    """The rate lines of the market's active versions (`rl`, a few thousand rows) and the fee lines
+    of its approved seller schedules (`fl`), in integer units, looked up by hash."""
+    bracket = (
+        f"{_units('x.weight_from_kg', GRAMS)} AS from_g, {_units('x.weight_to_kg', GRAMS)} AS to_g, "
+        f"{_units('x.additional_step_kg', GRAMS)} AS step_g"
+    )
+    return f"""
     rl AS MATERIALIZED (
-        SELECT rl.* FROM {RATE_LINE} rl WHERE rl.version_id IN (SELECT version_id FROM vv)
+        SELECT x.id, x.version_id, x.service_level, x.origin_zone, x.destination_zone, {bracket},
+            {_units("x.base_price", MONEY_SCALE)} AS base_u,
+            {_units("x.price_per_additional_kg", MONEY_SCALE)} AS per_step_u,
+            {_minor("x.minimum_charge", currency)} AS minimum_m
+        FROM {RATE_LINE} x WHERE x.version_id IN (SELECT version_id FROM vv)
+    ),
+    fl AS MATERIALIZED (
+        SELECT x.id, x.schedule_id, {bracket},
+            {_units("x.base_fee", MONEY_SCALE)} AS base_u,
+            {_units("x.fee_per_additional_step", MONEY_SCALE)} AS per_step_u,
+            {_minor("x.minimum_fee", currency)} AS minimum_m
+        FROM {FEE_LINE} x JOIN {FEE_SCHEDULE} s ON s.id = x.schedule_id
+        WHERE s.status = '{ACTIVE_SCHEDULE}' AND s.market_id = %(market)s
     )"""
 
 
-def _surcharges_cte(slots: dict[str, int]) -> str:
+def _surcharges_cte(slots: dict[str, int], currency: str) -> str:
     """One row per active version: its surcharges side by side, `<kind><n>_<field>` for the n-th
-    surcharge of each kind (by id), so a shipment finds all of them with one join."""
+    surcharge of each kind (by id), so a shipment finds all of them with one join. A flat
+    surcharge is a constant: round(max(flat, minimum)) in minor units; a percentage keeps its
+    percent (ten-thousandths, and NUMERIC for COD, whose base is the COD value) and rounded minimum."""
+    fields = {
+        "id": "x.id",
+        "valid_from": "x.valid_from",
+        "valid_to": "x.valid_to",
+        "percent_u": _units("x.percent", MONEY_SCALE),
+        "flat_m": f"GREATEST({_minor('x.flat_amount', currency)}, {_minor('x.minimum_amount', currency)})",
+        "minimum_m": _minor("x.minimum_amount", currency),
+    }
+    extra = {
+        Surcharge.Kind.REMOTE_AREA: {"zone": "x.zone"},
+        Surcharge.Kind.OVERSIZE: {"threshold_cm": "x.dimension_threshold_cm"},
+        Surcharge.Kind.COD: {"percent": "x.percent"},
+    }
     columns = (
         ", ".join(
-            f"MAX(CASE WHEN x.kind = '{kind}' AND x.slot = {n} THEN x.{name} END) AS {kind}{n}_{name}"
+            f"MAX(CASE WHEN x.kind = '{kind}' AND x.slot = {n} THEN {value} END) AS {kind}{n}_{name}"
             for kind in SURCHARGE_ORDER
             for n in range(1, slots.get(kind, 0) + 1)
-            for name in SURCHARGE_PIVOT_FIELDS
+            for name, value in {**fields, **extra.get(kind, {})}.items()
         )
         or "NULL AS none"
     )
@@ -185,16 +258,14 @@ def _contract_blocked_sql() -> str:
 
 
 def _rated_cte(currency: str, rerating: bool) -> str:
-    """Per eligible shipment of the chunk: inputs, contract version, weights (computed once, in the
-    fenced subquery `b`), rate line, rounded freight, the seller fee base (billing.pricing rules
-    1-4: same shipment data, the seller schedule's own brackets), or the exception code when it
-    cannot be rated.
+    """Per eligible shipment of the chunk: inputs, contract version, weights in grams (computed
+    once, in the fenced subquery `b`), rate line, freight, the seller fee base (billing.pricing
+    rules 1-4: same shipment data, the seller schedule's own brackets) in minor units, or the
+    exception code when it cannot be rated.
 
     `rerating`: some shipment of the chunk has charge lines already, so its latest line decides
     whether it is rated again (other revision or contract version) and at which generation.
     Without any, every shipment of the chunk is eligible at generation 1."""
-    vendor_kg = _weight_sql("c.volumetric_divisor")
-    seller_kg = _weight_sql("fs.volumetric_divisor")
     max_dim = (
         "(CASE WHEN sh.length_cm IS NULL OR sh.width_cm IS NULL OR sh.height_cm IS NULL THEN NULL "
         "ELSE GREATEST(sh.length_cm, sh.width_cm, sh.height_cm) END)"
@@ -202,10 +273,8 @@ def _rated_cte(currency: str, rerating: bool) -> str:
     return f"""
     r AS (
         SELECT b.*,
-            rl.id AS rate_line_id,
-            {_bracket_price("rl.base_price", "rl.price_per_additional_kg", "rl.additional_step_kg", "rl.weight_from_kg", "rl.minimum_charge", "b.vendor_kg", currency)} AS freight,
-            fl.id AS seller_line_id,
-            {_bracket_price("fl.base_fee", "fl.fee_per_additional_step", "fl.additional_step_kg", "fl.weight_from_kg", "fl.minimum_fee", "b.seller_kg", currency)} AS seller_base,
+            rl.id AS rate_line_id, {_bracket_price("rl", "b.vendor_g", currency)} AS freight,
+            fl.id AS seller_line_id, {_bracket_price("fl", "b.seller_g", currency)} AS seller_base,
             CASE
                 WHEN b.actual_weight_kg IS NULL THEN 'missing_weight'
                 WHEN b.contract_id IS NULL THEN 'no_contract'
@@ -221,16 +290,18 @@ def _rated_cte(currency: str, rerating: bool) -> str:
             SELECT sh.id, sh.vendor_id, sh.seller_id, sh.market_id, sh.service_level, sh.origin_zone,
                 sh.destination_zone, sh.ship_date, sh.revision, sh.cod_amount, sh.is_return, sh.actual_weight_kg,
                 {max_dim} AS max_dim,
-                m.currency AS market_currency, m.vat_standard_rate AS vat_rate,
+                m.currency AS market_currency, m.vat_bp,
                 c.id AS contract_id, c.currency AS contract_currency, vv.version_id,
                 {_contract_blocked_sql()} AS contract_blocked,
-                {vendor_kg} AS vendor_kg,
-                fs.id AS schedule_id, fs.currency AS schedule_currency, fs.vat_rate AS seller_vat_rate,
-                fs.cod_fee_percent, fs.cod_fee_minimum, fs.returns_fee,
-                {seller_kg} AS seller_kg,
+                {_weight_sql("c.volumetric_divisor")} AS vendor_g,
+                fs.id AS schedule_id, fs.currency AS schedule_currency, fs.vat_bp AS seller_vat_bp,
+                fs.cod_fee_percent, fs.cod_fee_minimum_m, fs.returns_fee_m,
+                {_weight_sql("fs.volumetric_divisor")} AS seller_g,
                 {"COALESCE(pg.generation, 0)" if rerating else "0"} AS prev_generation
             FROM {SHIPMENT} sh
-            JOIN {MARKET} m ON m.code = sh.market_id
+            JOIN (
+                SELECT code, currency, {_units("vat_standard_rate", 100)} AS vat_bp FROM {MARKET}
+            ) m ON m.code = sh.market_id
             LEFT JOIN {CONTRACT} c
                 ON c.vendor_id = sh.vendor_id AND c.market_id = sh.market_id AND c.service_level = sh.service_level
                 AND c.status IN {EFFECTIVE} AND c.valid_from <= sh.ship_date
@@ -239,7 +310,11 @@ def _rated_cte(currency: str, rerating: bool) -> str:
                 AND (vv.next_from IS NULL OR sh.ship_date < vv.next_from)
             LEFT JOIN (
                 -- Approved seller fee schedules with the day the next one takes over.
-                SELECT s.*, LEAD(s.valid_from) OVER (PARTITION BY s.service_level ORDER BY s.valid_from) AS next_from
+                SELECT s.id, s.service_level, s.valid_from, s.valid_to, s.currency, s.volumetric_divisor,
+                    s.cod_fee_percent, {_units("s.vat_rate", 100)} AS vat_bp,
+                    {_minor("s.cod_fee_minimum", currency)} AS cod_fee_minimum_m,
+                    {_minor("s.returns_fee", currency)} AS returns_fee_m,
+                    LEAD(s.valid_from) OVER (PARTITION BY s.service_level ORDER BY s.valid_from) AS next_from
                 FROM {FEE_SCHEDULE} s
                 WHERE s.status = '{ACTIVE_SCHEDULE}' AND s.market_id = %(market)s
             ) fs ON fs.service_level = sh.service_level AND fs.valid_from <= sh.ship_date
@@ -254,89 +329,102 @@ def _rated_cte(currency: str, rerating: bool) -> str:
         LEFT JOIN rl
             ON rl.version_id = b.version_id AND rl.service_level = b.service_level
             AND rl.origin_zone = b.origin_zone AND rl.destination_zone = b.destination_zone
-            AND rl.weight_from_kg < b.vendor_kg AND b.vendor_kg <= rl.weight_to_kg
-        LEFT JOIN {FEE_LINE} fl
-            ON fl.schedule_id = b.schedule_id AND fl.weight_from_kg < b.seller_kg AND b.seller_kg <= fl.weight_to_kg
+            AND rl.from_g < b.vendor_g AND b.vendor_g <= rl.to_g
+        LEFT JOIN fl ON fl.schedule_id = b.schedule_id AND fl.from_g < b.seller_g AND b.seller_g <= fl.to_g
     )"""
 
 
 def _surcharge_sql(kind: str, n: int, currency: str) -> str:
-    """vendors.pricing rule 6 for the n-th surcharge of a kind: its rounded amount when it
+    """vendors.pricing rule 6 for the n-th surcharge of a kind, in minor units: its amount when it
     applies, else 0."""
     s = f"sv.{kind}{n}_"
     condition = {
         Surcharge.Kind.REMOTE_AREA: f"{s}zone = t.destination_zone",
-        Surcharge.Kind.OVERSIZE: f"t.max_dim IS NOT NULL AND t.max_dim > {s}dimension_threshold_cm",
+        Surcharge.Kind.OVERSIZE: f"t.max_dim IS NOT NULL AND t.max_dim > {s}threshold_cm",
         Surcharge.Kind.COD: "t.cod_amount > 0",
         Surcharge.Kind.RETURNS: "t.is_return = TRUE",
     }.get(kind)
-    base = "t.cod_amount" if kind == Surcharge.Kind.COD else "t.freight"
-    amount = round_sql(
-        f"GREATEST(CASE WHEN {s}percent IS NOT NULL THEN {s}percent * {base} * 0.01 ELSE {s}flat_amount END, {s}minimum_amount)",
-        currency,
-    )
+    if kind == Surcharge.Kind.COD:
+        percent = _minor(f"{s}percent * t.cod_amount * 0.01", currency)
+    else:
+        # percent / 100 x freight: ten-thousandths of a percent times minor units, / 10^6.
+        percent = _round_div(f"{s}percent_u * t.freight", 1_000_000)
     applies = [
         f"{s}id IS NOT NULL",
         f"({s}valid_from IS NULL OR {s}valid_from <= t.ship_date)",
         f"({s}valid_to IS NULL OR t.ship_date <= {s}valid_to)",
     ] + ([condition] if condition else [])
-    return f"CASE WHEN {' AND '.join(applies)} THEN {amount} ELSE 0 END"
+    return (
+        f"CASE WHEN {' AND '.join(applies)} "
+        f"THEN CASE WHEN {s}percent_u IS NULL THEN {s}flat_m ELSE GREATEST({percent}, {s}minimum_m) END ELSE 0 END"
+    )
 
 
-def _lines_select(currency: str, slots: dict[str, int], rerating: bool) -> str:
-    """Charge lines from the rated shipments: surcharges (vendors.pricing rule 6), VAT (rule 7),
-    the seller COD/returns fees and VAT (billing.pricing rules 5-7), minus the sum of earlier
-    generations when re-rating (so re-ratings write deltas). Each layer is fenced so every amount
-    is computed once."""
+def _rated_rows(currency: str, slots: dict[str, int], rerating: bool) -> str:
+    """`rated`: every shipment of `r` with its exception code, or its amounts in minor units —
+    surcharges (vendors.pricing rule 6), the seller COD and returns fees (billing.pricing rules
+    5-6), nets, and VAT (rules 7) — and, when re-rating, the sums of its earlier generations
+    (`prev_<column>`, NUMERIC as stored). Two fenced layers, so every amount is computed once.
+    `priced` (no exception code) is what the writers filter on: for `code IS NULL` on a CTE column
+    the planner guesses 0.5% of the rows and sorts the chunk to sum its totals; for a boolean it
+    guesses half, and hashes."""
     surcharges = ",\n                ".join(
         f"{' + '.join(_surcharge_sql(kind, n, currency) for n in range(1, slots.get(kind, 0) + 1)) or '0'} AS {column}"
         for kind, column in SURCHARGE_COLUMNS.items()
     )
     seller_cod = (
         "CASE WHEN t.cod_amount > 0 THEN "
-        f"{round_sql('GREATEST(t.cod_amount * t.cod_fee_percent * 0.01, t.cod_fee_minimum)', currency)} ELSE 0 END"
+        f"GREATEST({_minor('t.cod_amount * t.cod_fee_percent * 0.01', currency)}, t.cod_fee_minimum_m) ELSE 0 END"
     )
-    seller_returns = f"CASE WHEN t.is_return = TRUE THEN {round_sql('t.returns_fee', currency)} ELSE 0 END"
-    vendor_net = " + ".join(["x.vendor_base"] + [f"x.{c}" for c in SURCHARGE_COLUMNS.values()])
-    amounts = {c: f"y.{c}" for c in AMOUNT_COLUMNS}
-    amounts["vendor_gross"] = "y.vendor_net + y.vendor_vat"
-    amounts["seller_gross"] = "y.seller_net + y.seller_vat"
-    previous = ""
+    vendor_net = "(" + " + ".join(["x.vendor_base"] + [f"x.{c}" for c in SURCHARGE_COLUMNS.values()]) + ")"
+    seller_net = "(x.seller_base + x.seller_cod + x.seller_returns)"
+    previous = previous_columns = ""
     if rerating:
-        # A first rating has nothing earlier to subtract (and skips the arithmetic).
-        amounts = {c: f"CASE WHEN p.shipment_id IS NULL THEN {a} ELSE {a} - p.{c} END" for c, a in amounts.items()}
+        previous_columns = ", p.shipment_id AS prev_shipment_id, " + ", ".join(f"p.prev_{c}" for c in AMOUNT_COLUMNS)
         previous = f"""
-    LEFT JOIN (
-        SELECT shipment_id, {", ".join(f"SUM({c}) AS {c}" for c in AMOUNT_COLUMNS)}
-        FROM {CHARGE_LINE}
-        WHERE shipment_id BETWEEN %(first)s AND %(last)s
-        GROUP BY shipment_id
-    ) p ON p.shipment_id = y.id"""
+        LEFT JOIN (
+            SELECT shipment_id, {", ".join(f"SUM({c}) AS prev_{c}" for c in AMOUNT_COLUMNS)}
+            FROM {CHARGE_LINE}
+            WHERE shipment_id BETWEEN %(first)s AND %(last)s
+            GROUP BY shipment_id
+        ) p ON p.shipment_id = x.id"""
+    # VAT = net x rate / 100: minor units times hundredths of a percent, / 10^4.
     return f"""
-    SELECT %(run)s, %(chunk)s, y.id, y.prev_generation + 1,
-        CASE WHEN y.prev_generation = 0 THEN '{ChargeLine.Kind.ORIGINAL.value}' ELSE '{ChargeLine.Kind.DELTA.value}' END,
-        y.revision, y.market_id, y.vendor_id, y.seller_id, y.service_level, y.ship_date, y.market_currency,
-        y.version_id, y.rate_line_id, y.schedule_id, y.vendor_kg, y.seller_kg, {", ".join(amounts.values())}, %(now)s
-    FROM (
-        SELECT n.*,
-            {round_sql("n.vendor_net * n.vat_rate * 0.01", currency)} AS vendor_vat,
-            {round_sql("n.seller_net * n.seller_vat_rate * 0.01", currency)} AS seller_vat
+    rated AS MATERIALIZED (
+        SELECT x.*, x.code IS NULL AS priced, {vendor_net} AS vendor_net, {seller_net} AS seller_net,
+            {_round_div(f"{vendor_net} * x.vat_bp", 10_000)} AS vendor_vat,
+            {_round_div(f"{seller_net} * x.seller_vat_bp", 10_000)} AS seller_vat
+            {previous_columns}
         FROM (
-            SELECT x.*, {vendor_net} AS vendor_net, x.seller_base + x.seller_cod + x.seller_returns AS seller_net
-            FROM (
-                SELECT t.id, t.prev_generation, t.revision, t.market_id, t.vendor_id, t.seller_id, t.service_level,
-                    t.ship_date, t.market_currency, t.version_id, t.rate_line_id, t.schedule_id, t.vendor_kg,
-                    t.seller_kg, t.vat_rate, t.seller_vat_rate, t.freight AS vendor_base,
-                    {surcharges},
-                    t.seller_base, {seller_cod} AS seller_cod, {seller_returns} AS seller_returns
-                FROM r t
-                LEFT JOIN sv ON sv.version_id = t.version_id
-                WHERE t.code IS NULL
-                OFFSET 0
-            ) x OFFSET 0
-        ) n OFFSET 0
-    ) y{previous}
-    """
+            SELECT t.code, t.id, t.prev_generation, t.revision, t.market_id, t.vendor_id, t.seller_id,
+                t.service_level, t.ship_date, t.market_currency, t.version_id, t.rate_line_id, t.schedule_id,
+                t.vendor_g, t.seller_g, t.vat_bp, t.seller_vat_bp, t.freight AS vendor_base,
+                {surcharges},
+                t.seller_base, {seller_cod} AS seller_cod,
+                CASE WHEN t.is_return = TRUE THEN t.returns_fee_m ELSE 0 END AS seller_returns
+            FROM r t
+            LEFT JOIN sv ON sv.version_id = t.version_id
+            OFFSET 0
+        ) x{previous}
+    )"""
+
+
+def _amounts(currency: str, rerating: bool) -> dict[str, str]:
+    """Each amount column's NUMERIC value to write, from a `rated` row `y`: the new amount, minus
+    the sum of earlier generations when re-rating (so re-ratings write deltas)."""
+    amounts = {}
+    for column in AMOUNT_COLUMNS:
+        minor = {"vendor_gross": "(y.vendor_net + y.vendor_vat)", "seller_gross": "(y.seller_net + y.seller_vat)"}.get(
+            column, f"y.{column}"
+        )
+        amount = _money(minor, currency)
+        if column in MOSTLY_ZERO:
+            amount = f"CASE WHEN {minor} = 0 THEN 0 ELSE {amount} END"
+        if rerating:
+            # A first rating has nothing earlier to subtract (and skips the arithmetic).
+            amount = f"CASE WHEN y.prev_shipment_id IS NULL THEN {amount} ELSE {amount} - y.prev_{column} END"
+        amounts[column] = amount
+    return amounts
 
 
 CHARGE_LINE_INSERT = f"""
@@ -349,41 +437,74 @@ CHARGE_LINE_INSERT = f"""
 TOTAL_COLUMNS = (
     "run_id, chunk_id, vendor_id, seller_id, service_level, line_count, vendor_net, vendor_vat, seller_net, seller_vat"
 )
-TOTAL_SUMS = "COUNT(*), SUM(vendor_net), SUM(vendor_vat), SUM(seller_net), SUM(seller_vat)"
-TOTAL_GROUP = "GROUP BY vendor_id, seller_id, service_level"
+TOTALED = ["vendor_net", "vendor_vat", "seller_net", "seller_vat"]
+TOTAL_GROUP = "GROUP BY y.vendor_id, y.seller_id, y.service_level"
 EXCEPTION_INSERT = f"""
     INSERT INTO {RATING_EXCEPTION} (run_id, chunk_id, shipment_id, vendor_id, code, created_at)"""
-EXCEPTION_SELECT = """
-    SELECT %(run)s, %(chunk)s, t.id, t.vendor_id, t.code, %(now)s FROM r t WHERE t.code IS NOT NULL"""
 RERATING_SQL = f"SELECT EXISTS (SELECT 1 FROM {CHARGE_LINE} WHERE shipment_id BETWEEN %s AND %s)"
-EXCEPTION_COUNT_SQL = f"SELECT COUNT(*) FROM {RATING_EXCEPTION} WHERE chunk_id = %s"
+# The chunk transaction's settings, in one round trip (`set_config(..., true)` = SET LOCAL):
+# room for the chunk's joins and its rated rows in memory; hash joins to the rate and fee lines
+# (the planner otherwise sorts the chunk for a merge join, which costs more); no JIT (compiling
+# the statement costs more than it saves on a chunk: bench/rating_ideas.py). And the chunk's
+# commit need not wait for its log to reach the disk: if the server crashed before it did, the
+# chunk would be lost whole — its lines, totals and its "done" mark are one transaction — and
+# resume rates it again; anything that saw it (the posting, which commits synchronously) flushes
+# it first. Ledger entries are not written here.
+CHUNK_SETTINGS_SQL = (
+    "SELECT set_config('work_mem', '64MB', true), set_config('enable_mergejoin', 'off', true), "
+    "set_config('jit', 'off', true), set_config('synchronous_commit', 'off', true)"
+)
 
 
 def rating_statement(currency: str, slots: dict[str, int], rerating: bool = True) -> str:
-    """The chunk's ONE statement: the exceptions are written by a data-modifying WITH query over
-    the same rated rows, and the chunk's totals are summed from what the charge-line insert
-    returns; it returns the number of charge lines written. Built once per (currency, slots,
-    rerating) and reused by every chunk."""
+    """The chunk's ONE statement: the exceptions, the charge lines and the chunk's totals are all
+    written by data-modifying WITH queries over the same materialized `rated` rows; it returns the
+    number of charge lines and of exceptions written. Built once per (currency, slots, rerating)
+    and reused by every chunk."""
     return _rating_statement(currency, tuple(sorted(slots.items())), rerating)
 
 
 @lru_cache(maxsize=64)
 def _rating_statement(currency: str, slots: tuple[tuple[str, int], ...], rerating: bool) -> str:
+    if minor_units(currency) > 4:
+        raise ValueError(f"{currency} has more minor units than the rating's integer scale")
     slot_counts = dict(slots)
-    ctes = ",".join([VERSIONS_CTE, RATE_LINES_CTE, _surcharges_cte(slot_counts), _rated_cte(currency, rerating)])
-    lines = _lines_select(currency, slot_counts, rerating)
+    amounts = _amounts(currency, rerating)
+    if rerating:
+        # Deltas are NUMERIC (new amount less the stored sums): summed as written.
+        sums = ", ".join(f"SUM({amounts[c]})" for c in TOTALED)
+    else:
+        # New amounts only: integers summed, converted once.
+        sums = ", ".join(_money(f"SUM(y.{c})", currency) for c in TOTALED)
+    ctes = ",".join(
+        [
+            VERSIONS_CTE,
+            _lines_cte(currency),
+            _surcharges_cte(slot_counts, currency),
+            _rated_cte(currency, rerating),
+            _rated_rows(currency, slot_counts, rerating),
+        ]
+    )
     return f"""WITH {ctes},
-    exceptions AS ({EXCEPTION_INSERT}{EXCEPTION_SELECT}
+    exceptions AS ({EXCEPTION_INSERT}
+        SELECT %(run)s, %(chunk)s, y.id, y.vendor_id, y.code, %(now)s FROM rated y WHERE NOT y.priced
+        RETURNING 1
     ),
-    lines AS ({CHARGE_LINE_INSERT}{lines}
-        RETURNING vendor_id, seller_id, service_level, vendor_net, vendor_vat, seller_net, seller_vat
+    lines AS ({CHARGE_LINE_INSERT}
+        SELECT %(run)s, %(chunk)s, y.id, y.prev_generation + 1,
+            CASE WHEN y.prev_generation = 0 THEN '{ChargeLine.Kind.ORIGINAL.value}' ELSE '{ChargeLine.Kind.DELTA.value}' END,
+            y.revision, y.market_id, y.vendor_id, y.seller_id, y.service_level, y.ship_date, y.market_currency,
+            y.version_id, y.rate_line_id, y.schedule_id, y.vendor_g * 0.001, y.seller_g * 0.001,
+            {", ".join(amounts.values())}, %(now)s
+        FROM rated y WHERE y.priced
     ),
     totals AS (
         INSERT INTO {CHARGE_LINE_TOTAL} ({TOTAL_COLUMNS})
-        SELECT %(run)s, %(chunk)s, vendor_id, seller_id, service_level, {TOTAL_SUMS} FROM lines {TOTAL_GROUP}
+        SELECT %(run)s, %(chunk)s, y.vendor_id, y.seller_id, y.service_level, COUNT(*), {sums}
+        FROM rated y WHERE y.priced {TOTAL_GROUP}
         RETURNING line_count
     )
-    SELECT COALESCE(SUM(line_count), 0) FROM totals"""
+    SELECT (SELECT COALESCE(SUM(line_count), 0) FROM totals), (SELECT COUNT(*) FROM exceptions)"""
 
 
 def rate_chunk(
@@ -414,22 +535,9 @@ def rate_chunk(
         rerating = bool(cursor.fetchone()[0])
     statement = rating_statement(currency, surcharge_slots(market_code), rerating)
     with connection.cursor() as cursor:
-        # Room for the chunk's joins in memory, and hash joins to the rate and fee lines (the
-        # planner otherwise sorts the chunk for a merge join, which costs more); this transaction
-        # only.
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute("SET LOCAL enable_mergejoin = off")
-        # JIT compiling this statement costs more than it saves on a chunk (measured: `make bench`).
-        cursor.execute("SET LOCAL jit = off")
-        # The chunk's commit need not wait for its log to reach the disk. If the server crashed
-        # before it did, the chunk would be lost whole — its lines, totals and its "done" mark are
-        # one transaction — and resume rates it again; and anything that saw it (the posting,
-        # which commits synchronously) flushes it first. Ledger entries are not written here.
-        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(CHUNK_SETTINGS_SQL)
         cursor.execute(statement, params)
-        rated = int(cursor.fetchone()[0])
-        cursor.execute(EXCEPTION_COUNT_SQL, [chunk_id])
-        exceptions = cursor.fetchone()[0]
+        rated, exceptions = cursor.fetchone()
     return ChunkOutcome(rated=rated, exceptions=exceptions)
 
 

@@ -62,7 +62,15 @@ from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import Account, AccountKind, AuditEvent, Market
 from settlement_ops.money import quantize
 from settlement_ops.roles import Role
-from settlement_ops.services import PostingLine, account_for, audit_record, ledger_post, period_guard
+from settlement_ops.services import (
+    EntrySpec,
+    PostingLine,
+    account_for,
+    accounts_for,
+    audit_record,
+    ledger_post_many,
+    period_guard,
+)
 from vendors.models import ContractVersion
 
 from . import rating
@@ -255,8 +263,12 @@ def _lock_chunk(chunk_id: int) -> BillingRunChunk | None:
 def _take_chunk(chunk_id: int) -> None:
     """Note that a worker took the chunk's message, in a transaction of its own: if the worker
     dies in the rating, the sweep sees a pending chunk that was taken and nobody holds, and
-    re-sends it at once instead of waiting for the message to count as lost."""
+    re-sends it at once instead of waiting for the message to count as lost. The note is a hint:
+    its commit does not wait for the disk (a crash that loses it only makes the sweep wait for the
+    message to count as lost)."""
     with transaction.atomic(durable=True):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
         taken = (
             BillingRunChunk.objects.filter(pk=chunk_id, status=BillingRunChunk.Status.PENDING)
             .select_for_update(skip_locked=True)
@@ -373,30 +385,25 @@ def _chunk_failed(chunk_id: int, exc: Exception) -> None:
 
 
 class _Accounts:
-    """Ledger accounts a run posts to, fetched in one query per kind and created on first use."""
+    """Ledger accounts a run posts to: the sellers' receivables and the vendors' accruals fetched (or
+    created) in bulk, a few queries however many parties, and the market's own three accounts."""
 
-    def __init__(self, market: Market, seller_ids):
+    def __init__(self, market: Market, seller_ids, vendor_ids):
         self.market = market
-        self.sellers = {
-            a.party_id: a
-            for a in Account.objects.filter(
-                market=market,
-                kind=AccountKind.SELLER_RECEIVABLE,
-                currency=market.currency,
-                party_type="seller",
-                party_id__in=set(seller_ids),
-            )
-        }
+        self.sellers = accounts_for(
+            market=market, kind=AccountKind.SELLER_RECEIVABLE, party_type="seller", party_ids=seller_ids
+        )
+        self.accruals = accounts_for(
+            market=market, kind=AccountKind.ACCRUED_LOGISTICS_COST, party_type="vendor", party_ids=vendor_ids
+        )
         self.plain = {}
 
     def seller_receivable(self, seller_id: int) -> Account:
-        if seller_id not in self.sellers:
-            self.sellers[seller_id] = account_for(
-                market=self.market, kind=AccountKind.SELLER_RECEIVABLE, party_type="seller", party_id=seller_id
-            )
         return self.sellers[seller_id]
 
     def __call__(self, kind: str, vendor_id: int | None = None) -> Account:
+        if vendor_id is not None and kind == AccountKind.ACCRUED_LOGISTICS_COST:
+            return self.accruals[vendor_id]
         key = (kind, vendor_id)
         if key not in self.plain:
             party = {"party_type": "vendor", "party_id": vendor_id} if vendor_id else {}
@@ -468,34 +475,47 @@ def billing_run_post(*, run_id: int) -> BillingRun:
         by_vendor = defaultdict(list)
         for row in sums:
             by_vendor[row["vendor_id"]].append(row)
-        accounts = _Accounts(run.market, {row["seller_id"] for rows in by_vendor.values() for row in rows})
+        accounts = _Accounts(
+            run.market, {row["seller_id"] for rows in by_vendor.values() for row in rows}, vendor_ids=by_vendor
+        )
         totals = {"vendor_net": Decimal(0), "seller_net": Decimal(0), "seller_vat": Decimal(0)}
+        specs, posted = [], []
         for vendor_id, rows in by_vendor.items():
             lines, vendor_totals = _entry_lines(accounts, vendor_id, rows)
             for key in totals:
                 totals[key] += vendor_totals[key]
             if len(lines) < 2:
                 continue  # every amount of this vendor nets to zero (e.g. a no-change re-rating)
-            entry = ledger_post(
-                market=run.market,
-                entry_date=run.business_date,
-                lines=lines,
-                idempotency_key=f"billing_run:{run.pk}:vendor:{vendor_id}",
-                source_type="billing_run",
-                source_id=str(run.pk),
-                description=f"Billing run {run.pk} {run.market_id} {run.business_date}: vendor {vendor_id}",
+            specs.append(
+                EntrySpec(
+                    market=run.market,
+                    entry_date=run.business_date,
+                    lines=tuple(lines),
+                    idempotency_key=f"billing_run:{run.pk}:vendor:{vendor_id}",
+                    source_type="billing_run",
+                    source_id=str(run.pk),
+                    description=f"Billing run {run.pk} {run.market_id} {run.business_date}: vendor {vendor_id}",
+                )
             )
-            BillingRunEntry.objects.get_or_create(
+            posted.append((vendor_id, vendor_totals))
+        # One entry per vendor, all posted together: a few statements for the night, not a few per vendor.
+        entries = ledger_post_many(entries=specs)
+        # The run's entries already recorded (none unless a posting was interrupted after them).
+        recorded = set(BillingRunEntry.objects.filter(run=run).values_list("vendor_id", flat=True))
+        new_entries = [
+            BillingRunEntry(
                 run=run,
                 vendor_id=vendor_id,
-                defaults={
-                    "entry": entry,
-                    "line_count": vendor_totals["line_count"],
-                    "vendor_net": vendor_totals["vendor_net"],
-                    "seller_net": vendor_totals["seller_net"],
-                    "seller_vat": vendor_totals["seller_vat"],
-                },
+                entry=entry,
+                line_count=vendor_totals["line_count"],
+                vendor_net=vendor_totals["vendor_net"],
+                seller_net=vendor_totals["seller_net"],
+                seller_vat=vendor_totals["seller_vat"],
             )
+            for (vendor_id, vendor_totals), entry in zip(posted, entries, strict=True)
+            if vendor_id not in recorded
+        ]
+        BillingRunEntry.objects.bulk_create(new_entries)
         counts = run.chunks.aggregate(rated=Sum("rated_count"), exceptions=Sum("exception_count"))
         run.shipments_rated = counts["rated"] or 0
         run.exception_count = counts["exceptions"] or 0
