@@ -28,13 +28,14 @@ percentages 4, VAT rates 2 — so the statement works in exact BIGINT units: gra
 of the currency before rounding, and the currency's minor units (pence, rupiah) after. The masters
 (rate lines, fee lines, surcharges: a few thousand rows) are converted once per chunk, their fixed
 amounts and minimums already rounded with `settlement_ops.money.round_sql`; per shipment only the
-weight is converted. A rounding of a product (`_round_div`) is integer half-up, away from zero as
-`quantize`, and max(round(a), round(b)) = round(max(a, b)) because rounding is monotonic, so
-minimums are compared after rounding. Amounts based on the COD value (rare) stay NUMERIC through
-`round_sql`: a COD value may use the column's full range. Amounts become NUMERIC once, in the
-charge-line insert (`_money`); the totals sum integers and convert once. Integer overflow — far
-beyond any real charge: the tightest bound is a freight of about 10^9 pounds under a 1,000%
-surcharge — raises an error, so the chunk fails whole; it never gives a wrong amount. Table names come from the models; the statement is built once per (currency,
+weight is converted. A rounding of a product (`settlement_ops.money.round_div_sql`) is integer
+half-up, away from zero as `quantize`, and max(round(a), round(b)) = round(max(a, b)) because
+rounding is monotonic, so minimums are compared after rounding. Amounts based on the COD value
+(rare) stay NUMERIC through `round_sql`: a COD value may use the column's full range. Amounts
+become NUMERIC once, in the charge-line insert (`_money`); the totals sum integers and convert
+once. Integer overflow — far beyond any real charge: the tightest bound is a freight of about
+10^9 pounds under a 1,000% surcharge — raises an error, so the chunk fails whole; it never gives
+a wrong amount. Table names come from the models; the statement is built once per (currency,
 surcharge slots, re-rating).
 
 Eligible = shipped on or before the business date and either never rated, or rated at another
@@ -54,7 +55,7 @@ from django.db import connection
 from django.utils import timezone
 
 from settlement_ops.models import Market
-from settlement_ops.money import minor_units, round_sql
+from settlement_ops.money import minor_units, round_div_sql, round_sql
 from settlement_ops.navigation import area_modules
 from vendors.models import SURCHARGE_ORDER, Contract, ContractVersion, RateLine, Surcharge
 
@@ -93,16 +94,6 @@ class ChunkOutcome:
     exceptions: int
 
 
-def _round_div(expression: str, divisor: int) -> str:
-    """expression / divisor rounded half-up (a tie away from zero, as `money.quantize`) for a BIGINT
-    expression and a positive even divisor: integer division truncates toward zero, so half the
-    divisor is added before it for positive values and subtracted for negative ones."""
-    return (
-        f"(CASE WHEN ({expression}) >= 0 THEN (({expression}) + {divisor // 2}) / {divisor} "
-        f"ELSE (({expression}) - {divisor // 2}) / {divisor} END)"
-    )
-
-
 def _minor(expression: str, currency: str) -> str:
     """A NUMERIC money expression rounded with round_sql, as BIGINT minor units."""
     return f"CAST({round_sql(expression, currency)} * {10 ** minor_units(currency)} AS bigint)"
@@ -135,7 +126,7 @@ def _bracket_price(line: str, grams: str, currency: str) -> str:
     lower end is exclusive), so the ceiling of the division is (W - from + step - 1) / step."""
     per_minor = MONEY_SCALE // 10 ** minor_units(currency)
     steps = f"(({grams} - {line}.from_g + {line}.step_g - 1) / {line}.step_g)"
-    return f"GREATEST({_round_div(f'{line}.base_u + {steps} * {line}.per_step_u', per_minor)}, {line}.minimum_m)"
+    return f"GREATEST({round_div_sql(f'{line}.base_u + {steps} * {line}.per_step_u', per_minor)}, {line}.minimum_m)"
 
 
 def surcharge_slots(market_code: str) -> dict[str, int]:
@@ -348,7 +339,7 @@ def _surcharge_sql(kind: str, n: int, currency: str) -> str:
         percent = _minor(f"{s}percent * t.cod_amount * 0.01", currency)
     else:
         # percent / 100 x freight: ten-thousandths of a percent times minor units, / 10^6.
-        percent = _round_div(f"{s}percent_u * t.freight", 1_000_000)
+        percent = round_div_sql(f"{s}percent_u * t.freight", 1_000_000)
     applies = [
         f"{s}id IS NOT NULL",
         f"({s}valid_from IS NULL OR {s}valid_from <= t.ship_date)",
@@ -392,8 +383,8 @@ def _rated_rows(currency: str, slots: dict[str, int], rerating: bool) -> str:
     return f"""
     rated AS MATERIALIZED (
         SELECT x.*, x.code IS NULL AS priced, {vendor_net} AS vendor_net, {seller_net} AS seller_net,
-            {_round_div(f"{vendor_net} * x.vat_bp", 10_000)} AS vendor_vat,
-            {_round_div(f"{seller_net} * x.seller_vat_bp", 10_000)} AS seller_vat
+            {round_div_sql(f"{vendor_net} * x.vat_bp", 10_000)} AS vendor_vat,
+            {round_div_sql(f"{seller_net} * x.seller_vat_bp", 10_000)} AS seller_vat
             {previous_columns}
         FROM (
             SELECT t.code, t.id, t.prev_generation, t.revision, t.market_id, t.vendor_id, t.seller_id,

@@ -79,8 +79,20 @@ ROUND_SQL = "ROUND({expression}, {places})"
 
 def round_sql(expression: str, currency: str) -> str:
     """`quantize()` as a SQL expression over NUMERIC `expression`: half-up to the currency's minor
-    units. The only rounding used by set-based SQL for money."""
+    units. With `round_div_sql` (its integer twin), the only rounding set-based SQL uses for money."""
     return ROUND_SQL.format(expression=expression, places=minor_units(currency))
+
+
+def round_div_sql(expression: str, divisor: int) -> str:
+    """`quantize()` over integers, as SQL: BIGINT `expression` / `divisor` rounded half-up (a tie
+    away from zero) for a positive even divisor. Integer division truncates toward zero, so half
+    the divisor is added before it for positive values and subtracted for negative ones. The
+    rating statement's rounding in minor units (billing.rating), proven equal to quantize by
+    tests/billing/test_rating_integers.py."""
+    return (
+        f"(CASE WHEN ({expression}) >= 0 THEN (({expression}) + {divisor // 2}) / {divisor} "
+        f"ELSE (({expression}) - {divisor // 2}) / {divisor} END)"
+    )
 
 
 def is_quantized(amount: Decimal, currency: str) -> bool:

@@ -46,7 +46,6 @@ Idempotency keys: `receivables:<event>:<natural id>`, e.g. `receivables:credit_n
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -143,10 +142,6 @@ def statement_period(*, market: Market, on: date | None = None) -> tuple[date, d
         return end - timedelta(days=6), end
     end = on.replace(day=1) - timedelta(days=1)
     return end.replace(day=1), end
-
-
-def month_bounds(year: int, month: int) -> tuple[date, date]:
-    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
 # --- Invoices from rated charge lines -----------------------------------------------------------

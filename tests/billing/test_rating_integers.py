@@ -12,9 +12,9 @@ import pytest
 from django.db import DataError, connection
 
 from billing.models import BillingRunChunk, ChargeLine, ChargeLineTotal, RatingException
-from billing.rating import _money, _round_div
+from billing.rating import _money
 from billing.services import billing_chunk_rate, billing_run_start
-from settlement_ops.money import minor_units, quantize
+from settlement_ops.money import minor_units, quantize, round_div_sql
 from tests.billing.helpers import make_contract, make_fee_schedule, make_shipment
 from tests.billing.test_rating_parity import ROUNDING_CASES
 from tests.factories import SellerFactory, VendorFactory, market
@@ -41,7 +41,7 @@ def test_integer_rounding_equals_quantize_including_half_way_cases(currency):
     divisor = 10 ** (SCALE - places)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_money(_round_div('x', divisor), currency)} "
+            f"SELECT {_money(round_div_sql('x', divisor), currency)} "
             "FROM unnest(CAST(%s AS BIGINT[])) WITH ORDINALITY AS t(x, i) ORDER BY i",
             [units],
         )
