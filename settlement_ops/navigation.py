@@ -5,6 +5,7 @@ NAV list of (section, [(label, url name, permission)])), `api.py` (register_rout
 overview's charts: settlement_ops.charts) and `summaries.py` (their part of the seller and vendor
 pages: sellers.selectors.seller_account_summary, vendors.selectors.vendor_account_summary)."""
 
+import functools
 from importlib import import_module
 
 from django.apps import apps
@@ -34,10 +35,14 @@ def app_module(label: str, name: str):
     """`<app>.<name>` of an installed app by label, or None when the app has no such module."""
     if label not in apps.app_configs:
         return None
-    config = apps.get_app_config(label)
-    if module_has_submodule(config.module, name):
-        return import_module(f"{config.name}.{name}")
-    return None
+    return _submodule(apps.get_app_config(label).name, name)
+
+
+@functools.cache
+def _submodule(package: str, name: str):
+    # Looking for the file costs a filesystem search; pages ask on every request (navigation).
+    module = import_module(package)
+    return import_module(f"{package}.{name}") if module_has_submodule(module, name) else None
 
 
 def area_modules(name: str):

@@ -89,13 +89,22 @@ def collect_role_permissions() -> dict[str, set[str]]:
     return merged
 
 
-def sync_roles(**_kwargs) -> None:
+def sync_roles(app_config=None, **_kwargs) -> None:
+    """The role groups and their permissions. As a post_migrate receiver (sent once per app) it
+    works only for the last app with models, when every app's permissions exist: once per
+    migrate or test flush instead of once per app."""
+    if app_config is not None and app_config is not _last_app_with_models():
+        return
     wanted = collect_role_permissions()
     by_name = {f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")}
     for role, perms in wanted.items():
         group, _ = Group.objects.get_or_create(name=role)
         # Permissions of apps not migrated yet are skipped; the next post_migrate adds them.
         group.permissions.set([by_name[p] for p in perms if p in by_name])
+
+
+def _last_app_with_models():
+    return [config for config in apps.get_app_configs() if config.models_module is not None][-1]
 
 
 def user_roles(user) -> set[str]:

@@ -6,7 +6,9 @@ from html import unescape
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
+from django.conf import settings
 from django.db import transaction
+from django.test import Client, override_settings
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from settlement_ops.roles import Role
@@ -44,13 +46,27 @@ def _user_for(role):
     return UserFactory(role=role)
 
 
+# Sessions live in a signed cookie here: each role signs in once per module, and switching roles
+# is a cookie swap, not 228 x 10 sign-ins (the session store is not what this matrix tests).
+COOKIE_SESSIONS = {"SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies"}
+
+
 @pytest.fixture(scope="module")
-def role_users(django_db_setup, django_db_blocker):
-    """One user per role for every page of the matrix: the pages only read them, so they are
-    created once (committed) and deleted when the module is done."""
-    with django_db_blocker.unblock():
+def role_sessions(django_db_setup, django_db_blocker):
+    """One user per role, signed in once: the pages only read them, so they are created once
+    (committed) and deleted when the module is done. Yields each role's session cookie."""
+    with django_db_blocker.unblock(), override_settings(**COOKIE_SESSIONS):
         users = {role: _user_for(role) for role in Role.ALL}
-        yield users
+        cookies = {}
+        # The sign-in's own writes (last login, its audit event) are rolled back; the signed
+        # cookie stays valid for the committed user.
+        with transaction.atomic():
+            for role, user in users.items():
+                signing_in = Client()
+                signing_in.force_login(user)
+                cookies[role] = signing_in.cookies[settings.SESSION_COOKIE_NAME].value
+            transaction.set_rollback(True)
+        yield cookies
         for role, user in users.items():
             seller = user.seller_link.seller if role == Role.SELLER_USER else None
             user.delete()
@@ -63,11 +79,12 @@ def role_users(django_db_setup, django_db_blocker):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ALL_PAGES)
-def test_each_role_is_let_in_or_kept_out(client, role_users, name):
+@override_settings(**COOKIE_SESSIONS)
+def test_each_role_is_let_in_or_kept_out(client, role_sessions, name):
     page = PAGES[name]
     url = reverse(name, kwargs=page.kwargs() if page.kwargs else None) + page.query
     for role in Role.ALL:
-        client.force_login(role_users[role])
+        client.cookies[settings.SESSION_COOKIE_NAME] = role_sessions[role]
         response = client.post(url, {}) if page.post else client.get(url)
         if role in page.expect:
             assert response.status_code == page.expect[role], f"{role} on {name}: {response.status_code}"
@@ -81,7 +98,7 @@ def test_each_role_is_let_in_or_kept_out(client, role_users, name):
                     assert not broken, f"{role} on {name} is shown links it cannot follow: {broken}"
         else:
             assert response.status_code in (403, 404), f"{role} let into {name}: {response.status_code}"
-    client.logout()
+    del client.cookies[settings.SESSION_COOKIE_NAME]
     anonymous = client.post(url, {}) if page.post else client.get(url)
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
 

@@ -12,10 +12,10 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ('sellers', '0001_initial'),
         ('settlement_ops', '0004_more_account_kinds'),
         ('vendors', '0004_approval_permissions'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -44,6 +44,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['market', 'business_date'], name='billing_bil_market__bcc733_idx')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['pending', 'running', 'posting'])), fields=('market',), name='billing_run_one_active_per_market')],
             },
         ),
         migrations.CreateModel(
@@ -63,6 +65,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['run', 'seq'],
+                'constraints': [models.UniqueConstraint(fields=('run', 'seq'), name='billing_chunk_unique_seq'), models.CheckConstraint(condition=models.Q(('last_shipment_id__gte', models.F('first_shipment_id'))), name='billing_chunk_range')],
             },
         ),
         migrations.CreateModel(
@@ -79,6 +82,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['run', 'vendor'],
+                'constraints': [models.UniqueConstraint(fields=('run', 'vendor'), name='billing_run_entry_unique')],
             },
         ),
         migrations.CreateModel(
@@ -132,6 +136,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['market', 'service_level', '-valid_from'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('market', 'service_level', 'valid_from'), name='seller_fee_schedule_one_active_per_start'), models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='seller_fee_schedule_range'), models.CheckConstraint(condition=models.Q(('volumetric_divisor__gt', 0)), name='seller_fee_schedule_divisor_positive'), models.CheckConstraint(condition=models.Q(('vat_rate__gte', 0), ('cod_fee_percent__gte', 0), ('cod_fee_minimum__gte', 0), ('returns_fee__gte', 0)), name='seller_fee_schedule_non_negative')],
             },
         ),
         migrations.CreateModel(
@@ -148,6 +153,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['schedule', 'weight_from_kg'],
+                'constraints': [models.UniqueConstraint(fields=('schedule', 'weight_from_kg'), name='seller_fee_line_unique_start'), models.CheckConstraint(condition=models.Q(('weight_from_kg__gte', 0)), name='seller_fee_line_from_non_negative'), models.CheckConstraint(condition=models.Q(('weight_to_kg__gt', models.F('weight_from_kg'))), name='seller_fee_line_order'), models.CheckConstraint(condition=models.Q(('additional_step_kg__gt', 0)), name='seller_fee_line_step_positive'), models.CheckConstraint(condition=models.Q(('base_fee__gte', 0), ('fee_per_additional_step__gte', 0), ('minimum_fee__gte', 0)), name='seller_fee_line_non_negative')],
             },
         ),
         migrations.CreateModel(
@@ -176,6 +182,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-ship_date', '-id'],
+                'indexes': [models.Index(fields=['market', 'ship_date'], name='billing_shi_market__36392f_idx'), models.Index(fields=['tracking_number'], name='billing_shi_trackin_c34fb4_idx'), models.Index(fields=['seller', 'ship_date'], name='billing_shi_seller__d2edf1_idx')],
+                'constraints': [models.UniqueConstraint(fields=('vendor', 'tracking_number'), name='shipment_unique_per_vendor'), models.CheckConstraint(condition=models.Q(('actual_weight_kg__isnull', True), ('actual_weight_kg__gt', 0), _connector='OR'), name='shipment_weight_positive'), models.CheckConstraint(condition=models.Q(models.Q(('length_cm__isnull', True), ('length_cm__gt', 0), _connector='OR'), models.Q(('width_cm__isnull', True), ('width_cm__gt', 0), _connector='OR'), models.Q(('height_cm__isnull', True), ('height_cm__gt', 0), _connector='OR')), name='shipment_dimensions_positive'), models.CheckConstraint(condition=models.Q(('cod_amount__gte', 0)), name='shipment_cod_non_negative'), models.CheckConstraint(condition=models.Q(('delivered_date__isnull', True), ('delivered_date__gte', models.F('ship_date')), _connector='OR'), name='shipment_delivered_after_ship')],
             },
         ),
         migrations.CreateModel(
@@ -191,6 +199,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['run', 'shipment'],
+                'indexes': [models.Index(fields=['run', 'code'], name='billing_rat_run_id_b5c724_idx')],
+                'constraints': [models.UniqueConstraint(fields=('run', 'shipment'), name='rating_exception_unique')],
             },
         ),
         migrations.CreateModel(
@@ -234,6 +244,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['shipment', 'generation'],
+                'indexes': [models.Index(fields=['run', 'vendor'], name='billing_cha_run_id_e33209_idx'), models.Index(fields=['vendor', 'ship_date'], name='billing_cha_vendor__70c5b6_idx'), models.Index(fields=['seller', 'ship_date'], name='billing_cha_seller__0eda55_idx')],
+                'constraints': [models.UniqueConstraint(fields=('shipment', 'generation'), name='charge_line_unique_generation'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'original'), ('generation', 1)), models.Q(('kind', 'delta'), ('generation__gt', 1)), _connector='OR'), name='charge_line_kind_matches_generation')],
             },
         ),
         migrations.CreateModel(
@@ -247,126 +259,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['shipment', 'occurred_at', 'id'],
+                'constraints': [models.UniqueConstraint(fields=('shipment', 'status', 'occurred_at'), name='shipment_event_unique')],
             },
-        ),
-        migrations.AddIndex(
-            model_name='billingrun',
-            index=models.Index(fields=['market', 'business_date'], name='billing_bil_market__bcc733_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='billingrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['pending', 'running', 'posting'])), fields=('market',), name='billing_run_one_active_per_market'),
-        ),
-        migrations.AddConstraint(
-            model_name='billingrunchunk',
-            constraint=models.UniqueConstraint(fields=('run', 'seq'), name='billing_chunk_unique_seq'),
-        ),
-        migrations.AddConstraint(
-            model_name='billingrunchunk',
-            constraint=models.CheckConstraint(condition=models.Q(('last_shipment_id__gte', models.F('first_shipment_id'))), name='billing_chunk_range'),
-        ),
-        migrations.AddConstraint(
-            model_name='billingrunentry',
-            constraint=models.UniqueConstraint(fields=('run', 'vendor'), name='billing_run_entry_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='sellerfeeschedule',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('market', 'service_level', 'valid_from'), name='seller_fee_schedule_one_active_per_start'),
-        ),
-        migrations.AddConstraint(
-            model_name='sellerfeeschedule',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='seller_fee_schedule_range'),
-        ),
-        migrations.AddConstraint(
-            model_name='sellerfeeschedule',
-            constraint=models.CheckConstraint(condition=models.Q(('volumetric_divisor__gt', 0)), name='seller_fee_schedule_divisor_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='sellerfeeschedule',
-            constraint=models.CheckConstraint(condition=models.Q(('vat_rate__gte', 0), ('cod_fee_percent__gte', 0), ('cod_fee_minimum__gte', 0), ('returns_fee__gte', 0)), name='seller_fee_schedule_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='sellerfeeline',
-            constraint=models.UniqueConstraint(fields=('schedule', 'weight_from_kg'), name='seller_fee_line_unique_start'),
-        ),
-        migrations.AddConstraint(
-            model_name='sellerfeeline',
-            constraint=models.CheckConstraint(condition=models.Q(('weight_from_kg__gte', 0)), name='seller_fee_line_from_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='sellerfeeline',
-            constraint=models.CheckConstraint(condition=models.Q(('weight_to_kg__gt', models.F('weight_from_kg'))), name='seller_fee_line_order'),
-        ),
-        migrations.AddConstraint(
-            model_name='sellerfeeline',
-            constraint=models.CheckConstraint(condition=models.Q(('additional_step_kg__gt', 0)), name='seller_fee_line_step_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='sellerfeeline',
-            constraint=models.CheckConstraint(condition=models.Q(('base_fee__gte', 0), ('fee_per_additional_step__gte', 0), ('minimum_fee__gte', 0)), name='seller_fee_line_non_negative'),
-        ),
-        migrations.AddIndex(
-            model_name='shipment',
-            index=models.Index(fields=['market', 'ship_date'], name='billing_shi_market__36392f_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='shipment',
-            index=models.Index(fields=['tracking_number'], name='billing_shi_trackin_c34fb4_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='shipment',
-            index=models.Index(fields=['seller', 'ship_date'], name='billing_shi_seller__d2edf1_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='shipment',
-            constraint=models.UniqueConstraint(fields=('vendor', 'tracking_number'), name='shipment_unique_per_vendor'),
-        ),
-        migrations.AddConstraint(
-            model_name='shipment',
-            constraint=models.CheckConstraint(condition=models.Q(('actual_weight_kg__isnull', True), ('actual_weight_kg__gt', 0), _connector='OR'), name='shipment_weight_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='shipment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('length_cm__isnull', True), ('length_cm__gt', 0), _connector='OR'), models.Q(('width_cm__isnull', True), ('width_cm__gt', 0), _connector='OR'), models.Q(('height_cm__isnull', True), ('height_cm__gt', 0), _connector='OR')), name='shipment_dimensions_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='shipment',
-            constraint=models.CheckConstraint(condition=models.Q(('cod_amount__gte', 0)), name='shipment_cod_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='shipment',
-            constraint=models.CheckConstraint(condition=models.Q(('delivered_date__isnull', True), ('delivered_date__gte', models.F('ship_date')), _connector='OR'), name='shipment_delivered_after_ship'),
-        ),
-        migrations.AddIndex(
-            model_name='ratingexception',
-            index=models.Index(fields=['run', 'code'], name='billing_rat_run_id_b5c724_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='ratingexception',
-            constraint=models.UniqueConstraint(fields=('run', 'shipment'), name='rating_exception_unique'),
-        ),
-        migrations.AddIndex(
-            model_name='chargeline',
-            index=models.Index(fields=['run', 'vendor'], name='billing_cha_run_id_e33209_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='chargeline',
-            index=models.Index(fields=['vendor', 'ship_date'], name='billing_cha_vendor__70c5b6_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='chargeline',
-            index=models.Index(fields=['seller', 'ship_date'], name='billing_cha_seller__0eda55_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='chargeline',
-            constraint=models.UniqueConstraint(fields=('shipment', 'generation'), name='charge_line_unique_generation'),
-        ),
-        migrations.AddConstraint(
-            model_name='chargeline',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'original'), ('generation', 1)), models.Q(('kind', 'delta'), ('generation__gt', 1)), _connector='OR'), name='charge_line_kind_matches_generation'),
-        ),
-        migrations.AddConstraint(
-            model_name='shipmentevent',
-            constraint=models.UniqueConstraint(fields=('shipment', 'status', 'occurred_at'), name='shipment_event_unique'),
         ),
     ]

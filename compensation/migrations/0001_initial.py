@@ -11,13 +11,13 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("billing", "0006_chargeline_seller_run_index"),
         ("payables", "0003_invariants_in_database"),
         ("receivables", "0003_invariants_in_database"),
         ("sellers", "0001_initial"),
         ("settlement_ops", "0005_party_id_zero_for_no_party"),
         ("vendors", "0005_contract_guarantee"),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -68,6 +68,30 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "audit policies",
                 "ordering": ["market", "-version"],
                 "permissions": [("approve_auditpolicy", "Can activate compensation audit policies")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("market", "version"), name="audit_policy_unique_version"),
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "active")),
+                        fields=("market",),
+                        name="audit_policy_one_active_per_market",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("approved_by__isnull", True),
+                            models.Q(("approved_by", models.F("author")), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="audit_policy_four_eyes",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status", "draft"), ("approved_by__isnull", False), _connector="OR"),
+                        name="audit_policy_effective_approved",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("sample_percent__gte", 0), ("sample_percent__lte", 100)),
+                        name="audit_policy_sample_range",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
@@ -254,6 +278,30 @@ class Migration(migrations.Migration):
                     ("audit_compensationrequest", "Can audit compensation requests and decide the liable party"),
                     ("export_compensationrequest", "Can export compensation data"),
                 ],
+                "indexes": [
+                    models.Index(fields=["market", "issued_at"], name="compensatio_market__87b5f7_idx"),
+                    models.Index(fields=["market", "order_number", "reason"], name="compensatio_market__ccb8d2_idx"),
+                    models.Index(
+                        condition=models.Q(("verdict", "pending")), fields=["market"], name="compensation_pending"
+                    ),
+                    models.Index(fields=["tracking_number"], name="compensatio_trackin_08eb04_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("market", "external_id"), name="compensation_unique_external_id"),
+                    models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="compensation_amount_positive"),
+                    models.CheckConstraint(
+                        condition=models.Q(("item_value__isnull", True), ("item_value__gte", 0), _connector="OR"),
+                        name="compensation_item_value_non_negative",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("verdict", "pending"),
+                            models.Q(("policy__isnull", False), ("audited_at__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="compensation_audited_has_policy",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
@@ -355,6 +403,25 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="chargeback_amount_positive"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("party", "carrier"), ("vendor__isnull", False), ("seller__isnull", True)),
+                            models.Q(("party", "seller"), ("seller__isnull", False), ("vendor__isnull", True)),
+                            _connector="OR",
+                        ),
+                        name="chargeback_party_matches",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "reversed"), _negated=True),
+                            ("reversal_entry__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="chargeback_reversed_posted",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
@@ -410,6 +477,16 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["status", "due_date"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("attribute_code", ""), _negated=True),
+                            models.Q(("agent", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="corrective_action_has_target",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
@@ -476,6 +553,21 @@ class Migration(migrations.Migration):
                     ("decide_dispute", "Can accept or reject chargeback disputes"),
                     ("approve_dispute", "Can approve the reversal of an accepted dispute"),
                 ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["open", "accepted"])),
+                        fields=("chargeback",),
+                        name="dispute_one_open",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("approved_by__isnull", True),
+                            models.Q(("approved_by", models.F("decided_by")), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="dispute_four_eyes",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
@@ -530,6 +622,12 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-period_end", "vendor_id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("vendor", "period_start", "period_end"), name="guarantee_claim_unique"
+                    ),
+                    models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="guarantee_claim_positive"),
+                ],
             },
         ),
         migrations.CreateModel(
@@ -1376,6 +1474,12 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("request", "reviewer"), name="qa_review_one_per_reviewer"),
+                    models.CheckConstraint(
+                        condition=models.Q(("verdict", "pending"), _negated=True), name="qa_review_has_verdict"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
@@ -1402,6 +1506,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-sample_date", "request_id"],
+                "constraints": [models.UniqueConstraint(fields=("request", "sample_date"), name="qa_sample_unique")],
             },
         ),
         migrations.CreateModel(
@@ -1443,6 +1548,9 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["policy", "code"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("policy", "code"), name="quality_attribute_unique_code")
+                ],
             },
         ),
         migrations.CreateModel(
@@ -1473,6 +1581,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["review", "attribute__code"],
+                "constraints": [models.UniqueConstraint(fields=("review", "attribute"), name="qa_score_unique")],
             },
         ),
         migrations.CreateModel(
@@ -1509,179 +1618,9 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["request", "attribute__code"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("request", "attribute"), name="audit_result_one_per_attribute")
+                ],
             },
-        ),
-        migrations.AddConstraint(
-            model_name="auditpolicy",
-            constraint=models.UniqueConstraint(fields=("market", "version"), name="audit_policy_unique_version"),
-        ),
-        migrations.AddConstraint(
-            model_name="auditpolicy",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status", "active")), fields=("market",), name="audit_policy_one_active_per_market"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="auditpolicy",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("approved_by__isnull", True),
-                    models.Q(("approved_by", models.F("author")), _negated=True),
-                    _connector="OR",
-                ),
-                name="audit_policy_four_eyes",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="auditpolicy",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("status", "draft"), ("approved_by__isnull", False), _connector="OR"),
-                name="audit_policy_effective_approved",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="auditpolicy",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("sample_percent__gte", 0), ("sample_percent__lte", 100)),
-                name="audit_policy_sample_range",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="compensationrequest",
-            index=models.Index(fields=["market", "issued_at"], name="compensatio_market__87b5f7_idx"),
-        ),
-        migrations.AddIndex(
-            model_name="compensationrequest",
-            index=models.Index(fields=["market", "order_number", "reason"], name="compensatio_market__ccb8d2_idx"),
-        ),
-        migrations.AddIndex(
-            model_name="compensationrequest",
-            index=models.Index(
-                condition=models.Q(("verdict", "pending")), fields=["market"], name="compensation_pending"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="compensationrequest",
-            index=models.Index(fields=["tracking_number"], name="compensatio_trackin_08eb04_idx"),
-        ),
-        migrations.AddConstraint(
-            model_name="compensationrequest",
-            constraint=models.UniqueConstraint(
-                fields=("market", "external_id"), name="compensation_unique_external_id"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="compensationrequest",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("amount__gt", 0)), name="compensation_amount_positive"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="compensationrequest",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("item_value__isnull", True), ("item_value__gte", 0), _connector="OR"),
-                name="compensation_item_value_non_negative",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="compensationrequest",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("verdict", "pending"),
-                    models.Q(("policy__isnull", False), ("audited_at__isnull", False)),
-                    _connector="OR",
-                ),
-                name="compensation_audited_has_policy",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="chargeback",
-            constraint=models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="chargeback_amount_positive"),
-        ),
-        migrations.AddConstraint(
-            model_name="chargeback",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("party", "carrier"), ("vendor__isnull", False), ("seller__isnull", True)),
-                    models.Q(("party", "seller"), ("seller__isnull", False), ("vendor__isnull", True)),
-                    _connector="OR",
-                ),
-                name="chargeback_party_matches",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="chargeback",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("status", "reversed"), _negated=True), ("reversal_entry__isnull", False), _connector="OR"
-                ),
-                name="chargeback_reversed_posted",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="correctiveaction",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("attribute_code", ""), _negated=True),
-                    models.Q(("agent", ""), _negated=True),
-                    _connector="OR",
-                ),
-                name="corrective_action_has_target",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="dispute",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status__in", ["open", "accepted"])),
-                fields=("chargeback",),
-                name="dispute_one_open",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="dispute",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("approved_by__isnull", True),
-                    models.Q(("approved_by", models.F("decided_by")), _negated=True),
-                    _connector="OR",
-                ),
-                name="dispute_four_eyes",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="guaranteeclaim",
-            constraint=models.UniqueConstraint(
-                fields=("vendor", "period_start", "period_end"), name="guarantee_claim_unique"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="guaranteeclaim",
-            constraint=models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="guarantee_claim_positive"),
-        ),
-        migrations.AddConstraint(
-            model_name="qareview",
-            constraint=models.UniqueConstraint(fields=("request", "reviewer"), name="qa_review_one_per_reviewer"),
-        ),
-        migrations.AddConstraint(
-            model_name="qareview",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("verdict", "pending"), _negated=True), name="qa_review_has_verdict"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="qasample",
-            constraint=models.UniqueConstraint(fields=("request", "sample_date"), name="qa_sample_unique"),
-        ),
-        migrations.AddConstraint(
-            model_name="qualityattribute",
-            constraint=models.UniqueConstraint(fields=("policy", "code"), name="quality_attribute_unique_code"),
-        ),
-        migrations.AddConstraint(
-            model_name="qascore",
-            constraint=models.UniqueConstraint(fields=("review", "attribute"), name="qa_score_unique"),
-        ),
-        migrations.AddConstraint(
-            model_name="auditresult",
-            constraint=models.UniqueConstraint(fields=("request", "attribute"), name="audit_result_one_per_attribute"),
         ),
     ]

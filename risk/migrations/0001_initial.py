@@ -12,11 +12,11 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ('payables', '0004_mapping_file_type_and_total_labels'),
         ('sellers', '0001_initial'),
         ('settlement_ops', '0007_idempotency_response_bytes'),
         ('vendors', '0005_contract_guarantee'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -46,6 +46,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-created_at', '-id'],
                 'permissions': [('work_case', 'Can open and work risk cases and propose holds'), ('approve_case_close', 'Can approve closing a risk case with money at risk')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('money_at_risk__gte', 0), ('money_stopped__gte', 0), ('money_recovered__gte', 0)), name='risk_case_money_non_negative'), models.CheckConstraint(condition=models.Q(models.Q(('state', 'closed'), _negated=True), models.Q(('closed_by__isnull', False), ('closed_at__isnull', False)), _connector='OR'), name='risk_case_closed_recorded'), models.CheckConstraint(condition=models.Q(('close_requested_by__isnull', True), ('closed_by__isnull', True), models.Q(('closed_by', models.F('close_requested_by')), _negated=True), _connector='OR'), name='risk_case_close_four_eyes')],
             },
         ),
         migrations.CreateModel(
@@ -172,6 +173,8 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-placed_at', '-id'],
                 'permissions': [('propose_hold', 'Can place holds on a risk case'), ('release_hold', "Can release risk holds (not one's own)")],
+                'indexes': [models.Index(fields=['kind', 'status'], name='risk_hold_kind_3099cb_idx')],
+                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['vendor_payables', 'second_approver']), ('vendor__isnull', False)), models.Q(('kind', 'seller_payout'), ('seller__isnull', False)), models.Q(('kind', 'contract_rating'), ('contract__isnull', False)), _connector='OR'), name='risk_hold_subject_matches_kind'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'released'), _negated=True), models.Q(('released_by__isnull', False), ('released_at__isnull', False)), _connector='OR'), name='risk_hold_release_recorded'), models.CheckConstraint(condition=models.Q(('released_by__isnull', True), models.Q(('released_by', models.F('placed_by')), _negated=True), _connector='OR'), name='risk_hold_release_four_eyes'), models.CheckConstraint(condition=models.Q(('amount_stopped__gte', 0)), name='risk_hold_amount_non_negative')],
             },
         ),
         migrations.CreateModel(
@@ -187,6 +190,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-business_date', 'market'],
                 'permissions': [('rerun_nightlystep', 'Can re-run a failed nightly step')],
+                'constraints': [models.UniqueConstraint(fields=('market', 'business_date'), name='risk_nightly_run_unique')],
             },
         ),
         migrations.CreateModel(
@@ -208,6 +212,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['run', 'seq'],
+                'constraints': [models.UniqueConstraint(fields=('run', 'code'), name='risk_nightly_step_unique')],
             },
         ),
         migrations.CreateModel(
@@ -226,6 +231,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['rule_code', 'market', '-version'],
                 'permissions': [('change_ruleparams', 'Can change risk rule parameters')],
+                'constraints': [models.UniqueConstraint(fields=('rule_code', 'market', 'version'), name='risk_rule_version_unique'), models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('rule_code', 'market'), name='risk_rule_one_current')],
             },
         ),
         migrations.CreateModel(
@@ -296,78 +302,8 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-last_seen_on', '-money_at_risk_eur', 'id'],
                 'permissions': [('export_risk', 'Can export risk findings and cases')],
+                'indexes': [models.Index(fields=['market', 'state'], name='risk_findin_market__e0dace_idx'), models.Index(fields=['rule_code', 'state'], name='risk_findin_rule_co_d49743_idx')],
+                'constraints': [models.UniqueConstraint(fields=('market', 'rule_code', 'dedup_key'), name='risk_finding_dedup'), models.CheckConstraint(condition=models.Q(('money_at_risk__gte', 0)), name='risk_finding_money_non_negative'), models.CheckConstraint(condition=models.Q(models.Q(('state', 'dismissed'), _negated=True), models.Q(('dismissed_reason', ''), _negated=True), _connector='OR'), name='risk_finding_dismissed_has_reason'), models.CheckConstraint(condition=models.Q(models.Q(('state', 'case'), ('case__isnull', False)), models.Q(models.Q(('state', 'case'), _negated=True), ('case__isnull', True)), _connector='OR'), name='risk_finding_case_iff_state')],
             },
-        ),
-        migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('money_at_risk__gte', 0), ('money_stopped__gte', 0), ('money_recovered__gte', 0)), name='risk_case_money_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'closed'), _negated=True), models.Q(('closed_by__isnull', False), ('closed_at__isnull', False)), _connector='OR'), name='risk_case_closed_recorded'),
-        ),
-        migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('close_requested_by__isnull', True), ('closed_by__isnull', True), models.Q(('closed_by', models.F('close_requested_by')), _negated=True), _connector='OR'), name='risk_case_close_four_eyes'),
-        ),
-        migrations.AddIndex(
-            model_name='hold',
-            index=models.Index(fields=['kind', 'status'], name='risk_hold_kind_3099cb_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='hold',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['vendor_payables', 'second_approver']), ('vendor__isnull', False)), models.Q(('kind', 'seller_payout'), ('seller__isnull', False)), models.Q(('kind', 'contract_rating'), ('contract__isnull', False)), _connector='OR'), name='risk_hold_subject_matches_kind'),
-        ),
-        migrations.AddConstraint(
-            model_name='hold',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'released'), _negated=True), models.Q(('released_by__isnull', False), ('released_at__isnull', False)), _connector='OR'), name='risk_hold_release_recorded'),
-        ),
-        migrations.AddConstraint(
-            model_name='hold',
-            constraint=models.CheckConstraint(condition=models.Q(('released_by__isnull', True), models.Q(('released_by', models.F('placed_by')), _negated=True), _connector='OR'), name='risk_hold_release_four_eyes'),
-        ),
-        migrations.AddConstraint(
-            model_name='hold',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_stopped__gte', 0)), name='risk_hold_amount_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='nightlyrun',
-            constraint=models.UniqueConstraint(fields=('market', 'business_date'), name='risk_nightly_run_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='nightlystep',
-            constraint=models.UniqueConstraint(fields=('run', 'code'), name='risk_nightly_step_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='ruleversion',
-            constraint=models.UniqueConstraint(fields=('rule_code', 'market', 'version'), name='risk_rule_version_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='ruleversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('rule_code', 'market'), name='risk_rule_one_current'),
-        ),
-        migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['market', 'state'], name='risk_findin_market__e0dace_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['rule_code', 'state'], name='risk_findin_rule_co_d49743_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='finding',
-            constraint=models.UniqueConstraint(fields=('market', 'rule_code', 'dedup_key'), name='risk_finding_dedup'),
-        ),
-        migrations.AddConstraint(
-            model_name='finding',
-            constraint=models.CheckConstraint(condition=models.Q(('money_at_risk__gte', 0)), name='risk_finding_money_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='finding',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'dismissed'), _negated=True), models.Q(('dismissed_reason', ''), _negated=True), _connector='OR'), name='risk_finding_dismissed_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='finding',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'case'), ('case__isnull', False)), models.Q(models.Q(('state', 'case'), _negated=True), ('case__isnull', True)), _connector='OR'), name='risk_finding_case_iff_state'),
         ),
     ]

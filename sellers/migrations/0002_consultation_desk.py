@@ -9,9 +9,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ('sellers', '0001_initial'),
         ('settlement_ops', '0010_import_jobs'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -70,6 +70,8 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-created_at'],
                 'permissions': [('work_desk_tier1', 'Can answer seller consultations (tier 1)'), ('work_desk_tier2', 'Can take escalated seller consultations (tier 2)'), ('manage_desk', 'Can set SLAs, holidays and canned replies')],
+                'indexes': [models.Index(condition=models.Q(('state__in', ['new', 'open', 'waiting', 'escalated'])), fields=['sla_due_at', 'id'], name='desk_open_due_idx'), models.Index(condition=models.Q(('state__in', ['new', 'open', 'waiting', 'escalated'])), fields=['market', 'sla_due_at', 'id'], name='desk_open_market_due_idx'), models.Index(fields=['seller', '-created_at'], name='desk_seller_idx'), models.Index(fields=['assignee', 'state'], name='desk_assignee_idx')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('csat_rating__isnull', True), models.Q(('csat_rating__gte', 1), ('csat_rating__lte', 5)), _connector='OR'), name='desk_csat_1_to_5'), models.CheckConstraint(condition=models.Q(models.Q(('state', 'resolved'), _negated=True), models.Q(('resolution_reason', ''), _negated=True), _connector='OR'), name='desk_resolved_has_reason')],
             },
         ),
         migrations.CreateModel(
@@ -83,6 +85,9 @@ class Migration(migrations.Migration):
                 ('seller', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='sellers.seller')),
                 ('ticket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='sellers.ticket')),
             ],
+            options={
+                'indexes': [models.Index(fields=['seller', 'reference', '-created_at'], name='desk_explain_idx')],
+            },
         ),
         migrations.CreateModel(
             name='TicketCreditProposal',
@@ -105,6 +110,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-proposed_at'],
                 'permissions': [('approve_ticketcreditproposal', 'Can issue a credit note proposed from a ticket')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='desk_credit_positive'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'issued'), _negated=True), models.Q(('decided_by', models.F('proposed_by')), _negated=True), _connector='OR'), name='desk_credit_four_eyes')],
             },
         ),
         migrations.CreateModel(
@@ -174,41 +180,5 @@ class Migration(migrations.Migration):
             options={
                 'constraints': [models.UniqueConstraint(fields=('market', 'category', 'priority'), name='desk_sla_unique'), models.CheckConstraint(condition=models.Q(('first_response_minutes__gt', 0), ('resolution_minutes__gt', 0)), name='desk_sla_positive')],
             },
-        ),
-        migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('state__in', ['new', 'open', 'waiting', 'escalated'])), fields=['sla_due_at', 'id'], name='desk_open_due_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('state__in', ['new', 'open', 'waiting', 'escalated'])), fields=['market', 'sla_due_at', 'id'], name='desk_open_market_due_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['seller', '-created_at'], name='desk_seller_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['assignee', 'state'], name='desk_assignee_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='ticket',
-            constraint=models.CheckConstraint(condition=models.Q(('csat_rating__isnull', True), models.Q(('csat_rating__gte', 1), ('csat_rating__lte', 5)), _connector='OR'), name='desk_csat_1_to_5'),
-        ),
-        migrations.AddConstraint(
-            model_name='ticket',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'resolved'), _negated=True), models.Q(('resolution_reason', ''), _negated=True), _connector='OR'), name='desk_resolved_has_reason'),
-        ),
-        migrations.AddIndex(
-            model_name='chargeexplanation',
-            index=models.Index(fields=['seller', 'reference', '-created_at'], name='desk_explain_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='ticketcreditproposal',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='desk_credit_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='ticketcreditproposal',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'issued'), _negated=True), models.Q(('decided_by', models.F('proposed_by')), _negated=True), _connector='OR'), name='desk_credit_four_eyes'),
         ),
     ]

@@ -8,9 +8,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("sellers", "0002_consultation_desk"),
         ("settlement_ops", "0010_import_jobs"),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -326,6 +326,24 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["market", "-version"],
                 "permissions": [("approve_warningruleset", "Can activate seller early-warning rules")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("market", "version"), name="health_rules_unique_version"),
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "active")), fields=("market",), name="health_rules_one_active"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("approved_by__isnull", True),
+                            models.Q(("approved_by", models.F("author")), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="health_rules_four_eyes",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status", "draft"), ("approved_by__isnull", False), _connector="OR"),
+                        name="health_rules_effective_approved",
+                    ),
+                ],
             },
         ),
         migrations.AddField(
@@ -515,34 +533,6 @@ class Migration(migrations.Migration):
                     )
                 ],
             },
-        ),
-        migrations.AddConstraint(
-            model_name="warningruleset",
-            constraint=models.UniqueConstraint(fields=("market", "version"), name="health_rules_unique_version"),
-        ),
-        migrations.AddConstraint(
-            model_name="warningruleset",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status", "active")), fields=("market",), name="health_rules_one_active"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="warningruleset",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("approved_by__isnull", True),
-                    models.Q(("approved_by", models.F("author")), _negated=True),
-                    _connector="OR",
-                ),
-                name="health_rules_four_eyes",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="warningruleset",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("status", "draft"), ("approved_by__isnull", False), _connector="OR"),
-                name="health_rules_effective_approved",
-            ),
         ),
         migrations.AddIndex(
             model_name="healthwarning",

@@ -135,6 +135,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name_plural': 'journal entries',
                 'ordering': ['-id'],
+                'indexes': [models.Index(fields=['source_type', 'source_id'], name='settlement__source__d1d87a_idx'), models.Index(fields=['market', 'entry_date'], name='settlement__market__22384f_idx')],
             },
         ),
         migrations.CreateModel(
@@ -152,6 +153,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['market', 'code'],
+                'constraints': [models.UniqueConstraint(fields=('market', 'kind', 'currency', 'party_type', 'party_id'), name='account_unique_per_party', nulls_distinct=False), models.UniqueConstraint(fields=('market', 'code', 'currency'), name='account_code_unique'), models.CheckConstraint(condition=models.Q(models.Q(('party_type', ''), ('party_id__isnull', True)), models.Q(models.Q(('party_type', ''), _negated=True), ('party_id__isnull', False)), _connector='OR'), name='account_party_both_or_neither')],
             },
         ),
         migrations.CreateModel(
@@ -163,6 +165,9 @@ class Migration(migrations.Migration):
                 ('last_value', models.PositiveIntegerField(default=0)),
                 ('market', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='settlement_ops.market')),
             ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('market', 'kind', 'year'), name='sequence_unique')],
+            },
         ),
         migrations.CreateModel(
             name='Posting',
@@ -180,6 +185,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['id'],
+                'indexes': [models.Index(fields=['account', 'entry_date'], name='settlement__account_62f626_idx'), models.Index(fields=['party_type', 'party_id', 'entry_date'], name='settlement__party_t_65e991_idx')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='posting_amount_nonzero')],
             },
         ),
         migrations.CreateModel(
@@ -218,41 +225,5 @@ class Migration(migrations.Migration):
             options={
                 'constraints': [models.UniqueConstraint(fields=('user', 'key'), name='idempotency_key_unique_per_user')],
             },
-        ),
-        migrations.AddIndex(
-            model_name='journalentry',
-            index=models.Index(fields=['source_type', 'source_id'], name='settlement__source__d1d87a_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='journalentry',
-            index=models.Index(fields=['market', 'entry_date'], name='settlement__market__22384f_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='account',
-            constraint=models.UniqueConstraint(fields=('market', 'kind', 'currency', 'party_type', 'party_id'), name='account_unique_per_party', nulls_distinct=False),
-        ),
-        migrations.AddConstraint(
-            model_name='account',
-            constraint=models.UniqueConstraint(fields=('market', 'code', 'currency'), name='account_code_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('party_type', ''), ('party_id__isnull', True)), models.Q(models.Q(('party_type', ''), _negated=True), ('party_id__isnull', False)), _connector='OR'), name='account_party_both_or_neither'),
-        ),
-        migrations.AddConstraint(
-            model_name='numbersequence',
-            constraint=models.UniqueConstraint(fields=('market', 'kind', 'year'), name='sequence_unique'),
-        ),
-        migrations.AddIndex(
-            model_name='posting',
-            index=models.Index(fields=['account', 'entry_date'], name='settlement__account_62f626_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='posting',
-            index=models.Index(fields=['party_type', 'party_id', 'entry_date'], name='settlement__party_t_65e991_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='posting',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='posting_amount_nonzero'),
         ),
     ]

@@ -9,8 +9,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("settlement_ops", "0005_party_id_zero_for_no_party"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("settlement_ops", "0005_party_id_zero_for_no_party"),
     ]
 
     operations = [
@@ -74,6 +74,34 @@ class Migration(migrations.Migration):
                 "permissions": [
                     ("close_accountingperiod", "Can soft-close, close and reopen accounting periods"),
                     ("download_periodworkbook", "Can generate and download period workbooks"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("market", "month"), name="period_unique_per_market_month"),
+                    models.CheckConstraint(condition=models.Q(("month__day", 1)), name="period_month_first_day"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("closed_by__isnull", True),
+                            models.Q(("closed_by", models.F("soft_closed_by")), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="period_close_four_eyes",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "closed"), _negated=True),
+                            models.Q(("closed_by__isnull", False), ("closed_at__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="period_closed_has_closer",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("status", "open"),
+                            models.Q(("soft_closed_by__isnull", False), ("soft_closed_at__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="period_soft_closed_has_preparer",
+                    ),
                 ],
             },
         ),
@@ -211,64 +239,19 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "done"), _negated=True),
+                            models.Q(models.Q(("sha256", ""), _negated=True), ("generated_at__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="period_workbook_done_has_hash",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__lte", 100)), name="period_workbook_progress_percent"
+                    ),
+                ],
             },
-        ),
-        migrations.AddConstraint(
-            model_name="accountingperiod",
-            constraint=models.UniqueConstraint(fields=("market", "month"), name="period_unique_per_market_month"),
-        ),
-        migrations.AddConstraint(
-            model_name="accountingperiod",
-            constraint=models.CheckConstraint(condition=models.Q(("month__day", 1)), name="period_month_first_day"),
-        ),
-        migrations.AddConstraint(
-            model_name="accountingperiod",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("closed_by__isnull", True),
-                    models.Q(("closed_by", models.F("soft_closed_by")), _negated=True),
-                    _connector="OR",
-                ),
-                name="period_close_four_eyes",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="accountingperiod",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("status", "closed"), _negated=True),
-                    models.Q(("closed_by__isnull", False), ("closed_at__isnull", False)),
-                    _connector="OR",
-                ),
-                name="period_closed_has_closer",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="accountingperiod",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("status", "open"),
-                    models.Q(("soft_closed_by__isnull", False), ("soft_closed_at__isnull", False)),
-                    _connector="OR",
-                ),
-                name="period_soft_closed_has_preparer",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="periodworkbook",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("status", "done"), _negated=True),
-                    models.Q(models.Q(("sha256", ""), _negated=True), ("generated_at__isnull", False)),
-                    _connector="OR",
-                ),
-                name="period_workbook_done_has_hash",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="periodworkbook",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("progress__lte", 100)), name="period_workbook_progress_percent"
-            ),
         ),
     ]

@@ -10,9 +10,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ('settlement_ops', '0003_immutable_ledger_triggers'),
         ('vendors', '0001_initial'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -53,6 +53,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-valid_from', 'reference'],
+                'indexes': [models.Index(fields=['vendor', 'market', 'service_level', 'status'], name='vendors_con_vendor__a130a4_idx')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='contract_valid_range'), models.CheckConstraint(condition=models.Q(('volumetric_divisor__gt', 0)), name='contract_divisor_positive'), models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('author')), _negated=True), _connector='OR'), name='contract_four_eyes_author'), models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), ('submitted_by__isnull', True), models.Q(('approved_by', models.F('submitted_by')), _negated=True), _connector='OR'), name='contract_four_eyes_submitter'), models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['active', 'expired', 'terminated']), _negated=True), ('approved_by__isnull', False), _connector='OR'), name='contract_effective_needs_approval')],
             },
         ),
         migrations.CreateModel(
@@ -74,6 +76,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['contract', 'number'],
+                'constraints': [models.UniqueConstraint(fields=('contract', 'number'), name='contract_version_number_unique'), models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('contract', 'effective_from'), name='contract_version_one_active_per_day'), models.CheckConstraint(condition=models.Q(('number__gte', 1)), name='contract_version_number_positive'), models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('created_by')), _negated=True), _connector='OR'), name='contract_version_four_eyes'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'active'), _negated=True), models.Q(('approved_by__isnull', False), ('activated_at__isnull', False)), _connector='OR'), name='contract_version_active_needs_approval')],
             },
         ),
         migrations.CreateModel(
@@ -190,6 +193,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['version', 'service_level', 'origin_zone', 'destination_zone', 'weight_from_kg'],
+                'indexes': [models.Index(fields=['version', 'service_level', 'origin_zone', 'destination_zone'], name='vendors_rat_version_ef948d_idx')],
+                'constraints': [models.UniqueConstraint(fields=('version', 'service_level', 'origin_zone', 'destination_zone', 'weight_from_kg'), name='rate_line_unique_bracket_start'), models.CheckConstraint(condition=models.Q(('weight_from_kg__gte', 0)), name='rate_line_from_non_negative'), models.CheckConstraint(condition=models.Q(('weight_to_kg__gt', models.F('weight_from_kg'))), name='rate_line_bracket_order'), models.CheckConstraint(condition=models.Q(('additional_step_kg__gt', 0)), name='rate_line_step_positive'), models.CheckConstraint(condition=models.Q(('base_price__gte', 0), ('price_per_additional_kg__gte', 0), ('minimum_charge__gte', 0)), name='rate_line_prices_non_negative')],
             },
         ),
         migrations.CreateModel(
@@ -208,6 +213,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['version', 'kind', 'valid_from'],
+                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('percent__isnull', False), ('flat_amount__isnull', True)), models.Q(('percent__isnull', True), ('flat_amount__isnull', False)), _connector='OR'), name='surcharge_percent_xor_flat'), models.CheckConstraint(condition=models.Q(models.Q(('percent__isnull', True), ('percent__gte', 0), _connector='OR'), models.Q(('flat_amount__isnull', True), ('flat_amount__gte', 0), _connector='OR'), ('minimum_amount__gte', 0)), name='surcharge_non_negative'), models.CheckConstraint(condition=models.Q(('valid_from__isnull', True), ('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='surcharge_valid_range'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'remote_area'), _negated=True), models.Q(('zone', ''), _negated=True), _connector='OR'), name='surcharge_remote_area_needs_zone'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'oversize'), _negated=True), ('dimension_threshold_cm__gt', 0), _connector='OR'), name='surcharge_oversize_needs_threshold'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'peak'), _negated=True), models.Q(('valid_from__isnull', False), ('valid_to__isnull', False)), _connector='OR'), name='surcharge_peak_needs_period')],
             },
         ),
         migrations.CreateModel(
@@ -228,6 +234,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['vendor', '-created_at'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('vendor',), name='vendor_one_active_bank_account'), models.CheckConstraint(condition=models.Q(models.Q(('iban', ''), _negated=True), models.Q(('account_number', ''), _negated=True), _connector='OR'), name='bank_account_has_number')],
             },
         ),
         migrations.CreateModel(
@@ -287,122 +294,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-requested_at'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('vendor',), name='bank_change_one_pending_per_vendor'), models.CheckConstraint(condition=models.Q(models.Q(('iban', ''), _negated=True), models.Q(('account_number', ''), _negated=True), _connector='OR'), name='bank_change_has_number'), models.CheckConstraint(condition=models.Q(('decided_by__isnull', True), models.Q(('decided_by', models.F('requested_by')), _negated=True), _connector='OR'), name='bank_change_four_eyes'), models.CheckConstraint(condition=models.Q(models.Q(('decided_by__isnull', True), ('status', 'pending')), models.Q(models.Q(('status', 'pending'), _negated=True), ('decided_by__isnull', False)), _connector='OR'), name='bank_change_decided_iff_not_pending')],
             },
-        ),
-        migrations.AddIndex(
-            model_name='contract',
-            index=models.Index(fields=['vendor', 'market', 'service_level', 'status'], name='vendors_con_vendor__a130a4_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='contract_valid_range'),
-        ),
-        migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(('volumetric_divisor__gt', 0)), name='contract_divisor_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('author')), _negated=True), _connector='OR'), name='contract_four_eyes_author'),
-        ),
-        migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), ('submitted_by__isnull', True), models.Q(('approved_by', models.F('submitted_by')), _negated=True), _connector='OR'), name='contract_four_eyes_submitter'),
-        ),
-        migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['active', 'expired', 'terminated']), _negated=True), ('approved_by__isnull', False), _connector='OR'), name='contract_effective_needs_approval'),
-        ),
-        migrations.AddConstraint(
-            model_name='contractversion',
-            constraint=models.UniqueConstraint(fields=('contract', 'number'), name='contract_version_number_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='contractversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('contract', 'effective_from'), name='contract_version_one_active_per_day'),
-        ),
-        migrations.AddConstraint(
-            model_name='contractversion',
-            constraint=models.CheckConstraint(condition=models.Q(('number__gte', 1)), name='contract_version_number_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='contractversion',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('created_by')), _negated=True), _connector='OR'), name='contract_version_four_eyes'),
-        ),
-        migrations.AddConstraint(
-            model_name='contractversion',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'active'), _negated=True), models.Q(('approved_by__isnull', False), ('activated_at__isnull', False)), _connector='OR'), name='contract_version_active_needs_approval'),
-        ),
-        migrations.AddIndex(
-            model_name='rateline',
-            index=models.Index(fields=['version', 'service_level', 'origin_zone', 'destination_zone'], name='vendors_rat_version_ef948d_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='rateline',
-            constraint=models.UniqueConstraint(fields=('version', 'service_level', 'origin_zone', 'destination_zone', 'weight_from_kg'), name='rate_line_unique_bracket_start'),
-        ),
-        migrations.AddConstraint(
-            model_name='rateline',
-            constraint=models.CheckConstraint(condition=models.Q(('weight_from_kg__gte', 0)), name='rate_line_from_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='rateline',
-            constraint=models.CheckConstraint(condition=models.Q(('weight_to_kg__gt', models.F('weight_from_kg'))), name='rate_line_bracket_order'),
-        ),
-        migrations.AddConstraint(
-            model_name='rateline',
-            constraint=models.CheckConstraint(condition=models.Q(('additional_step_kg__gt', 0)), name='rate_line_step_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='rateline',
-            constraint=models.CheckConstraint(condition=models.Q(('base_price__gte', 0), ('price_per_additional_kg__gte', 0), ('minimum_charge__gte', 0)), name='rate_line_prices_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='surcharge',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('percent__isnull', False), ('flat_amount__isnull', True)), models.Q(('percent__isnull', True), ('flat_amount__isnull', False)), _connector='OR'), name='surcharge_percent_xor_flat'),
-        ),
-        migrations.AddConstraint(
-            model_name='surcharge',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('percent__isnull', True), ('percent__gte', 0), _connector='OR'), models.Q(('flat_amount__isnull', True), ('flat_amount__gte', 0), _connector='OR'), ('minimum_amount__gte', 0)), name='surcharge_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='surcharge',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_from__isnull', True), ('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='surcharge_valid_range'),
-        ),
-        migrations.AddConstraint(
-            model_name='surcharge',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'remote_area'), _negated=True), models.Q(('zone', ''), _negated=True), _connector='OR'), name='surcharge_remote_area_needs_zone'),
-        ),
-        migrations.AddConstraint(
-            model_name='surcharge',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'oversize'), _negated=True), ('dimension_threshold_cm__gt', 0), _connector='OR'), name='surcharge_oversize_needs_threshold'),
-        ),
-        migrations.AddConstraint(
-            model_name='surcharge',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'peak'), _negated=True), models.Q(('valid_from__isnull', False), ('valid_to__isnull', False)), _connector='OR'), name='surcharge_peak_needs_period'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorbankaccount',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('vendor',), name='vendor_one_active_bank_account'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorbankaccount',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('iban', ''), _negated=True), models.Q(('account_number', ''), _negated=True), _connector='OR'), name='bank_account_has_number'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorbankchangerequest',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('vendor',), name='bank_change_one_pending_per_vendor'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorbankchangerequest',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('iban', ''), _negated=True), models.Q(('account_number', ''), _negated=True), _connector='OR'), name='bank_change_has_number'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorbankchangerequest',
-            constraint=models.CheckConstraint(condition=models.Q(('decided_by__isnull', True), models.Q(('decided_by', models.F('requested_by')), _negated=True), _connector='OR'), name='bank_change_four_eyes'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorbankchangerequest',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('decided_by__isnull', True), ('status', 'pending')), models.Q(models.Q(('status', 'pending'), _negated=True), ('decided_by__isnull', False)), _connector='OR'), name='bank_change_decided_iff_not_pending'),
         ),
     ]

@@ -12,10 +12,10 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ('billing', '0003_run_permissions'),
         ('settlement_ops', '0004_more_account_kinds'),
         ('vendors', '0004_approval_permissions'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -152,6 +152,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-pay_date', '-id'],
                 'permissions': [('prepare_paymentrun', 'Can prepare, edit, export and confirm payment runs'), ('approve_paymentrun', 'Can approve payment runs')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('prepared_by')), _negated=True), _connector='OR'), name='payment_run_four_eyes'), models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['approved', 'exported', 'completed']), _negated=True), ('approved_by__isnull', False), _connector='OR'), name='payment_run_approved_needs_approver')],
             },
         ),
         migrations.CreateModel(
@@ -178,6 +179,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['run', 'vendor'],
+                'constraints': [models.UniqueConstraint(fields=('run', 'vendor'), name='payment_one_per_vendor_and_run'), models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='payment_amount_positive'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'rejected'), _negated=True), models.Q(('rejection_reason', ''), _negated=True), _connector='OR'), name='payment_rejection_has_reason')],
             },
         ),
         migrations.CreateModel(
@@ -220,6 +222,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-created_at'],
+                'constraints': [models.UniqueConstraint(fields=('run',), name='bank_file_one_per_run')],
             },
         ),
         migrations.CreateModel(
@@ -250,6 +253,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['run', 'vendor', 'payable'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('is_open', True)), fields=('payable',), name='payable_in_one_open_run'), models.UniqueConstraint(fields=('run', 'payable'), name='payment_run_item_unique')],
             },
         ),
         migrations.CreateModel(
@@ -263,6 +267,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name_plural': 'vendor audit policies',
+                'constraints': [models.CheckConstraint(condition=models.Q(('tolerance_amount__gte', 0), ('tolerance_percent__gte', 0), ('weight_tolerance_kg__gte', 0)), name='audit_policy_non_negative')],
             },
         ),
         migrations.CreateModel(
@@ -283,6 +288,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-created_at', '-id'],
+                'constraints': [models.UniqueConstraint(fields=('source_type', 'source_id'), name='vendor_deduction_unique_source'), models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='vendor_deduction_positive')],
             },
         ),
         migrations.AddField(
@@ -325,6 +331,8 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-invoice_date', '-id'],
                 'permissions': [('import_vendorinvoice', 'Can upload vendor invoices and credit notes'), ('audit_vendorinvoice', 'Can approve, short-pay or dispute invoice lines'), ('export_payables', 'Can export invoices, payables, runs and lineage')],
+                'indexes': [models.Index(fields=['vendor', 'status'], name='payables_ve_vendor__be3f14_idx'), models.Index(fields=['market', 'status'], name='payables_ve_market__d3780b_idx')],
+                'constraints': [models.UniqueConstraint(fields=('vendor', 'number'), name='vendor_invoice_number_unique'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'credit_note'), ('credited_invoice__isnull', False)), models.Q(('kind', 'invoice'), ('credited_invoice__isnull', True)), _connector='OR'), name='vendor_invoice_credit_note_references_invoice'), models.CheckConstraint(condition=models.Q(('net_total__gte', 0), ('vat_total__gte', 0)), name='vendor_invoice_totals_non_negative')],
             },
         ),
         migrations.AddField(
@@ -485,6 +493,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['invoice', 'line_no'],
+                'indexes': [models.Index(fields=['tracking_number'], name='payables_ve_trackin_d03549_idx'), models.Index(fields=['invoice', 'decision'], name='payables_ve_invoice_ef6892_idx'), models.Index(fields=['shipment'], name='payables_ve_shipmen_ed538d_idx')],
+                'constraints': [models.UniqueConstraint(fields=('invoice', 'line_no'), name='vendor_invoice_line_unique_row'), models.CheckConstraint(condition=models.Q(models.Q(('decision__in', ['short_paid', 'disputed']), _negated=True), models.Q(('reason', ''), _negated=True), _connector='OR'), name='vendor_invoice_line_reason_required')],
             },
         ),
         migrations.CreateModel(
@@ -503,70 +513,6 @@ class Migration(migrations.Migration):
             options={
                 'constraints': [models.CheckConstraint(condition=models.Q(('header_row__gte', 1)), name='mapping_header_row_positive')],
             },
-        ),
-        migrations.AddConstraint(
-            model_name='paymentrun',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('prepared_by')), _negated=True), _connector='OR'), name='payment_run_four_eyes'),
-        ),
-        migrations.AddConstraint(
-            model_name='paymentrun',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['approved', 'exported', 'completed']), _negated=True), ('approved_by__isnull', False), _connector='OR'), name='payment_run_approved_needs_approver'),
-        ),
-        migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.UniqueConstraint(fields=('run', 'vendor'), name='payment_one_per_vendor_and_run'),
-        ),
-        migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='payment_amount_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'rejected'), _negated=True), models.Q(('rejection_reason', ''), _negated=True), _connector='OR'), name='payment_rejection_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='bankfile',
-            constraint=models.UniqueConstraint(fields=('run',), name='bank_file_one_per_run'),
-        ),
-        migrations.AddConstraint(
-            model_name='paymentrunitem',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_open', True)), fields=('payable',), name='payable_in_one_open_run'),
-        ),
-        migrations.AddConstraint(
-            model_name='paymentrunitem',
-            constraint=models.UniqueConstraint(fields=('run', 'payable'), name='payment_run_item_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorauditpolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('tolerance_amount__gte', 0), ('tolerance_percent__gte', 0), ('weight_tolerance_kg__gte', 0)), name='audit_policy_non_negative'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendordeduction',
-            constraint=models.UniqueConstraint(fields=('source_type', 'source_id'), name='vendor_deduction_unique_source'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendordeduction',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='vendor_deduction_positive'),
-        ),
-        migrations.AddIndex(
-            model_name='vendorinvoice',
-            index=models.Index(fields=['vendor', 'status'], name='payables_ve_vendor__be3f14_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='vendorinvoice',
-            index=models.Index(fields=['market', 'status'], name='payables_ve_market__d3780b_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorinvoice',
-            constraint=models.UniqueConstraint(fields=('vendor', 'number'), name='vendor_invoice_number_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorinvoice',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'credit_note'), ('credited_invoice__isnull', False)), models.Q(('kind', 'invoice'), ('credited_invoice__isnull', True)), _connector='OR'), name='vendor_invoice_credit_note_references_invoice'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorinvoice',
-            constraint=models.CheckConstraint(condition=models.Q(('net_total__gte', 0), ('vat_total__gte', 0)), name='vendor_invoice_totals_non_negative'),
         ),
         migrations.AddIndex(
             model_name='payable',
@@ -591,25 +537,5 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='payable',
             constraint=models.CheckConstraint(condition=models.Q(('on_hold', False), models.Q(models.Q(('hold_reason', ''), _negated=True), ('held_at__isnull', False)), _connector='OR'), name='payable_hold_has_reason'),
-        ),
-        migrations.AddIndex(
-            model_name='vendorinvoiceline',
-            index=models.Index(fields=['tracking_number'], name='payables_ve_trackin_d03549_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='vendorinvoiceline',
-            index=models.Index(fields=['invoice', 'decision'], name='payables_ve_invoice_ef6892_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='vendorinvoiceline',
-            index=models.Index(fields=['shipment'], name='payables_ve_shipmen_ed538d_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorinvoiceline',
-            constraint=models.UniqueConstraint(fields=('invoice', 'line_no'), name='vendor_invoice_line_unique_row'),
-        ),
-        migrations.AddConstraint(
-            model_name='vendorinvoiceline',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('decision__in', ['short_paid', 'disputed']), _negated=True), models.Q(('reason', ''), _negated=True), _connector='OR'), name='vendor_invoice_line_reason_required'),
         ),
     ]

@@ -12,10 +12,10 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ('billing', '0001_initial'),
         ('sellers', '0001_initial'),
         ('settlement_ops', '0004_more_account_kinds'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -160,6 +160,8 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-value_date', '-id'],
                 'permissions': [('apply_receipt', 'Can apply and reverse receipt applications')],
+                'indexes': [models.Index(fields=['market', 'status'], name='receivables_market__7e1600_idx')],
+                'constraints': [models.UniqueConstraint(fields=('market', 'bank_reference'), name='receipt_unique_bank_reference'), models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='receipt_amount_positive'), models.CheckConstraint(condition=models.Q(('amount_unapplied__gte', 0), ('amount_unapplied__lte', models.F('amount'))), name='receipt_unapplied_within_amount')],
             },
         ),
         migrations.CreateModel(
@@ -180,6 +182,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['receipt', 'id'],
+                'constraints': [models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='receipt_application_positive'), models.CheckConstraint(condition=models.Q(('reversed_at__isnull', True), ('reversal_entry__isnull', False), _connector='OR'), name='receipt_application_reversal_posted')],
             },
         ),
         migrations.CreateModel(
@@ -203,6 +206,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-period_end', 'seller__code'],
                 'permissions': [('export_statement', 'Can export statements, aging and receipts')],
+                'constraints': [models.UniqueConstraint(fields=('seller', 'period_start', 'period_end'), name='statement_unique_period'), models.CheckConstraint(condition=models.Q(('period_end__gte', models.F('period_start'))), name='statement_period_order')],
             },
         ),
         migrations.AddField(
@@ -271,6 +275,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-proposed_at', '-id'],
                 'permissions': [('approve_writeoff', 'Can approve write-offs')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='write_off_positive'), models.CheckConstraint(condition=models.Q(('decided_by__isnull', True), models.Q(('decided_by', models.F('proposed_by')), _negated=True), _connector='OR'), name='write_off_four_eyes'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'approved'), _negated=True), ('entry__isnull', False), _connector='OR'), name='write_off_approved_posted'), models.UniqueConstraint(condition=models.Q(('status', 'proposed')), fields=('invoice',), name='write_off_one_open_per_invoice')],
             },
         ),
         migrations.CreateModel(
@@ -370,38 +375,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.AddIndex(
-            model_name='receipt',
-            index=models.Index(fields=['market', 'status'], name='receivables_market__7e1600_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='receipt',
-            constraint=models.UniqueConstraint(fields=('market', 'bank_reference'), name='receipt_unique_bank_reference'),
-        ),
-        migrations.AddConstraint(
-            model_name='receipt',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='receipt_amount_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='receipt',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_unapplied__gte', 0), ('amount_unapplied__lte', models.F('amount'))), name='receipt_unapplied_within_amount'),
-        ),
-        migrations.AddConstraint(
-            model_name='receiptapplication',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='receipt_application_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='receiptapplication',
-            constraint=models.CheckConstraint(condition=models.Q(('reversed_at__isnull', True), ('reversal_entry__isnull', False), _connector='OR'), name='receipt_application_reversal_posted'),
-        ),
-        migrations.AddConstraint(
-            model_name='statement',
-            constraint=models.UniqueConstraint(fields=('seller', 'period_start', 'period_end'), name='statement_unique_period'),
-        ),
-        migrations.AddConstraint(
-            model_name='statement',
-            constraint=models.CheckConstraint(condition=models.Q(('period_end__gte', models.F('period_start'))), name='statement_period_order'),
-        ),
-        migrations.AddIndex(
             model_name='invoice',
             index=models.Index(fields=['market', 'status', 'due_date'], name='receivables_market__42e40d_idx'),
         ),
@@ -420,21 +393,5 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='invoice',
             constraint=models.CheckConstraint(condition=models.Q(('kind', 'invoice'), models.Q(('credited_invoice__isnull', False), ('amount_open', 0), ('entry__isnull', False)), _connector='OR'), name='credit_note_has_invoice_and_nothing_open'),
-        ),
-        migrations.AddConstraint(
-            model_name='writeoff',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='write_off_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='writeoff',
-            constraint=models.CheckConstraint(condition=models.Q(('decided_by__isnull', True), models.Q(('decided_by', models.F('proposed_by')), _negated=True), _connector='OR'), name='write_off_four_eyes'),
-        ),
-        migrations.AddConstraint(
-            model_name='writeoff',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'approved'), _negated=True), ('entry__isnull', False), _connector='OR'), name='write_off_approved_posted'),
-        ),
-        migrations.AddConstraint(
-            model_name='writeoff',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'proposed')), fields=('invoice',), name='write_off_one_open_per_invoice'),
         ),
     ]

@@ -8,11 +8,11 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("billing", "0008_rating_exception_contract_blocked"),
         ("receivables", "0003_invariants_in_database"),
         ("sellers", "0001_initial"),
         ("settlement_ops", "0008_api_tokens"),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -41,6 +41,18 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
+            options={
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("market_id", "VN"), _negated=True),
+                            models.Q(("document", "credit_note"), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="correction_rule_vn_no_credit_note",
+                    )
+                ],
+            },
         ),
         migrations.CreateModel(
             name="HistoricalCorrectionRule",
@@ -217,17 +229,6 @@ class Migration(migrations.Migration):
                     _connector="OR",
                 ),
                 name="invoice_line_has_source",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="correctionrule",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("market_id", "VN"), _negated=True),
-                    models.Q(("document", "credit_note"), _negated=True),
-                    _connector="OR",
-                ),
-                name="correction_rule_vn_no_credit_note",
             ),
         ),
         migrations.AddField(
