@@ -201,7 +201,8 @@ class ImmutableQuerySet(models.QuerySet):
 class JournalEntry(models.Model):
     """A balanced set of postings. Immutable once written; corrected by a reversal entry."""
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="journal_entries")
+    # Indexed as the lead of (market, entry_date).
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="journal_entries", db_index=False)
     entry_date = models.DateField(help_text="Accounting date in the market's timezone")
     description = models.CharField(max_length=255)
     source_type = models.CharField(max_length=50, help_text="e.g. billing_run, vendor_invoice")
@@ -236,7 +237,8 @@ class Posting(models.Model):
     """One line of an entry. amount > 0 is a debit, amount < 0 a credit, in `currency`."""
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    # Indexed as the lead of (account, entry_date).
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", db_index=False)
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     amount = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
     # Denormalised from entry/account so balance queries need no joins.

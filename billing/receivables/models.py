@@ -113,8 +113,9 @@ class Invoice(models.Model):
     # Documents that reduce the invoice they reference and are settled when issued.
     REDUCING_KINDS = (Kind.CREDIT_NOTE, Kind.ADJUSTMENT)
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
-    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="invoices")
+    # No single-column indexes: (market, status, due_date) and (seller, issue_date) lead with them.
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+", db_index=False)
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="invoices", db_index=False)
     statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INVOICE)
     number = models.CharField(max_length=40, unique=True)
@@ -356,7 +357,8 @@ class Receipt(models.Model):
         MANUAL = "manual", "Entered by hand"
         API = "api", "API"
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+")
+    # Indexed as the lead of (market, bank_reference) and (market, status).
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+", db_index=False)
     seller = models.ForeignKey(Seller, null=True, blank=True, on_delete=models.PROTECT, related_name="receipts")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     amount = money_field()
