@@ -35,3 +35,18 @@ def retry_on_conflict(func=None, *, attempts: int = 5, base_delay: float = 0.05)
         return wrapper
 
     return decorator(func) if func else decorator
+
+
+def drop_indexes_concurrently(indexes: list[tuple[str, str]]) -> list:
+    """Migration operations dropping each `(name, "table (columns)")` index CONCURRENTLY (and
+    recreating it on the way back), for a migration with `atomic = False`: writes to the table go
+    on while it runs."""
+    from django.db import migrations
+
+    return [
+        migrations.RunSQL(
+            sql=f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"',
+            reverse_sql=f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON {target}',
+        )
+        for name, target in indexes
+    ]

@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from settlement_ops.db import drop_indexes_concurrently
+
 # Single-column indexes whose column leads another index of the same table (which serves the same
 # lookups): market_id -> (market_id, ship_date) and (market_id, updated_at); seller_id ->
 # (seller_id, ship_date); vendor_id -> unique (vendor_id, tracking_number); the event's shipment_id
@@ -32,13 +34,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[
-                migrations.RunSQL(
-                    sql=f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"',
-                    reverse_sql=f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON {target}',
-                )
-                for name, target in PREFIX_INDEXES
-            ],
+            database_operations=drop_indexes_concurrently(PREFIX_INDEXES),
             state_operations=[
                 migrations.AlterField(
                     model_name="shipment",

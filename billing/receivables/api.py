@@ -3,6 +3,7 @@ seller user, so another seller's object answers 404 exactly like a missing one."
 
 from __future__ import annotations
 
+import decimal
 from datetime import date
 
 import django_filters
@@ -364,6 +365,49 @@ class AgingSerializer(serializers.Serializer):
     fx_missing = serializers.ListField(child=serializers.CharField(), help_text="Currencies without a rate")
 
 
+def aging_body(report: dict) -> dict:
+    """What AgingSerializer(report) renders, built directly: ten thousand sellers' rows through
+    DRF's fields (17 a row, decimals quantized by each) took most of a second. AgingSerializer
+    stays the schema, and the test of this function compares the two on a real report."""
+    context = decimal.getcontext().copy()
+    context.prec = 20  # DecimalField(max_digits=20) quantizes in such a context
+    places = decimal.Decimal("0.0001")
+    keys = [*selectors.BUCKET_KEYS, "total"]
+
+    def text(value) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, decimal.Decimal):
+            value = decimal.Decimal(str(value).strip())
+        return f"{value.quantize(places, context=context):f}"
+
+    def buckets(values: dict | None) -> dict | None:
+        if values is None:
+            return None
+        return {key: text(getattr(values[key], "amount", values[key])) for key in keys}
+
+    return {
+        "as_of": report["as_of"].isoformat(),
+        "rows": [
+            {
+                "market": str(row["market_id"]),
+                "seller_code": str(row["seller__code"]),
+                "seller_name": str(row["seller__name"]),
+                "currency": str(row["currency"]),
+                **{key: text(row[key]) for key in keys},
+                "reporting": buckets(row["reporting"]),
+            }
+            for row in report["rows"]
+        ],
+        "totals": [
+            {**buckets(amounts), "currency": str(currency)} for currency, amounts in sorted(report["totals"].items())
+        ],
+        "reporting_currency": str(report["reporting_currency"]),
+        "reporting": buckets(report["reporting"]),
+        "fx_missing": [str(currency) for currency in report["fx_missing"]],
+    }
+
+
 AGING_EXAMPLE_BUCKETS = {
     "current": "0.0000",
     "d1_30": "7.6100",
@@ -429,17 +473,7 @@ class AgingViewSet(viewsets.GenericViewSet):
             seller=_seller(data.get("seller")),
             user=request.user,
         )
-
-        def amounts(buckets: dict) -> dict:
-            return {key: (value.amount if value is not None else None) for key, value in buckets.items()}
-
-        body = {
-            **report,
-            "rows": [{**row, "reporting": amounts(row["reporting"])} for row in report["rows"]],
-            "totals": [{"currency": currency, **buckets} for currency, buckets in sorted(report["totals"].items())],
-            "reporting": amounts(report["reporting"]),
-        }
-        return Response(AgingSerializer(body).data)
+        return Response(aging_body(report))
 
 
 class DunningNoticeSerializer(serializers.ModelSerializer):

@@ -1,6 +1,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from settlement_ops.db import drop_indexes_concurrently
+
 # Indexes every journal entry and posting pays for on write and nothing reads: a single-column
 # index whose column leads another index of the table (market_id -> (market_id, entry_date),
 # account_id -> (account_id, entry_date)), and varchar_pattern_ops twins that serve only LIKE
@@ -29,13 +31,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[
-                migrations.RunSQL(
-                    sql=f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"',
-                    reverse_sql=f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON {target}',
-                )
-                for name, target in REDUNDANT_INDEXES
-            ],
+            database_operations=drop_indexes_concurrently(REDUNDANT_INDEXES),
             state_operations=[
                 migrations.AlterField(
                     model_name="journalentry",

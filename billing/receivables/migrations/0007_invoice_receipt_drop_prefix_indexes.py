@@ -1,6 +1,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from settlement_ops.db import drop_indexes_concurrently
+
 # Indexes that cash application pays for on every receipt, invoice update and history row and
 # nothing reads: single-column indexes whose column leads another index of the table (invoice
 # market_id -> (market_id, status, due_date), seller_id -> (seller_id, issue_date); receipt
@@ -42,13 +44,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[
-                migrations.RunSQL(
-                    sql=f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"',
-                    reverse_sql=f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON {target}',
-                )
-                for name, target in REDUNDANT_INDEXES
-            ],
+            database_operations=drop_indexes_concurrently(REDUNDANT_INDEXES),
             state_operations=[
                 migrations.AlterField(
                     model_name="invoice",
