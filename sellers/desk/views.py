@@ -19,6 +19,7 @@ from settlement_ops.exports import Column, Sheet, workbook_response
 from settlement_ops.forms import add_domain_error
 from settlement_ops.i18n import format_money
 from settlement_ops.money import format_amount
+from settlement_ops.pagination import EstimatingPaginator
 from settlement_ops.permissions import ActionView, PermissionRequiredPageMixin
 
 from ..models import CannedReply, Seller, Ticket, TicketAttachment, TicketCategory, TicketCreditProposal
@@ -59,13 +60,16 @@ class QueueView(PermissionRequiredPageMixin, ListView):
             assignee=params.get("assignee") or None,
         )
 
+    # A filtered queue of a big desk is counted exactly up to a thousand tickets, estimated past
+    # them (a COUNT over 100,000 open tickets took 50 ms of every page).
+    paginator_class = EstimatingPaginator
+
     def get_paginator(self, queryset, per_page, **kwargs):
-        paginator = super().get_paginator(queryset, per_page, **kwargs)
         self.counts = selectors.badge_counts(self.request.user)
         if not self.request.GET.keys() - {"page"}:
             # The unfiltered queue is every open ticket: counted once, for the header and the pages.
-            paginator.count = self.counts["open"]
-        return paginator
+            kwargs["known_count"] = self.counts["open"]
+        return super().get_paginator(queryset, per_page, **kwargs)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
