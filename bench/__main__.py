@@ -452,6 +452,8 @@ README_FIGURES = [
     ("aging_ms", "AR aging page and API, slower door (ms)", "< 1000"),
     ("cash_application_s", "10,000 bank receipts imported and auto-applied (s)", "< 10"),
     ("pages_p95_ms", "pages and API lists, 20 users on gunicorn (2 workers), slowest p95 (ms)", "< 200"),
+    ("pages_solo_ms", "the slowest page's service time, one user alone (ms)", ""),
+    ("pages_paced_p95_ms", "the same 20 users pausing ~1 s between requests, slowest p95 (ms)", ""),
     ("desk_queue_p95_ms", "seller desk queue p95 (ms)", "< 200"),
     ("seller_metrics_s", "nightly seller health metrics (s)", "< 60"),
     ("bench_s", "the whole bench (s)", "< 1200"),

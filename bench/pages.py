@@ -9,7 +9,9 @@ Per page, first one user alone (`solo_ms`: the service time, requests one after 
 `users` users at once (p50/p95). A closed loop of N users without think time on W workers is a
 queue: each request waits for the N/W - 1 requests ahead of it on its worker, so p95 is about
 N/W x the service time (`predicted_ms`), whatever the page does. Below 200 ms at 20 users on 2
-workers therefore needs a service time of about 20 ms.
+workers therefore needs a service time of about 20 ms. Then the same 20 users as people use pages:
+each reads what it got for about THINK_S seconds (0.5-1.5x, seeded) before the next request
+(`paced_p95_ms`): what the queue adds when the users are not a saturating closed loop.
 
 For the run it makes what the billing bench does not: a vendor invoice of `--invoice-lines` lines
 (the vendor's rated shipments, repeated past their count as duplicates), audited, and a statement
@@ -40,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settlement_ops.settings.base")
 
 ROOT = Path(__file__).resolve().parent.parent
+# A user's pause between two requests in the paced measurement (seconds, 0.5-1.5x of it at random).
+THINK_S = 1.0
 
 
 def _free_port() -> int:
@@ -95,10 +99,13 @@ def gunicorn_server(*, workers: int = 2):
             process.wait()
 
 
-def load(*, base: str, path: str, cookies: list[str], requests: int, seconds: float) -> dict:
+def load(*, base: str, path: str, cookies: list[str], requests: int, seconds: float, think_s: float = 0.0) -> dict:
     """Bounded load on one page: len(cookies) users (threads, one keep-alive connection and one
-    signed-in session each) request `path` until `requests` answers or `seconds` have passed.
+    signed-in session each) request `path` until `requests` answers or `seconds` have passed; with
+    `think_s` each user pauses 0.5-1.5x that long after every answer (seeded, so users drift apart).
     Returns {"n", "p50_ms", "p95_ms", "max_ms", "errors"}."""
+    import random
+
     host = urllib.parse.urlsplit(base)
     assert host.hostname == "127.0.0.1", "the load script only talks to loopback"
     latencies: list[float] = []
@@ -107,8 +114,11 @@ def load(*, base: str, path: str, cookies: list[str], requests: int, seconds: fl
     deadline = time.monotonic() + seconds
     issued = [0]
 
-    def user(cookie: str):
+    def user(number: int, cookie: str):
+        pauses = random.Random(number)
         connection = http.client.HTTPConnection(host.hostname, host.port, timeout=max(seconds, 30))
+        if think_s:
+            time.sleep(pauses.uniform(0, think_s))  # users arrive spread out, not all at once
         while time.monotonic() < deadline:
             with lock:
                 if issued[0] >= requests:
@@ -130,9 +140,11 @@ def load(*, base: str, path: str, cookies: list[str], requests: int, seconds: fl
                     latencies.append(elapsed)
                 else:
                     errors.append(str(status))
+            if think_s:
+                time.sleep(pauses.uniform(0.5, 1.5) * think_s)
         connection.close()
 
-    threads = [threading.Thread(target=user, args=(cookie,)) for cookie in cookies]
+    threads = [threading.Thread(target=user, args=(n, cookie)) for n, cookie in enumerate(cookies)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -430,11 +442,16 @@ def measure(
                 load(base=base, path=path, cookies=page_cookies[:2], requests=2, seconds=120)
                 solo = load(base=base, path=path, cookies=page_cookies[:1], requests=solo_requests, seconds=seconds)
                 loaded = load(base=base, path=path, cookies=page_cookies, requests=requests, seconds=seconds)
+                paced = load(
+                    base=base, path=path, cookies=page_cookies, requests=requests, seconds=seconds, think_s=THINK_S
+                )
                 per_page[name] = {
                     "path": path,
                     **loaded,
-                    "errors": loaded["errors"] + solo["errors"],
-                    "first_error": loaded["first_error"] or solo["first_error"],
+                    "errors": loaded["errors"] + solo["errors"] + paced["errors"],
+                    "first_error": loaded["first_error"] or solo["first_error"] or paced["first_error"],
+                    "paced_n": paced["n"],
+                    "paced_p95_ms": paced["p95_ms"],
                     "solo_ms": solo["p50_ms"],
                     "predicted_ms": round(len(page_cookies) / WORKERS * solo["p50_ms"], 1),
                 }
@@ -444,6 +461,7 @@ def measure(
             _cleanup()
     slowest = max(per_page, key=lambda n: per_page[n]["p95_ms"]) if per_page else ""
     slowest_solo = max(per_page, key=lambda n: per_page[n]["solo_ms"]) if per_page else ""
+    slowest_paced = max(per_page, key=lambda n: per_page[n]["paced_p95_ms"]) if per_page else ""
     return {
         "pages_users": users,
         "pages_workers": WORKERS,
@@ -455,6 +473,9 @@ def measure(
         "pages_slowest": slowest,
         "pages_solo_ms": per_page[slowest_solo]["solo_ms"] if slowest_solo else 0,
         "pages_slowest_solo": slowest_solo,
+        "pages_think_s": THINK_S,
+        "pages_paced_p95_ms": per_page[slowest_paced]["paced_p95_ms"] if slowest_paced else 0,
+        "pages_slowest_paced": slowest_paced,
         "pages_errors": sum(p["errors"] for p in per_page.values()),
         "pages_missing": missing,
         "pages": per_page,
@@ -514,12 +535,13 @@ def profile(*, repeat: int = 5, invoice_lines: int = 200_000, keep: bool = False
 
 def report_lines(r: dict) -> list[str]:
     lines = [
-        f"  {'page':<30}{'1 user':>8}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'N/W x 1 user':>14}{'errors':>8}"
+        f"  {'page':<30}{'1 user':>8}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'N/W x 1 user':>14}"
+        f"{'paced p95':>11}{'errors':>8}"
     ]
     for name, p in r["pages"].items():
         lines.append(
             f"  {name:<30}{p['solo_ms']:>8}{p['n']:>6}{p['p50_ms']:>9}{p['p95_ms']:>9}{p['max_ms']:>9}"
-            f"{p['predicted_ms']:>14}{p['errors']:>8}"
+            f"{p['predicted_ms']:>14}{p.get('paced_p95_ms', ''):>11}{p['errors']:>8}"
         )
     lines.append(
         f"  {r['pages_users']} users on {r['pages_workers']} workers, {r['pages_shipments']:,} shipments, "
@@ -527,6 +549,11 @@ def report_lines(r: dict) -> list[str]:
         f"{r['pages_invoice_lines']:,} lines: slowest p95 {r['pages_p95_ms']} ms ({r['pages_slowest']}; goal < 200 ms); "
         f"slowest alone {r['pages_solo_ms']} ms ({r['pages_slowest_solo']})"
     )
+    if "pages_paced_p95_ms" in r:
+        lines.append(
+            f"  paced ({r['pages_users']} users, each pausing ~{r['pages_think_s']:g} s between requests): slowest p95 "
+            f"{r['pages_paced_p95_ms']} ms ({r['pages_slowest_paced']})"
+        )
     for item in r["pages_missing"]:
         lines.append(f"  left out: {item}")
     return lines
