@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+from django.db.models import F
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from settlement_ops.api import IdempotentMixin
+from settlement_ops.api import IdempotentMixin, ValuesListMixin
 from settlement_ops.bulk_intake import gc_paused, server_timing
 from settlement_ops.errors import DomainError
 from settlement_ops.models import Market
@@ -275,7 +276,7 @@ def _columns(model) -> list[str]:
     return [field.name for field in model._meta.concrete_fields]
 
 
-class ShipmentViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet):
+class ShipmentViewSet(ValuesListMixin, IdempotentMixin, viewsets.ReadOnlyModelViewSet):
     """Shipments; POST `bulk` (JSON list) or `upload` (CSV file) to push them, idempotent by
     (vendor, tracking number)."""
 
@@ -385,10 +386,11 @@ class BillingRunViewSet(IdempotentMixin, mixins.CreateModelMixin, viewsets.ReadO
         return Response(BillingRunSerializer(run).data)
 
 
-class ChargeLineViewSet(viewsets.ReadOnlyModelViewSet):
+class ChargeLineViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     """Charge lines (one per shipment and rating generation; deltas for re-ratings)."""
 
     serializer_class = ChargeLineSerializer
+    values_annotations = {"margin": F("seller_net") - F("vendor_net")}  # ChargeLine.margin
     filterset_class = ChargeLineApiFilter
     required_permissions = {"read": "billing.view_chargeline"}
 
