@@ -123,15 +123,20 @@ class ValuesListMixin:
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset()).select_related(None)
         plan = self._values_plan(self.get_serializer())
-        rows = queryset.annotate(**self.values_annotations).values(*[path for _, path, _ in plan])
-        page = self.paginate_queryset(rows)
+        # The page is counted and cut on the keys alone (the bounded count plans no joins), then
+        # its rows are read by key with the joins their columns need.
+        keys = queryset.only("pk")
+        page = self.paginate_queryset(keys)
+        keys = [row.pk for row in (page if page is not None else keys)]
+        found = queryset.model._base_manager.filter(pk__in=keys).annotate(**self.values_annotations)
+        rows = {row["pk"]: row for row in found.values("pk", *[path for _, path, _ in plan])}
         data = [
             {
                 name: (value if render is None or value is None else render(value))
                 for (name, path, render) in plan
-                for value in (row[path],)
+                for value in (rows[key][path],)
             }
-            for row in (page if page is not None else rows)
+            for key in keys
         ]
         return self.get_paginated_response(data) if page is not None else Response(data)
 
