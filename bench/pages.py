@@ -43,9 +43,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settlement_ops.settings.base")
 
 ROOT = Path(__file__).resolve().parent.parent
 # A user's pause between two requests in the paced measurement (seconds, 0.5-1.5x of it at random),
-# and its answers per page (a p95 of 100, ~6 s a page, so the full bench stays under 20 minutes).
+# and its answers per page (a p95 of 60, ~4 s a page: the full bench stays under 20 minutes).
 THINK_S = 1.0
-PACED_ANSWERS = 100
+PACED_ANSWERS = 60
 
 
 def _free_port() -> int:
