@@ -289,14 +289,9 @@ class ShipmentViewSet(ValuesListMixin, IdempotentMixin, viewsets.ReadOnlyModelVi
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
+        # The list reads its page as .values() rows (ValuesListMixin); one shipment loads its events
+        # and charge lines.
         qs = selectors.shipments_search()
-        if self.action == "list":
-            # A listed shipment shows its vendor's and seller's codes: load those, not whole rows.
-            qs = (
-                qs.select_related(None)
-                .select_related("vendor", "seller")
-                .only(*_columns(Shipment), "vendor__code", "seller__code")
-            )
         if self.action == "retrieve":
             qs = qs.prefetch_related(
                 "events",
@@ -397,7 +392,7 @@ class ChargeLineViewSet(ValuesListMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         # A run's lines are found by its chunks' shipment ranges (see selectors.run_charge_lines).
         run = self.request.query_params.get("run", "")
-        # Of the five rows joined to each line, the codes and references it shows, not whole rows.
+        # One line (the list reads .values() rows): of the five rows it joins, the codes it shows.
         return selectors.charge_lines(run=int(run) if run.isdigit() else None).only(
             *_columns(ChargeLine),
             "vendor__code",

@@ -298,16 +298,9 @@ def requests_intake(*, records, actor=None, source: str = "api", all_or_nothing:
             result.rejected.append({"index": index, "field": reject.field, "reason": reject.reason})
             continue
         key = (values["market_id"], values["external_id"])
-        if key in cleaned:
-            result.rejected.append(
-                {
-                    "index": index,
-                    "field": "external_id",
-                    "reason": f"duplicate of record {cleaned[key][0]} in this batch (same market and external id)",
-                }
-            )
-            continue
-        cleaned[key] = (index, values)
+        result.keep_once(
+            cleaned, key, index, values, field_name="external_id", what="same market and external id", within="batch"
+        )
     if cleaned and not (all_or_nothing and result.rejected):
         for attempt in range(3):
             try:

@@ -19,6 +19,20 @@ class IntakeResult:
     # not part of the answer (an Idempotency-Key replay answers the same body).
     timings: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def keep_once(self, cleaned: dict, key, index: int, item, *, field_name: str, what: str, within="request") -> None:
+        """Keep record `index` under `key` in `cleaned`, or reject it as a repeat of the record kept
+        there (`what` names the key, e.g. "same vendor and tracking number")."""
+        if key in cleaned:
+            self.rejected.append(
+                {
+                    "index": index,
+                    "field": field_name,
+                    "reason": f"duplicate of record {cleaned[key][0]} in this {within} ({what})",
+                }
+            )
+        else:
+            cleaned[key] = (index, item)
+
     def as_dict(self) -> dict:
         return {
             "accepted": self.accepted,

@@ -100,16 +100,9 @@ def shipments_intake(*, records, actor=None, source: str = "api") -> IntakeResul
                 result.rejected.append({"index": index, "field": reject.field, "reason": reject.reason})
                 continue
         key = (item["values"]["vendor_id"], item["values"]["tracking_number"])
-        if key in cleaned:
-            result.rejected.append(
-                {
-                    "index": index,
-                    "field": "tracking_number",
-                    "reason": f"duplicate of record {cleaned[key][0]} in this request (same vendor and tracking number)",
-                }
-            )
-            continue
-        cleaned[key] = (index, item)
+        result.keep_once(
+            cleaned, key, index, item, field_name="tracking_number", what="same vendor and tracking number"
+        )
     result.rejected.sort(key=lambda r: r["index"])
     validated = time.perf_counter()
     # The accepted shipments and their audit row in one transaction: stored together or not at all.
