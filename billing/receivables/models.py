@@ -21,7 +21,7 @@ from simple_history.models import HistoricalRecords
 from billing.models import ChargeLine, Shipment
 from sellers.models import Seller
 from settlement_ops.fields import money_field
-from settlement_ops.models import JournalEntry, Market
+from settlement_ops.models import JournalEntry, Market, RecordHistory
 from settlement_ops.money import CURRENCY_CHOICES
 
 
@@ -144,7 +144,7 @@ class Invoice(models.Model):
     entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_by = _user(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = RecordHistory()
 
     class Meta:
         ordering = ["-issue_date", "-id"]
@@ -381,7 +381,7 @@ class Receipt(models.Model):
     )
     created_by = _user(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = RecordHistory()
 
     class Meta:
         ordering = ["-value_date", "-id"]

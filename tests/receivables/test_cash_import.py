@@ -3,6 +3,8 @@ recording the lines one by one, to the cent — and the unhappy paths: a bad row
 writes nothing, a re-import skips what it has, two imports of overlapping statements at the same
 moment apply each line once."""
 
+import csv
+import io
 import random
 from datetime import date
 from decimal import Decimal as D
@@ -394,3 +396,23 @@ def test_a_line_recorded_by_hand_while_its_statement_is_imported_is_recorded_onc
         assert (results[0]["created"], results[0]["skipped"]) == (6, 0)
     assert Receipt.objects.filter(market=market, bank_reference="ST-05").count() == 1
     assert balance_problems() == []
+
+
+def test_references_and_payer_names_are_stored_as_the_bank_wrote_them():
+    # given a statement whose text fields hold what COPY's text format escapes: backslash, tab,
+    # and a quoted comma (the import writes its receipts by COPY)
+    world = Ledger()
+    market, clerk = world.w.market, world.w.clerk
+    reference, payer = 'Pay\\ment\t"fees", Nov', "C:\\Payers\\N\\Ltd"
+    body = io.StringIO()
+    writer = csv.writer(body, lineterminator="\n")
+    writer.writerow(HEADER.strip().split(","))
+    writer.writerow(["2026-11-10", "9.99", "GBP", reference, payer, "ST-ESC", ""])
+    # when
+    result = receipts_import(actor=clerk, market=market, content=body.getvalue().encode(), filename="s.csv")
+    # then: stored to the character, and so is their history row
+    assert result["created"] == 1
+    receipt = Receipt.objects.get(market=market, bank_reference="ST-ESC")
+    assert (receipt.reference, receipt.payer_name, receipt.amount) == (reference, payer, D("9.99"))
+    history = receipt.history.get()
+    assert (history.reference, history.payer_name) == (reference, payer)

@@ -2,7 +2,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from settlement_ops.errors import DomainError
 from settlement_ops.models import AccountKind, ImmutableRowError, JournalEntry, PartyType, Posting
@@ -235,6 +235,36 @@ def test_postgres_refuses_raw_sql_changes_to_postings():
     with pytest.raises(Exception, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM settlement_ops_journalentry WHERE id = %s", [entry.pk])
     assert sorted(p.amount for p in Posting.objects.filter(entry=entry)) == [Decimal("-100.00"), Decimal("100.00")]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "what"),
+    [
+        ("market_id", "'DE'", "another market"),
+        ("entry_date", "entry_date + 1", "another date"),
+        ("entry_id", "0", "no entry"),
+    ],
+)
+def test_the_database_refuses_a_posting_whose_market_or_date_is_not_its_entrys(column, value, what):
+    # given: an entry of GB on its day, and market DE existing
+    entry = post_simple_entry()
+    market("DE")
+    columns = "entry_id, account_id, currency, amount, market_id, entry_date, party_type, party_id, memo"
+    # when: a posting of it is written with another market, date or entry than the entry's own
+    with (
+        pytest.raises(IntegrityError, match="posting_entry_market_date_fk"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            f"INSERT INTO settlement_ops_posting ({columns}) "
+            f"SELECT {columns.replace(column, value)} FROM settlement_ops_posting WHERE entry_id = %s LIMIT 1",
+            [entry.pk],
+        )
+    # then: the composite key (entry, market, date) refused it ({what}); the entry keeps its two
+    assert Posting.objects.filter(entry=entry).count() == 2, what
+    assert Posting.objects.count() == 2
 
 
 def test_reversal_posts_the_mirror_entry_once():

@@ -31,3 +31,12 @@ def test_a_dropped_index_is_gone_and_its_lookups_still_have_an_index(name, targe
         return  # served only LIKE 'prefix%', which nothing runs
     leading = [index for index, definition in indexes.items() if re.search(rf"\({columns}[,)]", definition)]
     assert leading, f"nothing serves lookups on {table}.{columns} once {name} is dropped"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("table", ["receivables_historicalinvoice", "receivables_historicalreceipt"])
+def test_the_history_of_bulk_written_rows_is_indexed_by_its_object_and_date_only(table):
+    # RecordHistory: the history is read by the object it records (newest first); an index on a
+    # copied foreign key or unique field would cost each bulk change a write and serve nothing.
+    columns = {re.search(r"\((\w+)\)", definition).group(1) for definition in _indexes(table).values()}
+    assert columns == {"history_id", "id", "history_date", "history_user_id"}
