@@ -71,9 +71,16 @@ class Shipment(models.Model):
     # No single-column indexes on the three keys: each is the first column of an index below
     # ((market, ship_date), (market, updated_at), (seller, ship_date), unique (vendor, tracking
     # number)), which serves the same lookups; every extra index is paid on each intake row.
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+", db_index=False)
-    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="shipments", db_index=False)
-    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="shipments", db_index=False)
+    # The database checks them as two composite foreign keys, (vendor, market) -> the vendor's
+    # (id, market) and (seller, market) -> the seller's (billing 0013): a shipment's market is its
+    # vendor's and its seller's, and an intake row pays two checks instead of three.
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    vendor = models.ForeignKey(
+        Vendor, on_delete=models.PROTECT, related_name="shipments", db_index=False, db_constraint=False
+    )
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, related_name="shipments", db_index=False, db_constraint=False
+    )
     tracking_number = models.CharField(max_length=64)
     service_level = models.CharField(max_length=30)
     origin_zone = models.CharField(max_length=30)

@@ -27,6 +27,10 @@ class Seller(models.Model):
 
     class Meta:
         ordering = ["code"]
+        constraints = [
+            # What a shipment's (seller, market) key references: its seller is of its market.
+            models.UniqueConstraint(fields=["id", "market"], name="seller_id_market_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"

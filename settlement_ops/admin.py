@@ -99,3 +99,12 @@ class AccountingPeriodAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 class PeriodWorkbookAdmin(ReadOnlyAdmin):
     list_display = ["id", "market", "period", "status", "progress", "requested_by", "generated_at", "sha256"]
     list_filter = ["market", "status"]
+
+
+class MarketFixedOnceCreated:
+    """ModelAdmin mixin for a party whose shipments hold its market (a composite foreign key):
+    the market is set when it is created and shown read-only after."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "market"] if obj is not None and obj.pk else fields

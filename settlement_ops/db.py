@@ -103,3 +103,39 @@ def _column_texts(values: tuple) -> list[str]:
             return list(values)
     spelled = {value: copy_text(value) for value in set(values)}
     return list(map(spelled.__getitem__, values))
+
+
+# --- Composite keys built without stopping writes ---------------------------------------------------
+
+
+def unique_key_concurrently(table: str, name: str, columns: str) -> list:
+    """Migration operations (`atomic = False`) adding UNIQUE `name` on `table` (`columns`, e.g.
+    "id, market_id"): its index built CONCURRENTLY, then taken over by the constraint."""
+    from django.db import migrations
+
+    return [
+        migrations.RunSQL(
+            sql=f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} ({columns})",
+            reverse_sql=f"DROP INDEX CONCURRENTLY IF EXISTS {name}",
+        ),
+        migrations.RunSQL(
+            sql=f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}",
+            reverse_sql=f"ALTER TABLE {table} DROP CONSTRAINT {name}",
+        ),
+    ]
+
+
+def foreign_key_validated(table: str, name: str, columns: str, target: str) -> list:
+    """Migration operations adding the (composite) foreign key `name` from `table` (`columns`) to
+    `target` ("table (columns)"), deferred like Django's: added NOT VALID, so writes go on, then
+    validated, which takes a lock that lets them."""
+    from django.db import migrations
+
+    return [
+        migrations.RunSQL(
+            sql=f"""ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({columns}) REFERENCES {target}
+                    DEFERRABLE INITIALLY DEFERRED NOT VALID""",
+            reverse_sql=f"ALTER TABLE {table} DROP CONSTRAINT {name}",
+        ),
+        migrations.RunSQL(sql=f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}", reverse_sql=""),
+    ]

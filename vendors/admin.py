@@ -5,11 +5,13 @@ from django.contrib import admin
 from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
+from settlement_ops.admin import MarketFixedOnceCreated
+
 from .models import Contract, ContractVersion, RateLine, Surcharge, Vendor, VendorBankAccount, VendorBankChangeRequest
 
 
 @admin.register(Vendor)
-class VendorAdmin(ImportExportMixin, SimpleHistoryAdmin):
+class VendorAdmin(MarketFixedOnceCreated, ImportExportMixin, SimpleHistoryAdmin):
     list_display = ["code", "legal_name", "market", "vendor_type", "status", "bank_details_changed_at"]
     list_filter = ["market", "vendor_type", "status"]
     search_fields = ["code", "legal_name"]

@@ -55,6 +55,10 @@ class Vendor(models.Model):
 
     class Meta:
         ordering = ["code"]
+        constraints = [
+            # What a shipment's (vendor, market) key references: its market is its vendor's.
+            models.UniqueConstraint(fields=["id", "market"], name="vendor_id_market_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.legal_name}"

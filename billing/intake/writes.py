@@ -5,12 +5,13 @@ planner's statistics, refreshed after commit once a tenth of the table was writt
 
 from __future__ import annotations
 
-import io
 import time
 from datetime import date, datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+
+from settlement_ops.db import NULL, copy_escaped, copy_lines, copy_rows
 
 from ..models import Shipment, ShipmentEvent
 
@@ -147,33 +148,6 @@ def analyze_shipments(timing: dict) -> None:
     timing["seconds"] = time.perf_counter() - started
 
 
-def _escaped(text: str) -> str:
-    """Text in COPY's text format: backslash, tab and line breaks escaped."""
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
-
-
-NULL = "\\N"  # COPY's text format
-
-
-def _copy_text(value) -> str:
-    """One value in COPY's text format."""
-    if value is None:
-        return NULL
-    if value is True or value is False:
-        return "t" if value else "f"
-    return _escaped(value.isoformat() if isinstance(value, (date, datetime)) else str(value))
-
-
-def _copy_lines(cursor, table: str, columns: list[str], lines: list[str]) -> None:
-    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO("".join(lines)))
-
-
-def _copy(cursor, table: str, columns: list[str], rows) -> None:
-    _copy_lines(cursor, table, columns, ["\t".join(map(_copy_text, row)) + "\n" for row in rows])
-
-
 def upsert(cleaned) -> tuple[int, int, int]:
     """The validated batch, set-based. Returns (created, updated, unchanged).
 
@@ -241,12 +215,12 @@ def _copy_new(cursor, batch, now: datetime) -> int:
         row = (
             str(shipment_id),
             str(vendor_id),
-            _escaped(tracking),
+            copy_escaped(tracking),
             values["market_id"],
             str(values["seller_id"]),
-            _escaped(values["service_level"]),
-            _escaped(values["origin_zone"]),
-            _escaped(values["destination_zone"]),
+            copy_escaped(values["service_level"]),
+            copy_escaped(values["origin_zone"]),
+            copy_escaped(values["destination_zone"]),
             text(values["actual_weight_kg"]),
             text(values["length_cm"]),
             text(values["width_cm"]),
@@ -261,9 +235,9 @@ def _copy_new(cursor, batch, now: datetime) -> int:
         for event_status, at in moments:
             if at is not None:
                 events.append(f"{shipment_id}\t{event_status}\t{text(at)}\t{stamp}\n")
-    _copy_lines(cursor, SHIPMENT, NEW_COLUMNS, shipments)
+    copy_lines(cursor, SHIPMENT, NEW_COLUMNS, shipments)
     if events:
-        _copy_lines(cursor, EVENT, EVENT_COLUMNS, events)
+        copy_lines(cursor, EVENT, EVENT_COLUMNS, events)
     return len(shipments)
 
 
@@ -280,7 +254,7 @@ def _merge(cursor, batch, now: datetime) -> tuple[int, int, int]:
         event_rows.extend((vendor_id, tracking, status, at) for status, at in events if at is not None)
     params = {"now": now, "created": Shipment.Status.CREATED}
     cursor.execute(STAGE_SQL)
-    _copy(cursor, "shipment_intake_stage", STAGED, stage_rows)
+    copy_rows(cursor, "shipment_intake_stage", STAGED, stage_rows)
     cursor.execute(INSERT_NEW_SQL, params)
     created = cursor.rowcount
     updated = 0
@@ -289,7 +263,7 @@ def _merge(cursor, batch, now: datetime) -> tuple[int, int, int]:
         cursor.execute(UPDATE_SQL, params)
         updated = cursor.rowcount
     if event_rows:
-        _copy(
+        copy_rows(
             cursor, "shipment_intake_event_stage", ["vendor_id", "tracking_number", "status", "occurred_at"], event_rows
         )
         cursor.execute(INSERT_EVENTS_SQL, params)

@@ -2,6 +2,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from settlement_ops.db import foreign_key_validated, unique_key_concurrently
+
 ENTRY = "settlement_ops_journalentry"
 POSTING = "settlement_ops_posting"
 KEY = "journal_entry_market_date_key"
@@ -27,16 +29,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[
-                migrations.RunSQL(
-                    sql=f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {KEY} ON {ENTRY} (id, market_id, entry_date)",
-                    reverse_sql=f"DROP INDEX CONCURRENTLY IF EXISTS {KEY}",
-                ),
-                migrations.RunSQL(
-                    sql=f"ALTER TABLE {ENTRY} ADD CONSTRAINT {KEY} UNIQUE USING INDEX {KEY}",
-                    reverse_sql=f"ALTER TABLE {ENTRY} DROP CONSTRAINT {KEY}",
-                ),
-            ],
+            database_operations=unique_key_concurrently(ENTRY, KEY, "id, market_id, entry_date"),
             state_operations=[
                 migrations.AddConstraint(
                     model_name="journalentry",
@@ -44,13 +37,9 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunSQL(
-            sql=f"""ALTER TABLE {POSTING} ADD CONSTRAINT {FOREIGN_KEY}
-                    FOREIGN KEY (entry_id, market_id, entry_date) REFERENCES {ENTRY} (id, market_id, entry_date)
-                    DEFERRABLE INITIALLY DEFERRED NOT VALID""",
-            reverse_sql=f"ALTER TABLE {POSTING} DROP CONSTRAINT {FOREIGN_KEY}",
+        *foreign_key_validated(
+            POSTING, FOREIGN_KEY, "entry_id, market_id, entry_date", f"{ENTRY} (id, market_id, entry_date)"
         ),
-        migrations.RunSQL(sql=f"ALTER TABLE {POSTING} VALIDATE CONSTRAINT {FOREIGN_KEY}", reverse_sql=""),
         migrations.AlterField(
             model_name="posting",
             name="entry",

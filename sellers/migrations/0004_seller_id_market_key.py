@@ -1,0 +1,24 @@
+from django.db import migrations, models
+
+from settlement_ops.db import unique_key_concurrently
+
+
+class Migration(migrations.Migration):
+    """UNIQUE (id, market): what a shipment's composite foreign key (billing 0013) references.
+    Built CONCURRENTLY (`atomic = False`), so writes go on while it runs."""
+
+    atomic = False
+
+    dependencies = [('sellers', '0003_seller_health')]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            database_operations=unique_key_concurrently("sellers_seller", "seller_id_market_key", "id, market_id"),
+            state_operations=[
+                migrations.AddConstraint(
+                    model_name="seller",
+                    constraint=models.UniqueConstraint(fields=("id", "market"), name="seller_id_market_key"),
+                ),
+            ],
+        ),
+    ]
