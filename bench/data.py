@@ -26,7 +26,7 @@ from sellers.models import Seller
 from settlement_ops.models import Market
 from vendors.models import Contract, ContractVersion, RateLine, Surcharge, Vendor
 
-from . import MARKET, SELLERS, SERVICES, ZONES
+from . import BENCH_MARKETS, MARKET, SELLERS, SERVICES, ZONES
 
 D = Decimal
 SHIPMENT = Shipment._meta.db_table
@@ -60,31 +60,30 @@ def _market() -> Market:
     return market
 
 
-def _referencing_rows(cursor) -> bool:
-    """Whether any table outside billing's own holds rows pointing at billing tables (AP, AR...)."""
-    cursor.execute(
-        """
-        SELECT DISTINCT src.relname FROM pg_constraint con
-        JOIN pg_class src ON src.oid = con.conrelid JOIN pg_class dst ON dst.oid = con.confrelid
-        WHERE con.contype = 'f' AND dst.relname = ANY(%s) AND NOT (src.relname = ANY(%s))
-        """,
-        [BILLING_TABLES, BILLING_TABLES],
-    )
-    for (table,) in cursor.fetchall():
-        cursor.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}")')
+def _bench_only(cursor) -> bool:
+    """Whether the database holds no shipment, invoice or compensation request outside the bench's
+    markets: then every row pointing at a billing table is the bench's own too."""
+    from billing.receivables.models import Invoice
+    from compensation.models import CompensationRequest
+
+    for table in (SHIPMENT, Invoice._meta.db_table, CompensationRequest._meta.db_table):
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE market_id <> ALL(%s))", [BENCH_MARKETS])
         if cursor.fetchone()[0]:
-            return True
-    return False
+            return False
+    return True
 
 
 def _reset(market: Market) -> None:
-    """Remove earlier benchmark shipments and runs (market ZZ only). Ledger entries are immutable
-    and stay; the next run posts under new keys."""
+    """Remove earlier benchmark shipments and runs. Ledger entries are immutable and stay; the
+    next run posts under new keys.
+
+    In a database of bench data only, every bench market's billing rows (and what points at them:
+    the seller-health, intake and compensation sections' shipments, invoice lines, requests) are
+    truncated, so each full bench starts where the first one did: deleting them instead left a
+    second run with twice the shipments and a table of dead rows (autovacuum may be off). Beside
+    other data, market ZZ's rows alone are deleted."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {SHIPMENT} WHERE market_id <> %s)", [MARKET])
-        others = cursor.fetchone()[0]
-        if not others and not _referencing_rows(cursor):
-            # Only benchmark rows exist (and nothing else points at them): truncate, it is instant.
+        if _bench_only(cursor):
             cursor.execute(f"TRUNCATE {', '.join(BILLING_TABLES)} CASCADE")
             return
         for table in RUN_TABLES:
@@ -309,12 +308,12 @@ def prepare(*, shipments: int, vendors: int, start: int = 0, age_days: int = 0) 
 def reset_runs() -> None:
     """Remove market ZZ's runs and what they wrote, keeping its shipments, so they can be rated
     again (ledger entries are immutable and stay; a new run posts under new keys). When the runs
-    are all benchmark runs and nothing else points at them, the run tables are truncated: deleted
+    are all benchmark runs in a database of bench data only, the run tables are truncated: deleted
     charge lines would stay in the table and its indexes as dead rows (autovacuum may be off) that
     the next run steps over in every unique check."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {RUN} WHERE market_id <> %s)", [MARKET])
-        if not cursor.fetchone()[0] and not _referencing_rows(cursor):
+        if not cursor.fetchone()[0] and _bench_only(cursor):
             cursor.execute(f"TRUNCATE {', '.join([*RUN_TABLES, RUN])} CASCADE")
             return
         for table in RUN_TABLES:
