@@ -45,7 +45,14 @@ def minor_units(currency: str) -> int:
 
 
 def exponent(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-minor_units(currency))
+    """The currency's smallest unit (Decimal("0.01") for GBP); built once per currency."""
+    try:
+        return _EXPONENTS[currency]
+    except KeyError:
+        return _EXPONENTS.setdefault(currency, Decimal(1).scaleb(-minor_units(currency)))
+
+
+_EXPONENTS: dict[str, Decimal] = {}
 
 
 def to_decimal(value) -> Decimal:

@@ -197,12 +197,13 @@ def _validate_lines(market: Market, lines) -> None:
     if len(lines) < 2:
         raise DomainError("A journal entry needs at least two postings", code="unbalanced")
     totals: dict[str, Decimal] = defaultdict(Decimal)
+    market_code = market.code
     for index, line in enumerate(lines):
         amount = _amount(index, line.amount)
         account = line.account
-        if account.market_id != market.pk:
+        if account.market_id != market_code:
             raise DomainError(
-                f"Posting {index}: account {account.code} belongs to market {account.market_id}, not {market.pk}",
+                f"Posting {index}: account {account.code} belongs to market {account.market_id}, not {market_code}",
                 code="wrong_market",
                 field="account",
             )
@@ -341,9 +342,14 @@ def _entries_stored(keys: list[str], wanted: dict[str, EntrySpec]) -> dict[str, 
     """The stored entries of `keys` ({key: entry}); DomainError when one holds other lines than
     the spec of its key in `wanted`."""
     with connection.cursor() as cursor:
-        # Mostly none is stored: one cheap probe by the unique index before loading anything.
+        # Mostly none is stored: one cheap probe by the unique index before loading anything. The
+        # keys go in as a subquery: told their number, the planner expects every key to be stored
+        # and, for thousands of keys, hashes the whole ledger (0.35 s at 800k entries) instead of
+        # probing the index (30 ms).
         cursor.execute(
-            f"SELECT id FROM {JournalEntry._meta.db_table} WHERE idempotency_key = ANY(%s::text[])", [pg_array(keys)]
+            f"""SELECT j.id FROM unnest((SELECT %s::text[])) AS k(key)
+                JOIN {JournalEntry._meta.db_table} j ON j.idempotency_key = k.key""",
+            [pg_array(keys)],
         )
         ids = [row[0] for row in cursor.fetchall()]
     if not ids:
@@ -459,7 +465,7 @@ def _entry_instance(pk: int, spec: EntrySpec, created_at) -> JournalEntry:
 
 
 def _postings_insert(pairs: list[tuple[int, EntrySpec]]) -> None:
-    """All postings of the entries just inserted, in one statement."""
+    """All postings of the entries just inserted, in one COPY."""
     rows_insert(
         model=Posting,
         fields=[
@@ -476,10 +482,10 @@ def _postings_insert(pairs: list[tuple[int, EntrySpec]]) -> None:
         rows=[
             (
                 entry_id,
-                line.account.pk,
+                line.account.id,
                 line.account.currency,
                 to_decimal(line.amount),
-                spec.market.pk,
+                spec.market.code,
                 spec.entry_date,
                 line.account.party_type,
                 line.account.party_id,

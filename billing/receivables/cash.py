@@ -821,11 +821,15 @@ def _invoices_write(invoices: list[_OpenInvoice], *, actor) -> None:
     if not invoices:
         return
     invoices_refresh_status(invoices)
+    # The arrays go in as subqueries: told their length, the planner hashes the whole invoice
+    # table (seq scan, spilling to disk) once they are a few percent of it; by primary key each
+    # row is found at once, which is always right when every row found is then rewritten.
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             UPDATE {Invoice._meta.db_table} AS i SET amount_open = v.amount_open, status = v.status
-            FROM unnest(%s::bigint[], %s::numeric[], %s::text[]) AS v(id, amount_open, status)
+            FROM unnest((SELECT %s::bigint[]), (SELECT %s::numeric[]), (SELECT %s::text[]))
+                AS v(id, amount_open, status)
             WHERE i.id = v.id
             """,
             [
