@@ -139,3 +139,21 @@ def foreign_key_validated(table: str, name: str, columns: str, target: str) -> l
         ),
         migrations.RunSQL(sql=f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}", reverse_sql=""),
     ]
+
+
+# --- Statistics after bulk writes -------------------------------------------------------------------
+
+
+def analyze_written(targets: str) -> None:
+    """ANALYZE `targets` ("table (col, ...), table") after a bulk write: the planner's statistics of
+    what was just written, which autovacuum may refresh hours late (or never, when it is off).
+
+    SKIP_LOCKED: a table that autovacuum (or another session's ANALYZE) is working on right now is
+    left to it. Waiting would not wait for it to finish: after deadlock_timeout (1 s) PostgreSQL
+    cancels the autovacuum task, so every such ANALYZE cost a second and threw the vacuum's work
+    away. Autovacuum is on such a table because its changes passed a threshold, which for analyze
+    is the lower one, so it analyzes the table after vacuuming it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE (SKIP_LOCKED) {targets}")

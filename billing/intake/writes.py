@@ -11,7 +11,7 @@ from datetime import date, datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from settlement_ops.db import NULL, copy_escaped, copy_lines, copy_rows
+from settlement_ops.db import NULL, analyze_written, copy_escaped, copy_lines, copy_rows
 
 from ..models import Shipment, ShipmentEvent
 
@@ -144,7 +144,7 @@ def analyze_shipments(timing: dict) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s, 0)", [ANALYZE_LOCK])
         if cursor.fetchone()[0]:
-            cursor.execute(f"ANALYZE {SHIPMENT}, {EVENT}")
+            analyze_written(f"{SHIPMENT}, {EVENT}")
     timing["seconds"] = time.perf_counter() - started
 
 

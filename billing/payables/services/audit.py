@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import ChargeLine, Shipment
-from settlement_ops.db import retry_on_conflict
+from settlement_ops.db import analyze_written, retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import AccountKind, AuditEvent
 from settlement_ops.money import quantize
@@ -197,8 +197,7 @@ def _analyze_if_bulk(invoice_id: int) -> None:
     columns the audit looks lines up by (and the row count): all 40 would cost several times as much."""
     lines = VendorInvoice.objects.filter(pk=invoice_id).values_list("line_count", flat=True).first() or 0
     if lines >= ANALYZE_AFTER_LINES:
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {LINE} (invoice_id, tracking_number)")
+        analyze_written(f"{LINE} (invoice_id, tracking_number)")
 
 
 @retry_on_conflict
