@@ -564,7 +564,8 @@ def chunk_ranges(
     amendment may re-price. The chunk itself decides exactly what to rate.
 
     With `since` (the last completed run), only shipments that can be candidates are looked at,
-    so planning costs what is new, not all history: ids above its watermark, shipments written
+    so planning costs what is new, not all history: ids above its watermark (all counted, as
+    new shipments have no charge line unless a failed run rated some), shipments written
     (`updated_at`) since it started less a margin, shipped after its business date, its
     exceptions, and the amendment window. Anything else had a charge line at its current revision
     when that run completed, and keeps it until one of those changes.
@@ -606,37 +607,44 @@ def chunk_ranges(
 
 
 MAX_SPAN = 4
-# The shipments that can be candidates after the last completed run (`Since`), each set found by
-# an index — the primary key, (market, updated_at), (market, ship_date), the exceptions' (run,
-# code) — and materialised first; each is then checked against the charge lines by an index probe
-# in a subquery per candidate, which PostgreSQL never turns into a hash of every charge line.
+# The shipments that can be candidates after the last completed run (`Since`). Those above its
+# watermark are new: every one is counted, without looking for a charge line (a run that failed
+# after it may have rated a few; the chunk skips those, so a chunk may come out a little small).
+# The older ones that can be candidates, each set found by an index — (market, updated_at),
+# (market, ship_date), the exceptions' (run, code) — are materialised first and checked against
+# the charge lines by an index probe in a subquery per candidate, which PostgreSQL never turns into
+# a hash of every charge line. Each older set stops at the watermark: the night's new shipments
+# were also written since the last run started, and reading them twice cost a 400,000-row
+# de-duplication, and a probe each, for a night of 200,000 (1.1 s of planning against 0.2 s).
 _BOUNDED_BANDS = f"""
         WITH k AS MATERIALIZED (
-            SELECT n.id, n.revision, n.ship_date FROM {SHIPMENT} n
-            WHERE n.id > %(since_id)s AND n.id <= %(watermark)s AND n.market_id = %(market)s
-                AND n.ship_date <= %(business_date)s
-            UNION SELECT c.id, c.revision, c.ship_date FROM {SHIPMENT} c
+            SELECT c.id, c.revision, c.ship_date FROM {SHIPMENT} c
             WHERE c.market_id = %(market)s AND c.updated_at >= %(changed_from)s
-                AND c.ship_date <= %(business_date)s AND c.id <= %(watermark)s
+                AND c.ship_date <= %(business_date)s AND c.id <= %(since_id)s
             UNION SELECT d.id, d.revision, d.ship_date FROM {SHIPMENT} d
             WHERE d.market_id = %(market)s AND d.ship_date > %(since_date)s AND d.ship_date <= %(business_date)s
-                AND d.id <= %(watermark)s
+                AND d.id <= %(since_id)s
             UNION SELECT e.id, e.revision, e.ship_date FROM {RATING_EXCEPTION} x JOIN {SHIPMENT} e ON e.id = x.shipment_id
             WHERE x.run_id = %(since_run)s AND e.market_id = %(market)s AND e.ship_date <= %(business_date)s
-                AND e.id <= %(watermark)s
+                AND e.id <= %(since_id)s
             {{window}}
+        ), candidates AS (
+            SELECT n.id FROM {SHIPMENT} n
+            WHERE n.id > %(since_id)s AND n.id <= %(watermark)s AND n.market_id = %(market)s
+                AND n.ship_date <= %(business_date)s
+            UNION ALL
+            SELECT k.id FROM k
+            WHERE COALESCE((
+                    SELECT FALSE FROM {CHARGE_LINE} cl
+                    WHERE cl.shipment_id = k.id AND cl.shipment_revision = k.revision LIMIT 1), TRUE)
+                {{rerate}}
         )
-        SELECT k.id / %(band)s AS band, MIN(k.id), MAX(k.id), COUNT(*)
-        FROM k
-        WHERE COALESCE((
-                SELECT FALSE FROM {CHARGE_LINE} cl
-                WHERE cl.shipment_id = k.id AND cl.shipment_revision = k.revision LIMIT 1), TRUE)
-            {{rerate}}
-        GROUP BY k.id / %(band)s
+        SELECT id / %(band)s AS band, MIN(id), MAX(id), COUNT(*) FROM candidates
+        GROUP BY id / %(band)s
     """
 _WINDOW = f"""UNION SELECT w.id, w.revision, w.ship_date FROM {SHIPMENT} w
             WHERE w.market_id = %(market)s AND w.ship_date >= %(rerate_from)s AND w.ship_date <= %(business_date)s
-                AND w.id <= %(watermark)s"""
+                AND w.id <= %(since_id)s"""
 # Every shipment of the market (the first run): one anti-join.
 _CHUNK_BANDS = f"""
         SELECT s.id / %(band)s AS band, MIN(s.id), MAX(s.id), COUNT(*)
