@@ -65,7 +65,8 @@ class DemoContext:
 
     @property
     def markets(self):
-        return list(Market.objects.order_by("code"))
+        # The markets the product serves; an inactive one (the bench's ZZ, ZA, ...) has no demo data.
+        return list(Market.objects.filter(is_active=True).order_by("code"))
 
 
 def make_user(username: str, first_name: str, role: str, *, email: str | None = None) -> User:

@@ -12,10 +12,12 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
+from sellers.models import Seller
 from settlement_ops.models import AuditEvent, FxRate, Market
 from settlement_ops.roles import Role, collect_role_permissions
 from settlement_ops.tasks import ledger_check_task
 from tests.settlement_ops.helpers import post_simple_entry
+from vendors.models import Vendor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,6 +165,26 @@ def test_seed_demo_creates_users_of_every_role_and_is_repeatable(capsys):
     call_command("seed_demo", "--shipments", "50", "--sellers", "3", "--vendors", "2")
     assert (User.objects.count(), FxRate.objects.count()) == counts
     assert User.objects.get(username="approver").check_password("settle-demo-2026")
+
+
+@pytest.mark.django_db
+def test_seed_demo_leaves_an_inactive_market_alone():
+    # given a market the product does not serve, as the bench leaves behind in the same database
+    Market.objects.create(
+        code="ZZ",
+        name="Bench",
+        currency="GBP",
+        vat_standard_rate=20,
+        timezone="UTC",
+        language="en",
+        invoice_prefix="ZZ",
+        is_active=False,
+    )
+    # when the demo is seeded: it no longer fails on a market it has no demo names for
+    call_command("seed_demo", "--shipments", "50", "--sellers", "3", "--vendors", "2")
+    # then the served markets have their demo parties and the inactive one none
+    assert Vendor.objects.filter(market="GB").exists() and Seller.objects.filter(market="GB").exists()
+    assert not Vendor.objects.filter(market="ZZ").exists() and not Seller.objects.filter(market="ZZ").exists()
 
 
 @pytest.mark.django_db
