@@ -70,7 +70,7 @@ format: venv
 
 # `make bench` (full: 1M shipments, under 20 minutes), `make bench QUICK=1` (every figure at a tenth of
 # the volume, under 3 minutes), `make bench SHIPMENTS=N` (another billing-run size).
-bench: migrate
+bench: db
 	$(PY) -m bench $(if $(QUICK),--quick) $(if $(SHIPMENTS),--shipments $(SHIPMENTS))
 
 worker: venv

@@ -37,6 +37,11 @@ A section is a function `(args, ctx, results) -> bool` (False: a check failed); 
 earlier sections prepared (business date, the run's figures). Add one by appending to SECTIONS.
 Prints a table and `name=value` lines and writes bench/results.json (bench/results-quick.json with
 --quick) with the git commit and the machine's core count.
+
+The bench runs in a database of its own on the configured server (`<name>_bench`, QUICK in
+`<name>_bench_quick`; see bench.use_own_database), created and migrated on first use: its markets
+and rows never mix with the demo's, and QUICK never starts from a full run's volume. The modules'
+own entry points (`python -m bench.pages` ...) open the full bench's database the same way.
 """
 
 from __future__ import annotations
@@ -375,9 +380,9 @@ def _git_commit() -> str:
 
 def main(argv=None) -> int:
     args = _args(argv)
-    import django
+    from bench import open_own_database
 
-    django.setup()
+    open_own_database(quick=args.quick)
     from django.db import connection
 
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]

@@ -272,6 +272,9 @@ def main(argv=None) -> int:
     parser.add_argument("--sellers", type=int, default=10_000)
     parser.add_argument("--receipts", type=int, default=10_000)
     args = parser.parse_args(argv)
+    from bench import open_own_database
+
+    open_own_database()
     result = measure(invoices=args.invoices, sellers=args.sellers, receipts=args.receipts)
     for line in report_lines(result):
         print(line)

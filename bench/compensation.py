@@ -275,6 +275,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compensation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100_000)
     args = parser.parse_args(argv)
+    from bench import open_own_database
+
+    open_own_database()
     figures = measure(requests=args.requests)
     print(
         f"Compensation audit of {args.requests:,} requests: {figures['compensation_audit_s']:.2f}s "

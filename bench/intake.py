@@ -322,6 +322,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--clients", type=int, default=2)
     args = parser.parse_args(argv)
+    from bench import open_own_database
+
+    open_own_database()
     result = measure(shipments=args.shipments, batch=args.batch, clients=args.clients)
     for line in report_lines(result):
         print(line)

@@ -589,6 +589,9 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", action="store_true", help="each page alone in process: time, queries, SQL")
     parser.add_argument("--keep", action="store_true", help="keep the invoice and statement for the next run")
     args = parser.parse_args(argv)
+    from bench import open_own_database
+
+    open_own_database()
     if args.profile:
         for line in profile_lines(profile(invoice_lines=args.invoice_lines, keep=args.keep)):
             print(line)

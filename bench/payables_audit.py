@@ -229,9 +229,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--no-prepare", action="store_true", help="reuse market ZZ data of a previous run")
     args = parser.parse_args(argv)
-    import django
+    from bench import open_own_database
 
-    django.setup()
+    open_own_database()
     results = measure(lines=args.lines, prepare=not args.no_prepare, workers=args.workers)
     for key, value in results.items():
         print(f"{key}={value}")

@@ -45,9 +45,9 @@ from pathlib import Path
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settlement_ops.settings.base")
-    import django
+    from bench import open_own_database
 
-    django.setup()
+    open_own_database()
 
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402

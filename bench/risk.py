@@ -76,9 +76,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.risk", description=__doc__.split("\n\n")[0])
     parser.add_argument("--markets", default="", help="comma-separated market codes (default: all)")
     args = parser.parse_args(argv)
-    import django
+    from bench import open_own_database
 
-    django.setup()
+    open_own_database()
     result = measure(markets=[m.strip().upper() for m in args.markets.split(",") if m.strip()] or None)
     for line in report_lines(result):
         print(line)

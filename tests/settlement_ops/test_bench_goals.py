@@ -1,6 +1,9 @@
 """The bench reports goals as targets and fails only on disagreeing results."""
 
 import importlib
+import os
+
+import pytest
 
 bench_main = importlib.import_module("bench.__main__")
 
@@ -42,3 +45,43 @@ def test_readme_table_marks_each_goal():
     )
     assert "| `intake_shipments_per_s` |" in table and "| 6000 | >= 20000 | **no** |" in table
     assert "| `billing_run_s` | billing run, end to end (s) | 3.1 |  |  |" in table
+
+
+@pytest.mark.django_db
+def test_bench_works_in_a_database_of_its_own(monkeypatch):
+    """Full and QUICK each get their own database on the configured server, created on first use;
+    the process (and what it starts) is pointed at it."""
+    import urllib.parse
+
+    import psycopg2
+    from django.db import connection
+
+    import bench
+
+    params = connection.get_connection_params()
+    host, port, user = params.get("host") or "", params.get("port") or 5432, params.get("user") or "postgres"
+    on_socket = not host or host.startswith("/")
+    netloc = f"{user}@" + ("" if on_socket else f"{host}:{port}")
+    query = f"?host={urllib.parse.quote(host)}" if host and on_socket else ""
+    name = f"{connection.settings_dict['NAME']}_probe"
+    monkeypatch.delenv("BENCH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"postgres://{netloc}/{name}{query}")
+    created = [f"{name}_bench_quick", f"{name}_bench"]
+    try:
+        url = bench.use_own_database(quick=True)
+        assert urllib.parse.urlsplit(url).path == f"/{name}_bench_quick"
+        assert os.environ["DATABASE_URL"] == url
+        assert bench.use_own_database(quick=True) == url  # a second time: found, not created again
+        assert urllib.parse.urlsplit(bench.use_own_database(quick=False)).path == f"/{name}_bench"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s) ORDER BY 1", [created])
+            assert [row[0] for row in cursor.fetchall()] == sorted(created)
+    finally:
+        admin = psycopg2.connect(
+            dbname="postgres", user=user, password=params.get("password"), host=host or None, port=params.get("port")
+        )
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            for database in created:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.close()
