@@ -14,7 +14,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from settlement_ops.api import IdempotentMixin, ValuesListMixin
-from settlement_ops.bulk_intake import gc_paused, server_timing
+from settlement_ops.bulk_intake import bulk_records, gc_paused, server_timing
 from settlement_ops.errors import DomainError
 from settlement_ops.models import Market
 
@@ -312,9 +312,10 @@ class ShipmentViewSet(ValuesListMixin, IdempotentMixin, viewsets.ReadOnlyModelVi
         are rejected; each rejection names its index (0-based), field and reason."""
         with gc_paused():  # thousands of records at once: see gc_paused
             started = time.perf_counter()
-            records = request.data  # parsed here, on first access
+            records = bulk_records(request)
             parsed = time.perf_counter()
             result = services.shipments_intake(records=records, actor=request.user, source="api")
+            del records
         response = Response(result.as_dict(), status=status.HTTP_200_OK)
         response["Server-Timing"] = server_timing({"parse": parsed - started, **result.timings})
         return response
@@ -339,6 +340,7 @@ class ShipmentViewSet(ValuesListMixin, IdempotentMixin, viewsets.ReadOnlyModelVi
             records = services.parse_shipments_csv(upload.read())
             parsed = time.perf_counter()
             result = services.shipments_intake(records=records, actor=request.user, source="csv")
+            del records
         response = Response(result.as_dict(), status=status.HTTP_200_OK)
         response["Server-Timing"] = server_timing({"parse": parsed - started, **result.timings})
         return response

@@ -10,6 +10,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from settlement_ops.api import IdempotentMixin
+from settlement_ops.bulk_intake import bulk_records, gc_paused
 from settlement_ops.errors import DomainError
 
 from . import intake, selectors, services
@@ -219,7 +220,8 @@ class CompensationRequestViewSet(IdempotentMixin, viewsets.ReadOnlyModelViewSet)
     def bulk(self, request):
         """Push up to 10,000 compensation requests as a JSON list; each rejection names its index
         (0-based), field and reason."""
-        result = services.requests_intake(records=request.data, actor=request.user, source="api")
+        with gc_paused():  # thousands of records at once: see gc_paused
+            result = services.requests_intake(records=bulk_records(request), actor=request.user, source="api")
         return Response(result.as_dict(), status=status.HTTP_200_OK)
 
     @extend_schema(

@@ -23,12 +23,10 @@ invoices' open amounts and statuses in one UPDATE. Both paths give the same appl
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -41,6 +39,7 @@ from django.utils import timezone
 
 from sellers.models import Seller
 from settlement_ops import uploads
+from settlement_ops.bulk_intake import gc_paused
 from settlement_ops.db import retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import AccountingPeriod, AccountKind, AuditEvent, Market, PartyType, month_start
@@ -493,7 +492,7 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
     if not rows:
         raise DomainError("The file has no receipts.", code="empty_file", field="file")
     batch = hashlib.sha256(content).hexdigest()[:16]
-    with _cyclic_gc_paused():
+    with gc_paused():  # see gc_paused: a statement's rows live until the import ends
         created = _receipts_import_rows(actor=actor, market=market, rows=new_rows, batch=batch, sellers=sellers)
     result = {
         "created": len(created),
@@ -509,21 +508,6 @@ def receipts_import(*, actor, market: Market, content: bytes, filename: str = ""
         detail={"file": filename[:100], "market": market.code, **result},
     )
     return result
-
-
-@contextmanager
-def _cyclic_gc_paused():
-    """A statement import makes a few hundred thousand small objects that all live until it ends;
-    meanwhile the cyclic garbage collector would walk the whole heap again and again (measured:
-    a fifth of the import's Python time). Reference counting still frees everything; cycles are
-    collected once the collector runs again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(slots=True)

@@ -282,3 +282,28 @@ def test_bulk_intake_refuses_json_numbers_with_a_fraction_for_amounts_weights_an
     strings = Shipment.objects.get(tracking_number="F4")
     assert (strings.actual_weight_kg, strings.cod_amount) == (D("1.500"), D("1.50"))
     assert Shipment.objects.get(tracking_number="F5").actual_weight_kg == D("2.000")
+
+
+@pytest.mark.django_db
+def test_bulk_intake_refuses_a_body_that_is_not_a_json_list_and_leaves_collection_on(api_as):
+    # given
+    import gc
+
+    vendor = VendorFactory(market=market("GB"))
+    seller = SellerFactory(market=market("GB"))
+    api = api_as(Role.INTEGRATION)
+    # when: broken JSON, a JSON object, a form, no body at all
+    broken = api.post("/api/shipments/bulk/", '[{"tracking_number": "X1",', content_type="application/json")
+    an_object = api.post("/api/shipments/bulk/", _record(vendor, seller), format="json")
+    a_form = api.post("/api/shipments/bulk/", {"tracking_number": "X2"})
+    empty = api.post("/api/shipments/bulk/", "", content_type="application/json")
+    # then: each refused whole, saying what is wrong; nothing stored; collection resumed
+    assert broken.status_code == 400 and "JSON parse error" in str(broken.json()), broken.content
+    for response in (an_object, a_form, empty):
+        assert response.status_code == 400, response.content
+        assert "Send a JSON list of shipments." in str(response.json())
+    assert not Shipment.objects.exists()
+    assert gc.isenabled()
+    # and a list in the same session is taken
+    good = api.post("/api/shipments/bulk/", [_record(vendor, seller)], format="json")
+    assert good.status_code == 200 and good.json()["created"] == 1
