@@ -68,3 +68,37 @@ def open_own_database(*, quick: bool = False) -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+
+
+# Tables past autovacuum's default thresholds (dead rows, inserts since the last vacuum, rows
+# changed since the last analyze): what autovacuum would pick up next.
+DUE_FOR_AUTOVACUUM_SQL = """
+    SELECT format('%I.%I', s.schemaname, s.relname)
+    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+    WHERE s.n_dead_tup > 50 + 0.2 * GREATEST(c.reltuples, 0)
+       OR s.n_ins_since_vacuum > 1000 + 0.2 * GREATEST(c.reltuples, 0)
+       OR s.n_mod_since_analyze > 50 + 0.1 * GREATEST(c.reltuples, 0)
+    ORDER BY 1
+"""
+
+
+def settle() -> list[str]:
+    """Do now the maintenance that earlier writes call for, before a timed step: VACUUM (ANALYZE)
+    each table autovacuum would pick up next, then a CHECKPOINT. Otherwise an autovacuum of the
+    last section's million rows, or the checkpoint they call for, falls due inside the next timed
+    step and takes one of the two cores from it (a night's run measured 2.8 s alone and 3.7 s
+    beside history, varying from run to run). Returns the tables vacuumed."""
+    import contextlib
+
+    from django.db import DatabaseError, connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(DUE_FOR_AUTOVACUUM_SQL)
+        tables = [row[0] for row in cursor.fetchall()]
+        for table in tables:
+            # SKIP_LOCKED: a table another session holds is left to autovacuum.
+            cursor.execute(f"VACUUM (ANALYZE, SKIP_LOCKED) {table}")
+        # Not allowed for every role: the figures are then noisier, not wrong.
+        with contextlib.suppress(DatabaseError):
+            cursor.execute("CHECKPOINT")
+    return tables

@@ -380,7 +380,7 @@ def _git_commit() -> str:
 
 def main(argv=None) -> int:
     args = _args(argv)
-    from bench import open_own_database
+    from bench import open_own_database, settle
 
     open_own_database(quick=args.quick)
     from django.db import connection
@@ -408,6 +408,11 @@ def main(argv=None) -> int:
         if chosen and name not in chosen:
             continue
         section_started = time.perf_counter()
+        vacuumed = settle()
+        results[f"section_{name}_settle_s"] = round(time.perf_counter() - section_started, 1)
+        print(
+            f"[{name}] settled in {results[f'section_{name}_settle_s']}s ({len(vacuumed)} tables vacuumed)", flush=True
+        )
         try:
             if not section(args, ctx, results):
                 failed.append(name)

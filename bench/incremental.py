@@ -16,23 +16,15 @@ Rebuilds market ZZ: run it after the sections that use the billing bench's data.
 
 from __future__ import annotations
 
-import contextlib
 import time
 
-from django.db import DatabaseError, connection
+from django.db import connection
 
-from . import data, payables_audit, run
-
-
-def _checkpoint() -> None:
-    """Dirty pages of the set-up written out before each timed step, so a checkpoint the set-up
-    calls for does not fall due inside it (history writes far more than the night alone)."""
-    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-        cursor.execute("CHECKPOINT")
+from . import data, payables_audit, run, settle
 
 
 def _night(*, workers: int, chunk_size: int | None, business_date) -> dict:
-    _checkpoint()
+    settle()
     started = time.perf_counter()
     result = run.measure(business_date=business_date, workers=workers, chunk_size=chunk_size)
     result["wall"] = time.perf_counter() - started
@@ -57,7 +49,7 @@ def measure(*, history: int, new: int, workers: int, chunk_size: int | None, aud
     alone_audit = None
     if audit:
         invoice = payables_audit.invoice_for(vendor=vendor, number="BENCH-NIGHT")
-        _checkpoint()
+        settle()
         alone_audit = payables_audit.time_audit(invoice)
     _drop_invoices()
 
@@ -78,7 +70,7 @@ def measure(*, history: int, new: int, workers: int, chunk_size: int | None, aud
     night_audit = None
     if audit:
         invoice = payables_audit.invoice_for(vendor=vendor, number="BENCH-NIGHT", first_id=watermark)
-        _checkpoint()
+        settle()
         night_audit = payables_audit.time_audit(invoice)
     _drop_invoices()
 
