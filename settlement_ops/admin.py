@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from import_export import resources
+from import_export.resources import modelresource_factory
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
@@ -101,10 +104,29 @@ class PeriodWorkbookAdmin(ReadOnlyAdmin):
     list_filter = ["market", "status"]
 
 
+class MarketFixedResource(resources.ModelResource):
+    """Spreadsheet import of a party whose market is fixed once created: a row that would move a
+    stored party to another market is refused as an invalid row naming the field. Saved, it would
+    fail the party's shipments' composite key at commit and lose the whole import to an error page."""
+
+    def import_instance(self, instance, row, **kwargs):
+        super().import_instance(instance, row, **kwargs)
+        if instance.pk:
+            stored = type(instance)._default_manager.filter(pk=instance.pk).values_list("market_id", flat=True).first()
+            if stored is not None and stored != instance.market_id:
+                raise ValidationError(
+                    {"market": f"{instance} belongs to market {stored}; a market is fixed once created."}
+                )
+
+
 class MarketFixedOnceCreated:
     """ModelAdmin mixin for a party whose shipments hold its market (a composite foreign key):
-    the market is set when it is created and shown read-only after."""
+    the market is set when it is created and shown read-only after, and an import (with
+    import-export's admin mixin) refuses rows that change it."""
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, "market"] if obj is not None and obj.pk else fields
+
+    def get_resource_classes(self, request):
+        return [modelresource_factory(self.model, resource_class=MarketFixedResource)]

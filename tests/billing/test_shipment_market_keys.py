@@ -62,3 +62,30 @@ def test_the_admin_shows_a_partys_market_read_only_once_it_exists(client, factor
     assert 'name="market"' not in change.content.decode()
     assert "field-market" in change.content.decode()
     assert 'name="market"' in add.content.decode()
+
+
+@pytest.mark.parametrize(("factory", "path"), [(SellerFactory, "sellers/seller"), (VendorFactory, "vendors/vendor")])
+def test_an_admin_import_that_moves_a_party_to_another_market_is_refused_by_row_and_field(client, factory, path):
+    # given a party with a shipment in GB, another one, and a superuser
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    party, renamed = factory(), factory()
+    ShipmentFactory(**{path.split("/")[1]: party})
+    client.force_login(admin)
+    form = client.get(f"/admin/{path}/import/")
+    csv_format = next(v for v, label in form.context["form"].fields["format"].choices if label == "csv")
+    rows = f"id,code,market\n{renamed.pk},{renamed.code}-NEW,GB\n{party.pk},{party.code},DE\n"
+    # when they import a sheet that renames one and moves the other to DE
+    response = client.post(
+        f"/admin/{path}/import/",
+        {"format": csv_format, "import_file": SimpleUploadedFile("parties.csv", rows.encode(), "text/csv")},
+    )
+    # then the import stops at the moving row, naming its field; nothing is written
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "a market is fixed once created" in page and "belongs to market GB" in page
+    assert 'name="import_file_name"' not in page  # no confirm form: the sheet cannot be applied
+    model = type(party)
+    assert model.objects.get(pk=party.pk).market_id == "GB"
+    assert model.objects.get(pk=renamed.pk).code == renamed.code
