@@ -57,7 +57,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
-from settlement_ops.db import analyze_written, retry_on_conflict
+from settlement_ops.db import WRITTEN_SAMPLE_TARGET, analyze_written, retry_on_conflict
 from settlement_ops.errors import ConflictError, DomainError
 from settlement_ops.models import Account, AccountKind, AuditEvent, Market
 from settlement_ops.money import quantize
@@ -546,11 +546,16 @@ def billing_run_post(*, run_id: int) -> BillingRun:
 def _analyze_written() -> None:
     """Refresh the planner's statistics of the tables a run wrote in bulk, after its commit: a
     production server's autovacuum may come hours late (or be off), and queries over the new lines
-    would be planned on statistics from before them. ANALYZE reads a fixed sample, so it costs
-    about the same for any size; a role that does not own the tables gets a warning, not an error.
+    would be planned on statistics from before them. ANALYZE reads a fixed number of rows at random
+    across the table, so its cost grows with the history (0.1 s on 200,000 lines, 0.6 s on 5.2M at
+    the default target): it samples at WRITTEN_SAMPLE_TARGET. A role that does not own the tables
+    gets a warning, not an error.
     The charge lines' key columns only (and the row count): statistics of all 40 columns cost
     four times as much (2 s against 0.5 s on 220,000 lines, measured) and no query filters by an amount."""
-    analyze_written(f"{ChargeLine._meta.db_table} ({', '.join(ANALYZED_COLUMNS)}), {ChargeLineTotal._meta.db_table}")
+    analyze_written(
+        f"{ChargeLine._meta.db_table} ({', '.join(ANALYZED_COLUMNS)}), {ChargeLineTotal._meta.db_table}",
+        sample=WRITTEN_SAMPLE_TARGET,
+    )
 
 
 @transaction.atomic(durable=True)

@@ -144,16 +144,30 @@ def foreign_key_validated(table: str, name: str, columns: str, target: str) -> l
 # --- Statistics after bulk writes -------------------------------------------------------------------
 
 
-def analyze_written(targets: str) -> None:
+# The statistics target of a refresh after a bulk write (`analyze_written(..., sample=...)`): a
+# sample of 300 x 30 = 9,000 rows instead of 30,000. ANALYZE reads its sample at random across the
+# whole table, so on a table of millions its cost follows the sample: on 5.2M charge lines, 0.44 s
+# at the default 100, 0.18 s at 30 (measured). A night's run or an invoice of 10,000 lines and more
+# still shows in such a sample many times over, which is what the refresh is for: the planner
+# seeing the new run or invoice, not finer histograms of the old ones (autovacuum keeps those).
+WRITTEN_SAMPLE_TARGET = 30
+
+
+def analyze_written(targets: str, *, sample: int | None = None) -> None:
     """ANALYZE `targets` ("table (col, ...), table") after a bulk write: the planner's statistics of
     what was just written, which autovacuum may refresh hours late (or never, when it is off).
+    `sample`: a statistics target for this refresh (WRITTEN_SAMPLE_TARGET), smaller than the
+    default for key columns of tables of millions; None keeps the server's. Called inside a
+    transaction, that target holds to its end (SET LOCAL): call it after the write committed.
 
     SKIP_LOCKED: a table that autovacuum (or another session's ANALYZE) is working on right now is
     left to it. Waiting would not wait for it to finish: after deadlock_timeout (1 s) PostgreSQL
     cancels the autovacuum task, so every such ANALYZE cost a second and threw the vacuum's work
     away. Autovacuum is on such a table because its changes passed a threshold, which for analyze
     is the lower one, so it analyzes the table after vacuuming it."""
-    from django.db import connection
+    from django.db import connection, transaction
 
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if sample is not None:
+            cursor.execute("SET LOCAL default_statistics_target = %s", [int(sample)])
         cursor.execute(f"ANALYZE (SKIP_LOCKED) {targets}")

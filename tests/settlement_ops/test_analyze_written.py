@@ -43,3 +43,30 @@ def test_a_held_table_is_left_and_the_others_analyzed(charge_lines_held):
     # (the control: a plain ANALYZE of the held table waits for the lock, here until lock_timeout)
     with pytest.raises(OperationalError, match="lock timeout"), connection.cursor() as cursor:
         cursor.execute("ANALYZE billing_chargeline (shipment_id)")
+
+
+def test_a_sampled_refresh_takes_the_new_rows_in_at_a_smaller_target_and_leaves_the_setting():
+    # given 2,000 rows of one run in a table the planner has statistics for, then 8,000 of a new one
+    from settlement_ops.db import WRITTEN_SAMPLE_TARGET
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE sampled_lines (run_id int, shipment_id int)")
+        try:
+            cursor.execute("INSERT INTO sampled_lines SELECT 1, g FROM generate_series(1, 2000) g")
+            cursor.execute("ANALYZE sampled_lines")
+            cursor.execute("INSERT INTO sampled_lines SELECT 2, g FROM generate_series(2001, 10000) g")
+            # when the writer refreshes at the written-sample target
+            analyze_written("sampled_lines (run_id, shipment_id)", sample=WRITTEN_SAMPLE_TARGET)
+            # then the new run is in the statistics, with a histogram of that target's size
+            cursor.execute(
+                "SELECT attname, most_common_vals::text, most_common_freqs, cardinality(histogram_bounds::text::int[])"
+                " FROM pg_stats WHERE tablename = 'sampled_lines' ORDER BY attname"
+            )
+            run_id, shipment_id = cursor.fetchall()
+            assert run_id[1] == "{2,1}" and [round(f, 1) for f in run_id[2]] == [0.8, 0.2]
+            assert shipment_id[3] == WRITTEN_SAMPLE_TARGET + 1
+            # and the session keeps the server's target for everything after
+            cursor.execute("SHOW default_statistics_target")
+            assert cursor.fetchone()[0] == "100"
+        finally:
+            cursor.execute("DROP TABLE sampled_lines")
