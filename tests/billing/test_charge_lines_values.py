@@ -72,4 +72,4 @@ def test_a_serializer_field_values_rows_cannot_hold_is_refused():
     serializer = ChargeLineSerializer()
     serializer.fields["shipment_detail"] = ChargeLineSerializer(source="*")
     with pytest.raises(TypeError, match="shipment_detail cannot be read"):
-        Nested()._values_plan(serializer)
+        Nested()._values_plan(serializer, ChargeLine)
