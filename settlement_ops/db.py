@@ -157,8 +157,8 @@ def analyze_written(targets: str, *, sample: int | None = None) -> None:
     """ANALYZE `targets` ("table (col, ...), table") after a bulk write: the planner's statistics of
     what was just written, which autovacuum may refresh hours late (or never, when it is off).
     `sample`: a statistics target for this refresh (WRITTEN_SAMPLE_TARGET), smaller than the
-    default for key columns of tables of millions; None keeps the server's. Called inside a
-    transaction, that target holds to its end (SET LOCAL): call it after the write committed.
+    default for key columns of tables of millions; None keeps the server's. The target is set for
+    this ANALYZE alone and put back after it, so a caller's transaction keeps its own.
 
     SKIP_LOCKED: a table that autovacuum (or another session's ANALYZE) is working on right now is
     left to it. Waiting would not wait for it to finish: after deadlock_timeout (1 s) PostgreSQL
@@ -168,6 +168,13 @@ def analyze_written(targets: str, *, sample: int | None = None) -> None:
     from django.db import connection, transaction
 
     with transaction.atomic(), connection.cursor() as cursor:
-        if sample is not None:
-            cursor.execute("SET LOCAL default_statistics_target = %s", [int(sample)])
+        if sample is None:
+            cursor.execute(f"ANALYZE (SKIP_LOCKED) {targets}")
+            return
+        cursor.execute(
+            "SELECT current_setting('default_statistics_target'), set_config('default_statistics_target', %s, true)",
+            [str(int(sample))],
+        )
+        previous = cursor.fetchone()[0]
         cursor.execute(f"ANALYZE (SKIP_LOCKED) {targets}")
+        cursor.execute("SELECT set_config('default_statistics_target', %s, true)", [previous])

@@ -68,5 +68,11 @@ def test_a_sampled_refresh_takes_the_new_rows_in_at_a_smaller_target_and_leaves_
             # and the session keeps the server's target for everything after
             cursor.execute("SHOW default_statistics_target")
             assert cursor.fetchone()[0] == "100"
+            # as does a caller's transaction that set its own
+            with transaction.atomic():
+                cursor.execute("SET LOCAL default_statistics_target = 250")
+                analyze_written("sampled_lines (run_id)", sample=WRITTEN_SAMPLE_TARGET)
+                cursor.execute("SHOW default_statistics_target")
+                assert cursor.fetchone()[0] == "250"
         finally:
             cursor.execute("DROP TABLE sampled_lines")
