@@ -6,7 +6,8 @@ import hashlib
 from datetime import timedelta
 
 import django_filters
-from django.core.exceptions import FieldDoesNotExist
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError, models, transaction
 from django.http import Http404, HttpResponse
@@ -89,8 +90,24 @@ def _request_fingerprint(request) -> str:
                 digest.update(chunk)
             upload.seek(0)
     else:
-        digest.update(request.body)
+        digest.update(request_body(request))
     return digest.hexdigest()
+
+
+def request_body(request) -> bytes:
+    """The raw body of a Django request, held to DATA_UPLOAD_MAX_MEMORY_SIZE: a larger one is
+    refused with 413 and a sentence, not Django's bare 400 page."""
+    try:
+        return request.body
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        size = f"{limit / 1024 / 1024:g} MB" if limit >= 1024 * 1024 else f"{limit / 1024:g} KB"
+        raise DomainError(
+            f"The request body is larger than {size}; split the batch.",
+            code="too_large",
+            field="body",
+            status=413,
+        ) from None
 
 
 class ValuesListMixin:

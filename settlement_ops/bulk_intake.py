@@ -75,13 +75,24 @@ def gc_paused():
 def bulk_records(request):
     """A bulk request's JSON body, parsed here rather than through `request.data`, which would keep
     the records on the request after gc_paused ends. Any other body (none, a form) goes through
-    `request.data`, and the intake refuses what is not a list."""
+    `request.data`, and the intake refuses what is not a list.
+
+    The body is read through Django's `request.body`, which holds it to DATA_UPLOAD_MAX_MEMORY_SIZE
+    (DRF's parsers read the stream past it): a body over that is refused with 413 before it is
+    parsed, instead of a worker building millions of records to refuse them after."""
+    import io
+
     from rest_framework.parsers import JSONParser
 
+    from .api import request_body
+
     parser = JSONParser()
-    if request.stream is None or not request.content_type.startswith(parser.media_type):
+    if not request.content_type.startswith(parser.media_type):
         return request.data
-    return parser.parse(request.stream, parser.media_type, {"request": request})
+    body = request_body(request._request)
+    if not body:
+        return request.data
+    return parser.parse(io.BytesIO(body), parser.media_type, {"request": request})
 
 
 def server_timing(timings: dict) -> str:

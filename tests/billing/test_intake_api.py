@@ -307,3 +307,27 @@ def test_bulk_intake_refuses_a_body_that_is_not_a_json_list_and_leaves_collectio
     # and a list in the same session is taken
     good = api.post("/api/shipments/bulk/", [_record(vendor, seller)], format="json")
     assert good.status_code == 200 and good.json()["created"] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("idempotency_key", [None, "big-batch-1"])
+def test_bulk_intake_refuses_a_body_over_the_upload_limit_before_parsing_it(api_as, settings, idempotency_key):
+    # given a limit of 4 KB and a batch of 20 records (about 9 KB)
+    from settlement_ops.models import IdempotencyRecord
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
+    vendor = VendorFactory(market=market("GB"))
+    seller = SellerFactory(market=market("GB"))
+    api = api_as(Role.INTEGRATION)
+    records = [_record(vendor, seller, tracking_number=f"BIG{n}") for n in range(20)]
+    headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key else {}
+    # when
+    response = api.post("/api/shipments/bulk/", records, format="json", **headers)
+    # then: 413 with a sentence naming the limit, nothing stored, no key held
+    assert response.status_code == 413, response.content
+    assert "The request body is larger than 4 KB; split the batch." in str(response.json())
+    assert not Shipment.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+    # and a batch under the limit is taken
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+    assert api.post("/api/shipments/bulk/", records, format="json", **headers).json()["created"] == 20
