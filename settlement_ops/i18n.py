@@ -39,6 +39,8 @@ def user_language(user) -> str | None:
     One query through the seller link, so the kernel need not import the sellers app."""
     if user is None or not user.is_authenticated:
         return None
+    if hasattr(user, "_seller_language"):  # read with the user (backends.SignedInUserBackend)
+        return supported_language(user._seller_language)
     users = get_user_model().objects.filter(pk=user.pk)
     language = users.values_list("seller_link__seller__market__language", flat=True).first()
     return supported_language(language)

@@ -102,7 +102,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # django-axes first: it refuses a locked-out user or address before the password is checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "settlement_ops.backends.SignedInUserBackend"]
 
 # --- Sign-in throttling and lockout (django-axes) and the client address ------------------------
 # Proxies in front of the app that append to X-Forwarded-For (0: none, the peer is the client).
