@@ -59,3 +59,31 @@ def test_a_seller_user_lists_only_their_own_invoices(api_as):
     listed, _ = _list(api)
 
     assert [r["number"] for r in listed] == [own.number]
+
+
+def test_the_list_rows_are_what_the_serializer_renders_from_the_invoices(api_as):
+    # The list reads .values() rows (settlement_ops.api.ValuesListMixin); a row must be exactly
+    # what InvoiceSerializer renders from the model instance, a null credited invoice included.
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from billing.receivables.api import InvoiceSerializer
+    from settlement_ops.pagination import with_tiebreaker
+
+    w = World()
+    mine, theirs = w.seller(), w.seller()
+    invoice = w.invoice(mine, "1.000")
+    w.ship(theirs, "2.750")
+    w.rate()
+    w.state(seller_ids=[theirs.pk])
+    credit_note_issue(actor=w.clerk, invoice=invoice, reason="Parcel never collected")
+    api = api_as(Role.FINANCE_SPECIALIST)
+
+    page = api.get("/api/receivables/invoices/", {"page_size": 2}).json()
+    rows = page["results"] + api.get(page["next"]).json()["results"]
+
+    instances = with_tiebreaker(Invoice.objects.order_by("-issue_date", "-id"))
+    expected = json.loads(json.dumps(InvoiceSerializer(instances, many=True).data, cls=DjangoJSONEncoder))
+    assert len(rows) == 3 and rows == expected
+    assert sorted(str(row["credited_invoice"]) for row in rows) == sorted(["None", "None", invoice.number])
