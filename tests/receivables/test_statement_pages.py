@@ -67,6 +67,13 @@ def test_staff_page_pages_through_every_fee_line_in_order(client_as, statement):
     gross = {"1.000": "5.99", "3.000": "7.61"}
     assert rows == [(s.tracking_number, gross[f"{s.actual_weight_kg:.3f}"]) for s in by_day]
     assert "Page 1 of 2 · 4 rows" in texts[0] and "Page 2 of 2" in texts[1]
+    # a whole row: short date, service, kind, the invoice that billed it, net, VAT and gross
+    first, invoice = by_day[0], own.invoices.get()
+    assert first.actual_weight_kg == 3 and first.ship_date == date(2026, 10, 5)
+    assert (
+        f"<tr><td>2026-10-05</td><td>{first.tracking_number}</td><td>STD</td><td>Original</td><td>{invoice.number}</td>"
+        '<td class="num">6.34</td><td class="num">1.27</td><td class="num">7.61</td></tr>'
+    ) in client.get(reverse("receivables:statement_detail", args=[own.pk])).content.decode()
     # a page past the end shows the last one; a bad number the first
     url = reverse("receivables:statement_detail", args=[own.pk])
     assert [t for t, _ in _fees(client, url + "?page=9")[0]] == [s.tracking_number for s in by_day[2:]]

@@ -4,7 +4,7 @@ switch, and money, dates and overdue invoices as the reader's language writes th
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.template import Context, Template
 from django.template.base import Lexer, TokenType
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from billing.receivables.models import Invoice
 from settlement_ops import catalogues
@@ -138,6 +138,16 @@ def test_money_and_dates_in_the_readers_locale(language, idr, gbp, day):
     context = Context({"idr": D("12499.5"), "gbp": D("1234567.5"), "neg": D("-1000"), "day": date(2026, 10, 31)})
     with translation.override(language):
         assert template.render(context) == f"{idr}|{gbp}|-1{idr[2]}000|{day}"
+    # the cached `day` filter of the long tables writes what `date` writes, in each language in turn
+    cached = Template("{% load day %}{{ day|day }}|{{ moment|day }}|{{ none|day }}")
+    uncached = Template('{{ day|date:"SHORT_DATE_FORMAT" }}|{{ moment|date:"SHORT_DATE_FORMAT" }}|')
+    # 23:30 UTC on 31 October is 1 November in Jakarta
+    values = {"day": date(2026, 10, 31), "moment": datetime(2026, 10, 31, 23, 30, tzinfo=UTC), "none": None}
+    for _ in range(2):  # the second time from the cache
+        with translation.override(language), timezone.override("Asia/Jakarta"):
+            shown = cached.render(Context(values))
+            assert shown == uncached.render(Context(values))
+            assert shown.startswith(f"{day}|") and "11" in shown.split("|")[1]
 
 
 def test_money_formatting_equals_djangos_number_format_in_every_language():
