@@ -93,3 +93,44 @@ def test_audit_page_is_refused_to_roles_without_the_permission(client_as, invoic
     url = reverse("payables:invoice_detail", args=[invoice_of_seven.pk])
     assert client_as(Role.SELLER_USER).get(url).status_code == 403
     assert client_as(Role.SUPPORT_TIER1).get(url).status_code == 403
+
+
+def test_each_line_shows_its_amounts_flags_and_decision(client_as, invoice_of_seven, monkeypatch):
+    # given: the last unknown line disputed by the specialist
+    from django.utils import timezone
+
+    from billing.payables.models import VendorInvoiceLine
+
+    monkeypatch.setattr(InvoiceDetailView, "paginate_by", 50)
+    client = client_as(Role.FINANCE_SPECIALIST)
+    lines = list(VendorInvoiceLine.objects.filter(invoice=invoice_of_seven).order_by("line_no"))
+    matched, pending, disputed = lines[0], lines[-2], lines[-1]
+    decide = reverse("payables:invoice_decide", args=[invoice_of_seven.pk])
+    assert (
+        client.post(decide, {"lines": [disputed.pk], "decision": "disputed", "reason": "Not ours"}).status_code == 302
+    )
+
+    # when
+    html = re.sub(
+        r"\s*\n\s*", "", client.get(reverse("payables:invoice_detail", args=[invoice_of_seven.pk])).content.decode()
+    )
+
+    # then: a line the audit approved offers no checkbox; an unknown one shows no expected charge
+    assert (
+        f'<tr><td></td><td>{matched.line_no}</td><td>TRK-PAGE-0</td><td class="num">2.000 / 2.000</td>'
+        '<td class="num">4.95</td><td class="num">4.95</td><td class="num">5.94</td><td class="num">5.94</td>'
+        '<td></td><td><span class="badge ok">Approved (within tolerance)</span></td><td></td></tr>'
+    ) in html
+    assert (
+        f'<tr><td><input type="checkbox" name="lines" value="{pending.pk}" aria-label="Select row {pending.line_no}">'
+        f'</td><td>{pending.line_no}</td><td>UNKNOWN-1</td><td class="num">2.000 / —</td>'
+        '<td class="num">3.00</td><td class="num">—</td><td class="num">3.60</td><td class="num">0.00</td>'
+        '<td><span class="badge bad">Unknown tracking number</span> </td>'
+        '<td><span class="badge warn">Waiting for review</span></td><td></td></tr>'
+    ) in html
+    disputed.refresh_from_db()
+    decided_at = timezone.localtime(disputed.decided_at).strftime("%Y-%m-%d %H:%M")
+    assert (
+        '<td><span class="badge bad">Disputed</span></td>'
+        f'<td>Not ours <span class="muted">— {client.user.username} {decided_at}</span></td></tr>'
+    ) in html
