@@ -1,12 +1,21 @@
 from .models import Seller, SellerUser
 
+_UNKNOWN = object()
+
 
 def seller_for_user(user) -> Seller | None:
-    """The seller a portal user belongs to, or None for staff and unlinked users."""
+    """The seller a portal user belongs to, or None for staff and unlinked users. Looked up once
+    per request for the signed-in user (the portal's access check and each scoped selector ask)."""
     if not user.is_authenticated:
         return None
+    cached = getattr(user, "_request_seller", _UNKNOWN)
+    if cached is not _UNKNOWN:
+        return cached
     link = SellerUser.objects.select_related("seller__market").filter(user=user).first()
-    return link.seller if link else None
+    seller = link.seller if link else None
+    if getattr(user, "loaded_for_request", False):  # a user object that lives one request only
+        user._request_seller = seller
+    return seller
 
 
 def sellers_list(*, market=None, q=None):

@@ -56,6 +56,8 @@ class SignedInUserBackend(ModelBackend):
         user = next(iter(get_user_model()._default_manager.raw(_user_sql(), [user_id])), None)
         if user is None or not self.user_can_authenticate(user):
             return None
+        # Loaded for one request: request-long caches may hang on it (sellers.selectors.seller_for_user).
+        user.loaded_for_request = True
         user._role_cache = set(user.role_names)
         user._seller_language = user.seller_language
         if user.is_active and not user.is_superuser:

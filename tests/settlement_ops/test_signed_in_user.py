@@ -77,3 +77,14 @@ def test_a_seller_user_reads_the_portal_in_the_market_language_and_no_staff_page
     # a staff role given to the seller's user shows up on the next request, language unchanged
     seller_user.user.groups.add(Group.objects.get(name=Role.FINANCE_SPECIALIST))
     assert client.get(reverse("portal:home"))["Content-Language"] == "vi"
+
+
+def test_a_portal_page_looks_the_seller_up_once_and_a_changed_link_applies_on_the_next_request(client):
+    seller_user = SellerUserFactory()
+    client.force_login(seller_user.user)
+    with CaptureQueriesContext(connection) as captured:
+        # the access check and the scoped invoice list both ask for the user's seller
+        assert client.get(reverse("portal:invoices")).status_code == 200
+    assert sum("sellers_selleruser" in q["sql"] and "FROM auth_user u" not in q["sql"] for q in captured) == 1
+    seller_user.delete()
+    assert client.get(reverse("portal:invoices")).status_code == 403
