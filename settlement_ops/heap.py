@@ -25,12 +25,16 @@ _lock = threading.Lock()
 
 
 def freeze_survivors(*, release: bool = False) -> None:
-    """Collect, then keep every object still alive out of later collections. `release` first
-    returns the frozen ones to the collector, so garbage among them is collected too."""
+    """Keep every object alive now out of later collections. The young generations are collected
+    first (a millisecond or two), so a request's own garbage is not frozen; garbage that had
+    already reached the old generation is, until the next release. `release` first returns the
+    frozen objects to the collector and collects everything (a full collection)."""
     with _lock:
         if release:
             gc.unfreeze()
-        gc.collect()
+            gc.collect()
+        else:
+            gc.collect(1)
         gc.freeze()
 
 
@@ -45,5 +49,5 @@ def _after_request(**kwargs) -> None:
 def keep_full_collections_short() -> None:
     """For a WSGI worker once its application is loaded: freeze what the imports made, and what
     survives its first requests as they come (after each response is sent)."""
-    freeze_survivors()
+    freeze_survivors(release=True)  # nothing waits yet: collect everything first
     request_finished.connect(_after_request, dispatch_uid="settlement_ops.heap")

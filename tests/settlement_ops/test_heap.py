@@ -51,3 +51,15 @@ def test_a_frozen_cycle_that_became_garbage_is_freed_at_the_periodic_release(cli
     client.get("/accounts/login/")
     assert alive() is None
     assert gc.get_freeze_count() > 0
+
+
+def test_a_requests_garbage_is_collected_not_frozen(client, worker):
+    gc.collect()
+    node = _Node()
+    node.me = node
+    alive = weakref.ref(node)
+    del node  # garbage in the young generation, as a request leaves it
+    worker(min(heap.FREEZE_AFTER))
+    client.get("/accounts/login/")  # the 50th request: a young collection, then the freeze
+    assert gc.get_freeze_count() > 0
+    assert alive() is None
