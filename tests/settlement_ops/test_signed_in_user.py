@@ -88,3 +88,14 @@ def test_a_portal_page_looks_the_seller_up_once_and_a_changed_link_applies_on_th
     assert sum("sellers_selleruser" in q["sql"] and "FROM auth_user u" not in q["sql"] for q in captured) == 1
     seller_user.delete()
     assert client.get(reverse("portal:invoices")).status_code == 403
+
+
+def test_the_navigation_follows_the_users_permissions_from_one_request_to_the_next(client):
+    user = UserFactory(role=Role.FINANCE_SPECIALIST)
+    client.force_login(user)
+    tokens = f'href="{reverse("api_tokens")}"'
+    assert tokens not in client.get(RUNS).content.decode()
+    user.user_permissions.add(_permission("settlement_ops.manage_apitoken"))
+    assert tokens in client.get(RUNS).content.decode()
+    user.user_permissions.clear()
+    assert tokens not in client.get(RUNS).content.decode()
