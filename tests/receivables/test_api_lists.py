@@ -4,12 +4,17 @@ seller user still lists only their own."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from billing.receivables.api import InvoiceSerializer
 from billing.receivables.models import Invoice
 from billing.receivables.services import credit_note_issue
+from settlement_ops.pagination import with_tiebreaker
 from settlement_ops.roles import Role
 from tests.factories import SellerUserFactory
 from tests.receivables.helpers import World
@@ -47,13 +52,19 @@ def test_invoice_list_shows_codes_and_numbers_with_queries_that_do_not_grow_with
     assert queries_for_three == queries_for_one
 
 
-def test_a_seller_user_lists_only_their_own_invoices(api_as):
+def _two_sellers_invoiced():
+    """A seller with an invoice of a 1 kg parcel, and another whose 3 kg parcel is stated."""
     w = World()
     mine, theirs = w.seller(), w.seller()
     own = w.invoice(mine, "1.000")
     w.ship(theirs, "3.000")
     w.rate()
     w.state(seller_ids=[theirs.pk])
+    return w, mine, own
+
+
+def test_a_seller_user_lists_only_their_own_invoices(api_as):
+    _, mine, own = _two_sellers_invoiced()
     api = api_as(Role.SELLER_USER, user=SellerUserFactory(seller=mine).user)
 
     listed, _ = _list(api)
@@ -64,19 +75,7 @@ def test_a_seller_user_lists_only_their_own_invoices(api_as):
 def test_the_list_rows_are_what_the_serializer_renders_from_the_invoices(api_as):
     # The list reads .values() rows (settlement_ops.api.ValuesListMixin); a row must be exactly
     # what InvoiceSerializer renders from the model instance, a null credited invoice included.
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
-
-    from billing.receivables.api import InvoiceSerializer
-    from settlement_ops.pagination import with_tiebreaker
-
-    w = World()
-    mine, theirs = w.seller(), w.seller()
-    invoice = w.invoice(mine, "1.000")
-    w.ship(theirs, "2.750")
-    w.rate()
-    w.state(seller_ids=[theirs.pk])
+    w, _, invoice = _two_sellers_invoiced()
     credit_note_issue(actor=w.clerk, invoice=invoice, reason="Parcel never collected")
     api = api_as(Role.FINANCE_SPECIALIST)
 
