@@ -153,7 +153,7 @@ def foreign_key_validated(table: str, name: str, columns: str, target: str) -> l
 WRITTEN_SAMPLE_TARGET = 30
 
 
-def analyze_written(targets: str, *, sample: int | None = None) -> None:
+def analyze_written(targets: str, *, sample: int | None = None, wait: bool = False) -> None:
     """ANALYZE `targets` ("table (col, ...), table") after a bulk write: the planner's statistics of
     what was just written, which autovacuum may refresh hours late (or never, when it is off).
     `sample`: a statistics target for this refresh (WRITTEN_SAMPLE_TARGET), smaller than the
@@ -164,17 +164,22 @@ def analyze_written(targets: str, *, sample: int | None = None) -> None:
     left to it. Waiting would not wait for it to finish: after deadlock_timeout (1 s) PostgreSQL
     cancels the autovacuum task, so every such ANALYZE cost a second and threw the vacuum's work
     away. Autovacuum is on such a table because its changes passed a threshold, which for analyze
-    is the lower one, so it analyzes the table after vacuuming it."""
+    is the lower one, so it analyzes the table after vacuuming it.
+
+    `wait`: for a caller whose next statement is planned on these statistics and cannot wait for
+    autovacuum's analyze (it comes after the vacuum, seconds to minutes later). The ANALYZE waits
+    for the lock, which cancels an autovacuum task holding it after deadlock_timeout."""
     from django.db import connection, transaction
 
+    analyze = "ANALYZE" if wait else "ANALYZE (SKIP_LOCKED)"
     with transaction.atomic(), connection.cursor() as cursor:
         if sample is None:
-            cursor.execute(f"ANALYZE (SKIP_LOCKED) {targets}")
+            cursor.execute(f"{analyze} {targets}")
             return
         cursor.execute(
             "SELECT current_setting('default_statistics_target'), set_config('default_statistics_target', %s, true)",
             [str(int(sample))],
         )
         previous = cursor.fetchone()[0]
-        cursor.execute(f"ANALYZE (SKIP_LOCKED) {targets}")
+        cursor.execute(f"{analyze} {targets}")
         cursor.execute("SELECT set_config('default_statistics_target', %s, true)", [previous])
