@@ -256,6 +256,10 @@ def _audited_invoice(lines: int, *, reuse: bool = False):
         with connection.cursor() as cursor:
             cursor.execute(_invoice_lines_sql(invoice.pk, vendor.pk))
             count = first = cursor.rowcount
+            if count > lines:  # a vendor with more rated shipments than the invoice holds: its first ones
+                # (line numbers are file rows: the first line is row 2, after the header)
+                cursor.execute(f"DELETE FROM {table} WHERE invoice_id = %s AND line_no > %s", [invoice.pk, lines + 1])
+                count = first = lines
             cursor.execute(f"SELECT COALESCE(MAX(line_no), 0) FROM {table} WHERE invoice_id = %s", [invoice.pk])
             last_original = last = cursor.fetchone()[0]
             while first and count < lines:
