@@ -135,3 +135,50 @@ def _invoice_in_statistics(cursor, invoice_id: int) -> bool:
     )
     row = cursor.fetchone()
     return bool(row and row[0])
+
+
+def _audit_plan_joins_lines_in_a_loop(invoice, settings) -> bool:
+    """Whether the audit statement, planned under `settings`, joins the invoice's lines to the
+    audited rows in a nested loop (each line against the whole audited invoice)."""
+    import json
+
+    from billing.payables.services import audit
+
+    params = {"invoice": invoice.pk, "vendor": invoice.vendor_id, "tol_amount": 0, "tol_percent": 0, "tol_weight": 0}
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in settings:
+            cursor.execute(setting)
+        cursor.execute("EXPLAIN (FORMAT JSON) " + audit.AUDIT_SQL, params)
+        plan = cursor.fetchone()[0]
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+
+    def loops(node) -> bool:
+        if node.get("Node Type") == "Nested Loop" and "line_id" in node.get("Join Filter", ""):
+            return True
+        return any(loops(child) for child in node.get("Plans", []))
+
+    return loops(plan[0]["Plan"])
+
+
+def test_the_freight_audit_is_planned_without_the_line_by_line_loop_on_stale_statistics(monkeypatch):
+    """When the refresh cannot run (an app role that does not own the table gets a warning, and
+    skips it), the audit is planned on statistics that do not hold the invoice's lines: one line
+    estimated. Its settings keep the planner from joining each line to the whole invoice."""
+    from billing.payables.services import audit
+    from tests.payables.helpers import line, rated, setup_vendor, upload
+
+    monkeypatch.setattr(audit, "ANALYZE_AFTER_LINES", 10**9)  # no refresh, as for a non-owner role
+    vendor, rate_line, specialist = setup_vendor()
+    earlier = [line(rated(vendor, rate_line).shipment.tracking_number, "4.50", "0.45") for _ in range(3)]
+    upload(vendor, specialist, earlier, number="INV-EARLIER")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE payables_vendorinvoiceline")  # statistics from before the new invoice
+    rows = [line(f"UNKNOWN-{n}", "3.00") for n in range(40)]
+    invoice = upload(vendor, specialist, rows, number="INV-NEW").invoice
+
+    assert not _audit_plan_joins_lines_in_a_loop(invoice, audit.AUDIT_SETTINGS)
+    # the control: without the nested-loop setting the planner picks that loop here
+    without = [setting for setting in audit.AUDIT_SETTINGS if "enable_nestloop" not in setting]
+    assert _audit_plan_joins_lines_in_a_loop(invoice, without)
+    # and the audit itself flags the new invoice's lines
+    assert invoice.status == "in_review" and invoice.pending_count == 40
