@@ -145,6 +145,7 @@ def _audit_plan_joins_lines_in_a_loop(invoice, settings) -> bool:
     from billing.payables.services import audit
 
     params = {"invoice": invoice.pk, "vendor": invoice.vendor_id, "tol_amount": 0, "tol_percent": 0, "tol_weight": 0}
+    params["earlier"] = [invoice.pk - 1]
     with transaction.atomic(), connection.cursor() as cursor:
         for setting in settings:
             cursor.execute(setting)
