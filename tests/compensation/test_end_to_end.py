@@ -196,7 +196,9 @@ def test_lost_parcel_to_paid_deduction_and_wrong_item_to_paid_seller_invoice(dja
     _books_balanced()
 
     # --- 6. the seller's statement figures show the chargeback among its charges, then its payment
-    month = invoice.issue_date.replace(day=1)
+    # From the month of the earlier of the invoice and the payment (dated yesterday: on the 1st of
+    # a month, the month before the invoice's).
+    month = min(invoice.issue_date, today).replace(day=1)
     figures = statement_figures(
         market=invoice.market, period_start=month, period_end=date.today(), seller_ids=[invoice.seller_id]
     )[invoice.seller_id]

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from billing.receivables.dunning import collection_note_add, dunning_run
 from billing.receivables.models import DunningNotice, Invoice, WriteOff
-from billing.receivables.selectors import aging, aging_at
+from billing.receivables.selectors import BUCKET_KEYS, aging, aging_at
 from billing.receivables.services import balance_problems, write_off_approve, write_off_propose
 from billing.receivables.tasks import dunning_run_task
 from settlement_ops.errors import DomainError, PermissionDeniedError
@@ -178,15 +178,18 @@ def test_aging_at_a_past_period_end_is_what_stood_open_then(db):
     sep = w.invoice(seller, "1.000", period=SEP)
     oct_ = w.invoice(seller, "3.000")
     receipt = w.receive("13.00", seller=seller, value_date=date(2026, 11, 10))
-    # the matcher applied it oldest first, posted on the value date
+    # the matcher applied it oldest first, posted the day it applied it (the market's today)
     applied = {a.invoice_id: a.amount for a in receipt.applications.all()}
     assert applied == {sep.pk: D("5.99"), oct_.pk: D("7.01")}
+    applied_on = {a.entry.entry_date for a in receipt.applications.all()}
+    assert applied_on == {w.market.local_date()}
     # when / then: at October's end both were still open, September's one day past due
     [october] = aging_at(market=w.market, end=date(2026, 10, 31))
     assert (october["current"], october["d1_30"], october["total"]) == (D("7.61"), D("5.99"), D("13.60"))
-    # at November's end only October's remainder is open, as the ledger says
-    [november] = aging_at(market=w.market, end=date(2026, 11, 30))
-    assert (november["current"], november["total"]) == (D("0.60"), D("0.60"))
+    # at the end of the day of the applications only October's remainder is open, as the ledger
+    # says (in the bucket of its days past due then: it fell due on 2026-11-30)
+    [after] = aging_at(market=w.market, end=w.market.local_date())
+    assert after["total"] == D("0.60") and sum(after[key] for key in BUCKET_KEYS) == D("0.60")
     assert owed(seller) == D("0.60")
     # today's aging of October's end would show the paid invoices as paid: not what stood then
     assert aging(as_of=date(2026, 10, 31), market=w.market)["rows"][0]["total"] == D("0.60")
