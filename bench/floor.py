@@ -89,10 +89,10 @@ VENDOR_COLUMNS = {
 }
 SAME_OUTPUT_SQL = f"""
 INSERT INTO {FLOOR_TABLE} (
-    run_id, chunk_id, shipment_id, generation, kind, shipment_revision, market_id, vendor_id, seller_id,
+    id, run_id, chunk_id, shipment_id, generation, kind, shipment_revision, market_id, vendor_id, seller_id,
     service_level, ship_date, currency, contract_version_id, rate_line_id, seller_fee_schedule_id,
     chargeable_weight_kg, seller_chargeable_weight_kg, {", ".join(ChargeLine.AMOUNT_COLUMNS)}, created_at)
-SELECT 0, 0, n.id, 1, 'original', n.revision, n.market_id, n.vendor_id, n.seller_id, n.service_level, n.ship_date,
+SELECT {ChargeLine.key_sql("n.id", "1")}, 0, 0, n.id, 1, 'original', n.revision, n.market_id, n.vendor_id, n.seller_id, n.service_level, n.ship_date,
     n.currency, n.version_id, n.rate_line_id, n.schedule_id, n.vendor_kg, n.seller_kg,
     n.freight, {", ".join(f"n.{kind}" for kind in KINDS)}, n.vendor_net, n.vendor_vat,
     n.vendor_net + n.vendor_vat,

@@ -117,7 +117,7 @@ def measure_naive(*, sample: int = 10_000) -> dict:
     from vendors.pricing import ShipmentAttrs, find_version, price
 
     columns = [
-        "run_id", "chunk_id", "shipment_id", "generation", "kind", "shipment_revision", "market_id", "vendor_id",
+        "id", "run_id", "chunk_id", "shipment_id", "generation", "kind", "shipment_revision", "market_id", "vendor_id",
         "seller_id", "service_level", "ship_date", "currency", "contract_version_id", "rate_line_id",
         "seller_fee_schedule_id", "chargeable_weight_kg", "seller_chargeable_weight_kg",
         *ChargeLine.AMOUNT_COLUMNS, "created_at",
@@ -183,7 +183,7 @@ def measure_naive(*, sample: int = 10_000) -> dict:
             cursor.execute(
                 insert,
                 [
-                    0, 0, s.pk, 1, "original", s.revision, s.market_id, s.vendor_id, s.seller_id, s.service_level,
+                    s.pk * ChargeLine.GENERATIONS + 1, 0, 0, s.pk, 1, "original", s.revision, s.market_id, s.vendor_id, s.seller_id, s.service_level,
                     s.ship_date, quote.currency, quote.contract_version_id, quote.rate_line_id, schedule.pk,
                     quote.chargeable_weight_kg, fee.chargeable_weight_kg, *amounts, timezone.now(),
                 ],

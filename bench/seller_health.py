@@ -115,11 +115,11 @@ def _prepare(sellers: int, shipments: int, business_date) -> float:
         zeros = ", ".join("0" for _ in amounts)
         cursor.execute(
             f"""
-            INSERT INTO {t["charge"]} (run_id, chunk_id, shipment_id, generation, kind, shipment_revision, market_id,
+            INSERT INTO {t["charge"]} (id, run_id, chunk_id, shipment_id, generation, kind, shipment_revision, market_id,
                 vendor_id, seller_id, service_level, ship_date, currency, contract_version_id, rate_line_id,
                 seller_fee_schedule_id, chargeable_weight_kg, seller_chargeable_weight_kg, {", ".join(amounts)},
                 seller_gross, created_at)
-            SELECT 0, 0, id, 1, 'original', 1, market_id, vendor_id, seller_id, service_level, ship_date, 'EUR',
+            SELECT {ChargeLine.key_sql("id", "1")}, 0, 0, id, 1, 'original', 1, market_id, vendor_id, seller_id, service_level, ship_date, 'EUR',
                    0, 0, 0, 1.5, 1.5, {zeros}, 4.99 + (id %% 7), now()
             FROM {t["shipment"]} WHERE market_id = %s
             """,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from django.db.models import F
+from django.db.models import F, Prefetch
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -292,14 +292,12 @@ class ShipmentViewSet(ValuesListMixin, IdempotentMixin, viewsets.ReadOnlyModelVi
         # The list reads its page as .values() rows (ValuesListMixin); one shipment loads its events
         # and charge lines.
         qs = selectors.shipments_search()
-        if self.action == "retrieve":
-            qs = qs.prefetch_related(
-                "events",
-                "charge_lines__vendor",
-                "charge_lines__seller",
-                "charge_lines__shipment",
-                "charge_lines__contract_version__contract",
+        if self.action == "retrieve" and str(self.kwargs.get("pk", "")).isdigit():
+            # The shipment's lines by their key's range (charge lines have no index on the shipment).
+            lines = ChargeLine.objects.of_shipments(int(self.kwargs["pk"])).select_related(
+                "vendor", "seller", "shipment", "contract_version__contract"
             )
+            qs = qs.prefetch_related("events", Prefetch("charge_lines", queryset=lines))
         return qs
 
     def get_serializer_class(self):

@@ -76,7 +76,7 @@ def charge_line_rows(lines):
 
 def run_workbook(run: BillingRun):
     places = minor_units(run.currency)
-    line_rows = charge_line_rows(selectors.run_charge_lines(run).order_by("shipment_id", "generation"))
+    line_rows = charge_line_rows(selectors.run_charge_lines(run).order_by("id"))
     totals = selectors.run_totals(run)
     exceptions = (
         RatingException.objects.filter(run=run)

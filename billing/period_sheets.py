@@ -69,9 +69,7 @@ def charge_lines_sheet(ctx):
     return Sheet(
         "Charge lines",
         charge_line_columns(ctx.places),
-        chain.from_iterable(
-            charge_line_rows(selectors.run_charge_lines(run).order_by("shipment_id", "generation")) for run in runs
-        ),
+        chain.from_iterable(charge_line_rows(selectors.run_charge_lines(run).order_by("id")) for run in runs),
         count=count,
     )
 

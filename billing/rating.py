@@ -40,9 +40,9 @@ surcharge slots, re-rating).
 
 Eligible = shipped on or before the business date and either never rated, or rated at another
 shipment revision (its data changed) or with another contract version than the one in force now
-(a retroactive amendment). A shipment's charge lines are unique by (shipment, generation), so
-a retried or concurrent chunk can never rate a shipment twice: the second insert violates the
-constraint and its transaction rolls back.
+(a retroactive amendment). A charge line's primary key is its shipment and generation
+(ChargeLine.id), so a retried or concurrent chunk can never rate a shipment twice: the second
+insert violates the key and its transaction rolls back.
 """
 
 from __future__ import annotations
@@ -224,14 +224,14 @@ def _surcharges_cte(slots: dict[str, int], currency: str) -> str:
 
 # A shipment's latest charge line, and the rule that it is rated again when its data changed
 # (revision) or another contract version is in force now (a retroactive amendment).
+CHUNK_LINES = ChargeLine.of_shipments_sql("c0", "%(first)s", "%(last)s")
 PREVIOUS_LINE_JOIN = f"""
             LEFT JOIN (
-                SELECT shipment_id, MAX(generation) AS generation
-                FROM {CHARGE_LINE} WHERE shipment_id BETWEEN %(first)s AND %(last)s
-                GROUP BY shipment_id
+                SELECT c0.shipment_id, MAX(c0.generation) AS generation
+                FROM {CHARGE_LINE} c0 WHERE {CHUNK_LINES}
+                GROUP BY c0.shipment_id
             ) pg ON pg.shipment_id = sh.id
-            LEFT JOIN {CHARGE_LINE} pl ON pl.shipment_id = sh.id AND pl.generation = pg.generation
-                AND pl.shipment_id BETWEEN %(first)s AND %(last)s"""
+            LEFT JOIN {CHARGE_LINE} pl ON pl.id = {ChargeLine.key_sql("sh.id", "pg.generation")}"""
 PREVIOUS_LINE_FILTER = """
                 AND (pl.id IS NULL OR pl.shipment_revision <> sh.revision
                      OR vv.version_id IS NULL OR pl.contract_version_id <> vv.version_id)"""
@@ -374,10 +374,10 @@ def _rated_rows(currency: str, slots: dict[str, int], rerating: bool) -> str:
         previous_columns = ", p.shipment_id AS prev_shipment_id, " + ", ".join(f"p.prev_{c}" for c in AMOUNT_COLUMNS)
         previous = f"""
         LEFT JOIN (
-            SELECT shipment_id, {", ".join(f"SUM({c}) AS prev_{c}" for c in AMOUNT_COLUMNS)}
-            FROM {CHARGE_LINE}
-            WHERE shipment_id BETWEEN %(first)s AND %(last)s
-            GROUP BY shipment_id
+            SELECT c0.shipment_id, {", ".join(f"SUM(c0.{c}) AS prev_{c}" for c in AMOUNT_COLUMNS)}
+            FROM {CHARGE_LINE} c0
+            WHERE {CHUNK_LINES}
+            GROUP BY c0.shipment_id
         ) p ON p.shipment_id = x.id"""
     # VAT = net x rate / 100: minor units times hundredths of a percent, / 10^4.
     return f"""
@@ -420,7 +420,7 @@ def _amounts(currency: str, rerating: bool) -> dict[str, str]:
 
 CHARGE_LINE_INSERT = f"""
     INSERT INTO {CHARGE_LINE} (
-        run_id, chunk_id, shipment_id, generation, kind, shipment_revision, market_id, vendor_id, seller_id,
+        id, run_id, chunk_id, shipment_id, generation, kind, shipment_revision, market_id, vendor_id, seller_id,
         service_level, ship_date, currency, contract_version_id, rate_line_id, seller_fee_schedule_id,
         chargeable_weight_kg, seller_chargeable_weight_kg, {", ".join(AMOUNT_COLUMNS)}, created_at
     )"""
@@ -432,7 +432,7 @@ TOTALED = ["vendor_net", "vendor_vat", "seller_net", "seller_vat"]
 TOTAL_GROUP = "GROUP BY y.vendor_id, y.seller_id, y.service_level"
 EXCEPTION_INSERT = f"""
     INSERT INTO {RATING_EXCEPTION} (run_id, chunk_id, shipment_id, vendor_id, code, created_at)"""
-RERATING_SQL = f"SELECT EXISTS (SELECT 1 FROM {CHARGE_LINE} WHERE shipment_id BETWEEN %s AND %s)"
+RERATING_SQL = f"SELECT EXISTS (SELECT 1 FROM {CHARGE_LINE} c0 WHERE {ChargeLine.of_shipments_sql('c0', '%s', '%s')})"
 # The chunk transaction's settings, in one round trip (`set_config(..., true)` = SET LOCAL):
 # room for the chunk's joins and its rated rows in memory; hash joins to the rate and fee lines
 # (the planner otherwise sorts the chunk for a merge join, which costs more); no JIT (compiling
@@ -482,7 +482,7 @@ def _rating_statement(currency: str, slots: tuple[tuple[str, int], ...], reratin
         RETURNING 1
     ),
     lines AS ({CHARGE_LINE_INSERT}
-        SELECT %(run)s, %(chunk)s, y.id, y.prev_generation + 1,
+        SELECT {ChargeLine.key_sql("y.id", "y.prev_generation + 1")}, %(run)s, %(chunk)s, y.id, y.prev_generation + 1,
             CASE WHEN y.prev_generation = 0 THEN '{ChargeLine.Kind.ORIGINAL.value}' ELSE '{ChargeLine.Kind.DELTA.value}' END,
             y.revision, y.market_id, y.vendor_id, y.seller_id, y.service_level, y.ship_date, y.market_currency,
             y.version_id, y.rate_line_id, y.schedule_id, y.vendor_g * 0.001, y.seller_g * 0.001,
@@ -636,7 +636,7 @@ _BOUNDED_BANDS = f"""
             SELECT k.id FROM k
             WHERE COALESCE((
                     SELECT FALSE FROM {CHARGE_LINE} cl
-                    WHERE cl.shipment_id = k.id AND cl.shipment_revision = k.revision LIMIT 1), TRUE)
+                    WHERE {ChargeLine.of_shipments_sql("cl", "k.id")} AND cl.shipment_revision = k.revision LIMIT 1), TRUE)
                 {{rerate}}
         )
         SELECT id / %(band)s AS band, MIN(id), MAX(id), COUNT(*) FROM candidates
@@ -652,7 +652,8 @@ _CHUNK_BANDS = f"""
         WHERE s.market_id = %(market)s AND s.ship_date <= %(business_date)s AND s.id <= %(watermark)s
           AND (NOT EXISTS (
                 SELECT 1 FROM {CHARGE_LINE} cl
-                WHERE cl.shipment_id = s.id AND cl.shipment_revision = s.revision)
+                WHERE cl.shipment_id = s.id AND {ChargeLine.of_shipments_sql("cl", "s.id")}
+                    AND cl.shipment_revision = s.revision)
                {{rerate}})
         GROUP BY s.id / %(band)s
     """

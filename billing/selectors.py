@@ -61,7 +61,7 @@ def shipments_search(
     if date_to:
         qs = qs.filter(ship_date__lte=date_to)
     if rated in ("yes", "no", "exception"):
-        has_line = Exists(ChargeLine.objects.filter(shipment=OuterRef("pk")))
+        has_line = Exists(ChargeLine.objects.of_shipments(OuterRef("pk")))
         if rated == "yes":
             qs = qs.filter(has_line)
         elif rated == "no":
@@ -142,13 +142,13 @@ def run_exception_counts(run: BillingRun):
 def run_charge_lines(run):
     """A run's charge lines (`run` a run or its id). Charge lines have no index on their run (each
     index slows every run down): a run's lines lie within its chunks' shipment id ranges, which
-    the unique (shipment, generation) index finds."""
+    the primary key finds (its id is shipment x GENERATIONS + generation)."""
     bounds = BillingRunChunk.objects.filter(run=run).aggregate(
         first=Min("first_shipment_id"), last=Max("last_shipment_id")
     )
     lines = ChargeLine.objects.filter(run=run)
     if bounds["first"] is not None:
-        lines = lines.filter(shipment_id__gte=bounds["first"], shipment_id__lte=bounds["last"])
+        lines = lines.of_shipments(bounds["first"], bounds["last"])
     return lines
 
 
@@ -158,23 +158,23 @@ def charge_lines(*, run=None, shipment=None, vendor=None, seller=None, kind=None
         "vendor", "seller", "shipment", "contract_version__contract"
     )
     if shipment:
-        qs = qs.filter(shipment=shipment)
+        qs = qs.of_shipments(shipment.pk if hasattr(shipment, "pk") else int(shipment))
     if vendor:
         qs = qs.filter(vendor=vendor)
     if seller:
         qs = qs.filter(seller=seller)
     if kind:
         qs = qs.filter(kind=kind)
-    return qs.order_by("shipment_id", "generation")
+    return qs.order_by("id")  # by shipment, then generation
 
 
 def shipment_history(shipment: Shipment) -> dict:
     """Every rating of a shipment (original and deltas, oldest first), its current charge (the
     sum of its lines) and the exceptions runs raised for it."""
     lines = list(
-        ChargeLine.objects.filter(shipment=shipment).select_related("run", "contract_version").order_by("generation")
+        ChargeLine.objects.of_shipments(shipment.pk).select_related("run", "contract_version").order_by("generation")
     )
-    current = ChargeLine.objects.filter(shipment=shipment).aggregate(
+    current = ChargeLine.objects.of_shipments(shipment.pk).aggregate(
         vendor_net=_sum("vendor_net"),
         vendor_vat=_sum("vendor_vat"),
         seller_net=_sum("seller_net"),

@@ -35,7 +35,7 @@ def work_items(user, *, today) -> list[WorkItem]:
 def _exception_items(today) -> list[WorkItem]:
     # Driven from the exceptions (few) with an anti-join on the charge lines' (shipment, generation)
     # index: the same shipments as the search's rated=exception filter, without scanning shipments.
-    unrated = RatingException.objects.filter(~Exists(ChargeLine.objects.filter(shipment=OuterRef("shipment_id"))))
+    unrated = RatingException.objects.filter(~Exists(ChargeLine.objects.of_shipments(OuterRef("shipment_id"))))
     windows = []
     for label, youngest, oldest in EXCEPTION_AGES:
         date_to = today - timedelta(days=youngest)

@@ -63,7 +63,7 @@ def scorecard(request: CompensationRequest) -> dict:
     events, charges = [], []
     if request.shipment_id:
         events = list(ShipmentEvent.objects.filter(shipment_id=request.shipment_id).order_by("occurred_at"))
-        charges = list(ChargeLine.objects.filter(shipment_id=request.shipment_id).order_by("generation", "id"))
+        charges = list(ChargeLine.objects.of_shipments(request.shipment_id).order_by("id"))
     reviews = list(request.reviews.select_related("reviewer").prefetch_related("scores__attribute"))
     return {"results": results, "events": events, "charges": charges, "reviews": reviews}
 

@@ -408,7 +408,7 @@ def _aged_exceptions(market: Market, p: dict, today: date) -> list[Hit]:
             SELECT e.vendor_id, count(DISTINCT e.shipment_id) AS shipments, min(e.created_at) AS oldest
             FROM {_t(RatingException)} e JOIN {_t(BillingRun)} r ON r.id = e.run_id
             WHERE r.market_id = %(m)s AND e.created_at < %(today)s::date - %(days)s
-              AND NOT EXISTS (SELECT 1 FROM {_t(ChargeLine)} cl WHERE cl.shipment_id = e.shipment_id)
+              AND NOT EXISTS (SELECT 1 FROM {_t(ChargeLine)} cl WHERE {ChargeLine.of_shipments_sql("cl", "e.shipment_id")})
             GROUP BY e.vendor_id
         )
         SELECT aged.*, v.code AS vendor_code, v.legal_name AS vendor_name, round(aged.shipments * fee.avg_fee, 2) AS amount

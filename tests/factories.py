@@ -247,6 +247,7 @@ class ChargeLineFactory(factory.django.DjangoModelFactory):
     run = factory.LazyAttribute(lambda o: _billing_run(o.shipment.market))
     chunk = factory.LazyAttribute(lambda o: o.run.chunks.first())
     generation = 1
+    id = factory.LazyAttribute(lambda o: o.shipment.pk * ChargeLine.GENERATIONS + o.generation)
     kind = factory.LazyAttribute(lambda o: ChargeLine.Kind.ORIGINAL if o.generation == 1 else ChargeLine.Kind.DELTA)
     shipment_revision = 1
     market = factory.LazyAttribute(lambda o: o.shipment.market)

@@ -192,7 +192,7 @@ def trace_shipment(seller, tracking_number: str) -> ChargeTrace | None:
         return None
     currency = shipment.market.currency
     lines = list(
-        ChargeLine.objects.filter(shipment=shipment).select_related("seller_fee_schedule", "run").order_by("generation")
+        ChargeLine.objects.of_shipments(shipment.pk).select_related("seller_fee_schedule", "run").order_by("generation")
     )
     dims = (
         f"{_kg(shipment.length_cm)} x {_kg(shipment.width_cm)} x {_kg(shipment.height_cm)} cm"

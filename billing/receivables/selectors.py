@@ -190,7 +190,8 @@ def _statement_fee_ids(statement: Statement) -> list[int]:
         return []
     digest = hashlib.sha256(",".join(map(str, runs)).encode()).hexdigest()[:16]
     # The creation time too: a database recreated under a shared cache reuses statement ids.
-    key = f"receivables:statement-fee-ids:{statement.pk}:{statement.created_at.timestamp()}:{digest}"
+    # v2: charge-line ids are shipment x 10,000 + generation since billing 0014.
+    key = f"receivables:statement-fee-ids:v2:{statement.pk}:{statement.created_at.timestamp()}:{digest}"
     cached = cache.get(key)
     if cached is not None:
         return array("q", cached).tolist()

@@ -24,7 +24,7 @@ from ..models import GuaranteeClaim, GuaranteeClaimLine
 _LATE_SQL = """
 SELECT s.id, s.vendor_id, s.tracking_number, c.on_time_days, c.late_refund_percent,
        COALESCE(ev.delivered, s.delivered_date) - COALESCE(ev.picked, s.ship_date) AS actual_days,
-       COALESCE((SELECT SUM(cl.vendor_net) FROM {charge} cl WHERE cl.shipment_id = s.id), 0) AS freight
+       COALESCE((SELECT SUM(cl.vendor_net) FROM {charge} cl WHERE {charge_lines_of_shipment}), 0) AS freight
 FROM {shipment} s
 JOIN LATERAL (
     SELECT c.on_time_days, c.late_refund_percent FROM {contract} c
@@ -68,6 +68,7 @@ def guarantee_claims_build(
         raise DomainError("The period ends before it starts.", field="period_end")
     sql = _LATE_SQL.format(
         charge=ChargeLine._meta.db_table,
+        charge_lines_of_shipment=ChargeLine.of_shipments_sql("cl", "s.id"),
         shipment=Shipment._meta.db_table,
         contract=Contract._meta.db_table,
         event=ShipmentEvent._meta.db_table,

@@ -73,14 +73,14 @@ _BILLED = ", ".join(f"l.billed_{kind}" for kind in VendorInvoiceLine.SURCHARGE_F
 _UNEXPECTED = "(" + " + ".join(f"l.billed_{fee}" for fee in VendorInvoiceLine.FEE_FIELDS) + ")"
 
 # Charge lines of a shipment: generation 1 (the original) and, after re-ratings, deltas of
-# generations 2, 3, ... (unique per shipment and generation). Per line of the invoice, its
-# shipment's lines are summed through the (shipment, generation) index; a shipment with only a
+# generations 2, 3, ... (the key is shipment and generation: ChargeLine.id). Per line of the
+# invoice, its shipment's lines are summed through a range of that key; a shipment with only a
 # generation-1 line yields no row (HAVING) and is expected at that line.
 _RERATED = f"""SELECT SUM(p.vendor_net) AS net, SUM(p.vendor_vat) AS vat, MAX(p.generation) AS generation
-    FROM {CHARGE_LINE} p WHERE p.shipment_id = sh.id HAVING MAX(p.generation) > 1"""
-# The shipment's latest charge line (its rating references), by the same index.
+    FROM {CHARGE_LINE} p WHERE {ChargeLine.of_shipments_sql("p", "sh.id")} HAVING MAX(p.generation) > 1"""
+# The shipment's latest charge line (its rating references), by its key.
 _LATEST_LINE = f"""SELECT c.* FROM {CHARGE_LINE} c
-                WHERE c.shipment_id = sh.id AND c.generation = COALESCE(rr.generation, 1) LIMIT 1"""
+                WHERE c.id = {ChargeLine.key_sql("sh.id", "COALESCE(rr.generation, 1)")} LIMIT 1"""
 # The line's shipment (vendor + tracking number are unique), found through that unique index. A
 # LATERAL subquery with LIMIT is never flattened into a join, so PostgreSQL probes the index per
 # line instead of hashing every shipment of the database: the audit costs what the invoice holds,
