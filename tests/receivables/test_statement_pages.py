@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal as D
 
 import pytest
 from django.urls import reverse
@@ -80,6 +81,36 @@ def test_staff_page_pages_through_every_fee_line_in_order(client_as, statement):
     assert [t for t, _ in _fees(client, url + "?page=x")[0]][:2] == [s.tracking_number for s in by_day[:2]]
 
 
+def test_entries_show_each_ledger_entry_with_its_running_balance(client, statement):
+    # given: the seller's October statement, with a payment received in October from a payer whose
+    # name the bank file wrote with HTML's special characters
+    w, mine, _, _ = statement
+    w.receive("20.00", seller=mine, value_date=date(2026, 10, 20), payer_name="Smith & <Sons>")
+    own = Statement.objects.get(seller=mine)
+    client.force_login(SellerUserFactory(seller=mine).user)
+
+    # when
+    html = client.get(reverse("portal:statement_detail", args=[own.pk])).content.decode()
+
+    # then: the opening balance, then each entry with its amount and running balance, to the
+    # cent, every cell escaped
+    entries = html[html.index("Entries") : html.index("Shipments behind the fees")]
+    assert '<tr><td>2026-10-01</td><td>Opening balance</td><td></td><td></td><td class="num">0.00</td></tr>' in entries
+    lines = selectors.statement_lines(own)
+    assert [(line["amount"], line["running"]) for line in lines] == [(D("-20"), D("-20")), (D("27.20"), D("7.20"))]
+    receipt_line, invoice_line = lines
+    assert (
+        f"<tr><td>{invoice_line['date']:%Y-%m-%d}</td><td>{invoice_line['label']}</td>"
+        f'<td>{invoice_line["description"]}</td><td class="num">27.20</td><td class="num">7.20</td></tr>'
+    ) in entries
+    assert "Smith &amp; &lt;Sons&gt;" in entries and "<Sons>" not in entries
+    assert (
+        f"<tr><td>2026-10-20</td><td>{receipt_line['label']}</td>"
+        f"<td>{receipt_line['description'].replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</td>"
+        '<td class="num">-20.00</td><td class="num">-20.00</td></tr>'
+    ) in entries
+
+
 def test_portal_page_shows_the_sellers_own_fee_lines_only(client, statement):
     # given
     w, mine, theirs, shipments = statement
@@ -127,3 +158,13 @@ def test_statements_api_lists_latest_period_first_then_by_seller(api_as, stateme
     keys = [(date.fromisoformat(row["period_end"]), row["seller"]) for row in listed]
     assert len(keys) == Statement.objects.count() == 3  # the other seller had nothing in September
     assert keys == sorted(keys, key=lambda key: (-key[0].toordinal(), key[1]))
+
+
+def test_a_page_without_fees_says_so_in_the_readers_language():
+    from django.utils import translation
+
+    from billing.receivables.templatetags.statement_rows import statement_fee_rows
+
+    with translation.override("id"):
+        html = statement_fee_rows([], "IDR")
+    assert html == '<tr><td colspan="8" class="muted">Tidak ada biaya pada periode ini.</td></tr>'
