@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 
+from billing import services
 from billing.models import SellerFeeLine, SellerFeeSchedule, Shipment
 from tests.factories import SellerFactory, UserFactory, VendorFactory, market
 from vendors.models import Contract, ContractVersion, RateLine, Surcharge
@@ -182,6 +183,25 @@ def make_shipment(
         ship_date=ship_date,
         is_return=is_return,
         status=status,
+    )
+
+
+def resend_weight(shipment, weight: str):
+    """The vendor re-sends a shipment made by make_shipment (STD, LDN to LDN, shipped 2026-11-02)
+    through intake with another weight: its revision goes up."""
+    return services.shipments_intake(
+        records=[
+            {
+                "tracking_number": shipment.tracking_number,
+                "vendor": shipment.vendor.code,
+                "seller": shipment.seller.code,
+                "service": "STD",
+                "origin_zone": "LDN",
+                "destination_zone": "LDN",
+                "actual_weight_kg": weight,
+                "ship_date": "2026-11-02",
+            }
+        ]
     )
 
 

@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from billing import services
 from billing.models import ChargeLine, Shipment
 from billing.payables.models import VendorInvoice, VendorInvoiceLine
-from tests.billing.helpers import gb_setup, make_shipment
+from tests.billing.helpers import gb_setup, make_shipment, resend_weight
 from tests.factories import ChargeLineFactory, market
 from tests.receivables.helpers import World
 
@@ -35,20 +35,7 @@ def test_a_rating_and_its_delta_are_keyed_by_shipment_and_generation(django_capt
     shipment = Shipment.objects.get(pk=3_000_000)
     _rate(capture=django_capture_on_commit_callbacks)
     # when the vendor corrects its weight and the next run rates it again
-    services.shipments_intake(
-        records=[
-            {
-                "tracking_number": shipment.tracking_number,
-                "vendor": vendor.code,
-                "seller": seller.code,
-                "service": "STD",
-                "origin_zone": "LDN",
-                "destination_zone": "LDN",
-                "actual_weight_kg": "2.3",
-                "ship_date": "2026-11-02",
-            }
-        ]
-    )
+    resend_weight(shipment, "2.3")
     _rate(capture=django_capture_on_commit_callbacks)
     # then its original and its delta are keyed by the shipment and their generation, and found
     # by the key's range

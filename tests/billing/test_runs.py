@@ -26,7 +26,7 @@ from billing.tasks import billing_chunk_task, billing_run_all_markets_task
 from settlement_ops.models import AccountKind, JournalEntry, Posting
 from settlement_ops.roles import Role
 from settlement_ops.selectors import balance
-from tests.billing.helpers import STANDARD_LINES, add_version, gb_setup, make_shipment
+from tests.billing.helpers import STANDARD_LINES, add_version, gb_setup, make_shipment, resend_weight
 from tests.factories import SellerFactory, market
 
 D = Decimal
@@ -252,20 +252,7 @@ def test_corrected_shipment_data_is_re_rated_as_a_delta(django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         _start()
     # when: the vendor re-sends it with 2.3 kg
-    result = services.shipments_intake(
-        records=[
-            {
-                "tracking_number": shipment.tracking_number,
-                "vendor": vendor.code,
-                "seller": seller.code,
-                "service": "STD",
-                "origin_zone": "LDN",
-                "destination_zone": "LDN",
-                "actual_weight_kg": "2.3",
-                "ship_date": "2026-11-02",
-            }
-        ]
-    )
+    result = resend_weight(shipment, "2.3")
     with django_capture_on_commit_callbacks(execute=True):
         run = _start()
     # then: 5.85 - 3.95 = 1.90 vendor, 6.34 - 4.99 = 1.35 seller
