@@ -10,7 +10,7 @@ from html import escape
 
 from django import template
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from settlement_ops.i18n import format_day, format_money
 
@@ -22,6 +22,7 @@ def statement_fee_rows(fees, currency: str) -> str:
     """A page of the statement's fee lines (selectors.statement_fee_page) as the table's rows."""
     kinds: dict[str, str] = {}
     rows = []
+    language = get_language()  # once: the formatters would ask for each amount
     for line in fees:
         kind = kinds.get(line.kind)
         if kind is None:
@@ -29,10 +30,10 @@ def statement_fee_rows(fees, currency: str) -> str:
             kind = kinds[line.kind] = gettext(line.get_kind_display())
         cells = (line.shipment.tracking_number, line.service_level, kind, line.invoice_number or "—")
         rows.append(
-            f"<tr><td>{escape(format_day(line.ship_date))}</td>"
+            f"<tr><td>{escape(format_day(line.ship_date, language))}</td>"
             + "".join(f"<td>{escape(cell)}</td>" for cell in cells)
             + "".join(
-                f'<td class="num">{escape(format_money(amount, currency))}</td>'
+                f'<td class="num">{escape(format_money(amount, currency, language))}</td>'
                 for amount in (line.seller_net, line.seller_vat, line.seller_gross)
             )
             + "</tr>"
@@ -45,12 +46,13 @@ def statement_fee_rows(fees, currency: str) -> str:
 @register.simple_tag
 def statement_entry_rows(lines, currency: str) -> str:
     """selectors.statement_lines as the entries table's rows."""
+    language = get_language()
     return mark_safe(  # noqa: S308 - every cell is escaped
         "".join(
-            f"<tr><td>{escape(format_day(line['date']))}</td><td>{escape(line['label'])}</td>"
+            f"<tr><td>{escape(format_day(line['date'], language))}</td><td>{escape(line['label'])}</td>"
             f"<td>{escape(line['description'])}</td>"
-            f'<td class="num">{escape(format_money(line["amount"], currency))}</td>'
-            f'<td class="num">{escape(format_money(line["running"], currency))}</td></tr>'
+            f'<td class="num">{escape(format_money(line["amount"], currency, language))}</td>'
+            f'<td class="num">{escape(format_money(line["running"], currency, language))}</td></tr>'
             for line in lines
         )
     )
