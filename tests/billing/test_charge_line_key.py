@@ -86,7 +86,8 @@ def test_a_shipments_lines_are_read_through_the_primary_key():
 
 def test_the_rekeying_moves_lines_and_the_invoice_lines_that_point_at_them():
     # given two rated shipments on a seller invoice, one of them on a vendor invoice too, with
-    # keys from a sequence as before 0014 (the second rated got the lower one)
+    # keys from a sequence as before 0014, each the other's new key: every new key is taken when
+    # it is written, in the lines' primary key and in the seller invoice lines' unique column
     w = World()
     seller = w.seller()
     invoice = w.invoice(seller, "1.000", "2.000")
@@ -101,10 +102,14 @@ def test_the_rekeying_moves_lines_and_the_invoice_lines_that_point_at_them():
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending checks before the ALTER
         cursor.execute("ALTER TABLE billing_chargeline DROP CONSTRAINT charge_line_id_is_shipment_generation")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as in a migration's transaction
-        for line, old in ((first, 8), (second, 7)):
-            cursor.execute("UPDATE billing_chargeline SET id = %s WHERE id = %s", [old, line.pk])
-            for table in ("receivables_invoiceline", "payables_vendorinvoiceline"):
-                cursor.execute(f"UPDATE {table} SET charge_line_id = %s WHERE charge_line_id = %s", [old, line.pk])
+        for table, column in (
+            ("billing_chargeline", "id"),
+            ("receivables_invoiceline", "charge_line_id"),
+            ("payables_vendorinvoiceline", "charge_line_id"),
+        ):
+            for before, after in ((first.pk, -1), (second.pk, first.pk), (-1, second.pk)):  # a swap
+                cursor.execute(f"UPDATE {table} SET {column} = %s WHERE {column} = %s", [after, before])
+        assert ChargeLine.objects.get(shipment=first.shipment).pk == second.pk
         # when the migration's statements run (and its rule is put back, checking every line)
         cursor.execute(REKEY)
         cursor.execute(
