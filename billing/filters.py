@@ -92,11 +92,21 @@ class ChargeLineApiFilter(django_filters.FilterSet):
     vendor_code = _code("vendor__code", "Vendor code")
     seller_code = _code("seller__code", "Seller code")
     contract = _code("contract_version__contract__reference", "Contract reference, e.g. C-V001-STANDARD-001")
-    tracking_number = _code("shipment__tracking_number", "Tracking number")
+    # A shipment's lines by their key's range: charge lines have no index on the shipment column
+    # (ChargeLine.id), so a filter on it would read every line.
+    shipment = django_filters.ModelChoiceFilter(queryset=Shipment.objects.all(), method="filter_shipment")
+    tracking_number = django_filters.CharFilter(method="filter_tracking_number", label="Tracking number")
 
     class Meta:
         model = ChargeLine
         fields = ["run", "shipment", "vendor", "seller", "kind", "service_level", "ship_date"]
+
+    def filter_shipment(self, queryset, name, value):
+        return queryset.of_shipments(value.pk)
+
+    def filter_tracking_number(self, queryset, name, value):
+        # Unique per vendor: a handful of shipments at most, found by their own index.
+        return queryset.of_any_shipment(Shipment.objects.filter(tracking_number=value).values_list("pk", flat=True))
 
 
 class RatingExceptionApiFilter(django_filters.FilterSet):

@@ -472,6 +472,15 @@ class ChargeLineQuerySet(models.QuerySet):
             pk__lte=last * ChargeLine.GENERATIONS + ChargeLine.GENERATIONS - 1,
         )
 
+    def of_any_shipment(self, shipment_ids):
+        """The lines of any of these shipments (a few: one key range each)."""
+        ranges = Q()
+        for shipment_id in shipment_ids:
+            ranges |= Q(
+                pk__gte=shipment_id * ChargeLine.GENERATIONS + 1, pk__lt=(shipment_id + 1) * ChargeLine.GENERATIONS
+            )
+        return self.filter(ranges) if ranges else self.none()
+
 
 class ChargeLine(models.Model):
     """One rating of one shipment, vendor cost and seller fee side by side, in the market currency.

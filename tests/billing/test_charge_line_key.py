@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from billing import services
 from billing.models import ChargeLine, Shipment
@@ -125,3 +126,35 @@ def test_the_rekeying_moves_lines_and_the_invoice_lines_that_point_at_them():
     with connection.cursor() as cursor:
         cursor.execute(REKEY)
     assert dict(ChargeLine.objects.filter(seller=seller).values_list("shipment_id", "id")) == keys
+
+
+def test_the_charge_lines_api_finds_a_shipments_lines_by_their_key(api_as, django_capture_on_commit_callbacks):
+    # given a shipment rated, then re-rated after a correction, and another shipment of the same
+    # tracking number at another vendor, rated once
+    vendor, seller, _, _ = gb_setup()
+    shipment = make_shipment(vendor=vendor, seller=seller, weight="1")
+    other_vendor, other_seller, _, _ = gb_setup()
+    twin = make_shipment(vendor=other_vendor, seller=other_seller, weight="1", tracking=shipment.tracking_number)
+    _rate(capture=django_capture_on_commit_callbacks)
+    resend_weight(shipment, "2.3")
+    _rate(capture=django_capture_on_commit_callbacks)
+    api = api_as("finance_specialist")
+
+    # when / then: by shipment, its two lines to the cent, read by the key's range
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(f"/api/charge-lines/?shipment={shipment.pk}")
+    assert response.status_code == 200, response.content
+    rows = [(row["shipment"], row["generation"], row["vendor_net"]) for row in response.json()["results"]]
+    assert rows == [(shipment.pk, 1, "3.9500"), (shipment.pk, 2, "1.9000")]
+    sql = " ".join(q["sql"] for q in queries.captured_queries if "billing_chargeline" in q["sql"])
+    assert f'"billing_chargeline"."id" >= {shipment.pk * 10_000 + 1}' in sql
+    assert f'"billing_chargeline"."shipment_id" = {shipment.pk}' not in sql
+    # by tracking number: both vendors' shipments of that number; an unknown number, none
+    tracked = api.get(f"/api/charge-lines/?tracking_number={shipment.tracking_number}").json()["results"]
+    assert sorted((row["shipment"], row["generation"]) for row in tracked) == sorted(
+        [(shipment.pk, 1), (shipment.pk, 2), (twin.pk, 1)]
+    )
+    assert api.get("/api/charge-lines/?tracking_number=NO-SUCH-PARCEL").json()["results"] == []
+    # an unknown shipment is refused with the field named, as before
+    refused = api.get("/api/charge-lines/?shipment=999999999")
+    assert refused.status_code == 400 and "shipment" in refused.json()["error"]["fields"]
