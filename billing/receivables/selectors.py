@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, DecimalField, F, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext, gettext_lazy
 
 from billing.models import BillingRun, ChargeLine
 from sellers.selectors import seller_for_user
@@ -77,17 +78,19 @@ def deductions_for(user):
 
 # --- Statements ----------------------------------------------------------------------------------
 
+# What a statement calls each kind of entry: the seller reads them, in their language.
 SOURCE_LABELS = {
-    Source.BILLING_RUN: "Logistics fees",
-    Source.CREDIT_NOTE: "Credit note",
-    Source.ADJUSTMENT: "Adjustment invoice",
-    Source.REPLACEMENT: "Replacement invoice",
-    Source.RECEIPT: "Payment received",
-    Source.RECEIPT_IDENTIFY: "Payment received",
-    Source.PAYOUT_DEDUCTION: "Deducted from payout",
-    Source.WRITE_OFF: "Written off",
-    Source.SELLER_CHARGE: "Charge invoiced",
+    Source.BILLING_RUN: gettext_lazy("Logistics fees"),
+    Source.CREDIT_NOTE: gettext_lazy("Credit note"),
+    Source.ADJUSTMENT: gettext_lazy("Adjustment invoice"),
+    Source.REPLACEMENT: gettext_lazy("Replacement invoice"),
+    Source.RECEIPT: gettext_lazy("Payment received"),
+    Source.RECEIPT_IDENTIFY: gettext_lazy("Payment received"),
+    Source.PAYOUT_DEDUCTION: gettext_lazy("Deducted from payout"),
+    Source.WRITE_OFF: gettext_lazy("Written off"),
+    Source.SELLER_CHARGE: gettext_lazy("Charge invoiced"),
 }
+OTHER_SOURCE = gettext_lazy("Adjustment")
 
 
 def statement_lines(statement: Statement) -> list[dict]:
@@ -120,9 +123,10 @@ def statement_lines(statement: Statement) -> list[dict]:
     lines = []
     for row in rows:
         running += row["amount"]
-        label = SOURCE_LABELS.get(row["entry__source_type"], "Adjustment")
+        # Text in the active language (the reader's): the page, the export and their tests read str.
+        label = str(SOURCE_LABELS.get(row["entry__source_type"], OTHER_SOURCE))
         if row["entry__reverses_id"]:
-            label = f"Reversal: {label.lower()}"
+            label = gettext("Reversal: %(entry)s") % {"entry": label}
         lines.append(
             {
                 "entry_id": row["entry_id"],

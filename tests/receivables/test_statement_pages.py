@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from billing.receivables import selectors
@@ -109,6 +110,13 @@ def test_entries_show_each_ledger_entry_with_its_running_balance(client, stateme
         f"<td>{receipt_line['description'].replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</td>"
         '<td class="num">-20.00</td><td class="num">-20.00</td></tr>'
     ) in entries
+    assert (receipt_line["label"], invoice_line["label"]) == ("Payment received", "Logistics fees")
+    # in the reader's language: the seller chose Bahasa Indonesia
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "id"
+    in_indonesian = client.get(reverse("portal:statement_detail", args=[own.pk])).content.decode().split("<h2>")[1]
+    assert "<td>2026-10-20</td>" not in in_indonesian  # Indonesian dates: 20/10/2026
+    assert "<td>20/10/2026</td><td>Pembayaran diterima</td>" in in_indonesian
+    assert "<td>Biaya logistik</td>" in in_indonesian
 
 
 def test_portal_page_shows_the_sellers_own_fee_lines_only(client, statement):

@@ -41,7 +41,16 @@ def _with_includes(pages: list[Path]) -> list[Path]:
 
 
 PORTAL_TEMPLATES = _with_includes(PORTAL_PAGES)
-PORTAL_CODE = sorted({*BASE.glob("*/portal.py"), *BASE.glob("*/*/portal.py"), BASE / "sellers/views.py"})
+PORTAL_CODE = sorted(
+    {
+        *BASE.glob("*/portal.py"),
+        *BASE.glob("*/*/portal.py"),
+        BASE / "sellers/views.py",
+        # The statement's entries and fee rows (the portal's statement page and export).
+        BASE / "billing/receivables/selectors.py",
+        BASE / "billing/receivables/templatetags/statement_rows.py",
+    }
+)
 
 
 @pytest.fixture(autouse=True, scope="module")

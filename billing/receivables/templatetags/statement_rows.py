@@ -39,7 +39,8 @@ def statement_fee_rows(fees, currency: str) -> str:
             + "</tr>"
         )
     if not rows:
-        rows.append(f'<tr><td colspan="8" class="muted">{escape(gettext("No fees in this period."))}</td></tr>')
+        empty = gettext("No fees in this period.")  # not inside the f-string: extraction would miss it
+        rows.append(f'<tr><td colspan="8" class="muted">{escape(empty)}</td></tr>')
     return mark_safe("".join(rows))  # noqa: S308 - every cell is escaped
 
 
